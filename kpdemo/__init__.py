@@ -1,0 +1,1 @@
+"""kpdemo: a browser-based facial-keypoint lab (datasets, schemas, models, trainers, app)."""

@@ -1,0 +1,100 @@
+"""``kaggle15``: a Kaggle-Facial-Keypoints-style set (96x96 grayscale, 15 points) derived from the 68-point sets.
+
+The Kaggle ``training.csv`` cannot be had here, so this stands in for it. Each 300-W and YouTube-Faces crop is
+re-cropped to a square centred on the bounding box of its 68 points, ``CROP_SCALE`` times the box's longer side
+(this puts the eye centres ~36 px apart, as in Kaggle's faces), resized to 96x96 and turned grayscale; the 15 points
+come from :func:`kpdemo.schemas.ibug68_to_kaggle15`. Splits are inherited from the sources (300-W: official test =
+the common set, seeded 10% val; YouTube-Faces: by identity), so ``kaggle15`` test faces never appear in training.
+
+The result is cached in one compressed ``.npz`` under ``$KPDEMO_CACHE`` (~25 MB), keyed by the source CSVs' hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from kpdemo.config import cache_dir, data_file
+from kpdemo.datasets.base import LandmarkSet
+from kpdemo.datasets.readers import KAGGLE_SIZE, load_ibug300w, load_ytf68
+from kpdemo.schemas import ibug68_to_kaggle15
+
+CROP_SCALE = 1.2
+CACHE_VERSION = 1
+
+
+def square_crop_matrix(points: np.ndarray, scale: float, out_size: int) -> np.ndarray:
+    """2x3 affine (pixel-index convention, as cv2 wants) mapping a square around ``points`` to ``out_size``.
+
+    The square is centred on the points' bounding box with side ``scale`` x its longer side. Points map with
+    the continuous convention ``x_out = (x - x0) * out_size / side``; the half-pixel shifts below make the image
+    warp agree with it.
+    """
+    lo, hi = points.min(0), points.max(0)
+    side = float((hi - lo).max() * scale)
+    x0, y0 = (lo + hi) / 2 - side / 2
+    s = out_size / side
+    return np.array([[s, 0, 0.5 * s - s * x0 - 0.5], [0, s, 0.5 * s - s * y0 - 0.5]], np.float64)
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 pixel-index affine to continuous-convention points (the inverse of the half-pixel shift)."""
+    idx = points - 0.5
+    return (idx @ matrix[:, :2].T + matrix[:, 2] + 0.5).astype(np.float32)
+
+
+def crop_face(image: np.ndarray, points68: np.ndarray, size: int = KAGGLE_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Grayscale ``size`` x ``size`` crop and its 68 points moved into it (black outside the source)."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    big = square_crop_matrix(points68, CROP_SCALE, 2 * size)
+    warped = cv2.warpAffine(gray, big, (2 * size, 2 * size), flags=cv2.INTER_LINEAR, borderValue=0)
+    crop = cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA)
+    return crop, transform_points(points68, big) / 2
+
+
+def _sources_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for parts in (("ibug300w_subset", "landmarks.csv"), ("ytf68_udacity", "landmarks.csv")):
+        digest.update(data_file(*parts).read_bytes())
+    return f"v{CACHE_VERSION}-{CROP_SCALE}-{digest.hexdigest()[:16]}"
+
+
+def build_kaggle15() -> dict[str, np.ndarray]:
+    """Crop every 68-point face (progress bar) into the arrays the cache stores."""
+    images, points, splits, identities, sources = [], [], [], [], []
+    for source in (load_ibug300w(), load_ytf68()):
+        for i in tqdm(range(len(source)), desc=f"kaggle15 from {source.name}", unit="img"):
+            crop, pts68 = crop_face(source.image(i), source.points[i])
+            images.append(crop)
+            points.append(ibug68_to_kaggle15(pts68))
+        splits += list(source.splits)
+        identities += [f"{source.name}:{p}" if p else None for p in source.identities]
+        sources += [f"{source.name}/{s}" for s in source.sources]
+    return {
+        "images": np.stack(images),
+        "points": np.stack(points).astype(np.float32),
+        "splits": np.array(splits, dtype=str),
+        "identities": np.array([p or "" for p in identities], dtype=str),
+        "sources": np.array(sources, dtype=str),
+    }
+
+
+def load_kaggle15() -> LandmarkSet:
+    """The ``kaggle15`` set, built on first use and then read from the cache."""
+    fingerprint = _sources_fingerprint()
+    path = cache_dir() / f"kaggle15-{fingerprint}.npz"
+    if not path.exists():
+        arrays = build_kaggle15()
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    identities = np.array([p or None for p in arrays["identities"]], dtype=object)
+    return LandmarkSet(
+        "kaggle15", "kaggle15", arrays["points"], arrays["splits"].astype(object), identities,
+        arrays["sources"].astype(object), images=arrays["images"],
+    )

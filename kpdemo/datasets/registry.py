@@ -1,0 +1,72 @@
+"""The dataset registry: every dataset kpdemo knows, its schema, and the files it needs.
+
+Trainers, the app and the dashboard list datasets from here instead of hard-coding names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpdemo.config import data_root
+from kpdemo.datasets.base import LandmarkSet
+from kpdemo.datasets.kaggle15 import load_kaggle15
+from kpdemo.datasets.readers import load_ibug300w, load_imm_frontal, load_ytf68, read_kaggle_csv
+
+
+def _kaggle_csv_path() -> Path:
+    """Where a user's genuine Kaggle ``training.csv`` is looked for: ``$KPDEMO_KAGGLE_CSV`` or the data root."""
+    return Path(os.environ.get("KPDEMO_KAGGLE_CSV", data_root() / "kaggle" / "training.csv"))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    schema: str
+    title: str
+    needs: Callable[[], tuple[Path, ...]]
+    loader: Callable[[], LandmarkSet]
+
+    def missing_files(self) -> list[Path]:
+        return [p for p in self.needs() if not p.exists()]
+
+    def is_available(self) -> bool:
+        return not self.missing_files()
+
+    def load(self) -> LandmarkSet:
+        return self.loader()
+
+
+def _under_root(*relative: str) -> Callable[[], tuple[Path, ...]]:
+    return lambda: tuple(data_root() / r for r in relative)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("kaggle15", "kaggle15", "Kaggle-style 15 points, 96x96 gray, derived from 300-W + YTF",
+                    _under_root("ibug300w_subset/landmarks.csv", "ytf68_udacity/landmarks.csv"), load_kaggle15),
+        DatasetSpec("kaggle_csv", "kaggle15", "Kaggle Facial Keypoints training.csv (bring your own)",
+                    lambda: (_kaggle_csv_path(),), lambda: read_kaggle_csv(_kaggle_csv_path())),
+        DatasetSpec("imm_frontal", "imm73", "IMM Frontal Face DB, 120 images, 12 people, 73 points",
+                    _under_root("imm_frontal_db/asf", "imm_frontal_db/images"), load_imm_frontal),
+        DatasetSpec("ibug300w", "ibug68", "iBUG 300-W HELEN+LFPW, 68 points (test = 300-W common set)",
+                    _under_root("ibug300w_subset/landmarks.csv"), load_ibug300w),
+        DatasetSpec("ytf68", "ibug68", "YouTube-Faces frames, 68 points, split by identity",
+                    _under_root("ytf68_udacity/landmarks.csv"), load_ytf68),
+    )
+}
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+
+
+def load_dataset(name: str) -> LandmarkSet:
+    """Load a registered dataset; a missing file raises an error naming it and the ``KPDEMO_DATA`` setting."""
+    return get_dataset(name).load()

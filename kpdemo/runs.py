@@ -1,0 +1,127 @@
+"""Run records: what every trainer writes and what the dashboard reads.
+
+Layout of one run (``<runs root>/<experiment>/<run name>/``):
+
+* ``record.json``: ``experiment``, ``name``, ``status`` (running | done | failed), ``config`` (the plain config
+  dict the run can be re-created from), ``env`` (device, torch version, seed, host), ``best`` (epoch and metrics of
+  the best validation epoch), ``test`` (held-out metrics, when measured), ``checkpoint`` (file name or null),
+  ``started`` / ``finished`` (ISO times).
+* ``history.csv``: one row per epoch: ``epoch``, ``train_loss``, ``val_loss``, metric columns such as
+  ``val_rmse_px`` or ``val_nme``, ``epoch_time_s``, ``wall_time_s``.
+* the best checkpoint (see :mod:`kpdemo.checkpoints`).
+
+:func:`load_runs` reads any number of runs roots into two tidy pandas tables (runs and per-epoch history).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+RECORD = "record.json"
+HISTORY = "history.csv"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def environment(device: str, seed: int) -> dict[str, Any]:
+    return {
+        "device": device,
+        "device_name": torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "seed": seed,
+        "host": platform.node(),
+    }
+
+
+@dataclass
+class RunWriter:
+    """Writes one run's record and history as it goes, so a crashed or live run is still readable."""
+
+    root: Path
+    experiment: str
+    name: str
+    config: dict[str, Any]
+    env: dict[str, Any]
+    record: dict[str, Any] = field(init=False)
+    rows: list[dict[str, float]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.record = {
+            "experiment": self.experiment, "name": self.name, "status": "running", "config": self.config,
+            "env": self.env, "best": {}, "test": {}, "checkpoint": None, "started": now_iso(), "finished": None,
+        }
+        self._write_record()
+
+    @property
+    def dir(self) -> Path:
+        return Path(self.root) / self.experiment / self.name
+
+    def log_epoch(self, row: dict[str, float]) -> None:
+        self.rows.append(row)
+        pd.DataFrame(self.rows).to_csv(self.dir / HISTORY, index=False)
+
+    def update(self, **fields: Any) -> None:
+        self.record.update(fields)
+        self._write_record()
+
+    def finish(self, status: str = "done", **fields: Any) -> None:
+        self.update(status=status, finished=now_iso(), **fields)
+
+    def _write_record(self) -> None:
+        tmp = self.dir / (RECORD + ".tmp")
+        tmp.write_text(json.dumps(self.record, indent=2, default=str))
+        tmp.replace(self.dir / RECORD)
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / RECORD).read_text())
+
+
+def _flat(prefix: str, d: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{k}": (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in d.items()}
+
+
+def load_runs(roots: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, history): one row per run (config/best/test flattened with prefixes) and one per run-epoch.
+
+    A run found under several roots (e.g. shipped and user) is kept once, the later root winning.
+    Unreadable records are skipped with their path in the ``error`` column rather than breaking the dashboard.
+    """
+    runs: dict[tuple[str, str], dict[str, Any]] = {}
+    histories: dict[tuple[str, str], pd.DataFrame] = {}
+    for root in roots:
+        for record_path in sorted(Path(root).glob(f"*/*/{RECORD}")):
+            run_dir = record_path.parent
+            try:
+                rec = read_record(run_dir)
+            except (OSError, json.JSONDecodeError) as exc:
+                key = (run_dir.parent.name, run_dir.name)
+                runs[key] = {"experiment": key[0], "run": key[1], "status": "unreadable", "error": str(exc)}
+                continue
+            key = (rec["experiment"], rec["name"])
+            row = {"experiment": rec["experiment"], "run": rec["name"], "status": rec.get("status"),
+                   "dir": str(run_dir), "checkpoint": rec.get("checkpoint"), "started": rec.get("started")}
+            row |= _flat("", rec.get("config", {})) | _flat("best_", rec.get("best", {}))
+            row |= _flat("test_", rec.get("test", {})) | _flat("env_", rec.get("env", {}))
+            runs[key] = row
+            if (run_dir / HISTORY).exists():
+                hist = pd.read_csv(run_dir / HISTORY)
+                hist.insert(0, "run", rec["name"])
+                hist.insert(0, "experiment", rec["experiment"])
+                histories[key] = hist
+    run_table = pd.DataFrame(list(runs.values()))
+    history = pd.concat(histories.values(), ignore_index=True) if histories else pd.DataFrame()
+    return run_table, history
