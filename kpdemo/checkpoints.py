@@ -45,7 +45,8 @@ class CheckpointMeta:
 def save_checkpoint(path: Path, state_dict: dict[str, torch.Tensor], meta: CheckpointMeta) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "meta": asdict(meta), "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}
+    weights = {k: v.detach().cpu() for k, v in state_dict.items()}
+    payload = {"format": FORMAT, "meta": asdict(meta), "state_dict": weights}
     payload["meta"]["input_size"] = list(meta.input_size)
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)

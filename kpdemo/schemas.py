@@ -87,14 +87,14 @@ class KeypointSchema:
 def chain(indices: range | list[int], closed: bool = False) -> tuple[tuple[int, int], ...]:
     """Edges joining consecutive indices (a polyline), optionally closed into a loop."""
     idx = list(indices)
-    pairs = list(zip(idx[:-1], idx[1:]))
+    pairs = list(zip(idx[:-1], idx[1:], strict=True))
     if closed:
         pairs.append((idx[-1], idx[0]))
     return tuple(pairs)
 
 
 def _mirror_pairs(left: list[int], right: list[int]) -> tuple[tuple[int, int], ...]:
-    return tuple(zip(left, right))
+    return tuple(zip(left, right, strict=True))
 
 
 # ---------------------------------------------------------------- iBUG / dlib 68 (0-based)

@@ -26,7 +26,9 @@ def _coordinate_columns(n_points: int) -> list[str]:
     return [f"{axis}{i}" for i in range(n_points) for axis in "xy"]
 
 
-def read_points_table(path: Path, n_points: int, required: tuple[str, ...] = ("file",)) -> tuple[pd.DataFrame, np.ndarray]:
+def read_points_table(
+    path: Path, n_points: int, required: tuple[str, ...] = ("file",)
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a ``file, ..., x0, y0, ...`` landmarks CSV; a missing column or bad number names file and row."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -143,7 +145,9 @@ def read_kaggle_csv(path: Path, seed: int = 0) -> LandmarkSet:
         except ValueError:
             raise DatasetFormatError(f"{where}: Image column holds something other than numbers") from None
         if pixels.size != KAGGLE_SIZE * KAGGLE_SIZE or pixels.min(initial=0) < 0 or pixels.max(initial=0) > 255:
-            raise DatasetFormatError(f"{where}: Image must be {KAGGLE_SIZE * KAGGLE_SIZE} values in 0..255, got {pixels.size}")
+            raise DatasetFormatError(
+                f"{where}: Image must be {KAGGLE_SIZE * KAGGLE_SIZE} values in 0..255, got {pixels.size}"
+            )
         images[row] = pixels.reshape(KAGGLE_SIZE, KAGGLE_SIZE).astype(np.uint8)
         for j, value in enumerate(values):
             if value.strip():
