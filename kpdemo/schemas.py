@@ -13,6 +13,9 @@ Conventions
   HRNet and SPIGA.
 * ``five_points`` = (right eye, left eye, nose tip, right mouth corner, left mouth corner) as index groups, in
   the order of the ArcFace 5-point template.
+* ``anchors`` names points that mean the same thing across layouts (see :data:`ANCHOR_NAMES`), so models with
+  different schemas can be compared on the points they share (:func:`shared_anchors`). Annotation conventions
+  still differ (e.g. where a brow "ends"), so cross-schema errors carry that definition gap too.
 
 Kaggle 15 from iBUG 68 (how the ``kaggle15`` dataset is derived, see :data:`KAGGLE15_FROM_IBUG68`):
 eye centre = mean of the eye's six points; eye corners = the eye's inner/outer corner points; brow ends = first/last
@@ -43,13 +46,17 @@ class KeypointSchema:
     outer_eye_corners: tuple[int, int] | None = None
     five_points: tuple[IndexGroup, ...] = ()
     regions: dict[str, IndexGroup] = field(default_factory=dict)
+    anchors: dict[str, IndexGroup] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.point_names)
         used = [i for pair in self.flip_pairs for i in pair]
         if len(used) != len(set(used)):
             raise ValueError(f"schema {self.id}: an index appears in two flip pairs")
-        groups = [self.right_eye, self.left_eye, *self.five_points, *self.regions.values()]
+        unknown = set(self.anchors) - set(ANCHOR_NAMES)
+        if unknown:
+            raise ValueError(f"schema {self.id}: unknown anchor name(s) {sorted(unknown)}")
+        groups = [self.right_eye, self.left_eye, *self.five_points, *self.regions.values(), *self.anchors.values()]
         indices = used + [i for e in self.edges for i in e] + [i for g in groups for i in g]
         indices += list(self.outer_eye_corners or ())
         if indices and (min(indices) < 0 or max(indices) >= n):
@@ -71,6 +78,10 @@ class KeypointSchema:
             perm[a], perm[b] = b, a
         return perm
 
+    def anchor_points(self, points: np.ndarray, names: list[str]) -> np.ndarray:
+        """(..., len(names), 2): each named anchor as the mean of its index group."""
+        return np.stack([points[..., list(self.anchors[n]), :].mean(-2) for n in names], axis=-2)
+
     def eye_centres(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(right eye centre, left eye centre) of ``points`` (..., K, 2)."""
         if not self.has_eyes:
@@ -82,6 +93,18 @@ class KeypointSchema:
         if not self.five_points:
             raise ValueError(f"schema {self.id!r} defines no 5-point landmarks")
         return np.stack([points[..., list(g), :].mean(-2) for g in self.five_points], axis=-2)
+
+
+#: Semantic points shared across layouts; "right"/"left" are the subject's.
+ANCHOR_NAMES = (
+    "right_eye_outer", "right_eye_inner", "left_eye_inner", "left_eye_outer", "right_eye_centre", "left_eye_centre",
+    "right_brow_outer", "right_brow_inner", "left_brow_inner", "left_brow_outer",
+    "nose_tip", "mouth_right", "mouth_left", "upper_lip_top", "lower_lip_bottom", "chin",
+)
+
+
+def _anchors(**groups: tuple[int, ...] | int) -> dict[str, IndexGroup]:
+    return {k: (v,) if isinstance(v, int) else tuple(v) for k, v in groups.items()}
 
 
 def chain(indices: range | list[int], closed: bool = False) -> tuple[tuple[int, int], ...]:
@@ -138,6 +161,12 @@ IBUG68 = KeypointSchema(
     outer_eye_corners=(36, 45),
     five_points=(tuple(range(36, 42)), tuple(range(42, 48)), (30,), (48,), (54,)),
     regions=_IBUG68_REGIONS,
+    anchors=_anchors(
+        right_eye_outer=36, right_eye_inner=39, left_eye_inner=42, left_eye_outer=45,
+        right_eye_centre=tuple(range(36, 42)), left_eye_centre=tuple(range(42, 48)),
+        right_brow_outer=17, right_brow_inner=21, left_brow_inner=22, left_brow_outer=26,
+        nose_tip=30, mouth_right=48, mouth_left=54, upper_lip_top=51, lower_lip_bottom=57, chin=8,
+    ),
 )
 
 # ---------------------------------------------------------------- Kaggle Facial Keypoints 15
@@ -163,6 +192,11 @@ KAGGLE15 = KeypointSchema(
     outer_eye_corners=(5, 3),
     five_points=((1,), (0,), (10,), (12,), (11,)),
     regions={"eyes": (0, 1, 2, 3, 4, 5), "brows": (6, 7, 8, 9), "nose": (10,), "mouth": (11, 12, 13, 14)},
+    anchors=_anchors(
+        right_eye_outer=5, right_eye_inner=4, left_eye_inner=2, left_eye_outer=3, right_eye_centre=1, left_eye_centre=0,
+        right_brow_outer=9, right_brow_inner=8, left_brow_inner=6, left_brow_outer=7,
+        nose_tip=10, mouth_right=12, mouth_left=11, upper_lip_top=13, lower_lip_bottom=14,
+    ),
 )
 
 #: For each Kaggle point, the iBUG-68 indices whose mean gives it.
@@ -221,6 +255,11 @@ IMM73 = KeypointSchema(
         "brows": tuple(range(0, 16)), "eyes": tuple(range(16, 34)), "nose": tuple(range(34, 46)),
         "mouth": tuple(range(46, 62)), "jaw": tuple(range(62, 73)),
     },
+    anchors=_anchors(
+        right_eye_outer=16, right_eye_inner=20, left_eye_inner=28, left_eye_outer=24, right_eye_centre=32,
+        left_eye_centre=33, right_brow_outer=0, right_brow_inner=4, left_brow_inner=12, left_brow_outer=8,
+        nose_tip=45, mouth_right=46, mouth_left=52, upper_lip_top=49, lower_lip_bottom=54, chin=67,
+    ),
 )
 
 # ---------------------------------------------------------------- nose tip only (seed 002 part 1)
@@ -228,7 +267,8 @@ NOSE1 = KeypointSchema(id="nose1", title="Nose tip (1 point)", point_names=("nos
 
 # ---------------------------------------------------------------- MediaPipe face mesh
 # Landmark ids from MediaPipe's canonical face mesh: 33/133 right eye outer/inner corner, 263/362 left eye
-# outer/inner corner, 1 nose tip, 61/291 right/left mouth corner; 468-472 / 473-477 the refined irises.
+# outer/inner corner, 1 nose tip, 61/291 right/left mouth corner, 0/17 upper/lower lip centre, 152 chin,
+# 70/107 and 336/300 the outer/inner ends of the right/left brow's upper edge; 468 / 473 the refined iris centres.
 _MP_RIGHT_EYE = (33, 133)
 _MP_LEFT_EYE = (362, 263)
 
@@ -243,6 +283,12 @@ def _mediapipe_schema(num_points: int) -> KeypointSchema:
         left_eye=(473,) if iris else _MP_LEFT_EYE,
         outer_eye_corners=(33, 263),
         five_points=((468,) if iris else _MP_RIGHT_EYE, (473,) if iris else _MP_LEFT_EYE, (1,), (61,), (291,)),
+        anchors=_anchors(
+            right_eye_outer=33, right_eye_inner=133, left_eye_inner=362, left_eye_outer=263,
+            right_eye_centre=(468,) if iris else _MP_RIGHT_EYE, left_eye_centre=(473,) if iris else _MP_LEFT_EYE,
+            right_brow_outer=70, right_brow_inner=107, left_brow_inner=336, left_brow_outer=300,
+            nose_tip=1, mouth_right=61, mouth_left=291, upper_lip_top=0, lower_lip_bottom=17, chin=152,
+        ),
     )
 
 
@@ -260,6 +306,11 @@ def get_schema(schema_id: str) -> KeypointSchema:
         return SCHEMAS[schema_id]
     except KeyError:
         raise KeyError(f"unknown keypoint schema {schema_id!r}; known: {', '.join(SCHEMAS)}") from None
+
+
+def shared_anchors(a: KeypointSchema, b: KeypointSchema) -> list[str]:
+    """Anchor names both schemas define, in :data:`ANCHOR_NAMES` order."""
+    return [n for n in ANCHOR_NAMES if n in a.anchors and n in b.anchors]
 
 
 def flip_horizontal(points: np.ndarray, width: float, schema: KeypointSchema) -> np.ndarray:
