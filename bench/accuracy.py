@@ -1,0 +1,164 @@
+"""Accuracy on held-out splits: kpdemo's checkpoints vs MediaPipe face mesh vs dlib's 68-point predictor.
+
+Every model runs its *full* image pipeline (its own face detector, then landmarks) on the same test images:
+
+* ``kaggle15`` test (96x96 gray crops, upscaled x3 and padded so detectors can see a face),
+* ``imm_frontal`` test persons (800x600),
+* ``ibug300w`` test = the 300-W common set (554 crops of 256x256).
+
+A model with the dataset's own schema is scored on all points; others on the anchors both schemas name
+(:func:`kpdemo.schemas.shared_anchors`: eye corners and centres, brow ends, nose tip, mouth corners, lip centres,
+chin), which also carries the gap between annotation conventions. NME is normalised by the ground truth's outer eye
+corners. A face is "found" when a predicted face box contains the centre of the true points; images with no such
+face count as failures. Writes ``bench/results/accuracy.csv`` (one row per dataset x model) and ``accuracy.png``.
+
+    python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.dlib_peer import DlibPredictor, dlib_available  # noqa: E402
+from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
+from kpdemo.detection import LandmarkPredictor, available_predictors, get_predictor  # noqa: E402
+from kpdemo.metrics import failure_rate, normaliser, point_errors  # noqa: E402
+from kpdemo.schemas import KeypointSchema, shared_anchors  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+#: How each test image is presented: (upscale factor, padding as a fraction of the side on each edge).
+PRESENTATION = {"kaggle15": (3, 0.25), "imm_frontal": (1, 0.0), "ibug300w": (1, 0.0)}
+
+
+@dataclass
+class Scored:
+    nme: np.ndarray  # per image; inf where no face was found
+    points_compared: int
+
+
+def present(image: np.ndarray, upscale: int, pad: float) -> tuple[np.ndarray, float, float]:
+    """RGB image as shown to the models, plus (scale, offset) mapping its pixels back: orig = (x - offset) / scale."""
+    rgb = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if upscale != 1:
+        rgb = cv2.resize(rgb, None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
+    offset = round(pad * rgb.shape[0])
+    if offset:
+        rgb = cv2.copyMakeBorder(rgb, offset, offset, offset, offset, cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(rgb), float(upscale), float(offset)
+
+
+def pick_face(predictor: LandmarkPredictor, image: np.ndarray, centre: np.ndarray) -> np.ndarray | None:
+    """Points of the predicted face whose box holds the true centre (the nearest such box), or None."""
+    best, best_d = None, np.inf
+    for face in predictor.predict(image):
+        x0, y0, x1, y1 = face.box
+        if x0 <= centre[0] <= x1 and y0 <= centre[1] <= y1:
+            d = float(np.linalg.norm(face.points.mean(0) - centre))
+            if d < best_d:
+                best, best_d = face.points, d
+    return best
+
+
+def score(predictor: LandmarkPredictor, data: LandmarkSet, limit: int | None) -> Scored:
+    truth_schema: KeypointSchema = data.schema
+    same = predictor.schema.id == truth_schema.id
+    names = [] if same else shared_anchors(truth_schema, predictor.schema)
+    if not same and not names:
+        raise ValueError(f"{predictor.name} shares no anchors with {truth_schema.id}")
+    upscale, pad = PRESENTATION[data.name]
+    n = len(data) if limit is None else min(limit, len(data))
+    norm = normaliser(data.points[:n], truth_schema)
+    nme = np.full(n, np.inf)
+    for i in tqdm(range(n), desc=f"{data.name}: {predictor.name}", unit="img", leave=False):
+        image, scale, offset = present(data.image(i), upscale, pad)
+        truth = data.points[i]
+        pts = pick_face(predictor, image, truth.mean(0) * scale + offset)
+        if pts is None:
+            continue
+        pts = (pts - offset) / scale
+        if same:
+            nme[i] = point_errors(pts[None], truth[None])[0] / norm[i]
+        else:
+            pred_a = predictor.schema.anchor_points(pts[None], names)
+            true_a = truth_schema.anchor_points(truth[None], names)
+            nme[i] = point_errors(pred_a, true_a)[0] / norm[i]
+    return Scored(nme, truth_schema.num_points if same else len(names))
+
+
+def predictors_for(schema_id: str) -> list[LandmarkPredictor]:
+    """The project's checkpoints for this schema, MediaPipe face mesh, and dlib when installed."""
+    chosen = [get_predictor(e.key) for e in available_predictors(refresh=True)
+              if e.schema == schema_id and e.key.startswith("checkpoint:")]
+    chosen.append(get_predictor("mediapipe468"))
+    if dlib_available():
+        chosen.append(DlibPredictor())
+    return chosen
+
+
+def run(datasets: list[str], limit: int | None) -> pd.DataFrame:
+    rows = []
+    for name in datasets:
+        test = load_dataset(name).split("test")
+        for predictor in predictors_for(test.schema.id):
+            result = score(predictor, test, limit)
+            found = np.isfinite(result.nme)
+            rows.append({
+                "dataset": name, "model": predictor.name, "model_schema": predictor.schema.id,
+                "points_compared": result.points_compared, "images": len(result.nme),
+                "found_rate": float(found.mean()),
+                "nme_found_mean": float(result.nme[found].mean()) if found.any() else np.nan,
+                "nme_found_median": float(np.median(result.nme[found])) if found.any() else np.nan,
+                "failure_rate_10pct": failure_rate(result.nme, 0.10),
+            })
+            print(rows[-1])
+    return pd.DataFrame(rows)
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for ax, name in zip(axes[0], datasets, strict=True):
+        part = table[table["dataset"] == name]
+        labels = [f"{m}\n({p} pts)" for m, p in zip(part["model"], part["points_compared"], strict=True)]
+        ax.bar(labels, 100 * part["nme_found_mean"], color="#4c72b0")
+        for x, (nme_pct, fail) in enumerate(zip(100 * part["nme_found_mean"], part["failure_rate_10pct"],
+                                                strict=True)):
+            ax.text(x, nme_pct, f"{nme_pct:.1f}%\nfail {100 * fail:.0f}%", ha="center", va="bottom", fontsize=8)
+        ax.set_title(f"{name} test split")
+        ax.set_ylabel("NME (% of outer-eye distance)")
+        ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=list(PRESENTATION), choices=list(PRESENTATION))
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N test images of each set")
+    parser.add_argument("--out", type=Path, default=RESULTS / "accuracy.csv")
+    args = parser.parse_args(argv)
+    if not dlib_available():
+        print("dlib column skipped: pip install -r requirements-bench.txt to add it")
+    table = run(args.datasets, args.limit)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    plot(table, args.out.with_suffix(".png"))
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
