@@ -1,0 +1,32 @@
+"""Face detection and landmark prediction behind one interface.
+
+:class:`LandmarkPredictor` is the public API: ``predict(image RGB uint8) -> list[Face]`` with points in full-image
+pixels. Implementations: MediaPipe face mesh and kpdemo checkpoints (which take any :class:`FaceDetector` plug-in).
+:func:`available_predictors` / :func:`get_predictor` discover and cache them.
+"""
+
+from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.checkpoint import CheckpointPredictor
+from kpdemo.detection.faces import (
+    Detection,
+    FaceDetector,
+    FallbackDetector,
+    HaarFaceDetector,
+    MediaPipeFaceDetector,
+    default_detector,
+)
+from kpdemo.detection.images import ImageInputError, as_rgb, read_image
+from kpdemo.detection.mediapipe_mesh import MediaPipeMeshPredictor
+from kpdemo.detection.registry import (
+    DEFAULT_KEY,
+    PredictorEntry,
+    available_predictors,
+    get_predictor,
+    predictor_choices,
+)
+
+__all__ = [
+    "DEFAULT_KEY", "CheckpointPredictor", "Detection", "Face", "FaceDetector", "FallbackDetector", "HaarFaceDetector",
+    "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor", "PredictorEntry",
+    "as_rgb", "available_predictors", "default_detector", "get_predictor", "predictor_choices", "read_image",
+]

@@ -1,0 +1,121 @@
+"""Per-frame latency of the full webcam path for every available predictor, on this machine's CPU.
+
+Path timed per frame: decode the JPEG the browser would send, then :func:`kpdemo.ui.webcam.process_frame` (array
+check, face detection, landmarks, One-Euro smoothing, drawing). Frames are 640x480, rendered from the public-domain
+astronaut photo with the face at varying sizes, positions and tilts (a moving head). Writes
+``bench/results/webcam_latency.csv`` and ``bench/results/webcam_latency.png``.
+
+    nice -n 10 python bench/webcam_latency.py [--frames 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from kpdemo.detection import available_predictors, get_predictor, read_image  # noqa: E402
+from kpdemo.detection.images import compose_frame  # noqa: E402
+from kpdemo.ui.webcam import STREAM_EVERY_S, process_frame  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "astronaut.png"
+SIZE_HW = (480, 640)
+WARMUP = 5
+
+
+def make_frames(n: int) -> list[bytes]:
+    """``n`` JPEG-encoded 640x480 frames: the photo drifting, zooming and tilting like a head in front of a camera."""
+    photo = read_image(FIXTURE)
+    frames = []
+    for i in range(n):
+        phase = 2 * np.pi * i / n
+        frame = compose_frame(photo, SIZE_HW, scale=1.0 + 0.25 * np.sin(phase),
+                              centre=(0.5 + 0.1 * np.sin(2 * phase), 0.62 + 0.05 * np.cos(phase)),
+                              angle_deg=10 * np.sin(3 * phase))
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        frames.append(buf.tobytes())
+    return frames
+
+
+def time_predictor(key: str, frames: list[bytes]) -> dict:
+    get_predictor(key)  # load outside the timing
+    session, latencies = None, []
+    for i, jpeg in enumerate([*frames[:WARMUP], *frames]):
+        start = time.perf_counter()
+        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        _, status, session = process_frame(rgb, key, True, session)
+        if i >= WARMUP:
+            latencies.append((time.perf_counter() - start) * 1000)
+    lat = np.array(latencies)
+    return {
+        "median_ms": round(float(np.median(lat)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2),
+        "mean_ms": round(float(lat.mean()), 2), "max_fps": round(1000 / float(np.median(lat)), 1),
+        "frames": len(lat), "frames_with_face_incl_warmup": session.with_face,
+    }
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(table) + 2.2))
+    y = np.arange(len(table))
+    ax.barh(y, table["median_ms"], color="#3b82f6", label="median")
+    ax.scatter(table["p95_ms"], y, color="#ef4444", zorder=3, label="p95")
+    interval = STREAM_EVERY_S * 1000
+    ax.axvline(interval, color="k", ls="--", lw=1, label=f"stream interval ({interval:.0f} ms)")
+    ax.axvline(1000 / 30, color="grey", ls=":", lw=1, label="30 fps (33 ms)")
+    ax.set_yticks(y, table["key"])
+    ax.invert_yaxis()
+    ax.set_xlabel("ms per 640x480 frame (JPEG decode + detect + landmarks + smooth + draw)")
+    ax.set_title(f"Webcam path latency per frame\n{table['cpu'].iloc[0]}, {table['cpu_threads'].iloc[0]} threads, "
+                 f"1-min load {table['load_avg_1min'].iloc[0]}", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=120)
+    args = parser.parse_args()
+    frames = make_frames(args.frames)
+    rows = []
+    for entry in tqdm(available_predictors(refresh=True), desc="predictors", unit="model"):
+        rows.append({"predictor": entry.label, "key": entry.key} | time_predictor(entry.key, frames))
+    table = pd.DataFrame(rows)
+    table["cpu"] = cpu_name()
+    table["cpu_threads"] = os.cpu_count()
+    table["load_avg_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared: context for the numbers
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    table.to_csv(RESULTS / "webcam_latency.csv", index=False)
+    plot(table, RESULTS / "webcam_latency.png")
+    print(table.drop(columns=["cpu", "cpu_threads"]).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Landmark predictor for kpdemo checkpoints: detect faces, cut each the way training did, run the net, map back.
+
+Training crops are squares centred on the 68-point landmark box, side ``meta.crop_scale`` x its longer side (see
+:func:`kpdemo.datasets.kaggle15.crop_face`: warp at twice the size, then area-downsample). At run time no landmarks
+exist yet, so the landmark box is estimated from the face detector's box with the detector's fitted
+:class:`~kpdemo.detection.faces.BoxCalibration`. A non-square input (e.g. 80x60) uses a window of the same aspect,
+``crop_scale`` x the box side tall.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from kpdemo.checkpoints import CheckpointError, CheckpointMeta
+from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.crops import crop_matrix, crop_to_image
+from kpdemo.detection.faces import Detection, FaceDetector, default_detector
+from kpdemo.schemas import get_schema
+
+
+def network_to_crop(output: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """Network output (..., K*2) in [-1, 1]-spans-the-crop units -> (..., K, 2) crop pixels (continuous)."""
+    pts = output.reshape(*output.shape[:-1], -1, 2)
+    half = np.array([out_hw[1], out_hw[0]], np.float32) / 2
+    return (pts + 1) * half
+
+
+def cut_crop(image: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int], channels: int) -> np.ndarray:
+    """The model's input crop (H, W) or (H, W, 3) uint8, resampled as in training: warp at 2x, area-downsample."""
+    src = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if channels == 1 else image
+    big = matrix.copy()
+    big[:, :2] *= 2
+    big[:, 2] = 2 * (matrix[:, 2] + 0.5) - 0.5  # same window at twice the resolution
+    out_h, out_w = out_hw
+    warped = cv2.warpAffine(src, big, (2 * out_w, 2 * out_h), flags=cv2.INTER_LINEAR, borderValue=0)
+    return cv2.resize(warped, (out_w, out_h), interpolation=cv2.INTER_AREA)
+
+
+class CheckpointPredictor(LandmarkPredictor):
+    """A kpdemo checkpoint plus a face detector (any :class:`FaceDetector` plug-in; default MediaPipe -> Haar)."""
+
+    def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None) -> None:
+        from kpdemo.models import load_model
+
+        self.path = Path(path)
+        try:
+            self.model, self.meta = load_model(self.path)
+            self.schema = get_schema(self.meta.schema)
+        except KeyError as exc:
+            raise CheckpointError(f"{self.path.name}: {exc.args[0]}") from None
+        except RuntimeError as exc:  # state_dict does not fit the architecture its meta names
+            first_line = str(exc).splitlines()[0][:200]
+            raise CheckpointError(f"{self.path.name}: weights do not fit the model it names ({first_line})") from None
+        self.name = name or self.path.stem
+        self.detector = detector or default_detector()
+        self._lock = threading.Lock()
+        self._check_output_size()
+
+    def _check_output_size(self) -> None:
+        h, w = self.meta.input_size
+        with torch.no_grad():
+            out = self.model(torch.zeros(1, self.meta.in_channels, h, w))
+        if out.shape != (1, self.schema.num_points * 2):
+            raise CheckpointError(
+                f"{self.path.name} outputs {tuple(out.shape[1:])} values, but its {self.schema.id!r} schema needs "
+                f"{self.schema.num_points * 2}"
+            )
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        return int(self.meta.input_size[0]), int(self.meta.input_size[1])
+
+    def crop_for(self, detection: Detection) -> np.ndarray:
+        """The crop affine for one detected face (window = crop_scale x the estimated landmark box)."""
+        cx, cy, landmark_side = detection.landmark_box()
+        return crop_matrix(cx, cy, self.meta.crop_scale * landmark_side, self.input_hw)
+
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """(N, H, W[, C]) uint8 crops -> (N, K, 2) crop-pixel points."""
+        meta: CheckpointMeta = self.meta
+        x = torch.from_numpy(crops.astype(np.float32) / 255.0)
+        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        x = (x - meta.pixel_mean) / meta.pixel_std
+        with self._lock, torch.no_grad():  # torch modules are not re-entrant-safe across Gradio's worker threads
+            out = self.model(x).numpy()
+        return network_to_crop(out, self.input_hw)
+
+    def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
+        detections = self.detector.detect(image)
+        if not detections:
+            return []
+        matrices = [self.crop_for(d) for d in detections]
+        crops = np.stack([cut_crop(image, m, self.input_hw, self.meta.in_channels) for m in matrices])
+        points = self.predict_crops(crops)
+        return [
+            Face(d.box, crop_to_image(p, m), d.score) for d, p, m in zip(detections, points, matrices, strict=True)
+        ]

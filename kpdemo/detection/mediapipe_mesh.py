@@ -1,0 +1,100 @@
+"""MediaPipe face mesh (468 points, or 478 with the refined irises) from the bundled legacy solution.
+
+The mesh graph finds faces with MediaPipe's *short-range* detector, which misses faces smaller than about a tenth of
+the image (group photos, a person across the room). So after the whole-image pass, faces found by the full-range
+detector that no mesh covers are cut out (a square twice the box side, at 256 px) and meshed on their own. On video
+frames that pass runs only when the whole-image mesh found nothing, to keep within the frame budget.
+
+Also the single place that knows the mesh's drawing edges: the contour (lips, eyes, brows, face oval) connections
+from ``mediapipe.python.solutions.face_mesh_connections``, plus the iris rings for the 478-point model.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+
+import cv2
+import numpy as np
+
+from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.crops import crop_matrix, crop_to_image
+from kpdemo.detection.faces import FaceDetector, MediaPipeFaceDetector
+from kpdemo.schemas import MEDIAPIPE468, MEDIAPIPE478
+
+
+@cache
+def mesh_edges(num_points: int) -> tuple[tuple[int, int], ...]:
+    """Contour edges of the 468-point mesh, with the iris rings added for 478 points."""
+    from mediapipe.python.solutions import face_mesh_connections as conn
+
+    edges = set(conn.FACEMESH_CONTOURS) | (set(conn.FACEMESH_IRISES) if num_points == 478 else set())
+    return tuple(sorted(edges))
+
+
+CROP_SIZE = 256
+CROP_FACTOR = 2.0
+
+
+def _covered(box: np.ndarray, faces: list[Face]) -> bool:
+    """Whether a detector box's centre lies inside a face already meshed."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return any(f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3] for f in faces)
+
+
+class MediaPipeMeshPredictor(LandmarkPredictor):
+    """``mp.solutions.face_mesh`` in static-image mode (each frame independent: no cross-session tracking state).
+
+    The graph is created on first use and guarded by a lock, since one MediaPipe graph is not thread-safe.
+    """
+
+    def __init__(
+        self, refine_landmarks: bool = False, max_faces: int = 4, small_face_detector: FaceDetector | None = None
+    ) -> None:
+        self.refine_landmarks = refine_landmarks
+        self.max_faces = max_faces
+        self.schema = MEDIAPIPE478 if refine_landmarks else MEDIAPIPE468
+        self.name = "MediaPipe face mesh" + (" + iris" if refine_landmarks else "")
+        self.small_face_detector = small_face_detector or MediaPipeFaceDetector(model_selection=1)
+        self._graph = None
+        self._lock = threading.Lock()
+
+    def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
+        faces = self._mesh(image)
+        if len(faces) < self.max_faces and not (video and faces):  # video: the extra pass only when nothing found
+            for det in self.small_face_detector.detect(image):
+                if len(faces) >= self.max_faces or _covered(det.box, faces):
+                    continue
+                faces += self._mesh_crop(image, det.box)
+        return faces
+
+    def _mesh_crop(self, image: np.ndarray, box: np.ndarray) -> list[Face]:
+        """Mesh the face in ``box`` on its own (the one nearest the crop centre), in full-image pixels."""
+        side = CROP_FACTOR * float(np.sqrt((box[2] - box[0]) * (box[3] - box[1])))
+        matrix = crop_matrix((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, side, (CROP_SIZE, CROP_SIZE))
+        crop = cv2.warpAffine(image, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
+        found = self._mesh(crop)
+        if not found:
+            return []
+        best = min(found, key=lambda f: float(np.linalg.norm(f.points.mean(0) - CROP_SIZE / 2)))
+        pts = crop_to_image(best.points, matrix)
+        return [Face(np.concatenate([pts.min(0), pts.max(0)]), pts, best.score)]
+
+    def _mesh(self, image: np.ndarray) -> list[Face]:
+        h, w = image.shape[:2]
+        with self._lock:
+            if self._graph is None:
+                from mediapipe.python.solutions import face_mesh
+
+                self._graph = face_mesh.FaceMesh(
+                    static_image_mode=True, max_num_faces=self.max_faces,
+                    refine_landmarks=self.refine_landmarks, min_detection_confidence=0.5,
+                )
+            result = self._graph.process(np.ascontiguousarray(image))
+        faces = []
+        for landmarks in result.multi_face_landmarks or []:
+            pts = np.array([[p.x * w, p.y * h] for p in landmarks.landmark], np.float32)
+            box = np.concatenate([pts.min(0), pts.max(0)])
+            # the legacy mesh API reports no per-face confidence; faces it returns passed min_detection_confidence
+            faces.append(Face(box, pts, score=1.0))
+        return faces

@@ -1,0 +1,81 @@
+"""Temporal smoothing of landmark streams with the One-Euro filter (Casiez, Roussel, Vogel, CHI 2012).
+
+Why One-Euro: webcam landmarks jitter by a pixel or two when the face is still, yet must follow fast moves without
+lag. The filter is a low-pass whose cutoff rises with speed: ``cutoff = min_cutoff + beta * |speed|``, so slow
+motion is smoothed hard and fast motion passes almost untouched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _alpha(cutoff: float, dt: float) -> float:
+    tau = 1.0 / (2 * math.pi * cutoff)
+    return 1.0 / (1.0 + tau / dt)
+
+
+class OneEuroFilter:
+    """One-Euro filter over arrays of any fixed shape (e.g. (K, 2) points), element-wise."""
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0) -> None:
+        self.min_cutoff = min_cutoff
+        self.beta = beta
+        self.d_cutoff = d_cutoff
+        self.reset()
+
+    def reset(self) -> None:
+        self._x: np.ndarray | None = None
+        self._dx: np.ndarray | None = None
+        self._t: float | None = None
+
+    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
+        """Filtered value of sample ``x`` taken at time ``t`` (seconds); the first sample passes through."""
+        x = np.asarray(x, np.float64)
+        if self._x is None or self._x.shape != x.shape or self._t is None or t <= self._t:
+            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
+            return x.copy()
+        dt = t - self._t
+        dx = (x - self._x) / dt
+        self._dx = self._dx + _alpha(self.d_cutoff, dt) * (dx - self._dx)
+        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
+        tau = 1.0 / (2 * np.pi * cutoff)
+        a = 1.0 / (1.0 + tau / dt)
+        self._x = self._x + a * (x - self._x)
+        self._t = t
+        return self._x.copy()
+
+
+class LandmarkSmoother:
+    """One filter per tracked face; faces are matched to the previous frame's by nearest point centroid.
+
+    A face whose centroid moved more than its own size since the last frame counts as a new face, gets a fresh filter
+    (its first frame passes through); a face that vanishes is dropped.
+    One instance per browser session (held in ``gr.State``), so viewers never smooth each other's faces.
+    """
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05) -> None:
+        self.min_cutoff = min_cutoff
+        self.beta = beta
+        self._tracks: list[tuple[np.ndarray, float, OneEuroFilter]] = []  # (centroid, size, filter)
+
+    def __call__(self, faces_points: list[np.ndarray], t: float) -> list[np.ndarray]:
+        """Smoothed copies of each face's (K, 2) points at time ``t`` (seconds)."""
+        free = list(range(len(self._tracks)))
+        tracks, out = [], []
+        for pts in faces_points:
+            centre = pts.mean(0)
+            dist = {i: float(np.linalg.norm(self._tracks[i][0] - centre)) for i in free}
+            best = min(dist, key=dist.get, default=None)
+            if best is not None and dist[best] <= self._tracks[best][1]:
+                free.remove(best)
+                filt = self._tracks[best][2]  # a filter given another point count restarts by itself
+            else:
+                filt = OneEuroFilter(self.min_cutoff, self.beta)
+            size = float(np.ptp(pts, axis=0).max()) if len(pts) > 1 else 0.0
+            tracks.append((centre, max(size, 1.0), filt))
+            out.append(filt(pts, t).astype(np.float32))
+        self._tracks = tracks
+        return out

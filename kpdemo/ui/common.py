@@ -1,0 +1,100 @@
+"""What the Detect, Webcam and Align tabs share: the model picker and turning failures into user messages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from kpdemo.align import AlignError
+from kpdemo.checkpoints import CheckpointError
+from kpdemo.detection import (
+    DEFAULT_KEY,
+    Face,
+    ImageInputError,
+    LandmarkPredictor,
+    get_predictor,
+    predictor_choices,
+    read_image,
+)
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "examples"
+class UserError(ValueError):
+    """A request the app cannot serve, with a message written for the user (no face, no image given)."""
+
+
+class NoFaceError(UserError):
+    """The predictor ran but found no face."""
+
+
+def example_images() -> list[str]:
+    """Example image paths shipped in ``examples/`` (relative to the working directory when possible)."""
+    return [str(p) for p in sorted(EXAMPLES_DIR.glob("*.png")) + sorted(EXAMPLES_DIR.glob("*.jpg"))]
+
+
+def model_picker() -> tuple[gr.Dropdown, gr.Button]:
+    """A dropdown of the available predictors and a button that rescans for new user runs."""
+    with gr.Row():
+        dropdown = gr.Dropdown(
+            choices=predictor_choices(), value=DEFAULT_KEY, label="Model", scale=4,
+            info="MediaPipe ships with the app; trained checkpoints and your finished runs are listed too.",
+        )
+        refresh = gr.Button("Refresh models", scale=1, size="sm")
+    refresh.click(_refreshed, inputs=dropdown, outputs=dropdown, api_name=False)
+    return dropdown, refresh
+
+
+def image_upload(prefix: str) -> gr.File:
+    """The upload box of an image tab (``#<prefix>-upload``), and the shipped examples under it.
+
+    A ``gr.File`` with no ``file_types`` on purpose: any upload reaches :func:`kpdemo.detection.read_image`, which says
+    "not an image" for a text file, where Gradio's own type filter would reject it with a generic message.
+    """
+    upload = gr.File(label="Image (PNG, JPEG, WebP, ...)", file_count="single", elem_id=f"{prefix}-upload")
+    gr.Examples(example_images(), inputs=upload, label="Examples")
+    return upload
+
+
+def _refreshed(current: str) -> gr.Dropdown:
+    choices = predictor_choices(refresh=True)
+    keys = [key for _, key in choices]
+    return gr.Dropdown(choices=choices, value=current if current in keys else DEFAULT_KEY)
+
+
+def message_for(exc: Exception) -> str:
+    """A one-line message for the user (the technical detail of unexpected errors goes to the log)."""
+    if isinstance(exc, UserError | ImageInputError | CheckpointError | AlignError):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return str(exc.args[0]) if exc.args else "unknown model"
+    log.exception("unexpected error while processing a request")
+    return f"Something went wrong ({type(exc).__name__}); the next request will start afresh."
+
+
+def report(exc: Exception) -> str:
+    """Show ``exc`` as a warning toast and return the Markdown for the tab's status line."""
+    text = message_for(exc)
+    gr.Warning(text)
+    return f"**Error:** {text}"
+
+
+def predict_faces(model_key: str, image: np.ndarray) -> tuple[LandmarkPredictor, list[Face]]:
+    """Run the chosen predictor; :class:`NoFaceError` when it finds nothing."""
+    predictor = get_predictor(model_key or DEFAULT_KEY)
+    faces = predictor.predict(image)
+    if not faces:
+        raise NoFaceError(f"No face found by {predictor.name}. Try a larger, frontal, well-lit face.")
+    return predictor, faces
+
+
+def faces_in_upload(path: str | None, model_key: str) -> tuple[np.ndarray, LandmarkPredictor, list[Face]]:
+    """Read an uploaded file and run the chosen predictor on it: (image, predictor, faces), or a user error."""
+    if not path:
+        raise UserError("Upload an image first.")
+    image = read_image(path)
+    predictor, faces = predict_faces(model_key, image)
+    return image, predictor, faces

@@ -1,0 +1,105 @@
+"""Webcam tab: stream frames through the chosen predictor, with optional One-Euro smoothing and a live readout.
+
+Each browser session holds a :class:`WebcamSession` in ``gr.State`` (its own smoother and counters), so viewers never
+share filter state. The status line reads ``frames: N, with face: M, fps: X`` (processed frames, frames in which a
+face was found, processing rate over the last second or so); browser tests read it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import gradio as gr
+import numpy as np
+
+from kpdemo.detection import DEFAULT_KEY, as_rgb, get_predictor
+from kpdemo.draw import draw_faces
+from kpdemo.smoothing import LandmarkSmoother
+from kpdemo.ui.common import message_for, model_picker
+
+STREAM_EVERY_S = 0.1
+
+
+@dataclass
+class WebcamSession:
+    """Per-session counters and smoothing state (server side)."""
+
+    frames: int = 0
+    with_face: int = 0
+    stamps: deque = field(default_factory=lambda: deque(maxlen=30))
+    smoother: LandmarkSmoother = field(default_factory=LandmarkSmoother)
+    model_key: str = ""
+    last_latency_ms: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        """Frames processed per second over the recent window (0 until two frames)."""
+        if len(self.stamps) < 2 or self.stamps[-1] <= self.stamps[0]:
+            return 0.0
+        return (len(self.stamps) - 1) / (self.stamps[-1] - self.stamps[0])
+
+    def status(self, note: str = "") -> str:
+        text = f"frames: {self.frames}, with face: {self.with_face}, fps: {self.fps:.1f}"
+        text += f" (last frame {self.last_latency_ms:.0f} ms)"
+        return f"{text} | {note}" if note else text
+
+
+def process_frame(
+    frame: np.ndarray | None, model_key: str, smooth: bool, session: WebcamSession
+) -> tuple[np.ndarray | None, str, WebcamSession]:
+    """One webcam frame in, (annotated frame, status line, session) out; failures show in the status line.
+
+    Errors are not raised as toasts: at ten frames a second they would flood the page.
+    """
+    if session is None:
+        session = WebcamSession()
+    if frame is None:
+        return None, session.status("waiting for the camera"), session
+    start = time.perf_counter()
+    try:
+        image = as_rgb(frame)
+        key = model_key or DEFAULT_KEY
+        predictor = get_predictor(key)
+        faces = predictor.predict(image, video=True)
+    except Exception as exc:  # a bad frame or model must not end the stream
+        return frame, session.status(f"error: {message_for(exc)}"), session
+    if key != session.model_key:
+        session.smoother = LandmarkSmoother()
+        session.model_key = key
+    now = time.monotonic()
+    if smooth and faces:
+        for face, pts in zip(faces, session.smoother([f.points for f in faces], now), strict=True):
+            face.points = pts
+    annotated = draw_faces(image, faces, predictor.schema)
+    session.frames += 1
+    session.with_face += bool(faces)
+    session.stamps.append(now)
+    session.last_latency_ms = (time.perf_counter() - start) * 1000
+    return annotated, session.status(predictor.name if faces else "no face in this frame"), session
+
+
+def build_webcam_tab() -> gr.Tab:
+    """Lay out the Webcam tab inside ``gr.Tabs`` and return it; the stream event's API name is ``webcam``."""
+    with gr.Tab("Webcam") as tab:
+        session = gr.State(None)  # a WebcamSession, created on the first frame of each browser session
+        with gr.Row():
+            with gr.Column():
+                camera = gr.Image(
+                    label="Webcam", sources=["webcam"], streaming=True, type="numpy",
+                    webcam_options=gr.WebcamOptions(mirror=False), elem_id="webcam-camera",
+                )
+                model, _ = model_picker()
+                smooth = gr.Checkbox(value=True, label="One-Euro temporal smoothing",
+                                     info="Steadies points when the face is still; follows fast moves without lag.")
+            with gr.Column():
+                output = gr.Image(label="Landmarks", type="numpy", interactive=False, streaming=True,
+                                  elem_id="webcam-output")
+                status = gr.Textbox(value=WebcamSession().status(), label="Status", interactive=False,
+                                    elem_id="webcam-status")
+        camera.stream(
+            process_frame, inputs=[camera, model, smooth, session], outputs=[output, status, session],
+            stream_every=STREAM_EVERY_S, concurrency_limit=4, api_name="webcam",
+        )
+    return tab

@@ -1,0 +1,111 @@
+"""The web app: handlers called directly, then ``app.py`` started for real and driven through gradio_client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kpdemo.detection import read_image
+from kpdemo.ui.align import align
+from kpdemo.ui.detect import detect
+from kpdemo.ui.webcam import process_frame
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # gr.Warning outside a request only warns
+
+
+def test_detect_handler_reports_bad_input_then_recovers(tmp_path: Path, fixtures_dir: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    image, coords, status = detect(str(text), "mediapipe468")
+    assert image is None and coords is None and "not an image" in status
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), (120, 120, 120)).save(blank)
+    assert "No face found" in detect(str(blank), "mediapipe468")[2]
+    assert "not available" in detect(str(fixtures_dir / "astronaut.png"), "run:gone/away")[2]
+    assert "Upload an image" in detect(None, "mediapipe468")[2]
+    image, coords, status = detect(str(fixtures_dir / "astronaut.png"), "mediapipe468")
+    assert image.shape == (512, 512, 3) and len(coords["faces"]) == 1 and "1 face found" in status
+
+
+def test_align_handler_gives_one_face_per_size(fixtures_dir: Path) -> None:
+    for size in (112, 256):
+        annotated, gallery, status = align(str(fixtures_dir / "astronaut.png"), "mediapipe478", size)
+        assert len(gallery) == 1 and gallery[0][0].shape == (size, size, 3), status
+
+
+def test_webcam_counts_frames_and_frames_with_face(fixtures_dir: Path) -> None:
+    face = read_image(fixtures_dir / "astronaut.png")
+    blank = np.zeros((480, 640, 3), np.uint8)
+    session = None
+    for frame in (face, blank, face):
+        out, status, session = process_frame(frame, "mediapipe468", True, session)
+        assert out.shape == frame.shape
+    assert status.startswith("frames: 3, with face: 2, fps: ")
+    _, status, session = process_frame(np.zeros(3), "mediapipe468", True, session)  # junk frame: reported, no crash
+    assert "error" in status and session.frames == 3
+
+
+# ---------------------------------------------------------------- the real app in a subprocess
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = os.environ | {"KPDEMO_RUNS": str(tmp_path_factory.mktemp("runs")), "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"app did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_app_api_detect_bad_input_and_align(app_url: str, tmp_path: Path, fixtures_dir: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    client = Client(app_url, verbose=False)
+    astronaut = handle_file(str(fixtures_dir / "astronaut.png"))
+    annotated, coords, status = client.predict(astronaut, "mediapipe468", api_name="/detect")
+    assert Image.open(annotated).size == (512, 512)
+    assert len(coords["faces"]) == 1 and len(coords["faces"][0]["points"]) == 468, status
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    annotated, coords, status = client.predict(handle_file(str(text)), "mediapipe468", api_name="/detect")
+    assert annotated is None and "not an image" in status
+
+    annotated, coords, status = client.predict(astronaut, "mediapipe478", api_name="/detect")  # still works
+    assert len(coords["faces"][0]["points"]) == 478
+
+    annotated, gallery, status = client.predict(astronaut, "mediapipe468", 256, api_name="/align")
+    assert len(gallery) == 1 and Image.open(gallery[0]["image"]).size == (256, 256), status

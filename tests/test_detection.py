@@ -1,0 +1,248 @@
+"""Face detectors, landmark predictors, crop mapping, the predictor registry, image input and drawing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from kpdemo.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
+from kpdemo.datasets.kaggle15 import CROP_SCALE, crop_face, square_crop_matrix, transform_points
+from kpdemo.detection import (
+    CheckpointPredictor,
+    Detection,
+    FaceDetector,
+    HaarFaceDetector,
+    ImageInputError,
+    MediaPipeMeshPredictor,
+    as_rgb,
+    available_predictors,
+    default_detector,
+    get_predictor,
+    read_image,
+)
+from kpdemo.detection.checkpoint import cut_crop
+from kpdemo.detection.crops import crop_matrix, crop_to_image
+from kpdemo.detection.faces import BoxCalibration
+from kpdemo.draw import draw_faces, schema_edges
+from kpdemo.models import build_model
+from kpdemo.schemas import KAGGLE15, MEDIAPIPE468, MEDIAPIPE478, get_schema
+
+
+@pytest.fixture(scope="module")
+def astronaut(fixtures_dir: Path) -> np.ndarray:
+    return read_image(fixtures_dir / "astronaut.png")
+
+
+def grown(box: np.ndarray, margin: float) -> np.ndarray:
+    w, h = box[2] - box[0], box[3] - box[1]
+    return np.array([box[0] - margin * w, box[1] - margin * h, box[2] + margin * w, box[3] + margin * h])
+
+
+def inside(points: np.ndarray, box: np.ndarray) -> bool:
+    return bool(((points >= box[:2]) & (points <= box[2:])).all())
+
+
+# ---------------------------------------------------------------- MediaPipe and face detectors
+
+
+@pytest.mark.parametrize("refine, schema", [(False, MEDIAPIPE468), (True, MEDIAPIPE478)])
+def test_mediapipe_mesh_finds_the_astronaut(astronaut: np.ndarray, refine: bool, schema) -> None:
+    faces = MediaPipeMeshPredictor(refine_landmarks=refine).predict(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.points.shape == (schema.num_points, 2)
+    detected = default_detector().detect(astronaut)
+    assert len(detected) == 1
+    # the mesh spans forehead to chin, a little beyond BlazeFace's box; eyes, nose and mouth lie well inside it
+    assert inside(face.points, grown(detected[0].box, 0.2))
+    assert inside(schema.five_point_landmarks(face.points), detected[0].box)
+    right_eye, left_eye = schema.eye_centres(face.points)
+    assert right_eye[0] < left_eye[0]  # subject's right eye on the image's left
+
+
+def test_haar_fallback_finds_the_astronaut(astronaut: np.ndarray) -> None:
+    found = HaarFaceDetector().detect(astronaut)
+    assert len(found) == 1
+    assert found[0].detector == "haar"
+
+
+def test_no_face_in_a_plain_image() -> None:
+    blank = np.full((240, 320, 3), 128, np.uint8)
+    assert default_detector().detect(blank) == []
+    assert get_predictor("mediapipe468").predict(blank) == []
+
+
+def test_mesh_finds_small_faces_through_the_full_range_detector(astronaut: np.ndarray) -> None:
+    from kpdemo.detection.images import compose_frame
+
+    pair = np.hstack([compose_frame(astronaut, (480, 480), 0.9), compose_frame(astronaut, (480, 480), 0.6)])
+    faces = get_predictor("mediapipe468").predict(pair)
+    assert len(faces) == 2
+    assert sorted(f.box[0] < 480 for f in faces) == [False, True]  # one face in each half
+
+
+# ---------------------------------------------------------------- crops: same as training, and back
+
+
+def test_crop_matrix_is_the_training_crop_for_square_inputs() -> None:
+    pts = np.array([[30.0, 40.0], [130.0, 60.0], [90.0, 170.0]])
+    lo, hi = pts.min(0), pts.max(0)
+    expected = square_crop_matrix(pts, CROP_SCALE, 96)
+    got = crop_matrix(*((lo + hi) / 2), CROP_SCALE * (hi - lo).max(), (96, 96))
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+
+
+def test_cut_crop_reproduces_kaggle15_crop(astronaut: np.ndarray) -> None:
+    pts = get_predictor("mediapipe468").predict(astronaut)[0].points
+    expected, _ = crop_face(astronaut, pts, 96)
+    lo, hi = pts.min(0), pts.max(0)
+    matrix = crop_matrix(*((lo + hi) / 2), CROP_SCALE * float((hi - lo).max()), (96, 96))
+    assert np.array_equal(cut_crop(astronaut, matrix, (96, 96), 1), expected)
+
+
+@pytest.mark.parametrize("out_hw", [(96, 96), (60, 80)])
+def test_crop_to_image_round_trips(out_hw: tuple[int, int]) -> None:
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(50, 400, (20, 2)).astype(np.float32)
+    matrix = crop_matrix(210.0, 190.0, 260.0, out_hw)
+    np.testing.assert_allclose(crop_to_image(transform_points(pts, matrix), matrix), pts, atol=1e-3)
+
+
+# ---------------------------------------------------------------- checkpoint predictor
+
+
+class FixedDetector(FaceDetector):
+    """A detector plug-in that reports one known box (so the mapping can be checked exactly)."""
+
+    name = "fixed"
+
+    def __init__(self, box: tuple[float, float, float, float], calibration: BoxCalibration) -> None:
+        self.box = np.array(box, np.float32)
+        self.calibration = calibration
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return [Detection(self.box, 0.9, self.name, self.calibration)]
+
+
+def make_checkpoint(path: Path, outputs: np.ndarray, schema: str = "kaggle15", num_points: int | None = None,
+                    input_size: tuple[int, int] = (96, 96)) -> Path:
+    """A tiny SimpleNet whose output is the constant ``outputs`` (zero last-layer weights, bias = outputs)."""
+    k = num_points or get_schema(schema).num_points
+    model = build_model("simplenet", num_points=k, in_channels=1, input_size=input_size, hidden=8)
+    with torch.no_grad():
+        model[-1].weight.zero_()
+        model[-1].bias.copy_(torch.as_tensor(np.resize(outputs, 2 * k), dtype=torch.float32))
+    meta = CheckpointMeta(model="simplenet", schema=schema, input_size=input_size, in_channels=1,
+                          model_kwargs={"hidden": 8}, crop_scale=CROP_SCALE, dataset="test")
+    save_checkpoint(path, model.state_dict(), meta)
+    return path
+
+
+@pytest.mark.parametrize("input_size", [(96, 96), (60, 80)])
+def test_checkpoint_points_map_back_to_the_full_image(tmp_path: Path, astronaut: np.ndarray,
+                                                      input_size: tuple[int, int]) -> None:
+    # outputs: crop centre, top-left corner, bottom-right corner, then the centre again
+    outputs = np.array([[0, 0], [-1, -1], [1, 1]] + [[0, 0]] * 12, np.float32)
+    path = make_checkpoint(tmp_path / "tiny.pt", outputs.ravel(), input_size=input_size)
+    calib = BoxCalibration(scale=1.1, dx=0.05, dy=0.1)
+    predictor = CheckpointPredictor(path, detector=FixedDetector((100, 120, 300, 320), calib))
+    (face,) = predictor.predict(astronaut)
+    cx, cy, side = 200 + 0.05 * 200, 220 + 0.1 * 200, 1.1 * 200  # estimated landmark box
+    h = CROP_SCALE * side
+    w = h * input_size[1] / input_size[0]
+    np.testing.assert_allclose(face.points[0], [cx, cy], atol=1e-3)
+    np.testing.assert_allclose(face.points[1], [cx - w / 2, cy - h / 2], atol=1e-3)
+    np.testing.assert_allclose(face.points[2], [cx + w / 2, cy + h / 2], atol=1e-3)
+    assert face.score == pytest.approx(0.9)
+
+
+def test_checkpoint_with_wrong_point_count_is_refused(tmp_path: Path) -> None:
+    path = make_checkpoint(tmp_path / "bad.pt", np.zeros(136), schema="kaggle15", num_points=68)
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        CheckpointPredictor(path)
+
+
+def test_foreign_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.pt"
+    path.write_text("not a checkpoint")
+    with pytest.raises(CheckpointError):
+        CheckpointPredictor(path)
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_registry_lists_mediapipe_and_new_user_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = [e.key for e in available_predictors(refresh=True)]
+    assert keys[:2] == ["mediapipe468", "mediapipe478"]
+    monkeypatch.setenv("KPDEMO_RUNS", str(tmp_path))
+    run_dir = tmp_path / "seed001" / "tiny"
+    make_checkpoint(run_dir / "best.pt", np.zeros(30))
+    (run_dir / "record.json").write_text(json.dumps({"experiment": "seed001", "name": "tiny", "checkpoint": "best.pt"}))
+    assert "run:seed001/tiny" not in [e.key for e in available_predictors()]  # cached until refreshed
+    entries = {e.key: e for e in available_predictors(refresh=True)}
+    assert "run:seed001/tiny" in entries
+    assert "kaggle15, 15 points" in entries["run:seed001/tiny"].label
+    predictor = get_predictor("run:seed001/tiny")
+    assert predictor.num_points == 15
+    assert get_predictor("run:seed001/tiny") is predictor  # cached
+
+
+def test_unknown_predictor_key_is_a_readable_error() -> None:
+    with pytest.raises(KeyError, match="not available"):
+        get_predictor("run:nope/missing")
+
+
+# ---------------------------------------------------------------- image input
+
+
+def test_text_file_is_not_an_image(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ImageInputError, match="not an image"):
+        read_image(path)
+
+
+def test_truncated_image_is_reported(tmp_path: Path, fixtures_dir: Path) -> None:
+    path = tmp_path / "broken.png"
+    path.write_bytes((fixtures_dir / "astronaut.png").read_bytes()[:5000])
+    with pytest.raises(ImageInputError, match="corrupt or truncated"):
+        read_image(path)
+
+
+def test_huge_image_is_downscaled(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 2500), (10, 200, 30)).save(path)
+    image = read_image(path)
+    assert image.shape == (1000, 1600, 3) and image.dtype == np.uint8
+
+
+def test_as_rgb_accepts_gray_and_rgba_and_rejects_junk() -> None:
+    assert as_rgb(np.zeros((10, 12), np.uint8)).shape == (10, 12, 3)
+    assert as_rgb(np.zeros((10, 12, 4), np.uint8)).shape == (10, 12, 3)
+    with pytest.raises(ImageInputError, match="not an image"):
+        as_rgb(np.zeros(5))
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def test_mesh_edges_come_from_mediapipe_contours() -> None:
+    edges468, edges478 = schema_edges(MEDIAPIPE468), schema_edges(MEDIAPIPE478)
+    assert 100 < len(edges468) < len(edges478)
+    assert max(max(e) for e in edges468) < 468 and max(max(e) for e in edges478) >= 468
+    assert schema_edges(KAGGLE15) == KAGGLE15.edges
+
+
+def test_draw_faces_marks_the_face_only(astronaut: np.ndarray) -> None:
+    predictor = get_predictor("mediapipe468")
+    faces = predictor.predict(astronaut)
+    drawn = draw_faces(astronaut, faces, predictor.schema)
+    changed = np.argwhere((drawn != astronaut).any(-1))
+    assert len(changed) > 500
+    assert inside(changed[:, ::-1].astype(np.float32), grown(faces[0].box, 0.1))
