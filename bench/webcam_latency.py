@@ -2,10 +2,12 @@
 
 Path timed per frame: decode the JPEG the browser would send, then :func:`kpdemo.ui.webcam.process_frame` (array
 check, face detection, landmarks, One-Euro smoothing, drawing). Frames are 640x480, rendered from the public-domain
-astronaut photo with the face at varying sizes, positions and tilts (a moving head). Writes
+astronaut photo with the face at varying sizes, positions and tilts (a moving head). Then the same frames from
+``--users`` concurrent sessions (threads, as Gradio's worker pool runs them) give the frames per second each user
+and the server get. ``ratio_vs_mediapipe468`` compares medians measured in the same run. Writes
 ``bench/results/webcam_latency.csv`` and ``bench/results/webcam_latency.png``.
 
-    nice -n 10 python bench/webcam_latency.py [--frames 120]
+    nice -n 10 python bench/webcam_latency.py [--frames 120] [--users 2]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import platform
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -48,8 +51,8 @@ def make_frames(n: int) -> list[bytes]:
     return frames
 
 
-def time_predictor(key: str, frames: list[bytes]) -> dict:
-    get_predictor(key)  # load outside the timing
+def run_session(key: str, frames: list[bytes]) -> tuple[list[float], int]:
+    """One user's stream: per-frame latencies in ms (after warm-up) and how many frames had a face."""
     session, latencies = None, []
     for i, jpeg in enumerate([*frames[:WARMUP], *frames]):
         start = time.perf_counter()
@@ -57,11 +60,23 @@ def time_predictor(key: str, frames: list[bytes]) -> dict:
         _, status, session = process_frame(rgb, key, True, session)
         if i >= WARMUP:
             latencies.append((time.perf_counter() - start) * 1000)
+    return latencies, session.with_face
+
+
+def time_predictor(key: str, frames: list[bytes], users: int) -> dict:
+    get_predictor(key)  # load outside the timing
+    latencies, with_face = run_session(key, frames)
     lat = np.array(latencies)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(users) as pool:
+        list(pool.map(lambda _: run_session(key, frames), range(users)))
+    served_fps = users * (len(frames) + WARMUP) / (time.perf_counter() - start)
     return {
         "median_ms": round(float(np.median(lat)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2),
         "mean_ms": round(float(lat.mean()), 2), "max_fps": round(1000 / float(np.median(lat)), 1),
-        "frames": len(lat), "frames_with_face_incl_warmup": session.with_face,
+        "frames": len(lat), "frames_with_face_incl_warmup": with_face,
+        "users": users, "fps_total_concurrent": round(served_fps, 1), "fps_per_user_concurrent": round(
+            served_fps / users, 1),
     }
 
 
@@ -102,12 +117,16 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--users", type=int, default=2, help="concurrent sessions for the throughput column")
     args = parser.parse_args()
     frames = make_frames(args.frames)
     rows = []
     for entry in tqdm(available_predictors(refresh=True), desc="predictors", unit="model"):
-        rows.append({"predictor": entry.label, "key": entry.key} | time_predictor(entry.key, frames))
+        rows.append({"predictor": entry.label, "key": entry.key} | time_predictor(entry.key, frames, args.users))
     table = pd.DataFrame(rows)
+    reference = table.loc[table["key"] == "mediapipe468", "median_ms"]
+    if len(reference):
+        table["ratio_vs_mediapipe468"] = (table["median_ms"] / float(reference.iloc[0])).round(2)
     table["cpu"] = cpu_name()
     table["cpu_threads"] = os.cpu_count()
     table["load_avg_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared: context for the numbers
