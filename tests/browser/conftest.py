@@ -1,0 +1,191 @@
+"""Browser-test fixtures: the real app in a subprocess, headless Debian Chromium driven by Playwright, artifacts.
+
+Why these choices:
+- The app runs as ``python app.py --port N`` exactly as a user starts it, so the tests cover the CLI, the Gradio
+  server, the frontend and the models together. One app and one browser serve the whole session (start-up is the
+  expensive part: importing torch + MediaPipe + Gradio takes most of the suite's time on 2 cores).
+- Chromium is Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it); Playwright's own browser download is never
+  used. When it is absent every browser test skips with the reason instead of failing.
+- The browser is launched with Chromium's fake camera fed by a Y4M clip of a real face (see ``fake_webcam.py``), so
+  the Webcam tab streams real frames; the fake-UI flag auto-accepts the camera permission prompt.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kpdemo.config import runs_dir
+
+from .fake_webcam import make_face_video
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("KPDEMO_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = REPO / "test-artifacts"
+README_SCREENSHOTS = REPO / "docs" / "screenshots"
+APP_START_TIMEOUT_S = 180.0
+#: Refresh docs/screenshots/ from this run (and show real run records in them, not the synthetic fixtures).
+UPDATE_README_SCREENSHOTS = os.environ.get("KPDEMO_UPDATE_SCREENSHOTS") == "1"
+#: The user's runs, read at import: tests/conftest.py later points KPDEMO_RUNS at a temporary folder.
+USER_RUNS_DIR = runs_dir()
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    """Poll ``url`` until it answers 200; fail at once with the app's log if the process dies first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited with code {proc.returncode} before serving:\n{log_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"app not serving at {url} after {timeout_s:.0f} s:\n{log_tail(log_path)}")
+
+
+def log_tail(path: Path, chars: int = 4000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    """Debian's Chromium, or a skip saying why the browser tests cannot run here."""
+    pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -r requirements-dev.txt)")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: apt-get install chromium (Debian's), or set KPDEMO_CHROMIUM")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def app_runs_dir(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
+    """The app's ``KPDEMO_RUNS``: a copy of the fixture run records, so the Experiments tab always has curves.
+
+    When refreshing the README screenshots, the user's real runs instead (a README must not show synthetic curves).
+    """
+    if UPDATE_README_SCREENSHOTS:
+        return USER_RUNS_DIR
+    root = tmp_path_factory.mktemp("app") / "runs"
+    shutil.copytree(fixtures_dir / "runs", root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def app_url(chromium_path: Path, artifacts_dir: Path, app_runs_dir: Path) -> Iterator[str]:
+    """``python app.py --port N`` in a subprocess (its log in test-artifacts/app.log); killed at session end."""
+    port = free_port()
+    log_path = artifacts_dir / "app.log"
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONUNBUFFERED": "1", "KPDEMO_RUNS": str(app_runs_dir)}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_serving(url, proc, log_path, APP_START_TIMEOUT_S)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def webcam_clip(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
+    return make_face_video(fixtures_dir / "astronaut.png", tmp_path_factory.mktemp("webcam") / "face.y4m")
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path, webcam_clip: Path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(chromium_path),
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={webcam_clip}"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Remember each phase's report on the item so the ``page`` fixture can screenshot failures."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def page(browser, app_url: str, artifacts_dir: Path, request: pytest.FixtureRequest):
+    """A fresh tab on the app (own context: no state shared between tests); a screenshot is kept if the test fails."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, permissions=["camera"])
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(app_url, wait_until="domcontentloaded")
+    page.wait_for_selector("gradio-app .gradio-container, .gradio-container", timeout=60_000)
+    yield page
+    failed = getattr(request.node, "report_call", None)
+    if failed is not None and failed.failed:
+        page.screenshot(path=str(artifacts_dir / f"FAILED-{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def save_screenshot(artifacts_dir: Path):
+    """``save_screenshot(page, name)``: test-artifacts/<name>.png, and docs/screenshots/ when refreshing the README.
+
+    Set ``KPDEMO_UPDATE_SCREENSHOTS=1`` to copy the screenshots over the README's (``docs/screenshots/<name>.png``).
+    """
+
+    def save(page, name: str, selector: str | None = None) -> Path:
+        path = artifacts_dir / f"{name}.png"
+        if selector:
+            page.locator(selector).screenshot(path=str(path))
+        else:
+            page.screenshot(path=str(path), full_page=True)
+        if UPDATE_README_SCREENSHOTS:
+            README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, README_SCREENSHOTS / path.name)
+        return path
+
+    return save

@@ -1,0 +1,86 @@
+"""Detect tab in a real browser: upload a face photo, get landmarks drawn on the face and coordinates; switch
+models; a non-image upload gives a readable error and the tab keeps working."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import pytest
+
+from .conftest import REPO
+from .ui import changed_box, choose, fetch_image, upload, wait_for_text
+
+pytestmark = pytest.mark.browser
+
+# MediaPipe's face box on tests/fixtures/astronaut.png is about (174, 68)-(278, 172); anything drawn must stay near it.
+FACE_REGION = (120, 20, 330, 230)
+
+
+def detect(page, path: Path, expect: str = r"face.? found") -> str:
+    """Upload ``path``, press *Detect landmarks*, wait for the status line to match ``expect``; returns it."""
+    upload(page, "detect-upload", path)
+    page.get_by_role("button", name="Detect landmarks").click()
+    return wait_for_text(page, "#detect-status", expect)
+
+
+def assert_drawn_on_face(page, astronaut: Path) -> None:
+    """The annotated image is the upload with marks added only around the face."""
+    annotated = fetch_image(page, page.locator("#detect-annotated img"))
+    original = cv2.cvtColor(cv2.imread(str(astronaut)), cv2.COLOR_BGR2RGB)
+    assert annotated.shape == original.shape
+    box = changed_box(original, annotated)
+    assert box is not None, "the annotated image has nothing drawn on it"
+    x0, y0, x1, y1 = box
+    fx0, fy0, fx1, fy1 = FACE_REGION
+    assert fx0 <= x0 and fy0 <= y0 and x1 <= fx1 and y1 <= fy1, f"marks at {box}, outside the face {FACE_REGION}"
+    assert x1 - x0 > 60 and y1 - y0 > 60, f"marks cover only {box}: too small for a face"
+
+
+def coordinate_counts(page) -> list[int]:
+    """Points per face as the Coordinates JSON viewer shows them (``"points": { Object(468) }``)."""
+    text = page.locator("#detect-coords").inner_text()
+    return [int(n) for n in re.findall(r'"points"\s*:\s*\{\s*Object\((\d+)\)', text)]
+
+
+def test_detect_astronaut(page, fixtures_dir, save_screenshot):
+    astronaut = fixtures_dir / "astronaut.png"
+    status = detect(page, astronaut)
+    assert status.startswith("1 face found by MediaPipe face mesh (468 points")
+    assert_drawn_on_face(page, astronaut)
+    assert coordinate_counts(page) == [468]
+    assert "mediapipe468" in page.locator("#detect-coords").inner_text()
+    save_screenshot(page, "detect")
+
+
+def test_switch_to_iris_model(page, fixtures_dir):
+    choose(page, "Model", "MediaPipe face mesh + iris")
+    status = detect(page, fixtures_dir / "astronaut.png")
+    assert "(478 points each)" in status
+    assert coordinate_counts(page) == [478]
+
+
+def test_switch_to_project_checkpoint(page, fixtures_dir):
+    checkpoints = sorted((REPO / "checkpoints").glob("*.pt"))
+    if not checkpoints:
+        pytest.skip("no checkpoints/*.pt in the repo yet: nothing trained to switch to")
+    label = choose(page, "Model", f"{checkpoints[0].stem}:")
+    points = int(re.search(r"(\d+) points\)$", label).group(1))
+    status = detect(page, fixtures_dir / "astronaut.png")
+    assert f"({points} points each)" in status
+    assert coordinate_counts(page) == [points]
+    assert_drawn_on_face(page, fixtures_dir / "astronaut.png")
+
+
+def test_non_image_upload_then_recovers(page, fixtures_dir, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are not pixels\n")
+    status = detect(page, notes, expect="Error")
+    assert "notes.txt is not an image" in status
+    page.locator(".toast-body").filter(has_text="not an image").first.wait_for()
+    assert page.locator("#detect-annotated img").count() == 0, "an error must not leave a stale result"
+
+    status = detect(page, fixtures_dir / "astronaut.png")
+    assert status.startswith("1 face found")
+    assert_drawn_on_face(page, fixtures_dir / "astronaut.png")

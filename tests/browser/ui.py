@@ -1,0 +1,125 @@
+"""What a user does in the kpdemo page, as Playwright steps: switch tabs, upload, pick a model, read results back.
+
+Components are found by the ``elem_id`` set in ``kpdemo/ui/*.py`` (``#detect-upload``, ``#webcam-status``...) or by
+their visible label/role inside the current tab. Gradio renders only the selected tab, so "the" tab panel is unique.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:  # playwright itself is imported by the fixtures, which skip when it is missing
+    from playwright.sync_api import Locator, Page
+
+MODEL_TIMEOUT_MS = 120_000  # first use of a model loads it inside the request
+
+
+def open_tab(page: Page, name: str) -> Locator:
+    """Click the tab called ``name`` and return its (visible) panel."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    panel = page.get_by_role("tabpanel")
+    panel.wait_for()
+    return panel
+
+
+def upload(page: Page, elem_id: str, path: Path) -> None:
+    """Hand ``path`` to the upload component ``elem_id`` (as the OS file picker would), clearing a previous file."""
+    clear = page.locator(f"#{elem_id} button[aria-label='Clear']")
+    if clear.count():
+        clear.click()
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.locator(f"#{elem_id}").get_by_text(path.name).wait_for()
+
+
+def choose(page: Page, label: str, option_prefix: str, exact: bool = False) -> str:
+    """Pick the first option starting with (or, ``exact``, equal to) ``option_prefix`` in the current tab's dropdown
+    ``label``; returns the option's text."""
+    dropdown = page.get_by_role("tabpanel").get_by_label(label, exact=True)
+    dropdown.click()
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    labels = [o.removeprefix("✓").strip() for o in options.all_inner_texts()]  # the current choice carries a tick
+    matches = [i for i, text in enumerate(labels)
+               if text == option_prefix or (not exact and text.startswith(option_prefix))]
+    assert matches, f"no {label!r} option starts with {option_prefix!r}; options: {labels}"
+    text = labels[matches[0]]
+    options.nth(matches[0]).click()
+    wait_for_value(dropdown, text)
+    return text
+
+
+def wait_for_text(page: Page, selector: str, pattern: str, timeout_ms: int = MODEL_TIMEOUT_MS) -> str:
+    """Wait until the element's text matches the regex ``pattern``; returns the text."""
+    page.wait_for_function(
+        "([sel, pat]) => { const e = document.querySelector(sel); return !!e && new RegExp(pat).test(e.innerText); }",
+        arg=[selector, pattern], timeout=timeout_ms,
+    )
+    return page.inner_text(selector)
+
+
+def wait_for_value(field: Locator, value: str, timeout_ms: int = 30_000) -> None:
+    """Wait until an input shows ``value`` (Gradio fills controls in asynchronously after the page loads)."""
+    from playwright.sync_api import expect
+
+    expect(field).to_have_value(value, timeout=timeout_ms)
+
+
+def fetch_image(page: Page, img: Locator) -> np.ndarray:
+    """The RGB pixels the browser shows in ``img`` (its ``src`` fetched again: a Gradio file URL or a data URL)."""
+    src = img.get_attribute("src") or ""
+    if src.startswith("data:"):
+        data = base64.b64decode(src.split(",", 1)[1])
+    else:
+        response = page.request.get(src)
+        assert response.ok, f"GET {src} -> {response.status}"
+        data = response.body()
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, f"{src[:80]} is not a decodable image"
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def changed_box(before: np.ndarray, after: np.ndarray, threshold: int = 40) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) around the pixels that differ by more than ``threshold``: where the drawing went."""
+    diff = np.abs(before.astype(np.int16) - after.astype(np.int16)).max(axis=2) > threshold
+    ys, xs = np.nonzero(diff)
+    return (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())) if len(xs) else None
+
+
+def plotly_trace_count(page: Page, selector: str, expect: int | None = None, timeout_ms: int = 30_000) -> int:
+    """Traces in the Plotly figure under ``selector`` (``el.data.length`` of its ``.js-plotly-plot``).
+
+    With ``expect``, first give the app up to ``timeout_ms`` to draw that many (figures are redrawn as controls load);
+    the count is returned either way so the caller's assertion shows what was there.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    plot = page.locator(f"{selector} .js-plotly-plot")
+    plot.wait_for(timeout=timeout_ms)
+    if expect is not None:
+        try:
+            page.wait_for_function("([sel, n]) => document.querySelector(sel)?.data?.length === n",
+                                   arg=[f"{selector} .js-plotly-plot", expect], timeout=timeout_ms)
+        except PlaywrightTimeoutError:
+            pass
+    return plot.evaluate("el => el.data.length")
+
+
+def start_webcam(page: Page, elem_id: str) -> None:
+    """Grant camera access (auto-accepted by Chromium's fake UI) and press the record button to start streaming."""
+    camera = page.locator(f"#{elem_id}")
+    camera.locator("[title='grant webcam access'] button").click()
+    camera.locator("button[aria-label='capture photo']").click()
+    camera.get_by_text("Stop").wait_for()
+
+
+def webcam_counts(status: str) -> tuple[int, int]:
+    """(frames processed, frames with a face) from the Webcam tab's ``frames: N, with face: M, ...`` line."""
+    match = re.search(r"frames: (\d+), with face: (\d+)", status)
+    assert match, f"unexpected webcam status {status!r}"
+    return int(match.group(1)), int(match.group(2))
