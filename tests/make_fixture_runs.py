@@ -36,20 +36,21 @@ def _write(experiment: str, name: str, config: dict[str, Any], rng: np.random.Ge
            epochs_done: int | None = None, metric: str = "rmse_px", scale: float = 1.0) -> None:
     config = BASE | config
     epochs = config["epochs"] if epochs_done is None else epochs_done
-    speed = {"sgd": 0.15, "momentum": 0.4, "adam": 0.7}.get(config["optimizer"], 0.5)
+    speed = {"sgd": 0.15, "momentum": 0.4, "adam": 0.7}.get(config["optimizer"], 0.5) * (config["lr"] / 1e-3) ** 0.2
     if config["init"] == "zeros":
         speed = 0.02
     train = _curve(rng, epochs, 0.05 * scale, 0.002 * scale, speed)
     val = _curve(rng, epochs, 0.05 * scale, 0.003 * scale, speed * 0.8)
     epoch_time = 2.0 + rng.random(epochs)
+    score = np.sqrt(val / scale) * (48 if metric == "rmse_px" else 0.5)  # px at 96x96, or a fraction for NME
     writer = RunWriter(OUT, experiment, name, config, ENV)
     for e in range(epochs):
         writer.log_epoch({"epoch": e + 1, "train_loss": float(train[e]), "val_loss": float(val[e]),
-                          f"val_{metric}": float(np.sqrt(val[e]) * 48), "epoch_time_s": float(epoch_time[e]),
+                          f"val_{metric}": float(score[e]), "epoch_time_s": float(epoch_time[e]),
                           "wall_time_s": float(epoch_time[: e + 1].sum())})
     best = int(np.argmin(val))
     writer.update(started=STAMP, note="fixture: synthetic curves for dashboard tests",
-                  best={"epoch": best + 1, "val_loss": float(val[best]), f"val_{metric}": float(np.sqrt(val[best]) * 48)})
+                  best={"epoch": best + 1, "val_loss": float(val[best]), f"val_{metric}": float(score[best])})
     if epochs_done is None:
         writer.update(status="done", finished=STAMP)
 
@@ -59,7 +60,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for model in ("simplenet", "convnet"):
         for optimizer in ("sgd", "momentum", "adam"):
-            _write("optimizers", f"{model}-{optimizer}", {"model": model, "optimizer": optimizer, "lr": 1e-2}, rng)
+            for lr in (1e-2, 1e-3):
+                config = {"model": model, "optimizer": optimizer, "lr": lr}
+                _write("optimizers", f"{model}-{optimizer}-lr{lr:g}", config, rng)
         for init in ("zeros", "xavier"):
             _write("init", f"{model}-{init}", {"model": model, "init": init, "optimizer": "momentum"}, rng)
     for aug in ("none", "flip"):

@@ -1,0 +1,142 @@
+"""The run records the dashboard shows: shipped and user runs read together, and what varies within an experiment.
+
+Nothing here knows experiment or setting names in advance: experiments come from the records (and from the
+trainers' registry when it can be imported, so experiments not yet run are still listed), settings are the config
+keys whose values differ between an experiment's runs, metrics are the history columns.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from kpdemo.config import SHIPPED_RUNS_DIR, runs_dir
+from kpdemo.runs import load_runs
+
+# Columns load_runs adds that are not config keys, and the prefixes of its flattened best/test/env dicts.
+RECORD_COLUMNS = ("experiment", "run", "status", "dir", "checkpoint", "started", "error")
+DERIVED_PREFIXES = ("best_", "test_", "env_")
+# Config keys that mark repeats of one configuration: runs differing only in these are drawn as mean + band.
+REPLICATE_KEYS = ("fold", "seed")
+SPLITS = ("train", "val")
+# History columns that are the x axis, not metrics.
+X_COLUMNS = ("epoch", "wall_time_s", "epoch_time_s")
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """The two tables of :func:`kpdemo.runs.load_runs`: one row per run, one row per run-epoch."""
+
+    runs: pd.DataFrame
+    history: pd.DataFrame
+
+    @classmethod
+    def load(cls, roots: Iterable[Path] | None = None) -> RunSet:
+        """Read records from ``roots`` (default: the shipped runs, then the user's runs, which win on a clash)."""
+        runs, history = load_runs(default_roots() if roots is None else roots)
+        if runs.empty:
+            runs = pd.DataFrame(columns=["experiment", "run", "status"])
+        if history.empty:
+            history = pd.DataFrame(columns=["experiment", "run", "epoch"])
+        return cls(runs, history)
+
+    def experiment(self, name: str, run_names: Iterable[str] | None = None) -> RunSet:
+        """Only the runs of one experiment (and of those, only ``run_names`` when given and not empty)."""
+        keep = self.runs["experiment"] == name
+        names = list(run_names or [])
+        if names:
+            keep &= self.runs["run"].isin(names)
+        runs = _whole_numbers_as_int(_drop_empty_columns(self.runs[keep]))
+        history = self.history[(self.history["experiment"] == name) & self.history["run"].isin(runs["run"])]
+        return RunSet(runs.reset_index(drop=True), _drop_empty_columns(history).reset_index(drop=True))
+
+    def select(self, mask: pd.Series) -> RunSet:
+        """The runs where ``mask`` (aligned with :attr:`runs`) is true, with their history."""
+        runs = self.runs[mask.to_numpy()]
+        return RunSet(runs.reset_index(drop=True), self.history[self.history["run"].isin(runs["run"])])
+
+
+def _drop_empty_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns only other experiments use (all missing here); an empty table keeps its columns."""
+    return table.dropna(axis=1, how="all") if len(table) else table
+
+
+def _whole_numbers_as_int(runs: pd.DataFrame) -> pd.DataFrame:
+    """Undo the float upcast that missing values in other experiments cause (``fold`` 1.0 -> 1)."""
+    runs = runs.copy()
+    for c in runs.select_dtypes("float").columns:
+        values = runs[c].dropna()
+        if len(values) and (values == values.round()).all():
+            runs[c] = runs[c].astype("Int64")
+    return runs
+
+
+def default_roots() -> list[Path]:
+    return [SHIPPED_RUNS_DIR, runs_dir()]
+
+
+def registered_experiments() -> dict[str, str]:
+    """Experiment name -> one-line description from ``trainers.experiments.EXPERIMENTS``, or {} if unavailable.
+
+    Why optional: the dashboard must work on records alone (e.g. a checkout without the trainers' dependencies).
+    """
+    try:
+        registry = importlib.import_module("trainers.experiments").EXPERIMENTS
+    except (ImportError, AttributeError):
+        return {}
+    return {str(name): _describe(entry) for name, entry in registry.items()}
+
+
+def _describe(entry: object) -> str:
+    for attr in ("title", "description", "doc"):
+        text = getattr(entry, attr, None)
+        if isinstance(text, str) and text:
+            return text.strip().splitlines()[0]
+    return entry if isinstance(entry, str) else ""
+
+
+def experiment_names(runset: RunSet, registered: Iterable[str] = ()) -> list[str]:
+    """Experiments with records first (in registry order where registered), then registered ones not yet run."""
+    recorded = sorted(set(runset.runs["experiment"].dropna()))
+    order = list(dict.fromkeys(registered))
+    with_runs = [e for e in order if e in recorded] + [e for e in recorded if e not in order]
+    return with_runs + [e for e in order if e not in recorded]
+
+
+def config_columns(runs: pd.DataFrame) -> list[str]:
+    return [c for c in runs.columns if c not in RECORD_COLUMNS and not c.startswith(DERIVED_PREFIXES)]
+
+
+def varying_settings(runs: pd.DataFrame) -> list[str]:
+    """Config keys that take more than one value among these runs: what an experiment compares."""
+    return [c for c in config_columns(runs) if runs[c].astype(str).nunique(dropna=False) > 1]
+
+
+def group_settings(runs: pd.DataFrame) -> list[str]:
+    """The varying settings that define a configuration: replicate keys (fold, seed) left out."""
+    return [c for c in varying_settings(runs) if c not in REPLICATE_KEYS]
+
+
+def metric_names(history: pd.DataFrame) -> list[str]:
+    """Metrics with a train and/or val column in the history, ``loss`` first: ``val_rmse_px`` -> ``rmse_px``."""
+    names = {c.split("_", 1)[1] for c in history.columns if c.split("_", 1)[0] in SPLITS and c not in X_COLUMNS}
+    return sorted(names, key=lambda n: (n != "loss", n))
+
+
+def setting_label(runs: pd.DataFrame, settings: Iterable[str], row: pd.Series) -> str:
+    """``model=convnet, optimizer=adam`` for the given settings (the run name when there are none)."""
+    parts = [f"{s}={format_value(row[s])}" for s in settings if s in runs.columns]
+    return ", ".join(parts) or str(row["run"])
+
+
+def format_value(value: object) -> str:
+    """A setting value as the legend and palette see it: ``0.001`` -> ``0.001``, ``nan`` -> ``-``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

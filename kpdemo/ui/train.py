@@ -1,0 +1,325 @@
+"""The Train tab: set up one run (from an experiment's config or by hand), train it in the background, watch it.
+
+Why a background thread and a server-wide job: training outlives a browser tab (closing it must not kill a
+20-minute run), and two trainings at once would halve each other's speed on a CPU. :class:`TrainingJob` holds the
+one run of this server; the tab starts it, stops it, and polls it for a progress bar and a live loss curve.
+The run is recorded by the trainers under :func:`kpdemo.config.runs_dir`, where the Experiments tab and the
+app's predictor registry find it (record, history and ``best.pt`` checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+
+from kpdemo.config import DataNotFoundError, runs_dir
+from kpdemo.dashboard import CurveOptions, RunSet, curves_figure
+from kpdemo.datasets import DATASETS, get_dataset
+from kpdemo.models import INITS, MODELS
+from kpdemo.runs import RECORD
+from kpdemo.training.augment import AUGMENTATIONS
+from trainers.config import TrainConfig
+from trainers.experiments import EXPERIMENTS, QUICK
+from trainers.train import run_config
+
+# The choices trainers.train accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "cosine")
+LOSSES = ("mse", "l1")
+DEVICES = ("auto", "cpu", "cuda")
+# The config fields the form edits, in form order; the rest come from the chosen preset.
+FORM_FIELDS = ("experiment", "dataset", "model", "init", "optimizer", "lr", "schedule", "loss", "augmentation",
+               "dropout", "epochs", "batch_size", "train_subset", "eval_subset", "device")
+POLL_S = 1.0
+Trainer = Callable[..., Path]
+
+
+class TrainingBusyError(RuntimeError):
+    """Another training is running on this server."""
+
+
+@dataclass
+class Snapshot:
+    """What the tab shows of the job at one moment (a copy: the training thread keeps going)."""
+
+    state: str = "idle"  # idle | running | done | stopped | failed
+    config: TrainConfig | None = None
+    rows: list[dict[str, float]] = field(default_factory=list)
+    fraction: float = 0.0
+    message: str = "No training started on this server yet."
+    run_dir: Path | None = None
+
+
+class TrainingJob:
+    """The server's single training run, in a daemon thread; ``start`` refuses while one is running.
+
+    Progress inside an epoch comes from counting ``should_stop`` polls, which the trainer makes after every batch.
+    """
+
+    def __init__(self, runs_root: Callable[[], Path] = runs_dir, trainer: Trainer = run_config) -> None:
+        self._runs_root, self._trainer = runs_root, trainer
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._snap = Snapshot()
+        self._batches = 0
+        self._batches_per_epoch = 0
+
+    def start(self, config: TrainConfig) -> None:
+        with self._lock:
+            if self._snap.state == "running":
+                running = self._snap.config.run_name() if self._snap.config else "a run"
+                raise TrainingBusyError(f"A training is already running on this server ({running}); "
+                                        "wait for it to finish or stop it first.")
+            root = self._runs_root()
+            self._stop.clear()
+            self._batches, self._batches_per_epoch = 0, 0
+            self._snap = Snapshot("running", config, message=f"Starting {config.run_name()}...",
+                                  run_dir=root / config.experiment / config.run_name())
+        threading.Thread(target=self._run, args=(config, root), name="kpdemo-train", daemon=True).start()
+
+    def stop(self) -> bool:
+        """Ask the running training to stop after its current batch; False if none is running."""
+        with self._lock:
+            running = self._snap.state == "running"
+        if running:
+            self._stop.set()
+        return running
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            s = self._snap
+            return replace(s, rows=list(s.rows), fraction=self._fraction())
+
+    def _fraction(self) -> float:
+        s = self._snap
+        if s.config is None or s.state != "running":
+            return 1.0 if s.state == "done" else s.fraction
+        within = min(self._batches / self._batches_per_epoch, 1.0) if self._batches_per_epoch else 0.0
+        return min((len(s.rows) + within) / max(s.config.epochs, 1), 0.99)  # 100% only when the run has ended
+
+    def _on_epoch(self, row: dict[str, float]) -> None:
+        with self._lock:
+            self._snap.rows.append(dict(row))
+            self._batches = 0
+
+    def _should_stop(self) -> bool:
+        with self._lock:
+            self._batches += 1
+            if not self._batches_per_epoch:
+                self._batches_per_epoch = self._read_batches_per_epoch()
+        return self._stop.is_set()
+
+    def _read_batches_per_epoch(self) -> int:
+        """From the run record's ``env.train_images`` (written before the first batch); 0 if not there yet."""
+        s = self._snap
+        try:
+            env = json.loads((s.run_dir / RECORD).read_text()).get("env", {})
+            return math.ceil(int(env["train_images"]) / s.config.batch_size)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return 0
+
+    def _run(self, config: TrainConfig, root: Path) -> None:
+        try:
+            run_dir = self._trainer(config, root, on_epoch=self._on_epoch, should_stop=self._should_stop,
+                                    show_progress=False)
+            state = "stopped" if self._stop.is_set() else "done"
+            message = _finished_message(run_dir, state)
+        except DataNotFoundError as exc:
+            state, run_dir, message = "failed", None, f"**Dataset missing.** {exc}"
+        except Exception as exc:  # any failure must reach the user, not die silently in a thread
+            state, run_dir, message = "failed", None, f"**Training failed:** {type(exc).__name__}: {exc}"
+        with self._lock:
+            fraction = self._fraction()
+            self._snap = replace(self._snap, state=state, message=message, fraction=fraction,
+                                 run_dir=run_dir or self._snap.run_dir)
+
+
+def _finished_message(run_dir: Path, state: str) -> str:
+    record = json.loads((run_dir / RECORD).read_text())
+    test = ", ".join(f"{k} {v:.4g}" for k, v in record.get("test", {}).items() if isinstance(v, int | float))
+    checkpoint = run_dir / record["checkpoint"] if record.get("checkpoint") else None
+    where = f"Checkpoint: `{checkpoint}`, listed in the predictor menus as `run {run_dir.parent.name}/" \
+            f"{run_dir.name}` (refresh them). " if checkpoint else ""
+    return f"**Training {state}.** {where}Test: {test or 'not measured'}. " \
+           "The run is in the Experiments tab (press Refresh records)."
+
+
+JOB = TrainingJob()
+
+
+def dataset_problem(name: str) -> str | None:
+    """A user-facing message when the dataset is unknown or its files are missing; None when it can be read."""
+    try:
+        spec = get_dataset(name)
+    except KeyError as exc:
+        return str(exc.args[0])
+    missing = spec.missing_files()
+    if missing:
+        return (f"Dataset {name} cannot be read: missing {', '.join(str(p) for p in missing)}. "
+                "Set KPDEMO_DATA to the folder that holds the datasets (see the README), then try again.")
+    return None
+
+
+def presets() -> dict[str, TrainConfig]:
+    """Every config of every registered experiment, by ``experiment / run name``, after a plain default."""
+    out = {"adhoc / default settings": TrainConfig()}
+    for name, experiment in EXPERIMENTS.items():
+        for config in experiment.configs:
+            out[f"{name} / {config.run_name()}"] = config
+    return out
+
+
+def config_from_form(preset: str, *values: Any) -> TrainConfig:
+    """The preset's config with the form's values, each converted to the field's type (``ValueError`` if bad)."""
+    base = presets().get(preset, TrainConfig())
+    types = {f.name: type(getattr(base, f.name)) for f in fields(TrainConfig)}
+    changes: dict[str, Any] = {}
+    for name, value in zip(FORM_FIELDS, values, strict=True):
+        if value is None or value == "":
+            raise ValueError(f"{name} is empty")
+        kind = types[name]
+        if kind is int and float(value) != int(float(value)):
+            raise ValueError(f"{name} must be a whole number, got {value}")
+        changes[name] = int(float(value)) if kind is int else kind(value)
+    config = replace(base, **changes)
+    _check(config)
+    return config
+
+
+def _check(config: TrainConfig) -> None:
+    if not config.experiment.replace("_", "").replace("-", "").isalnum():
+        raise ValueError("experiment name: use letters, digits, - and _ only")
+    if config.lr <= 0 or config.epochs < 1 or config.batch_size < 1:
+        raise ValueError("lr must be > 0, epochs and batch size at least 1")
+    if not 0 <= config.dropout < 1:
+        raise ValueError("dropout must be in [0, 1)")
+    if config.train_subset < 0 or config.eval_subset < 0:
+        raise ValueError("subsets are image counts (0 = all)")
+
+
+def start(preset: str, *values: Any) -> str:
+    """Validate the form and start the run; a ``gr.Error`` (shown to the user) says why when it cannot start."""
+    try:
+        config = config_from_form(preset, *values)
+    except (ValueError, TypeError) as exc:
+        raise gr.Error(f"Check the settings: {exc}") from None
+    problem = dataset_problem(config.dataset)
+    if problem:
+        raise gr.Error(problem, title="Dataset missing")
+    try:
+        JOB.start(config)
+    except TrainingBusyError as exc:
+        raise gr.Error(str(exc), title="Training busy") from None
+    return f"Started **{config.experiment}/{config.run_name()}**."
+
+
+def live_figure(snap: Snapshot) -> go.Figure:
+    """The running (or last) run's train/val loss per epoch, drawn by the dashboard's own curve builder."""
+    config = snap.config
+    if config is None or not snap.rows:
+        runs = RunSet.load([])
+    else:
+        head = {"experiment": config.experiment, "run": config.run_name(), "status": snap.state}
+        history = pd.DataFrame(snap.rows).assign(**head)
+        runs = RunSet(pd.DataFrame([head | config.to_dict()]), history)
+    title = f"{config.experiment}/{config.run_name()}" if config else "training"
+    fig = curves_figure(runs, title, CurveOptions())
+    if config is not None and snap.rows:
+        fig.update_xaxes(range=[0.8, config.epochs + 0.2])  # the curve grows into a frame of the planned epochs
+    return fig
+
+
+def status_text(snap: Snapshot) -> str:
+    """One line on the job: while running, the last epoch's scores and a time estimate."""
+    if snap.state != "running" or not snap.rows:
+        return snap.message
+    last, total = snap.rows[-1], snap.config.epochs
+    per_epoch = last.get("wall_time_s", 0.0) / len(snap.rows)
+    scores = " · ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith(("train_", "val_")))
+    eta = per_epoch * (total - len(snap.rows))
+    return f"Epoch {len(snap.rows)}/{total} · {scores} · {per_epoch:.1f} s/epoch · about {eta / 60:.1f} min left"
+
+
+def watch(progress: gr.Progress = gr.Progress()) -> Iterator[tuple[go.Figure, str]]:  # noqa: B008 - Gradio's idiom
+    """Follow the job until it ends: a progress bar every poll, a new figure whenever an epoch is logged."""
+    seen = None
+    while True:
+        snap = JOB.snapshot()
+        if snap.state == "running":
+            progress(snap.fraction, desc=status_text(snap))
+        key = (snap.state, len(snap.rows))
+        if key != seen:
+            seen = key
+            yield live_figure(snap), status_text(snap)
+        if snap.state != "running":
+            return
+        time.sleep(POLL_S)
+
+
+def stop() -> str:
+    return "Stopping after the current batch; the best checkpoint so far is kept." if JOB.stop() \
+        else "No training is running."
+
+
+def _dataset_choices() -> list[tuple[str, str]]:
+    return [(f"{n}: {s.title}{'' if s.is_available() else ' (missing)'}", n) for n, s in DATASETS.items()]
+
+
+def build_train_tab() -> gr.Tab:
+    """The Train tab (call inside ``gr.Blocks``/``gr.Tabs``); returns the tab."""
+    default = TrainConfig()
+    with gr.Tab("Train") as tab:
+        gr.Markdown("Train a landmark model on this server (one training at a time). Start from an experiment's "
+                    "config or the defaults, change what you like, and press Start. On a CPU, **Quick settings** "
+                    "trains a few epochs on a subset.")
+        with gr.Row():
+            preset = gr.Dropdown(list(presets()), value="adhoc / default settings", label="Start from", scale=3)
+            quick = gr.Button("Quick settings (CPU check)", scale=1)
+        form: dict[str, gr.components.Component] = {}
+        with gr.Row():
+            form["experiment"] = gr.Textbox(default.experiment, label="Experiment name (folder of the run)")
+            form["dataset"] = gr.Dropdown(_dataset_choices(), value=default.dataset, label="Dataset", scale=2)
+            form["model"] = gr.Dropdown([(s.title, n) for n, s in MODELS.items()], value=default.model,
+                                        label="Model")
+            form["init"] = gr.Dropdown(list(INITS), value=default.init, label="Weight init")
+        with gr.Row():
+            form["optimizer"] = gr.Dropdown(list(OPTIMIZERS), value=default.optimizer, label="Optimizer")
+            form["lr"] = gr.Number(default.lr, label="Learning rate", minimum=0)
+            form["schedule"] = gr.Dropdown(list(SCHEDULES), value=default.schedule, label="LR schedule")
+            form["loss"] = gr.Dropdown(list(LOSSES), value=default.loss, label="Loss")
+            form["augmentation"] = gr.Dropdown(list(AUGMENTATIONS), value=default.augmentation,
+                                               label="Augmentation")
+        with gr.Row():
+            form["dropout"] = gr.Slider(0, 0.9, value=default.dropout, step=0.05, label="Dropout")
+            form["epochs"] = gr.Number(default.epochs, label="Epochs", precision=0, minimum=1)
+            form["batch_size"] = gr.Number(default.batch_size, label="Batch size", precision=0, minimum=1)
+            form["train_subset"] = gr.Number(default.train_subset, label="Training images (0 = all)", precision=0)
+            form["eval_subset"] = gr.Number(default.eval_subset, label="Val/test images (0 = all)", precision=0)
+            form["device"] = gr.Dropdown(list(DEVICES), value=default.device, label="Device")
+        with gr.Row():
+            start_btn = gr.Button("Start training", variant="primary")
+            stop_btn = gr.Button("Stop", variant="stop")
+        message = gr.Markdown(min_height=60, elem_id="train-status")
+        curve = gr.Plot(label="Live loss curve", elem_id="train-curve")
+
+        inputs = [form[name] for name in FORM_FIELDS]
+        ui = {"api_visibility": "private"}
+        preset.input(lambda p: [getattr(presets()[p], n) for n in FORM_FIELDS], preset, inputs, **ui)
+        quick.click(lambda: [QUICK.get(n, gr.update()) for n in FORM_FIELDS], None, inputs, **ui)
+        # The progress bar covers the status line only, so the live curve stays visible under it.
+        follow = {"fn": watch, "inputs": None, "outputs": [curve, message], "show_progress_on": message,
+                  "concurrency_limit": None} | ui
+        start_btn.click(start, [preset, *inputs], message, api_name="train_start").success(**follow)
+        stop_btn.click(stop, None, message, api_name="train_stop")
+        tab.select(**follow)
+    return tab

@@ -1,0 +1,103 @@
+"""The Train tab: form validation, the missing-dataset message, and one real (tiny) background training.
+
+The real run uses the trainers' own ``run_config`` on ``kaggle15`` (a SimpleNet, 2 epochs on 64 images), so it
+needs the datasets; it checks the one-at-a-time lock, live rows, stopping, and that the finished run is where the
+Experiments tab and the predictor registry look.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from kpdemo.dashboard import RunSet
+from kpdemo.detection.registry import predictor_choices
+from kpdemo.runs import read_record
+from kpdemo.ui import train as tab
+from trainers.config import TrainConfig
+from trainers.experiments import EXPERIMENTS
+
+DEFAULT = "adhoc / default settings"
+
+
+def form_values(config: TrainConfig) -> list:
+    return [getattr(config, name) for name in tab.FORM_FIELDS]
+
+
+def test_missing_dataset_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KPDEMO_DATA", str(tmp_path))
+    problem = tab.dataset_problem("kaggle15")
+    assert problem is not None and str(tmp_path) in problem and "KPDEMO_DATA" in problem
+    with pytest.raises(gr.Error, match="cannot be read"):
+        tab.start(DEFAULT, *form_values(TrainConfig()))
+    assert tab.JOB.snapshot().state == "idle"
+    assert "unknown dataset 'nope'" in tab.dataset_problem("nope")
+
+
+def test_form_values_become_a_typed_config() -> None:
+    values = form_values(TrainConfig())
+    values[tab.FORM_FIELDS.index("epochs")] = 3.0  # gr.Number gives floats
+    values[tab.FORM_FIELDS.index("lr")] = "0.01"
+    config = tab.config_from_form(DEFAULT, *values)
+    assert config.epochs == 3 and isinstance(config.epochs, int) and config.lr == 0.01
+
+    def bad(field: str, value: object) -> str:
+        broken = list(values)
+        broken[tab.FORM_FIELDS.index(field)] = value
+        with pytest.raises(ValueError) as info:
+            tab.config_from_form(DEFAULT, *broken)
+        return str(info.value)
+
+    assert "whole number" in bad("epochs", 2.5)
+    assert "lr must be > 0" in bad("lr", 0)
+    assert "experiment name" in bad("experiment", "../escape")
+    assert "batch_size is empty" in bad("batch_size", None)
+    with pytest.raises(gr.Error, match="Check the settings"):
+        tab.start(DEFAULT, *[*values[:-1], ""])
+
+
+def test_presets_cover_every_experiment_config() -> None:
+    presets = tab.presets()
+    assert len(presets) == 1 + sum(len(e.configs) for e in EXPERIMENTS.values())
+    name, experiment = next(iter(EXPERIMENTS.items()))
+    assert presets[f"{name} / {experiment.configs[0].run_name()}"] == experiment.configs[0]
+
+
+def test_watch_when_idle_reports_once() -> None:
+    updates = list(tab.watch())
+    assert len(updates) == 1 and "No training started" in updates[0][1]
+
+
+@pytest.mark.needs_data
+def test_background_training_lock_stop_and_record(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KPDEMO_RUNS", str(tmp_path))
+    job = tab.TrainingJob()
+    monkeypatch.setattr(tab, "JOB", job)
+    config = replace(TrainConfig(), experiment="uitest", model="simplenet", epochs=3, train_subset=64,
+                     eval_subset=64, batch_size=32, device="cpu")
+    job.start(config)
+    with pytest.raises(tab.TrainingBusyError, match="already running"):
+        job.start(config)
+    deadline = time.monotonic() + 240
+    while not job.snapshot().rows and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job.stop()
+    updates = list(tab.watch())  # follows the job to its end
+    snap = job.snapshot()
+    assert snap.state == "stopped" and 1 <= len(snap.rows) < 3 and snap.fraction < 1
+    assert "Training stopped" in updates[-1][1]
+    names = [t.name for t in updates[-1][0].data]
+    assert names == [f"{config.run_name()} · train", f"{config.run_name()} · val"]
+
+    record = read_record(snap.run_dir)
+    assert record["status"] == "stopped" and (snap.run_dir / record["checkpoint"]).is_file()
+    assert snap.run_dir == tmp_path / "uitest" / config.run_name()
+    runs = RunSet.load([tmp_path]).experiment("uitest")
+    assert list(runs.runs["run"]) == [config.run_name()] and len(runs.history) == len(snap.rows)
+    keys = [key for _, key in predictor_choices(refresh=True)]
+    assert f"run:uitest/{config.run_name()}" in keys  # the app's predictor menus offer the new checkpoint
+    assert not job.stop()  # nothing running any more
