@@ -5,7 +5,8 @@ Layout of one run (``<runs root>/<experiment>/<run name>/``):
 * ``record.json``: ``experiment``, ``name``, ``status`` (running | done | failed), ``config`` (the plain config
   dict the run can be re-created from), ``env`` (device, torch version, seed, host), ``best`` (epoch and metrics of
   the best validation epoch), ``test`` (held-out metrics, when measured), ``checkpoint`` (file name or null),
-  ``started`` / ``finished`` (ISO times).
+  ``started`` / ``finished`` / ``updated`` (ISO times; ``updated`` is rewritten every epoch as a heartbeat, so a
+  run whose process died shows up as ``stalled`` instead of ``running`` forever).
 * ``history.csv``: one row per epoch: ``epoch``, ``train_loss``, ``val_loss``, metric columns such as
   ``val_rmse_px`` or ``val_nme``, ``epoch_time_s``, ``wall_time_s``.
 * the best checkpoint (see :mod:`kpdemo.checkpoints`).
@@ -19,7 +20,7 @@ import json
 import platform
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ import torch
 
 RECORD = "record.json"
 HISTORY = "history.csv"
+#: A "running" record whose heartbeat is older than this is reported as "stalled" (its process is gone).
+STALE_AFTER = timedelta(minutes=30)
 
 
 def now_iso() -> str:
@@ -72,6 +75,7 @@ class RunWriter:
     def log_epoch(self, row: dict[str, float]) -> None:
         self.rows.append(row)
         pd.DataFrame(self.rows).to_csv(self.dir / HISTORY, index=False)
+        self._write_record()  # heartbeat
 
     def update(self, **fields: Any) -> None:
         self.record.update(fields)
@@ -81,6 +85,7 @@ class RunWriter:
         self.update(status=status, finished=now_iso(), **fields)
 
     def _write_record(self) -> None:
+        self.record["updated"] = now_iso()
         tmp = self.dir / (RECORD + ".tmp")
         tmp.write_text(json.dumps(self.record, indent=2, default=str))
         tmp.replace(self.dir / RECORD)
@@ -88,6 +93,16 @@ class RunWriter:
 
 def read_record(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / RECORD).read_text())
+
+
+def effective_status(record: dict[str, Any], now: datetime | None = None) -> str | None:
+    """The record's status, with a "running" run whose heartbeat stopped more than STALE_AFTER ago as "stalled"."""
+    status = record.get("status")
+    beat = record.get("updated") or record.get("started")
+    if status == "running" and beat:
+        if (now or datetime.now(UTC)) - datetime.fromisoformat(beat) > STALE_AFTER:
+            return "stalled"
+    return status
 
 
 def _flat(prefix: str, d: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +127,7 @@ def load_runs(roots: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
                 runs[key] = {"experiment": key[0], "run": key[1], "status": "unreadable", "error": str(exc)}
                 continue
             key = (rec["experiment"], rec["name"])
-            row = {"experiment": rec["experiment"], "run": rec["name"], "status": rec.get("status"),
+            row = {"experiment": rec["experiment"], "run": rec["name"], "status": effective_status(rec),
                    "dir": str(run_dir), "checkpoint": rec.get("checkpoint"), "started": rec.get("started")}
             row |= _flat("", rec.get("config", {})) | _flat("best_", rec.get("best", {}))
             row |= _flat("test_", rec.get("test", {})) | _flat("env_", rec.get("env", {}))

@@ -158,7 +158,8 @@ def test_runs_table_and_filter(records: RunSet) -> None:
     with pytest.raises(FilterError, match="not a number"):
         filter_runs(opt, "lr<small")
     live = runs_table(records.experiment("imm_nose")).set_index("run").loc["mse-live"]
-    assert live["status"] == "running" and live["epochs_logged"] == 3
+    # the fixture run was left "running" when the fixtures were written; its heartbeat is long stale by now
+    assert live["status"] == "stalled" and live["epochs_logged"] == 3
 
 
 def test_axis_labels_have_units() -> None:

@@ -1,0 +1,53 @@
+"""Run records: written as a run goes, read back into tidy tables, stale runs flagged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import torch
+
+from kpdemo.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
+from kpdemo.runs import RunWriter, effective_status, load_runs
+
+
+def test_record_round_trip_and_tidy_tables(tmp_path: Path) -> None:
+    writer = RunWriter(tmp_path, "init", "convnet_zeros", {"model": "convnet", "init": "zeros"}, {"device": "cpu"})
+    for epoch in (1, 2):
+        writer.log_epoch({"epoch": epoch, "train_loss": 1.0 / epoch, "val_loss": 2.0 / epoch})
+    writer.finish(best={"epoch": 2, "val_loss": 1.0}, test={"rmse_px": 1.9})
+    runs, history = load_runs([tmp_path])
+    row = runs.iloc[0]
+    assert (row["experiment"], row["run"], row["status"], row["init"]) == ("init", "convnet_zeros", "done", "zeros")
+    assert row["best_val_loss"] == 1.0 and row["test_rmse_px"] == 1.9
+    assert list(history["epoch"]) == [1, 2] and set(history["run"]) == {"convnet_zeros"}
+
+
+def test_dead_running_run_is_reported_stalled() -> None:
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    record = {"status": "running", "started": started.isoformat(), "updated": started.isoformat()}
+    assert effective_status(record, now=started + timedelta(minutes=5)) == "running"
+    assert effective_status(record, now=started + timedelta(hours=2)) == "stalled"
+    assert effective_status({**record, "status": "done"}, now=started + timedelta(hours=2)) == "done"
+
+
+def test_checkpoint_schema_guard(tmp_path: Path) -> None:
+    path = tmp_path / "m.pt"
+    meta = CheckpointMeta(model="convnet", schema="kaggle15", input_size=(96, 96), in_channels=1)
+    save_checkpoint(path, {"w": torch.ones(2)}, meta)
+    state, loaded = load_checkpoint(path, expect_schema="kaggle15")
+    assert loaded.input_size == (96, 96) and torch.equal(state["w"], torch.ones(2))
+    assert torch.load(path, weights_only=True)["format"] == "kpdemo-checkpoint/1"
+    try:
+        load_checkpoint(path, expect_schema="ibug68")
+    except CheckpointError as exc:
+        assert "'kaggle15'" in str(exc) and "'ibug68'" in str(exc)
+    else:
+        raise AssertionError("a schema mismatch must raise")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    try:
+        load_checkpoint(tmp_path / "junk.pt")
+    except CheckpointError as exc:
+        assert "junk.pt" in str(exc)
+    else:
+        raise AssertionError("a junk file must raise")
