@@ -1,6 +1,10 @@
 """Landmark models: a registry (:func:`build_model`) and checkpoint loading (:func:`load_model`)."""
 
-from kpdemo.models import seed001  # noqa: F401  (registers simplenet, convnet)
+from kpdemo.models import (  # noqa: F401  (registers immnet, nosenet, resnet18: seeds 002/003)
+           imm,
+           resnet,
+           seed001,  # noqa: F401  (registers simplenet, convnet)
+)
 from kpdemo.models.init import INITS, init_weights
 from kpdemo.models.registry import MODELS, ModelSpec, build_model, load_model, model_from_meta, register_model
 

@@ -52,12 +52,17 @@ class ConvNet(nn.Module):
         stages: list[nn.Module] = []
         channels = in_channels
         for f, k in zip(filters, kernels, strict=True):
-            stages += [nn.Conv2d(channels, f, k), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            stages += self.stage(channels, f, k)
             channels = f
         self.features = nn.Sequential(*stages)
         with torch.no_grad():
             flat = self.features(torch.zeros(1, in_channels, *input_size)).numel()
         self.head = _dense_head(flat, tuple(hidden), num_points * 2, dropout)
+
+    @staticmethod
+    def stage(in_channels: int, out_channels: int, kernel: int) -> list[nn.Module]:
+        """One conv stage (subclasses change it, e.g. padding + batch norm in :class:`kpdemo.models.imm.ImmNet`)."""
+        return [nn.Conv2d(in_channels, out_channels, kernel), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

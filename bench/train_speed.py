@@ -1,0 +1,166 @@
+"""Training throughput: kpdemo's on-device tensor pipeline vs a plain per-sample DataLoader + albumentations.
+
+Both train the same ConvNet (seed 001) on the same real ``kaggle15`` images with the same augmentation (random
+horizontal flip with left/right labels swapped, rotation within +-15 degrees), batch 64, Adam:
+
+* ``tensor``: the dataset as one uint8 tensor, batches gathered by index, flip + rotation applied to the whole
+  batch with ``affine_grid``/``grid_sample`` (:mod:`kpdemo.training.augment`), channels-last convs;
+* ``naive``: a ``torch.utils.data.Dataset`` whose ``__getitem__`` flips one sample with numpy and rotates it with
+  ``albumentations.Affine``, a default ``DataLoader`` (``num_workers=0``), contiguous (NCHW) tensors.
+
+Each is timed twice: data only (producing augmented batches) and end to end (data + forward/backward/step).
+Writes ``bench/results/train_speed.csv`` and ``train_speed.png``; the machine's load average is recorded
+because the CPU may be shared. Run: ``nice -n 10 python bench/train_speed.py [--images 512] [--device cpu]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+import albumentations as A  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
+
+from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
+from kpdemo.models import build_model  # noqa: E402
+from kpdemo.training.augment import get_augmentation  # noqa: E402
+from kpdemo.training.losses import masked_loss  # noqa: E402
+from kpdemo.training.tensors import TensorSet, pixels_to_input, points_to_network  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class NaiveKeypointDataset(Dataset):
+    """The textbook pipeline: one sample at a time, numpy flip with label swap, albumentations rotation."""
+
+    def __init__(self, data: LandmarkSet) -> None:
+        self.data = data
+        self.perm = data.schema.flip_permutation
+        self.rotate = A.Compose([A.Affine(rotate=(-15, 15), border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0)],
+                                keypoint_params=A.KeypointParams(format="xy", remove_invisible=False))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        image, points, mask = self.data.images[i], self.data.points[i].copy(), self.data.mask[i]
+        h, w = image.shape
+        if np.random.rand() < 0.5:
+            image = image[:, ::-1]
+            points[:, 0] = w - points[:, 0]
+            points, mask = points[self.perm], mask[self.perm]
+        out = self.rotate(image=np.ascontiguousarray(image), keypoints=points)
+        x = torch.from_numpy(out["image"].astype(np.float32) / 255.0)[None]
+        target = torch.from_numpy(points_to_network(np.asarray(out["keypoints"], np.float32), h, w))
+        return (x - 0.5) / 0.5, target, torch.from_numpy(mask.copy())
+
+
+def naive_batches(data: LandmarkSet) -> Iterator[Batch]:
+    yield from DataLoader(NaiveKeypointDataset(data), batch_size=64, shuffle=True, num_workers=0)
+
+
+def tensor_batches(data: LandmarkSet, device: torch.device) -> Callable[[], Iterator[Batch]]:
+    tensors = TensorSet.from_landmarks(data, device)
+    augment = get_augmentation("flip_rotate")
+    perm = torch.from_numpy(data.schema.flip_permutation).to(device)
+
+    def batches() -> Iterator[Batch]:
+        order = torch.randperm(len(tensors), device=device)
+        for start in range(0, len(tensors), 64):
+            idx = order[start:start + 64]
+            images, points, mask = augment(tensors.images[idx].float() / 255.0, tensors.points[idx],
+                                           tensors.mask[idx], perm)
+            yield pixels_to_input(images, 0.5, 0.5).contiguous(memory_format=torch.channels_last), points, mask
+
+    return batches
+
+
+def time_epoch(batches: Callable[[], Iterator[Batch]], train: bool, channels_last: bool,
+               device: torch.device) -> float:
+    """Seconds for one pass (after one warm-up batch), with or without the training step."""
+    model = build_model("convnet").to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+
+    def step(batch: Batch) -> None:
+        x, y, m = (t.to(device) for t in batch)
+        loss = masked_loss(model(x), y, m)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    if train:
+        step(next(iter(batches())))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in batches():
+        if train:
+            step(batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=512, help="training images per timed pass")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    full = load_dataset("kaggle15").split("train")
+    data = full.select(np.arange(min(args.images, len(full))))
+    pipelines = {"naive": (lambda: naive_batches(data), False), "tensor": (tensor_batches(data, device), True)}
+    rows = []
+    for part, train in (("data_only", False), ("end_to_end", True)):
+        for name, (batches, channels_last) in pipelines.items():
+            seconds = time_epoch(batches, train, channels_last, device)
+            rows.append({"pipeline": name, "part": part, "images": len(data), "seconds": seconds,
+                         "images_per_s": len(data) / seconds, "epochs_per_s": len(data) / seconds / len(full),
+                         "device": str(device), "device_name": platform.processor() or device.type,
+                         "threads": torch.get_num_threads(), "torch": torch.__version__,
+                         "load_avg_1min": os.getloadavg()[0]})
+            print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    speed = table.pivot(index="part", columns="pipeline", values="images_per_s")
+    table["speedup_vs_naive"] = [speed.loc[r.part, r.pipeline] / speed.loc[r.part, "naive"] for r in table.itertuples()]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    table.to_csv(RESULTS / "train_speed.csv", index=False)
+    plot(table, RESULTS / "train_speed.png")
+    print(table[["pipeline", "part", "images_per_s", "epochs_per_s", "speedup_vs_naive"]].to_string(index=False))
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, (part, group) in zip(axes, table.groupby("part"), strict=True):
+        ax.bar(group["pipeline"], group["images_per_s"], color=["#999999", "#2a7ab9"])
+        ax.set_title(f"{part.replace('_', ' ')} ({table['device'].iloc[0]})")
+        ax.set_ylabel("images / s")
+        for x, (v, s) in enumerate(zip(group["images_per_s"], group["speedup_vs_naive"], strict=True)):
+            ax.text(x, v, f"{v:.0f}/s  x{s:.1f}", ha="center", va="bottom", fontsize=8)
+    fig.suptitle("ConvNet training throughput, flip + rotation augmentation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Training inputs for the IMM and 68-point experiments: every image cut once, stored as uint8 arrays, cached.
+
+Decoding 800x600 IMM photos or 2,000+ JPEGs every epoch would dominate CPU training, so each dataset is turned
+once into fixed-size uint8 arrays (``(N, H, W)`` gray or ``(N, H, W, 3)`` RGB) with the points moved into them,
+and saved as an ``.npz`` under :func:`kpdemo.config.cache_dir`.
+
+Two ways to cut:
+
+* ``face``: a square centred on the landmarks' bounding box, side ``scale`` x its longer side, resampled exactly
+  as the app does on a detector box (:func:`kpdemo.detection.checkpoint.cut_crop` with
+  :func:`kpdemo.datasets.kaggle15.square_crop_matrix`), so a checkpoint trained on these crops is served as trained.
+* ``whole``: the whole image area-resized to ``(height, width)`` (seed 002 part 1/2 style: 800x600 -> 80x60).
+* ``aligned``: the face warped onto the canonical 5-point template by :func:`kpdemo.align.align_face`, exactly as
+  the app's Align tab does (seed 004's frontalization trains on these).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from kpdemo.align import align_face, aligned_points
+from kpdemo.config import cache_dir
+from kpdemo.datasets import LandmarkSet, load_dataset
+from kpdemo.datasets.kaggle15 import square_crop_matrix, transform_points
+from kpdemo.schemas import KeypointSchema
+
+CACHE_VERSION = 1
+Cut = Literal["face", "whole", "aligned"]
+
+
+def _cut_one(image: np.ndarray, points: np.ndarray, cut: Cut, out_hw: tuple[int, int], channels: int,
+             scale: float, schema: KeypointSchema) -> tuple[np.ndarray, np.ndarray]:
+    if image.ndim == 3 and channels == 1:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    h, w = out_hw
+    if cut == "aligned":
+        if h != w:
+            raise ValueError(f"aligned crops are square; got {h}x{w}")
+        face = align_face(image, points, schema, h)
+        return face.image, aligned_points(points, face)
+    if cut == "whole":
+        fy, fx = h / image.shape[0], w / image.shape[1]
+        return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA), points * np.float32([fx, fy])
+    from kpdemo.detection.checkpoint import cut_crop  # the app's resampling, imported lazily (pulls in detectors)
+
+    if h != w:
+        raise ValueError(f"face crops are square; got {h}x{w}")
+    matrix = square_crop_matrix(points, scale, h)
+    crop = cut_crop(image if channels == 3 else np.dstack([image] * 3), matrix, out_hw, channels)
+    return crop, transform_points(points, matrix)
+
+
+def _cache_key(data: LandmarkSet, cut: Cut, out_hw: tuple[int, int], channels: int, scale: float) -> str:
+    digest = hashlib.sha256(data.points.tobytes())
+    digest.update(",".join(map(str, data.sources)).encode())
+    return f"crops-v{CACHE_VERSION}-{data.name}-{cut}-{out_hw[0]}x{out_hw[1]}-c{channels}-s{scale}-" \
+           f"{digest.hexdigest()[:12]}"
+
+
+def load_crops(dataset: str, cut: Cut, out_hw: tuple[int, int], channels: int = 1, scale: float = 1.2,
+               name: str | None = None) -> LandmarkSet:
+    """A registered dataset cut to in-memory arrays (built once with a progress bar, then read from the cache).
+
+    The result is an ordinary :class:`LandmarkSet` with the source's splits and identities, so the shared
+    training loop (:class:`kpdemo.training.tensors.TensorSet`) takes it as it takes ``kaggle15``.
+    """
+    data = load_dataset(dataset)
+    path = cache_dir() / f"{_cache_key(data, cut, out_hw, channels, scale)}.npz"
+    if not path.exists():
+        images, points = [], []
+        for i in tqdm(range(len(data)), desc=f"cutting {dataset} ({cut} {out_hw[0]}x{out_hw[1]})", unit="img"):
+            crop, pts = _cut_one(data.image(i), data.points[i], cut, out_hw, channels, scale, data.schema)
+            images.append(crop)
+            points.append(pts)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, images=np.stack(images), points=np.stack(points).astype(np.float32))
+        tmp.replace(path)
+    with np.load(path) as z:
+        images, points = z["images"], z["points"]
+    return LandmarkSet(name or f"{dataset}_{cut}{out_hw[0]}x{out_hw[1]}", data.schema.id, points, data.splits,
+                       data.identities, data.sources, mask=data.mask, images=images)
+
+
+def select_points(data: LandmarkSet, indices: list[int], schema: str, name: str) -> LandmarkSet:
+    """The same images with a subset of the points under another schema (IMM point 45 -> ``nose1``)."""
+    return LandmarkSet(name, schema, data.points[:, indices], data.splits, data.identities, data.sources,
+                       mask=data.mask[:, indices], images=data.images)
+
+
+def register_crops(name: str, title: str, source: str, cut: Cut, out_hw: tuple[int, int], channels: int,
+                   scale: float = 1.2, points: tuple[int, ...] = (), schema: str = "") -> None:
+    """Add a cut-out training set to the dataset registry (so ``TrainConfig.dataset`` can name it).
+
+    ``points``/``schema`` keep a subset of the source's points under another schema (IMM nose tip -> ``nose1``).
+    """
+    from kpdemo.datasets.registry import DATASETS, DatasetSpec
+
+    spec = DATASETS[source]
+
+    def load() -> LandmarkSet:
+        data = load_crops(source, cut, out_hw, channels, scale, name=name)
+        return select_points(data, list(points), schema, name) if points else data
+
+    DATASETS[name] = DatasetSpec(name, schema or spec.schema, title, spec.needs, load)

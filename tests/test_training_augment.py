@@ -1,0 +1,101 @@
+"""Batched augmentation, masked loss and the model registry on synthetic tensors (no dataset needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kpdemo.models import build_model
+from kpdemo.schemas import get_schema
+from kpdemo.training.augment import AUGMENTATIONS, flip_batch, random_affine, warp_batch
+from kpdemo.training.losses import masked_loss
+from kpdemo.training.tensors import points_from_network, points_to_network
+
+PERM = torch.from_numpy(get_schema("kaggle15").flip_permutation)
+
+
+def _batch(n: int = 6, hw: tuple[int, int] = (96, 96)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return (torch.rand(n, 1, *hw, generator=g), torch.rand(n, 15, 2, generator=g) * 2 - 1,
+            torch.rand(n, 15, generator=g) > 0.3)
+
+
+def test_flip_twice_is_identity() -> None:
+    images, points, mask = _batch()
+    which = torch.tensor([True, False, True, True, False, True])
+    again = flip_batch(*flip_batch(images, points, mask, PERM, which), PERM, which)
+    for got, want in zip(again, (images, points, mask), strict=True):
+        assert torch.equal(got, want)
+
+
+def test_flip_swaps_left_and_right_labels() -> None:
+    images, points, mask = _batch(1)
+    _, flipped, _ = flip_batch(images, points, mask, PERM, torch.tensor([True]))
+    # kaggle15 point 0 is the left eye centre, 1 the right: the mirrored left eye becomes the new right eye
+    assert torch.allclose(flipped[0, 1], points[0, 0] * torch.tensor([-1.0, 1.0]))
+    assert torch.allclose(flipped[0, 10], points[0, 10] * torch.tensor([-1.0, 1.0]))  # nose tip stays itself
+
+
+def _bright_dot(hw: tuple[int, int], centre_px: tuple[float, float]) -> torch.Tensor:
+    """A small Gaussian blob: its intensity centroid is ``centre_px`` (continuous pixel coordinates)."""
+    h, w = hw
+    yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    return torch.exp(-((xx - centre_px[0]) ** 2 + (yy - centre_px[1]) ** 2) / (2 * 1.5**2))[None, None]
+
+
+def _centroid(image: torch.Tensor) -> np.ndarray:
+    h, w = image.shape[-2:]
+    yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    weight = image[0, 0]
+    return np.array([(weight * xx).sum() / weight.sum(), (weight * yy).sum() / weight.sum()])
+
+
+@pytest.mark.parametrize("hw", [(96, 96), (96, 80)])
+@pytest.mark.parametrize("seed", range(4))
+def test_rotated_keypoint_lands_on_rotated_dot(hw: tuple[int, int], seed: int) -> None:
+    centre = (hw[1] * 0.62, hw[0] * 0.35)
+    image = _bright_dot(hw, centre)
+    point = torch.from_numpy(points_to_network(np.array([[centre]]), *hw))
+    affine = random_affine(1, 30.0, 0.1, 0.1, hw, torch.device("cpu"), torch.Generator().manual_seed(seed))
+    warped, moved = warp_batch(image, point, affine)
+    predicted = points_from_network(moved.numpy(), *hw)[0, 0]
+    assert np.abs(_centroid(warped) - predicted).max() < 0.15
+
+
+def test_identity_affine_keeps_images_and_points() -> None:
+    images, points, _ = _batch(2)
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
+    warped, moved = warp_batch(images, points, identity)
+    assert torch.allclose(warped, images, atol=1e-5) and torch.allclose(moved, points)
+
+
+def test_policies_keep_shapes() -> None:
+    images, points, mask = _batch()
+    for policy in AUGMENTATIONS.values():
+        out = policy(images, points, mask, PERM)
+        assert [t.shape for t in out] == [images.shape, points.shape, mask.shape]
+
+
+def test_masked_loss_ignores_hidden_points() -> None:
+    _, target, mask = _batch()
+    pred = target.clone()
+    pred[~mask] += 100.0  # huge errors only where points are not labelled
+    assert masked_loss(pred.flatten(1), target, mask).item() == pytest.approx(0.0, abs=1e-9)
+    assert masked_loss(pred.flatten(1), target, torch.ones_like(mask)).item() > 1.0
+
+
+@pytest.mark.parametrize("name", ["simplenet", "convnet"])
+@pytest.mark.parametrize("init", ["zeros", "he"])
+def test_models_output_k_times_2(name: str, init: str) -> None:
+    model = build_model(name, num_points=15, init=init, dropout=0.5)
+    assert model(torch.zeros(2, 1, 96, 96)).shape == (2, 30)
+    if init == "zeros":
+        assert all(float(p.detach().abs().sum()) == 0 for p in model.parameters())
+
+
+def test_unknown_model_and_init_are_named() -> None:
+    with pytest.raises(KeyError, match="known"):
+        build_model("nope")
+    with pytest.raises(ValueError, match="unknown init"):
+        build_model("convnet", init="nope")

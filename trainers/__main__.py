@@ -1,0 +1,100 @@
+"""``python -m trainers EXPERIMENT [--quick] [--device cpu|cuda] [--epochs N] [--set key=value ...]``.
+
+Runs every config of a named grid (see ``--list``), one after another, each recorded under the runs root.
+``--from-record path/record.json`` re-runs exactly the config a record holds. ``--only SUBSTRING`` keeps the
+configs whose run name contains it (e.g. ``--only convnet``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from kpdemo.config import runs_dir
+from trainers.config import TrainConfig, apply_overrides
+from trainers.experiments import EXPERIMENTS, QUICK, get_experiment
+from trainers.train import run_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainers", description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiment", nargs="?", help=f"one of: {', '.join(EXPERIMENTS)}")
+    parser.add_argument("--from-record", type=Path, help="re-run the config stored in a run's record.json")
+    parser.add_argument("--quick", action="store_true", help=f"CPU smoke profile: {QUICK}")
+    parser.add_argument("--cpu-budget", action="store_true",
+                        help="the experiment's CPU-minutes profile (fewer epochs, subsets) used for shipped records")
+    parser.add_argument("--device", help="cpu | cuda | auto (default: the config's, auto)")
+    parser.add_argument("--epochs", type=int, help="override every config's epochs")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="typed config override, repeatable (e.g. --set lr=3e-4 --set augmentation=flip)")
+    parser.add_argument("--only", help="run only configs whose run name contains this")
+    parser.add_argument("--runs", type=Path, default=None, help="runs root (default $KPDEMO_RUNS or ./runs)")
+    parser.add_argument("--list", action="store_true", help="list experiments and their runs, then exit")
+    return parser
+
+
+def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
+    """The configs the arguments ask for, with --quick, --device, --epochs and --set applied in that order."""
+    if args.from_record:
+        record = json.loads(Path(args.from_record).read_text())
+        configs = [TrainConfig.from_dict(record["config"])]
+    else:
+        configs = list(get_experiment(args.experiment).configs)
+    overrides = []
+    if args.cpu_budget and args.experiment:
+        overrides += get_experiment(args.experiment).cpu_budget_overrides()
+    if args.quick:
+        overrides += [f"{k}={v}" for k, v in QUICK.items()]
+    if args.device:
+        overrides.append(f"device={args.device}")
+    if args.epochs is not None:
+        overrides.append(f"epochs={args.epochs}")
+    overrides += args.overrides
+    configs = [apply_overrides(c, overrides) for c in configs]
+    if args.only:
+        configs = [c for c in configs if args.only in c.run_name()]
+    return configs
+
+
+def print_experiments() -> None:
+    for exp in EXPERIMENTS.values():
+        print(f"{exp.name}: {exp.description} [{exp.dataset}]")
+        for config in exp.configs:
+            print(f"    {config.run_name()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        print_experiments()
+        return 0
+    if not args.experiment and not args.from_record:
+        parser.error("name an experiment (see --list) or give --from-record")
+    try:
+        configs = configs_for(args)
+    except (KeyError, ValueError, OSError) as exc:
+        parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
+    if not configs:
+        parser.error(f"no config of {args.experiment!r} matches --only {args.only!r}")
+    root = args.runs or runs_dir()
+    for i, config in enumerate(configs, 1):
+        experiment = EXPERIMENTS.get(config.experiment)
+        after_run = experiment.after_run if experiment else None
+        runner = (experiment.runner if experiment else None) or run_config
+        if args.quick:
+            config = replace(config, experiment=f"{config.experiment}-quick")
+        print(f"[{i}/{len(configs)}] {config.experiment}/{config.run_name()}", flush=True)
+        run_dir = runner(config, root)
+        if after_run is not None:
+            after_run(run_dir)
+        record = json.loads((run_dir / "record.json").read_text())
+        print(f"    -> {run_dir}  best {record['best']}  test {record['test']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

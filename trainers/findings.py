@@ -1,0 +1,169 @@
+"""``python -m trainers.findings [--runs ROOT ...]``: check each seed-001 claim against the recorded runs.
+
+Reads run records (default: the shipped ones in ``checkpoints/runs/``), decides for every claim whether the runs
+reproduce or refute it, and writes the table into ``trainers/README.md`` (between the findings markers) and
+``trainers/findings.csv``. Nothing in the table is typed by hand; an experiment with no finished runs is
+reported as pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from kpdemo.config import SHIPPED_RUNS_DIR
+from kpdemo.runs import load_runs
+from trainers.experiments import EXPERIMENTS
+
+README = Path(__file__).parent / "README.md"
+CSV = Path(__file__).parent / "findings.csv"
+START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+SEED_ZERO_PLATEAU = 0.0044  # seed 001's stalled loss with zero init (normalised units, as ours)
+
+Finding = tuple[str, str]  # (our numbers, verdict)
+
+
+def _last(history: pd.DataFrame, run: str, column: str) -> float:
+    return float(history.loc[history["run"] == run, column].iloc[-1])
+
+
+def zero_init(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
+    """Zeros stall: worse than Xavier, and no hidden unit ever learns, so only the output bias moves.
+
+    The record-level sign of the latter: SimpleNet and ConvNet, two different architectures, give the *same*
+    validation curve from zero init (both reduce to "predict a learned constant shape"), which can only plateau
+    at the loss of the mean training shape (the seed's ~0.0044).
+    """
+    parts, worse, zero_curves = [], [], []
+    for model, group in runs.groupby("model"):
+        by_init = {r.init: r.run for r in group.itertuples()}
+        if not {"zeros", "xavier"} <= set(by_init):
+            continue
+        zeros = history.loc[history["run"] == by_init["zeros"], "val_loss"].to_numpy()
+        x1 = _last(history, by_init["xavier"], "val_loss")
+        worse.append(zeros[-1] > x1)
+        zero_curves.append(zeros)
+        parts.append(f"{model}: zeros val loss {zeros[0]:.4f} -> {zeros[-1]:.4f} (xavier ends {x1:.4f})")
+    same = len(zero_curves) == 2 and len(zero_curves[0]) == len(zero_curves[1]) and bool(
+        abs(zero_curves[0] - zero_curves[1]).max() < 1e-6)
+    if same:
+        parts.append("zero-init curves identical across both models (only the output bias learns)")
+    verdict = "pending" if not worse else "reproduced" if all(worse) and same else "refuted"
+    return "; ".join(parts) + f"; seed plateau {SEED_ZERO_PLATEAU}", verdict
+
+
+def adam_best(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
+    """Per model: the best learning rate of each optimizer, and whether Adam's best beats the others'."""
+    parts, wins = [], []
+    for model, group in runs.groupby("model"):
+        best = group.loc[group.groupby("optimizer")["best_val_loss"].idxmin()].set_index("optimizer")
+        summary = ", ".join(f"{o} lr {r.lr:g}: {r.best_val_rmse_px:.2f} px" for o, r in best.iterrows())
+        parts.append(f"{model}: {summary}")
+        if "adam" in best.index:
+            wins.append(best["best_val_loss"].idxmin() == "adam")
+    verdict = "reproduced" if wins and all(wins) else "partly" if any(wins) else "refuted" if wins else "pending"
+    return "best val RMSE per optimizer at its best lr: " + "; ".join(parts), verdict
+
+
+def augmentation(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
+    by_aug = runs.set_index("augmentation")
+    if not {"none", "flip_rotate"} <= set(by_aug.index):
+        return "", "pending"
+    none, aug = by_aug.loc["none", "test_rmse_px"], by_aug.loc["flip_rotate", "test_rmse_px"]
+    return f"test RMSE none {none:.2f} px vs flip + rotation {aug:.2f} px", "reproduced" if aug < none else "refuted"
+
+
+def dropout(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
+    """Dropout's effect on test RMSE per optimizer, and the seed's gap claim (momentum's gap < Adam's)."""
+    parts, gaps = [], {}
+    for opt, group in runs.groupby("optimizer"):
+        rmse = {float(r.dropout): r.test_rmse_px for r in group.itertuples()}
+        for r in group.itertuples():
+            if r.dropout:
+                gaps[opt] = _last(history, r.run, "val_loss") - _last(history, r.run, "train_loss")
+        if {0.0, 0.5} <= set(rmse):
+            parts.append(f"{opt}: test RMSE {rmse[0.0]:.2f} -> {rmse[0.5]:.2f} px with dropout 0.5")
+    if not {"adam", "momentum"} <= set(gaps):
+        return "; ".join(parts), "pending"
+    parts.append(f"val-train gap with dropout: adam {gaps['adam']:.4f}, momentum {gaps['momentum']:.4f}")
+    return "; ".join(parts), "reproduced" if gaps["momentum"] < gaps["adam"] else "refuted"
+
+
+def cv(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
+    if len(runs) < 2:
+        return "", "pending"
+    val, test = runs["best_val_rmse_px"], runs["test_rmse_px"]
+    spread = float(val.std() / val.mean())
+    text = (f"{len(runs)} folds: val RMSE {val.mean():.2f} +- {val.std():.2f} px (spread {spread:.1%}), "
+            f"test RMSE {test.mean():.2f} +- {test.std():.2f} px")
+    return text, "reproduced" if spread < 0.10 else "refuted"
+
+
+def shipped(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
+    """The shipped model against the project's target (held-out test RMSE <= 2.0 px at 96x96)."""
+    r = runs.sort_values("started").iloc[-1]
+    text = f"test RMSE {r.test_rmse_px:.2f} px (best val {r.best_val_rmse_px:.2f} px at epoch {int(r.best_epoch)})"
+    return text, "meets the 2.0 px target" if r.test_rmse_px <= 2.0 else "misses the 2.0 px target"
+
+
+CHECKS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Finding]] = {
+    "init": zero_init, "optimizers": adam_best, "augmentation": augmentation, "dropout": dropout, "cv": cv,
+    "best": shipped,
+}
+
+
+def budget(runs: pd.DataFrame) -> str:
+    """How much training the runs had, so a refutation on a small budget reads as such."""
+    epochs = sorted({int(e) for e in runs["epochs"]})
+    subset = sorted({int(s) for s in runs["train_subset"]})
+    images = "all" if subset == [0] else "/".join(str(s) for s in subset)
+    return f"{'/'.join(map(str, epochs))} epochs, {images} train images"
+
+
+def findings(roots: list[Path]) -> pd.DataFrame:
+    runs, history = load_runs(roots)
+    rows = []
+    for name, check in CHECKS.items():
+        exp = EXPERIMENTS[name]
+        done = runs[(runs.get("experiment") == name) & (runs.get("status") == "done")] if len(runs) else runs
+        numbers, verdict = check(done, history) if len(done) else ("", "pending")
+        rows.append({"experiment": name, "seed claim": exp.claim, "our numbers": numbers or "no finished runs",
+                     "budget": budget(done) if len(done) else "", "verdict": verdict, "runs": len(done)})
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    cols = ["experiment", "seed claim", "our numbers", "budget", "verdict"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(row[c]).replace("|", "/") for c in cols) + " |" for _, row in table.iterrows()]
+    return "\n".join(lines)
+
+
+def write_readme(table: pd.DataFrame, readme: Path = README) -> None:
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{readme} lacks the {START} / {END} markers")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{to_markdown(table)}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainers.findings", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--runs", type=Path, nargs="*", default=[SHIPPED_RUNS_DIR], help="runs roots to read")
+    parser.add_argument("--no-write", action="store_true", help="print the table only")
+    args = parser.parse_args(argv)
+    table = findings(args.runs)
+    print(to_markdown(table))
+    if not args.no_write:
+        table.to_csv(CSV, index=False)
+        write_readme(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

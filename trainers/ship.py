@@ -1,0 +1,80 @@
+"""``python -m trainers.ship RUNS_ROOT [--experiments ...] [--best RUN_DIR --to checkpoints/NAME.pt]``.
+
+Copies run records (``record.json`` + ``history.csv``, never weights) from a runs root into the repo's shipped
+runs (``checkpoints/runs/<experiment>/<run>/``) so the dashboard has results on a fresh clone. ``--best`` also
+ships one run's checkpoint as a single file beside them, its weights stored as fp16 (``load_model`` widens them
+back to float32), and points that run's shipped record at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from kpdemo.checkpoints import load_checkpoint, save_checkpoint
+from kpdemo.config import CHECKPOINTS_DIR, SHIPPED_RUNS_DIR
+from kpdemo.runs import HISTORY, RECORD, read_record
+
+
+def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None) -> Path:
+    """Copy one run's record and history under ``dest_root``; ``checkpoint`` is a path relative to the copy."""
+    record = read_record(run_dir)
+    dest = dest_root / record["experiment"] / record["name"]
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(run_dir / HISTORY, dest / HISTORY)
+    for figure in run_dir.glob("*.png"):  # small figures; predictions_*.png show dataset faces and stay behind
+        if not figure.name.startswith("predictions"):
+            shutil.copy2(figure, dest / figure.name)
+    record["checkpoint"] = checkpoint
+    (dest / RECORD).write_text(json.dumps(record, indent=2, default=str))
+    return dest
+
+
+def ship_checkpoint(run_dir: Path, target: Path) -> Path:
+    """Write ``run_dir``'s best checkpoint to ``target`` with floating-point weights as fp16."""
+    record = read_record(run_dir)
+    if not record.get("checkpoint"):
+        raise FileNotFoundError(f"{run_dir} has no checkpoint (status {record.get('status')})")
+    state, meta = load_checkpoint(run_dir / record["checkpoint"])
+    save_checkpoint(target, {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, meta)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainers.ship", description=__doc__.split("\n\n")[1])
+    parser.add_argument("runs_root", type=Path)
+    parser.add_argument("--experiments", nargs="*", help="only these experiments (default: all finished runs)")
+    parser.add_argument("--best", type=Path, help="a run directory whose checkpoint to ship")
+    parser.add_argument("--to", type=Path, default=CHECKPOINTS_DIR / "kaggle15_convnet.pt")
+    parser.add_argument("--dest", type=Path, default=SHIPPED_RUNS_DIR)
+    args = parser.parse_args(argv)
+    shipped = 0
+    for record_path in sorted(args.runs_root.glob(f"*/*/{RECORD}")):
+        run_dir = record_path.parent
+        record = read_record(run_dir)
+        if record.get("status") != "done" or (args.experiments and record["experiment"] not in args.experiments):
+            continue
+        if args.best and run_dir.resolve() == args.best.resolve():
+            continue
+        ship_record(run_dir, args.dest)
+        shipped += 1
+    if args.best:
+        target = ship_checkpoint(args.best, args.to)
+        record = read_record(args.best)
+        run_dest = args.dest / record["experiment"] / record["name"]
+        dest = ship_record(args.best, args.dest, checkpoint=Path(os.path.relpath(target, run_dest)).as_posix())
+        print(f"checkpoint -> {target} ({target.stat().st_size / 2**20:.1f} MiB), record -> {dest}")
+        shipped += 1
+    print(f"shipped {shipped} run record(s) to {args.dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Train one image-to-image config (seed 004): a shared-encoder net, L1 per output domain, optional PatchGAN.
+
+The landmark trainer (:mod:`trainers.train`) regresses points; this loop maps images to images, so it has its
+own epoch step but the same contract: ``fit_image_model`` records the run with :class:`kpdemo.runs.RunWriter`
+(history: ``epoch, train_loss, val_loss, val_l1_gray, val_ssim, lr, epoch_time_s, wall_time_s``), keeps the
+best-validation weights (a plain ``state_dict`` file that :mod:`trainers.weights` can start another run from),
+and writes held-out scores of that model and of two baselines into ``record["test"]``:
+
+* ``identity``: the input returned unchanged (for faces: geometric alignment alone);
+* ``mean``: the mean training target (for faces: the mean frontal face), the best constant answer.
+
+Optimiser: Adam with ``betas = (config.momentum, 0.999)``; the seed's setting is lr 2e-4, beta1 0.5.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from kpdemo.frontalize.metrics import image_scores
+from kpdemo.models.autoencoder import PatchDiscriminator, SharedEncoderNet
+from kpdemo.runs import RunWriter, environment
+from kpdemo.training.tensors import pixels_to_input
+from trainers.config import TrainConfig
+from trainers.train import BestKeeper, resolve_device
+from trainers.weights import copy_matching, read_state, resolve_weights
+
+CHECKPOINT_NAME = "net.pt"
+GAN_WEIGHT = 0.01  # adversarial term relative to L1 (pix2pix's lambda_L1 = 100)
+Pair = tuple[torch.Tensor, torch.Tensor]  # uint8 (N, 1, H, W) inputs and targets
+
+
+@dataclass
+class ImageTask:
+    """What one run learns.
+
+    ``domains`` maps each decoder to what it reproduces: ``"input"`` (reconstruction) or ``"target"`` (the
+    transform); the first ``"target"`` domain (else the first) is scored. ``train_pairs(epoch)`` gives that
+    epoch's training pairs (fresh renders for synthetic data, the same pairs for faces). ``frozen`` lists
+    parameter-name prefixes left untrained (e.g. ``encoder.`` for a decoder trained on a pre-trained encoder).
+    """
+
+    domains: dict[str, str]
+    train_pairs: Callable[[int], Pair]
+    val: Pair
+    test: Pair
+    frozen: tuple[str, ...] = ()
+    gan: bool = False
+    env: dict[str, object] = field(default_factory=dict)
+    figure: str = "examples_test.png"  # held-out examples figure; ``predictions_*`` names are never shipped
+
+    @property
+    def scored(self) -> str:
+        return next((d for d, t in self.domains.items() if t == "target"), next(iter(self.domains)))
+
+
+def _x(images: torch.Tensor) -> torch.Tensor:
+    return pixels_to_input(images, 0.5, 0.5)
+
+
+def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(real)))
+
+
+def adam(params, config: TrainConfig) -> torch.optim.Adam:  # noqa: ANN001 - parameter iterator
+    return torch.optim.Adam(params, lr=config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
+
+
+def train_epoch(net: SharedEncoderNet, opt: torch.optim.Optimizer, task: ImageTask, pair: Pair, config: TrainConfig,
+                generator: torch.Generator, critic: tuple[PatchDiscriminator, torch.optim.Optimizer] | None,
+                bar: tqdm, should_stop: Callable[[], bool] | None) -> float:
+    """One shuffled pass; returns the mean summed L1 over domains (the adversarial term is not included)."""
+    net.train()
+    inputs, targets = pair
+    order = torch.randperm(len(inputs), generator=generator)
+    total, count = 0.0, 0
+    for start in range(0, len(inputs), config.batch_size):
+        idx = order[start:start + config.batch_size]
+        device = next(net.parameters()).device
+        x, y = _x(inputs[idx].to(device)), _x(targets[idx].to(device))
+        z = net.encode(x)
+        outputs = {d: net.decode(z, d) for d in task.domains}
+        l1 = sum(F.l1_loss(outputs[d], x if t == "input" else y) for d, t in task.domains.items())
+        loss = l1
+        if critic is not None:
+            disc, disc_opt = critic
+            fake = outputs[task.scored]
+            disc_loss = (_bce(disc(y), True) + _bce(disc(fake.detach()), False)) / 2
+            disc_opt.zero_grad(set_to_none=True)
+            disc_loss.backward()
+            disc_opt.step()
+            loss = l1 + GAN_WEIGHT * _bce(disc(fake), True)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += l1.item() * len(idx)
+        count += len(idx)
+        bar.update(len(idx))
+        if should_stop is not None and should_stop():
+            break
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def predict_domain(net: SharedEncoderNet, inputs: torch.Tensor, domain: str, batch_size: int = 128) -> torch.Tensor:
+    """[0, 1] float outputs of one decoder for uint8 inputs."""
+    net.eval()
+    device = next(net.parameters()).device
+    out = [net(_x(inputs[i:i + batch_size].to(device)), domain).cpu() for i in range(0, len(inputs), batch_size)]
+    return (torch.cat(out) * 0.5 + 0.5).clamp(0, 1)
+
+
+def score_split(net: SharedEncoderNet, task: ImageTask, pair: Pair) -> dict[str, float]:
+    """``loss`` (L1 on the network's [-1, 1] scale), ``l1_gray`` and ``ssim`` of the scored domain."""
+    inputs, targets = pair
+    truth = inputs if task.domains[task.scored] == "input" else targets
+    pred = predict_domain(net, inputs, task.scored)
+    truth01 = truth.float() / 255.0
+    return {"loss": float((pred - truth01).abs().mean() * 2)} | image_scores(pred, truth01)
+
+
+def baseline_scores(task: ImageTask, train_targets: torch.Tensor) -> dict[str, float]:
+    """Held-out scores of returning the input (transform tasks only) and of the mean training target."""
+    inputs, targets = task.test
+    if task.domains[task.scored] == "input":
+        return {}
+    truth = targets.float() / 255.0
+    mean = train_targets.float().mean(0, keepdim=True).expand_as(truth) / 255.0
+    identity = image_scores(inputs.float() / 255.0, truth)
+    return {f"identity_{k}": v for k, v in identity.items()} | {
+        f"mean_{k}": v for k, v in image_scores(mean, truth).items()}
+
+
+def build_net(config: TrainConfig, task: ImageTask, runs_root: Path) -> tuple[SharedEncoderNet, dict[str, object]]:
+    """The net (``model_kwargs['family']``, one decoder per task domain), started from ``config.weights``."""
+    net = SharedEncoderNet(config.model_kwargs.get("family", "light"), tuple(task.domains))
+    start: dict[str, object] = {}
+    if config.weights:
+        path = resolve_weights(config.weights, runs_root, config.experiment)
+        start = {"weights_file": str(path), "weights_not_copied": copy_matching(net, read_state(path))}
+    for name, param in net.named_parameters():
+        param.requires_grad_(not name.startswith(task.frozen))
+    return net, start
+
+
+def fit_image_model(
+    config: TrainConfig, runs_root: Path, task: ImageTask,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None, show_progress: bool = True,
+) -> Path:
+    """Train ``task`` as ``config`` says and record it under ``runs_root/<experiment>/<run name>/``."""
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    net, start = build_net(config, task, runs_root)
+    net = net.to(device)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = adam(params, config)
+    critic = None
+    if task.gan:
+        disc = PatchDiscriminator().to(device)
+        critic = (disc, adam(disc.parameters(), config))
+    generator = torch.Generator().manual_seed(config.seed)
+    name = config.run_name()
+    first = task.train_pairs(1)
+    env = environment(str(device), config.seed) | {
+        "threads": torch.get_num_threads(), "trainable_params": sum(p.numel() for p in params),
+        "train_pairs": len(first[0]), "val_pairs": len(task.val[0]), "test_pairs": len(task.test[0])}
+    writer = RunWriter(Path(runs_root), config.experiment, name, config.to_dict(), env | task.env | start)
+    keeper = BestKeeper(writer, net)
+    status, started = "done", time.perf_counter()
+    try:
+        with tqdm(total=config.epochs * len(first[0]), desc=name, unit="img", disable=not show_progress) as bar:
+            for epoch in range(1, config.epochs + 1):
+                tick = time.perf_counter()
+                pair = first if epoch == 1 else task.train_pairs(epoch)
+                train_loss = train_epoch(net, opt, task, pair, config, generator, critic, bar, should_stop)
+                val = score_split(net, task, task.val)
+                now = time.perf_counter()
+                row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
+                       "val_l1_gray": val["l1_gray"], "val_ssim": val["ssim"], "lr": config.lr,
+                       "epoch_time_s": now - tick, "wall_time_s": now - started}
+                keeper.log(row)
+                bar.set_postfix(val_l1_gray=f"{row['val_l1_gray']:.2f}", val_ssim=f"{row['val_ssim']:.3f}")
+                if on_epoch is not None:
+                    on_epoch(row)
+                if should_stop is not None and should_stop():
+                    status = "stopped"
+                    break
+        torch.save({k: v.cpu() for k, v in keeper.restore().items()}, writer.dir / CHECKPOINT_NAME)
+        test = {k: v for k, v in score_split(net, task, task.test).items() if k != "loss"}
+        test |= baseline_scores(task, first[1]) | {"domain": task.scored, "best_epoch": keeper.best["epoch"]}
+        writer.finish(status, test=test, checkpoint=CHECKPOINT_NAME)
+    except BaseException as exc:
+        writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    return writer.dir
+

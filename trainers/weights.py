@@ -1,0 +1,77 @@
+"""Where a run's starting weights come from (``config.weights``): a file, or an earlier run of the same experiment.
+
+* ``path/to/file.pt``: a kpdemo checkpoint, or a plain torchvision ``state_dict`` such as a locally kept ImageNet
+  ``resnet18-*.pth`` (nothing is ever downloaded);
+* ``run:TAG``: the best checkpoint of the newest finished run with ``config.tag == TAG`` in the same experiment
+  folder, so "pre-train on YouTube-Faces, then fine-tune on 300-W" is two configs of one grid (and still works
+  under ``--quick``, whose run names differ).
+
+Tensors are copied where name and shape match; a first conv that differs only in input channels (RGB weights into
+a grayscale net) gets the RGB kernels summed. Heads of another size are left as built.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from kpdemo.checkpoints import FORMAT, CheckpointError, load_checkpoint
+
+RUN_PREFIX = "run:"
+
+
+def resolve_weights(spec: str, runs_root: Path, experiment: str) -> Path:
+    """The weights file ``spec`` names (see the module docstring), or a clear error."""
+    if not spec.startswith(RUN_PREFIX):
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"weights file not found: {path}")
+        return path
+    tag = spec[len(RUN_PREFIX):]
+    if "/" in tag:  # another experiment's run; a --quick run looks in that experiment's quick folder
+        other, tag = tag.split("/", 1)
+        experiment = other + ("-quick" if experiment.endswith("-quick") else "")
+    found = []
+    for record_path in (Path(runs_root) / experiment).glob("*/record.json"):
+        record = json.loads(record_path.read_text())
+        if record.get("config", {}).get("tag") == tag and record.get("status") == "done" and record.get("checkpoint"):
+            found.append((record.get("finished") or "", record_path.parent / record["checkpoint"]))
+    if not found:
+        raise FileNotFoundError(f"no finished run tagged {tag!r} under {Path(runs_root) / experiment} to start from")
+    return max(found)[1]
+
+
+def read_state(path: Path) -> dict[str, torch.Tensor]:
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        return {k: v.float() if v.is_floating_point() else v for k, v in load_checkpoint(path)[0].items()}
+    if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
+        return payload
+    raise CheckpointError(f"{path.name} is neither a kpdemo checkpoint nor a state_dict")
+
+
+def copy_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load what fits from ``state`` into ``model``; returns the model's keys left as initialised."""
+    own = model.state_dict()
+    copied: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key not in own:
+            continue
+        target = own[key]
+        if target.shape == value.shape:
+            copied[key] = value
+        elif value.ndim == 4 and target.shape[0] == value.shape[0] and target.shape[2:] == value.shape[2:] \
+                and target.shape[1] == 1:
+            copied[key] = value.sum(1, keepdim=True)
+    model.load_state_dict(copied, strict=False)
+    return sorted(set(own) - set(copied))
+
+
+def init_weights_from(model: nn.Module, spec: str, runs_root: Path, experiment: str) -> dict[str, object]:
+    """Apply ``config.weights`` to a freshly built model; returns what the run record should say about it."""
+    path = resolve_weights(spec, runs_root, experiment)
+    left = copy_matching(model, read_state(path))
+    return {"weights_file": str(path), "weights_not_copied": left}
