@@ -17,7 +17,7 @@ LRS = {"sgd": (1e-1, 1e-2, 1e-3), "momentum": (1e-2, 1e-3, 1e-4), "adam": (1e-3,
 
 #: The best configuration found (used by ``cv`` and for the shipped checkpoint).
 BEST = TrainConfig(model="convnet", init="default", optimizer="adam", lr=1e-3, schedule="cosine",
-                   augmentation="flip_rotate_jitter", epochs=8, batch_size=32)
+                   augmentation="flip_rotate_jitter", epochs=16, batch_size=32)
 
 
 #: The CPU-budget data size: 600 training images, 200 val and 200 test images.
