@@ -31,7 +31,8 @@ IMAGE = REPO / "tests" / "fixtures" / "astronaut.png"
 
 
 def model_sizes() -> pd.DataFrame:
-    from kpdemo.checkpoints import load_checkpoint
+    import torch
+
     from kpdemo.config import CHECKPOINTS_DIR
 
     rows = []
@@ -41,11 +42,13 @@ def model_sizes() -> pd.DataFrame:
         path = mp_dir / name
         if path.exists():
             rows.append({"model": f"mediapipe/{name}", "file_mib": path.stat().st_size / 2**20, "parameters": None})
-    for path in sorted(CHECKPOINTS_DIR.glob("*.pt")):
-        state, meta = load_checkpoint(path)
-        params = sum(t.numel() for t in state.values() if t.is_floating_point())
-        rows.append({"model": f"checkpoints/{path.name} ({meta.model}, {meta.schema})",
-                     "file_mib": path.stat().st_size / 2**20, "parameters": params})
+    for path in sorted(CHECKPOINTS_DIR.glob("*.pt")):  # landmark checkpoints and the frontalizer share the layout
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        meta = payload["meta"]
+        params = sum(t.numel() for t in payload["state_dict"].values() if t.is_floating_point())
+        what = f"{meta['model']}, {meta['schema']}" if "schema" in meta else f"frontalizer, {meta.get('family')}"
+        rows.append({"model": f"checkpoints/{path.name} ({what})", "file_mib": path.stat().st_size / 2**20,
+                     "parameters": params})
     return pd.DataFrame(rows)
 
 

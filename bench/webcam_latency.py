@@ -1,4 +1,4 @@
-"""Per-frame latency of the full webcam path for every available predictor, on this machine's CPU.
+"""Per-frame latency of the full webcam path for MediaPipe and every shipped checkpoint, on this machine's CPU.
 
 Path timed per frame: decode the JPEG the browser would send, then :func:`kpdemo.ui.webcam.process_frame` (array
 check, face detection, landmarks, One-Euro smoothing, drawing). Frames are 640x480, rendered from the public-domain
@@ -121,7 +121,8 @@ def main() -> None:
     args = parser.parse_args()
     frames = make_frames(args.frames)
     rows = []
-    for entry in tqdm(available_predictors(refresh=True), desc="predictors", unit="model"):
+    shipped = [e for e in available_predictors(refresh=True) if not e.key.startswith("run:")]  # not user runs
+    for entry in tqdm(shipped, desc="predictors", unit="model"):
         rows.append({"predictor": entry.label, "key": entry.key} | time_predictor(entry.key, frames, args.users))
     table = pd.DataFrame(rows)
     reference = table.loc[table["key"] == "mediapipe468", "median_ms"]

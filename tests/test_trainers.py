@@ -56,6 +56,16 @@ def test_from_record_recreates_the_config(tmp_path: Path) -> None:
     assert configs_for(args) == [config]
 
 
+def test_weights_flag_names_a_local_file(tmp_path: Path) -> None:
+    weights = tmp_path / "resnet18-imagenet.pth"
+    weights.write_bytes(b"")
+    args = build_parser().parse_args(["w300", "--weights", str(weights)])
+    assert {c.weights for c in configs_for(args)} == {str(weights)}
+    missing = build_parser().parse_args(["w300", "--weights", str(tmp_path / "absent.pth")])
+    with pytest.raises(FileNotFoundError, match="absent.pth"):
+        configs_for(missing)
+
+
 def _write_kaggle_csv(path: Path, rows: int = 40) -> None:
     """A synthetic training.csv in Kaggle's layout: a random 96x96 image per row, a third of coordinates blank."""
     rng = np.random.default_rng(0)

@@ -1,7 +1,8 @@
 """``python -m trainers EXPERIMENT [--quick] [--device cpu|cuda] [--epochs N] [--set key=value ...]``.
 
 Runs every config of a named grid (see ``--list``), one after another, each recorded under the runs root.
-``--from-record path/record.json`` re-runs exactly the config a record holds. ``--only SUBSTRING`` keeps the
+``--from-record path/record.json`` re-runs exactly the config a record holds. ``--weights PATH`` starts every
+config from a local weights file (e.g. an ImageNet ``resnet18-*.pth`` you have). ``--only SUBSTRING`` keeps the
 configs whose run name contains it (e.g. ``--only convnet``).
 """
 
@@ -28,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the experiment's CPU-minutes profile (fewer epochs, subsets) used for shipped records")
     parser.add_argument("--device", help="cpu | cuda | auto (default: the config's, auto)")
     parser.add_argument("--epochs", type=int, help="override every config's epochs")
+    parser.add_argument("--weights", type=Path, metavar="PATH",
+                        help="start from this file: a kpdemo checkpoint or a local torchvision state_dict, e.g. "
+                             "ImageNet resnet18-*.pth (same as --set weights=PATH; never downloaded)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="typed config override, repeatable (e.g. --set lr=3e-4 --set augmentation=flip)")
     parser.add_argument("--only", help="run only configs whose run name contains this")
@@ -52,6 +56,10 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
         overrides.append(f"device={args.device}")
     if args.epochs is not None:
         overrides.append(f"epochs={args.epochs}")
+    if args.weights is not None:
+        if not args.weights.exists():
+            raise FileNotFoundError(f"--weights: no such file: {args.weights}")
+        overrides.append(f"weights={args.weights}")
     overrides += args.overrides
     configs = [apply_overrides(c, overrides) for c in configs]
     if args.only:

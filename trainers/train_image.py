@@ -30,7 +30,7 @@ from kpdemo.runs import RunWriter, environment
 from kpdemo.training.tensors import pixels_to_input
 from trainers.config import TrainConfig
 from trainers.train import BestKeeper, resolve_device
-from trainers.weights import copy_matching, read_state, resolve_weights
+from trainers.weights import init_weights_from
 
 CHECKPOINT_NAME = "net.pt"
 GAN_WEIGHT = 0.01  # adversarial term relative to L1 (pix2pix's lambda_L1 = 100)
@@ -143,8 +143,7 @@ def build_net(config: TrainConfig, task: ImageTask, runs_root: Path) -> tuple[Sh
     net = SharedEncoderNet(config.model_kwargs.get("family", "light"), tuple(task.domains))
     start: dict[str, object] = {}
     if config.weights:
-        path = resolve_weights(config.weights, runs_root, config.experiment)
-        start = {"weights_file": str(path), "weights_not_copied": copy_matching(net, read_state(path))}
+        start = init_weights_from(net, config.weights, runs_root, config.experiment)
     for name, param in net.named_parameters():
         param.requires_grad_(not name.startswith(task.frozen))
     return net, start

@@ -70,8 +70,17 @@ def copy_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]
     return sorted(set(own) - set(copied))
 
 
+def recorded_path(path: Path, runs_root: Path) -> str:
+    """``path`` as a run record keeps it: relative to the runs root when inside it (``w300/<run>/best.pt``), so a
+    shipped record names the run it started from rather than one machine's absolute folders."""
+    try:
+        return Path(path).resolve().relative_to(Path(runs_root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def init_weights_from(model: nn.Module, spec: str, runs_root: Path, experiment: str) -> dict[str, object]:
     """Apply ``config.weights`` to a freshly built model; returns what the run record should say about it."""
     path = resolve_weights(spec, runs_root, experiment)
     left = copy_matching(model, read_state(path))
-    return {"weights_file": str(path), "weights_not_copied": left}
+    return {"weights_file": recorded_path(path, runs_root), "weights_not_copied": left}

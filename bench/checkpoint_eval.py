@@ -1,0 +1,64 @@
+"""Held-out error of every landmark checkpoint shipped in ``checkpoints/``, on the split it never saw.
+
+Each checkpoint is scored by :func:`trainers.evaluate.evaluate_checkpoint` on its own dataset's ``test`` split, from
+the ground-truth crops the trainer uses (so this isolates the landmark model; ``bench/accuracy.py`` measures the
+full detect-then-landmark path against peers). Columns: RMSE in crop pixels (px @96 for ``kaggle15``), NME by the
+outer-eye-corner distance, per-region NME, file size. Writes ``bench/results/checkpoint_eval.csv``.
+
+    python bench/checkpoint_eval.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kpdemo.checkpoints import CheckpointError, load_checkpoint  # noqa: E402
+from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
+from kpdemo.schemas import SCHEMAS  # noqa: E402
+from trainers.evaluate import evaluate_checkpoint  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def landmark_checkpoints(folder: Path = CHECKPOINTS_DIR) -> list[Path]:
+    """The ``*.pt`` files in ``folder`` that predict a registered keypoint schema (not e.g. the frontalizer)."""
+    found = []
+    for path in sorted(folder.glob("*.pt")):
+        try:
+            _, meta = load_checkpoint(path)
+        except CheckpointError:
+            continue
+        if meta.schema in SCHEMAS:
+            found.append(path)
+    return found
+
+
+def evaluate_all(paths: list[Path]) -> pd.DataFrame:
+    rows = []
+    for path in tqdm(paths, desc="checkpoints", unit="ckpt"):
+        _, meta = load_checkpoint(path)
+        metrics = evaluate_checkpoint(path)
+        size = "x".join(map(str, meta.input_size))
+        rows.append({"checkpoint": f"checkpoints/{path.name}", "model": meta.model, "schema": meta.schema,
+                     "file_mib": round(path.stat().st_size / 2**20, 2), "input_size": size, **metrics})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=RESULTS / "checkpoint_eval.csv")
+    args = parser.parse_args(argv)
+    table = evaluate_all(landmark_checkpoints())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

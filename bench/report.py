@@ -1,0 +1,147 @@
+"""Write the README's results section from ``bench/results/``, so every number there comes from a measured file.
+
+Each table names the command that produced its file; a missing file becomes a line saying which command to run,
+never a number. ``--check`` exits non-zero when the README differs from what the files say (the test suite runs
+it), so a rerun benchmark cannot silently leave stale numbers in the README.
+
+    python bench/report.py          # rewrite README.md between <!-- results:start --> and <!-- results:end -->
+    python bench/report.py --check  # is the README current?
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+README = REPO / "README.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def table(rows: list[list[object]], header: list[str]) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def pct(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{100 * value:.2f}%"
+
+
+def shipped_models(results: Path) -> str:
+    frame = pd.read_csv(results / "checkpoint_eval.csv")
+    rows = [[f"`{r.checkpoint}`", r.model, f"{r.dataset} {r.split} ({r.images} faces, {r.input_size} crops)",
+             f"{r.rmse_px:.2f}", pct(r.nme), f"{r.file_mib:.1f}"] for r in frame.itertuples()]
+    return ("Held-out error of each shipped checkpoint on its dataset's test split, from ground-truth crops "
+            "(`python bench/checkpoint_eval.py` -> `bench/results/checkpoint_eval.csv`; per-region NME there too). "
+            "NME is normalised by the outer-eye-corner distance; RMSE is in crop pixels.\n\n"
+            + table(rows, ["checkpoint", "model", "held-out data", "RMSE (px)", "NME", "MiB"]))
+
+
+def peers(results: Path) -> str:
+    frame = pd.read_csv(results / "accuracy.csv")
+    rows = [[r.dataset, r.model, r.points_compared, r.images, pct(r.found_rate), pct(r.nme_found_mean),
+             pct(r.nme_found_median), pct(r.failure_rate_10pct)] for r in frame.itertuples()]
+    return ("Full path (each model's own face detector, then landmarks) on the raw test images, against MediaPipe "
+            "face mesh and dlib's 68-point predictor (`pip install -r requirements-bench.txt && python "
+            "bench/accuracy.py` -> `bench/results/accuracy.csv`, `accuracy.png`). Models with another schema are "
+            "scored on the anchor points both schemas name; a face not found counts as a failure "
+            "(failure = NME > 10%).\n\n"
+            + table(rows, ["test set", "model", "points", "images", "face found", "NME mean", "NME median",
+                           "failures"])
+            + "\n\n![accuracy](bench/results/accuracy.png)")
+
+
+def webcam(results: Path) -> str:
+    frame = pd.read_csv(results / "webcam_latency.csv")
+    first = frame.iloc[0]
+    rows = [[r.predictor, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.ratio_vs_mediapipe468:.2f}",
+             f"{r.fps_per_user_concurrent:.1f}", f"{r.fps_total_concurrent:.1f}"] for r in frame.itertuples()]
+    users = int(first["users"])
+    return (f"Per-frame latency of the whole webcam path at 640x480 (JPEG decode, face detection, landmarks, "
+            f"smoothing, drawing) on {first['cpu']} ({first['cpu_threads']} threads, 1-min load "
+            f"{first['load_avg_1min']} at the end), and frames per second with {users} concurrent users "
+            "(`python bench/webcam_latency.py` -> `bench/results/webcam_latency.csv`, `webcam_latency.png`).\n\n"
+            + table(rows, ["predictor", "median ms", "p95 ms", "x MediaPipe", f"fps per user ({users} users)",
+                           "fps served"])
+            + "\n\n![webcam latency](bench/results/webcam_latency.png)")
+
+
+def training(results: Path) -> str:
+    frame = pd.read_csv(results / "train_speed.csv")
+    first = frame.iloc[0]
+    rows = [[r.pipeline, r.part.replace("_", " "), f"{r.images_per_s:.0f}", f"{1 / r.epochs_per_s:.1f}",
+             f"{r.speedup_vs_naive:.2f}x"] for r in frame.itertuples()]
+    return (f"ConvNet training throughput on {first['device_name']} ({first['threads']} threads), "
+            f"kpdemo's on-device tensor pipeline vs a per-sample DataLoader + albumentations pipeline, same model "
+            "and augmentation (`python bench/train_speed.py` -> `bench/results/train_speed.csv`; seconds per epoch "
+            "are for the 4,673 kaggle15 training images).\n\n"
+            + table(rows, ["pipeline", "timed", "images/s", "s/epoch", "vs naive"]))
+
+
+def footprint(results: Path) -> str:
+    sizes = pd.read_csv(results / "model_size.csv")
+    starts = pd.read_csv(results / "cold_start.csv")
+    rows = [[f"`{r.model}`", f"{r.file_mib:.2f}", "" if pd.isna(r.parameters) else f"{int(r.parameters):,}"]
+            for r in sizes.itertuples()]
+    return ("Model files and the cold start of `python app.py` (`python bench/footprint.py` -> "
+            "`bench/results/model_size.csv`, `cold_start.csv`): "
+            f"page served after {starts['page_served_s'].median():.1f} s and first Detect answered after "
+            f"{starts['first_detect_s'].median():.1f} s (median of {len(starts)} starts).\n\n"
+            + table(rows, ["model file", "MiB", "parameters"]))
+
+
+SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
+    ("Shipped models", shipped_models, "python bench/checkpoint_eval.py"),
+    ("Against MediaPipe and dlib", peers, "python bench/accuracy.py"),
+    ("Webcam speed", webcam, "python bench/webcam_latency.py"),
+    ("Training speed", training, "python bench/train_speed.py"),
+    ("Size and cold start", footprint, "python bench/footprint.py"),
+]
+
+
+def render(results: Path = RESULTS) -> str:
+    """The results section's markdown, markers included."""
+    parts = [START, "## Measured results", "",
+             "Generated by `python bench/report.py` from the files in `bench/results/` (see `bench/README.md` for "
+             "how to rerun each benchmark); do not edit by hand."]
+    for title, make, command in SECTIONS:
+        try:
+            body = make(results)
+        except FileNotFoundError as exc:
+            body = f"Not measured yet: `{command}` writes `{Path(exc.filename).name}`."
+        parts += ["", f"### {title}", "", body]
+    return "\n".join([*parts, END])
+
+
+def replace_section(text: str, section: str) -> str:
+    if START not in text or END not in text:
+        raise ValueError(f"README.md has no {START} ... {END} markers")
+    head, rest = text.split(START, 1)
+    return head + section + rest.split(END, 1)[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is not what the results say")
+    args = parser.parse_args(argv)
+    current = README.read_text()
+    wanted = replace_section(current, render())
+    if args.check:
+        if wanted != current:
+            print("README.md results are stale: run python bench/report.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(wanted)
+    print(f"wrote the results section of {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

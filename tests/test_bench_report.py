@@ -1,0 +1,37 @@
+"""The README's results come from bench/results/, and what the repo ships fits a Hugging Face Space."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.report import END, START, render, replace_section
+from kpdemo.config import CHECKPOINTS_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+SPACE_FILE_LIMIT = 10 * 2**20  # Hugging Face Spaces refuse larger plain (non-LFS) files
+
+
+def test_readme_results_match_the_measured_files() -> None:
+    done = subprocess.run([sys.executable, "bench/report.py", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_missing_results_name_the_command_not_a_number(tmp_path: Path) -> None:
+    section = render(tmp_path)
+    assert section.startswith(START) and section.endswith(END)
+    assert "Not measured yet: `python bench/accuracy.py` writes `accuracy.csv`" in section
+    assert "Not measured yet: `python bench/webcam_latency.py`" in section
+    assert "|" not in section  # no table without a file behind it
+
+
+def test_replace_section_keeps_the_rest_of_the_readme() -> None:
+    text = f"intro\n{START}\nold\n{END}\noutro\n"
+    assert replace_section(text, f"{START}new{END}") == f"intro\n{START}new{END}\noutro\n"
+
+
+def test_shipped_files_fit_a_space() -> None:
+    large = [(p.relative_to(REPO), p.stat().st_size) for p in CHECKPOINTS_DIR.rglob("*") if p.is_file()
+             and p.stat().st_size > SPACE_FILE_LIMIT]
+    assert not large, f"over the 10 MiB Space limit: {large}"
