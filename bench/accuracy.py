@@ -8,9 +8,11 @@ Every model runs its *full* image pipeline (its own face detector, then landmark
 
 A model with the dataset's own schema is scored on all points; others on the anchors both schemas name
 (:func:`kpdemo.schemas.shared_anchors`: eye corners and centres, brow ends, nose tip, mouth corners, lip centres,
-chin), which also carries the gap between annotation conventions. NME is normalised by the ground truth's outer eye
-corners. A face is "found" when a predicted face box contains the centre of the true points; images with no such
-face count as failures. Writes ``bench/results/accuracy.csv`` (one row per dataset x model) and ``accuracy.png``.
+chin), which also carries the gap between annotation conventions. Every model is also scored on one common set, the
+anchors the truth shares with MediaPipe's map (``nme_common_*``), so those columns compare like with like. NME is
+normalised by the ground truth's outer eye corners. A face is "found" when a predicted face box contains the centre
+of the true points; images with no such face count as failures. Writes ``bench/results/accuracy.csv`` (one row per
+dataset x model) and ``accuracy.png``.
 
     python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w]
 """
@@ -32,7 +34,7 @@ from bench.dlib_peer import DlibPredictor, dlib_available  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import LandmarkPredictor, available_predictors, get_predictor  # noqa: E402
 from kpdemo.metrics import failure_rate, normaliser, point_errors  # noqa: E402
-from kpdemo.schemas import KeypointSchema, shared_anchors  # noqa: E402
+from kpdemo.schemas import MEDIAPIPE468, KeypointSchema, shared_anchors  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 #: How each test image is presented: (upscale factor, padding as a fraction of the side on each edge).
@@ -41,8 +43,10 @@ PRESENTATION = {"kaggle15": (3, 0.25), "imm_frontal": (1, 0.0), "ibug300w": (1, 
 
 @dataclass
 class Scored:
-    nme: np.ndarray  # per image; inf where no face was found
+    nme: np.ndarray  # per image, on the points the model shares with the truth; inf where no face was found
+    nme_common: np.ndarray  # per image, on the anchors every model of the table names (MediaPipe's map)
     points_compared: int
+    anchors_common: int
 
 
 def present(image: np.ndarray, upscale: int, pad: float) -> tuple[np.ndarray, float, float]:
@@ -68,16 +72,22 @@ def pick_face(predictor: LandmarkPredictor, image: np.ndarray, centre: np.ndarra
     return best
 
 
+def common_anchors(truth_schema: KeypointSchema) -> list[str]:
+    """The anchors the truth shares with MediaPipe's mesh map: the one set on which every model is scored alike."""
+    return shared_anchors(truth_schema, MEDIAPIPE468)
+
+
 def score(predictor: LandmarkPredictor, data: LandmarkSet, limit: int | None) -> Scored:
     truth_schema: KeypointSchema = data.schema
     same = predictor.schema.id == truth_schema.id
     names = [] if same else shared_anchors(truth_schema, predictor.schema)
     if not same and not names:
         raise ValueError(f"{predictor.name} shares no anchors with {truth_schema.id}")
+    common = [n for n in common_anchors(truth_schema) if n in predictor.schema.anchors]
     upscale, pad = PRESENTATION[data.name]
     n = len(data) if limit is None else min(limit, len(data))
     norm = normaliser(data.points[:n], truth_schema)
-    nme = np.full(n, np.inf)
+    nme, nme_common = np.full(n, np.inf), np.full(n, np.inf)
     for i in tqdm(range(n), desc=f"{data.name}: {predictor.name}", unit="img", leave=False):
         image, scale, offset = present(data.image(i), upscale, pad)
         truth = data.points[i]
@@ -88,10 +98,16 @@ def score(predictor: LandmarkPredictor, data: LandmarkSet, limit: int | None) ->
         if same:
             nme[i] = point_errors(pts[None], truth[None])[0] / norm[i]
         else:
-            pred_a = predictor.schema.anchor_points(pts[None], names)
-            true_a = truth_schema.anchor_points(truth[None], names)
-            nme[i] = point_errors(pred_a, true_a)[0] / norm[i]
-    return Scored(nme, truth_schema.num_points if same else len(names))
+            nme[i] = anchor_error(pts, truth, predictor.schema, truth_schema, names) / norm[i]
+        nme_common[i] = anchor_error(pts, truth, predictor.schema, truth_schema, common) / norm[i]
+    return Scored(nme, nme_common, truth_schema.num_points if same else len(names), len(common))
+
+
+def anchor_error(pts: np.ndarray, truth: np.ndarray, schema: KeypointSchema, truth_schema: KeypointSchema,
+                 names: list[str]) -> float:
+    """Mean distance between the named anchors of a prediction and of the truth (pixels)."""
+    pred, true = schema.anchor_points(pts[None], names), truth_schema.anchor_points(truth[None], names)
+    return float(point_errors(pred, true)[0])
 
 
 def predictors_for(schema_id: str) -> list[LandmarkPredictor]:
@@ -118,6 +134,9 @@ def run(datasets: list[str], limit: int | None) -> pd.DataFrame:
                 "nme_found_mean": float(result.nme[found].mean()) if found.any() else np.nan,
                 "nme_found_median": float(np.median(result.nme[found])) if found.any() else np.nan,
                 "failure_rate_10pct": failure_rate(result.nme, 0.10),
+                "anchors_common": result.anchors_common,
+                "nme_common_mean": float(result.nme_common[found].mean()) if found.any() else np.nan,
+                "failure_rate_common_10pct": failure_rate(result.nme_common, 0.10),
             })
             print(rows[-1])
     return pd.DataFrame(rows)
@@ -132,15 +151,20 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     datasets = list(dict.fromkeys(table["dataset"]))
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
     for ax, name in zip(axes[0], datasets, strict=True):
-        part = table[table["dataset"] == name]
-        labels = [f"{m}\n({p} pts)" for m, p in zip(part["model"], part["points_compared"], strict=True)]
-        ax.bar(labels, 100 * part["nme_found_mean"], color="#4c72b0")
-        for x, (nme_pct, fail) in enumerate(zip(100 * part["nme_found_mean"], part["failure_rate_10pct"],
-                                                strict=True)):
-            ax.text(x, nme_pct, f"{nme_pct:.1f}%\nfail {100 * fail:.0f}%", ha="center", va="bottom", fontsize=8)
+        part = table[table["dataset"] == name].reset_index(drop=True)
+        x = np.arange(len(part))
+        own = ax.bar(x - 0.2, 100 * part["nme_found_mean"], 0.4, color="#4c72b0", label="own points")
+        common = ax.bar(x + 0.2, 100 * part["nme_common_mean"], 0.4, color="#dd8452",
+                        label=f"{int(part['anchors_common'].iloc[0])} common anchors")
+        ax.bar_label(own, [f"{v:.1f}" for v in 100 * part["nme_found_mean"]], fontsize=7)
+        ax.bar_label(common, [f"{v:.1f}\nfail {100 * f:.0f}%" for v, f in
+                              zip(100 * part["nme_common_mean"], part["failure_rate_common_10pct"], strict=True)],
+                     fontsize=7)
+        ax.set_xticks(x, [f"{m}\n({p} pts)" for m, p in zip(part["model"], part["points_compared"], strict=True)])
         ax.set_title(f"{name} test split")
         ax.set_ylabel("NME (% of outer-eye distance)")
         ax.tick_params(axis="x", labelsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

@@ -46,15 +46,20 @@ def shipped_models(results: Path) -> str:
 
 def peers(results: Path) -> str:
     frame = pd.read_csv(results / "accuracy.csv")
-    rows = [[r.dataset, r.model, r.points_compared, r.images, pct(r.found_rate), pct(r.nme_found_mean),
-             pct(r.nme_found_median), pct(r.failure_rate_10pct)] for r in frame.itertuples()]
+    rows = [[r.dataset, r.model, r.images, pct(r.found_rate), f"{pct(r.nme_found_mean)} ({r.points_compared})",
+             pct(r.nme_found_median), pct(r.failure_rate_10pct), pct(r.nme_common_mean),
+             pct(r.failure_rate_common_10pct)] for r in frame.itertuples()]
+    anchors = ", ".join(f"{d}: {n}" for d, n in frame.groupby("dataset", sort=False)["anchors_common"].first().items())
     return ("Full path (each model's own face detector, then landmarks) on the raw test images, against MediaPipe "
             "face mesh and dlib's 68-point predictor (`pip install -r requirements-bench.txt && python "
-            "bench/accuracy.py` -> `bench/results/accuracy.csv`, `accuracy.png`). Models with another schema are "
-            "scored on the anchor points both schemas name; a face not found counts as a failure "
+            "bench/accuracy.py` -> `bench/results/accuracy.csv`, `accuracy.png`). \"Own points\" scores each model "
+            "on every point it shares with the annotation (a model of another schema on the named anchors both "
+            "have); \"common anchors\" scores every model on the same anchor set, the one MediaPipe's index map "
+            f"covers ({anchors} anchors: eye corners and centres, brow ends, nose tip, mouth corners, lip "
+            "centres, chin), so those two columns compare like with like. A face not found counts as a failure "
             "(failure = NME > 10%).\n\n"
-            + table(rows, ["test set", "model", "points", "images", "face found", "NME mean", "NME median",
-                           "failures"])
+            + table(rows, ["test set", "model", "images", "face found", "NME, own points (n)", "median",
+                           "failures", "NME, common anchors", "failures"])
             + "\n\n![accuracy](bench/results/accuracy.png)")
 
 

@@ -72,7 +72,7 @@ EXPERIMENTS.update({
     e.name: e
     for e in (
         Experiment(
-            "w300", "ResNet18 (no layer4) on 96 px 68-point crops: from scratch on 300-W vs pre-trained on "
+            "w300", "ResNet18 (no layer4) on 64 px 68-point crops: from scratch on 300-W vs pre-trained on "
             "YouTube-Faces then fine-tuned on 300-W",
             "Seed 002: eyes/nose/mouth good, jawline poor (best val MSE ~19 px^2 at 224 px); seed 003: a "
             "pre-trained model fine-tunes well.",
