@@ -106,8 +106,8 @@ def _runner(make_task):  # noqa: ANN001, ANN202 - task factory -> run_config-com
 #: polygons use lr 1e-3 (the seed ran its preliminary networks at a higher rate, 0.01, for quick results).
 SEED004 = TrainConfig(model="light", optimizer="adam", lr=2e-4, momentum=0.5, loss="l1", batch_size=16,
                       device="cpu", channels_last=False)
-POLYGONS = replace(SEED004, dataset="polygons", lr=1e-3, epochs=6, train_subset=768, eval_subset=256)
-FACES = replace(SEED004, dataset="ytf_aligned128", epochs=4)
+POLYGONS = replace(SEED004, dataset="polygons", lr=1e-3, epochs=24, train_subset=2048, eval_subset=256)
+FACES = replace(SEED004, dataset="ytf_aligned128", epochs=12)
 
 EXPERIMENTS.update({
     e.name: e
