@@ -33,17 +33,8 @@ def upload(page: Page, elem_id: str, path: Path) -> None:
     clear = page.locator(f"#{elem_id} button[aria-label='Clear']")
     if clear.count():
         clear.click()
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    shown = page.locator(f"#{elem_id}").get_by_text(path.name)
-    for attempt in range(2):  # an event still settling (e.g. a model switch) can swallow the first hand-over
-        page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-        try:
-            shown.wait_for(timeout=15_000)
-            return
-        except PlaywrightTimeout:
-            if attempt:
-                raise
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.locator(f"#{elem_id}").get_by_text(path.name).wait_for()
 
 
 def choose(page: Page, label: str, option_prefix: str, exact: bool = False) -> str:
