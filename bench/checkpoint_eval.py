@@ -18,35 +18,30 @@ import pandas as pd
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from kpdemo.checkpoints import CheckpointError, load_checkpoint  # noqa: E402
+from kpdemo.checkpoints import load_checkpoint  # noqa: E402
 from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
-from kpdemo.schemas import SCHEMAS  # noqa: E402
+from kpdemo.detection import available_predictors  # noqa: E402
 from trainers.evaluate import evaluate_checkpoint  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
+SHIPPED_PREFIX = "checkpoint:"  # the registry's key for checkpoints/<name>.pt
 
 
-def landmark_checkpoints(folder: Path = CHECKPOINTS_DIR) -> list[Path]:
-    """The ``*.pt`` files in ``folder`` that predict a registered keypoint schema (not e.g. the frontalizer)."""
-    found = []
-    for path in sorted(folder.glob("*.pt")):
-        try:
-            _, meta = load_checkpoint(path)
-        except CheckpointError:
-            continue
-        if meta.schema in SCHEMAS:
-            found.append(path)
-    return found
+def landmark_checkpoints() -> list[Path]:
+    """The landmark checkpoints in ``checkpoints/`` as the app's predictor registry finds them (so not e.g. the
+    frontalizer, and not user runs)."""
+    return [CHECKPOINTS_DIR / f"{e.key.removeprefix(SHIPPED_PREFIX)}.pt" for e in available_predictors(refresh=True)
+            if e.key.startswith(SHIPPED_PREFIX)]
 
 
 def evaluate_all(paths: list[Path]) -> pd.DataFrame:
     rows = []
     for path in tqdm(paths, desc="checkpoints", unit="ckpt"):
-        _, meta = load_checkpoint(path)
-        metrics = evaluate_checkpoint(path)
+        meta = load_checkpoint(path)[1]
         size = "x".join(map(str, meta.input_size))
         rows.append({"checkpoint": f"checkpoints/{path.name}", "model": meta.model, "schema": meta.schema,
-                     "file_mib": round(path.stat().st_size / 2**20, 2), "input_size": size, **metrics})
+                     "file_mib": round(path.stat().st_size / 2**20, 2), "input_size": size,
+                     **evaluate_checkpoint(path)})
     return pd.DataFrame(rows)
 
 

@@ -18,16 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere
+from kpdemo.markdown import markdown_table, replace_between  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 README = REPO / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def table(rows: list[list[object]], header: list[str]) -> str:
-    """A GitHub markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def pct(value: float) -> str:
@@ -41,7 +37,7 @@ def shipped_models(results: Path) -> str:
     return ("Held-out error of each shipped checkpoint on its dataset's test split, from ground-truth crops "
             "(`python bench/checkpoint_eval.py` -> `bench/results/checkpoint_eval.csv`; per-region NME there too). "
             "NME is normalised by the outer-eye-corner distance; RMSE is in crop pixels.\n\n"
-            + table(rows, ["checkpoint", "model", "held-out data", "RMSE (px)", "NME", "MiB"]))
+            + markdown_table(["checkpoint", "model", "held-out data", "RMSE (px)", "NME", "MiB"], rows))
 
 
 def peers(results: Path) -> str:
@@ -58,8 +54,8 @@ def peers(results: Path) -> str:
             f"covers ({anchors} anchors: eye corners and centres, brow ends, nose tip, mouth corners, lip "
             "centres, chin), so those two columns compare like with like. A face not found counts as a failure "
             "(failure = NME > 10%).\n\n"
-            + table(rows, ["test set", "model", "images", "face found", "NME, own points (n)", "median",
-                           "failures", "NME, common anchors", "failures"])
+            + markdown_table(["test set", "model", "images", "face found", "NME, own points (n)", "median",
+                           "failures", "NME, common anchors", "failures"], rows)
             + "\n\n![accuracy](bench/results/accuracy.png)")
 
 
@@ -73,8 +69,8 @@ def webcam(results: Path) -> str:
             f"smoothing, drawing) on {first['cpu']} ({first['cpu_threads']} threads, 1-min load "
             f"{first['load_avg_1min']} at the end), and frames per second with {users} concurrent users "
             "(`python bench/webcam_latency.py` -> `bench/results/webcam_latency.csv`, `webcam_latency.png`).\n\n"
-            + table(rows, ["predictor", "median ms", "p95 ms", "x MediaPipe", f"fps per user ({users} users)",
-                           "fps served"])
+            + markdown_table(["predictor", "median ms", "p95 ms", "x MediaPipe", f"fps per user ({users} users)",
+                           "fps served"], rows)
             + "\n\n![webcam latency](bench/results/webcam_latency.png)")
 
 
@@ -87,7 +83,7 @@ def training(results: Path) -> str:
             f"kpdemo's on-device tensor pipeline vs a per-sample DataLoader + albumentations pipeline, same model "
             "and augmentation (`python bench/train_speed.py` -> `bench/results/train_speed.csv`; seconds per epoch "
             "are for the 4,673 kaggle15 training images).\n\n"
-            + table(rows, ["pipeline", "timed", "images/s", "s/epoch", "vs naive"]))
+            + markdown_table(["pipeline", "timed", "images/s", "s/epoch", "vs naive"], rows))
 
 
 def footprint(results: Path) -> str:
@@ -99,7 +95,7 @@ def footprint(results: Path) -> str:
             "`bench/results/model_size.csv`, `cold_start.csv`): "
             f"page served after {starts['page_served_s'].median():.1f} s and first Detect answered after "
             f"{starts['first_detect_s'].median():.1f} s (median of {len(starts)} starts).\n\n"
-            + table(rows, ["model file", "MiB", "parameters"]))
+            + markdown_table(["model file", "MiB", "parameters"], rows))
 
 
 SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
@@ -126,10 +122,8 @@ def render(results: Path = RESULTS) -> str:
 
 
 def replace_section(text: str, section: str) -> str:
-    if START not in text or END not in text:
-        raise ValueError(f"README.md has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    return head + section + rest.split(END, 1)[1]
+    """``text`` with its results section (markers included in ``section``) replaced."""
+    return replace_between(text, START, END, section.removeprefix(START).removesuffix(END))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from kpdemo.config import SHIPPED_RUNS_DIR
+from kpdemo.markdown import markdown_table, replace_between
 from kpdemo.runs import load_runs
 from trainers.experiments import EXPERIMENTS
 
@@ -143,18 +144,11 @@ def findings(roots: list[Path]) -> pd.DataFrame:
 
 def to_markdown(table: pd.DataFrame) -> str:
     cols = ["experiment", "seed claim", "our numbers", "budget", "verdict"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(row[c]).replace("|", "/") for c in cols) + " |" for _, row in table.iterrows()]
-    return "\n".join(lines)
+    return markdown_table(cols, table[cols].itertuples(index=False))
 
 
 def write_readme(table: pd.DataFrame, readme: Path = README) -> None:
-    text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme} lacks the {START} / {END} markers")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{to_markdown(table)}\n{END}{tail}")
+    readme.write_text(replace_between(readme.read_text(), START, END, f"\n{to_markdown(table)}\n"))
 
 
 def main(argv: list[str] | None = None) -> int:

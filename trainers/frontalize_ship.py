@@ -19,6 +19,7 @@ import torch
 
 from kpdemo.config import REPO_ROOT, SHIPPED_RUNS_DIR
 from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, FrontalizerMeta, save_frontalizer
+from kpdemo.markdown import markdown_table
 from kpdemo.models.autoencoder import SharedEncoderNet
 from kpdemo.runs import load_runs, read_record
 from trainers.ship import ship_record
@@ -54,13 +55,10 @@ def ship_model(run_dir: Path, target: Path = DEFAULT_CHECKPOINT) -> Path:
 
 def _table(runs: pd.DataFrame, columns: dict[str, str]) -> str:
     present = {k: v for k, v in columns.items() if k in runs.columns}
-    table = runs[list(present)].rename(columns=present)
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    for _, row in table.iterrows():
-        cells = ("-" if pd.isna(v) else f"{v:.0f}" if isinstance(v, float) and v.is_integer()
-                 else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [["-" if pd.isna(v) else f"{v:.0f}" if isinstance(v, float) and v.is_integer()
+              else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+             for row in runs[list(present)].itertuples(index=False)]
+    return markdown_table(list(present.values()), cells)
 
 
 def results_markdown(runs_root: Path = SHIPPED_RUNS_DIR) -> str:

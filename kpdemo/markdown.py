@@ -1,0 +1,23 @@
+"""Markdown for the documents the repo writes from measured files (README results, findings, frontalize doc).
+
+One table writer and one marker-section splicer, so every generated table and section is formatted alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def markdown_table(header: list[str], rows: Iterable[Iterable[object]]) -> str:
+    """A GitHub table; a ``|`` inside a cell becomes ``/`` so it cannot split the cell."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def replace_between(text: str, start: str, end: str, body: str) -> str:
+    """``text`` with whatever lies between the ``start`` and ``end`` markers replaced by ``body``."""
+    if start not in text or end not in text:
+        raise ValueError(f"no {start} ... {end} markers to write between")
+    head, rest = text.split(start, 1)
+    return head + start + body + end + rest.split(end, 1)[1]
