@@ -77,14 +77,15 @@ def test_background_training_lock_stop_and_record(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KPDEMO_RUNS", str(tmp_path))
     job = tab.TrainingJob()
     monkeypatch.setattr(tab, "JOB", job)
-    config = replace(TrainConfig(), experiment="uitest", model="simplenet", epochs=3, train_subset=64,
+    # enough images that an epoch outlasts the polling below, so the stop lands between epoch 1 and epoch 3
+    config = replace(TrainConfig(), experiment="uitest", model="simplenet", epochs=3, train_subset=2048,
                      eval_subset=64, batch_size=32, device="cpu")
     job.start(config)
     with pytest.raises(tab.TrainingBusyError, match="already running"):
         job.start(config)
     deadline = time.monotonic() + 240
     while not job.snapshot().rows and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.02)
     assert job.stop()
     updates = list(tab.watch())  # follows the job to its end
     snap = job.snapshot()
