@@ -20,7 +20,7 @@ from kpdemo.frontalize import (
     most_frontal_pairs,
     ssim,
 )
-from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, FrontalizerMeta, save_frontalizer
+from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, FrontalizerMeta, model_note, save_frontalizer
 from kpdemo.frontalize.polygons import mirror, triangle_pairs
 from kpdemo.models.autoencoder import PatchDiscriminator, SharedEncoderNet, build_decoder, build_encoder
 from kpdemo.runs import read_record
@@ -119,9 +119,10 @@ def test_quick_polygons_run_is_recorded_and_learns(polygon_runs: Path) -> None:
     run = next(polygon_runs.glob("reconstruct_*"))
     record = read_record(run)
     assert record["status"] == "done" and record["checkpoint"] == "net.pt" and (run / "net.pt").is_file()
-    assert {"l1_gray", "ssim", "domain", "best_epoch"} <= set(record["test"])
+    assert {"l1_gray", "ssim", "iou", "domain", "best_epoch"} <= set(record["test"])
+    assert record["test"]["iou"] > 0  # 0 is the blank-image collapse
     history = pd.read_csv(run / "history.csv")
-    assert {"epoch", "train_loss", "val_loss", "val_l1_gray", "val_ssim", "epoch_time_s",
+    assert {"epoch", "train_loss", "val_loss", "val_l1_gray", "val_ssim", "val_iou", "epoch_time_s",
             "wall_time_s"} <= set(history.columns)
     assert len(history) == 3 and history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
@@ -156,6 +157,30 @@ def test_frontalizer_round_trip_and_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.pt").write_bytes(b"not torch")
     with pytest.raises(FrontalizerError, match="readable"):
         load_frontalizer(tmp_path / "bad.pt")
+
+
+def test_model_note_reports_the_files_own_loss_and_scores(tmp_path: Path) -> None:
+    net = SharedEncoderNet("light", ("frontal",))
+    metrics = {"l1_gray": 30.04, "ssim": 0.51, "identity_l1_gray": 40.5, "identity_ssim": 0.42,
+               "mean_l1_gray": 37.7, "mean_ssim": 0.45}
+    path = save_frontalizer(tmp_path / "f.pt", net, FrontalizerMeta(family="light", loss="l1_ssim", metrics=metrics))
+    note = model_note(path)
+    assert "l1_ssim loss" in note and "L1 30.0 gray levels and SSIM 0.51" in note and "37.7 / 0.45" in note
+    assert model_note(tmp_path / "missing.pt").startswith("Learned frontalization is not available")
+
+
+def test_shipping_prefers_a_run_that_beats_both_baselines_on_both_metrics(tmp_path: Path) -> None:
+    from trainers.frontalize_ship import best_frontalize_run
+
+    baselines = {"identity_l1_gray": 40.5, "identity_ssim": 0.42, "mean_l1_gray": 37.7, "mean_ssim": 0.45}
+    for name, l1, ssim_ in (("blurry", 35.0, 0.38), ("sharp", 36.0, 0.50), ("failed", 30.0, 0.60)):
+        run = tmp_path / "frontalize" / name
+        run.mkdir(parents=True)
+        status = "failed" if name == "failed" else "done"
+        (run / "record.json").write_text(json.dumps(
+            {"experiment": "frontalize", "name": name, "status": status,
+             "test": {"l1_gray": l1, "ssim": ssim_} | baselines}))
+    assert best_frontalize_run(tmp_path).name == "sharp"  # lower L1 alone loses to beating both baselines
 
 
 def test_aligned_cut_puts_the_eyes_on_the_template() -> None:

@@ -1,10 +1,11 @@
-"""Train one image-to-image config (seed 004): a shared-encoder net, L1 per output domain, optional PatchGAN.
+"""Train one image-to-image config (seed 004): a shared-encoder net, one loss per output domain, optional PatchGAN.
 
 The landmark trainer (:mod:`trainers.train`) regresses points; this loop maps images to images, so it has its
 own epoch step but the same contract: ``fit_image_model`` records the run with :class:`kpdemo.runs.RunWriter`
-(history: ``epoch, train_loss, val_loss, val_l1_gray, val_ssim, lr, epoch_time_s, wall_time_s``), keeps the
-best-validation weights (a plain ``state_dict`` file that :mod:`trainers.weights` can start another run from),
-and writes held-out scores of that model and of two baselines into ``record["test"]``:
+(history: ``epoch, train_loss, val_loss, val_l1_gray, val_ssim[, val_iou], lr, epoch_time_s, wall_time_s``, where
+``train_loss`` is ``config.loss`` (:mod:`trainers.image_losses`) summed over decoders and ``val_loss`` that loss on
+the scored one), keeps the best-validation weights (a plain ``state_dict`` file that :mod:`trainers.weights` can
+start another run from), and writes held-out scores of that model and of two baselines into ``record["test"]``:
 
 * ``identity``: the input returned unchanged (for faces: geometric alignment alone);
 * ``mean``: the mean training target (for faces: the mean frontal face), the best constant answer.
@@ -29,6 +30,7 @@ from kpdemo.models.autoencoder import PatchDiscriminator, SharedEncoderNet
 from kpdemo.runs import RunWriter, environment
 from kpdemo.training.tensors import pixels_to_input
 from trainers.config import TrainConfig
+from trainers.image_losses import image_loss
 from trainers.train import BestKeeper, resolve_device
 from trainers.weights import init_weights_from
 
@@ -45,6 +47,8 @@ class ImageTask:
     transform); the first ``"target"`` domain (else the first) is scored. ``train_pairs(epoch)`` gives that
     epoch's training pairs (fresh renders for synthetic data, the same pairs for faces). ``frozen`` lists
     parameter-name prefixes left untrained (e.g. ``encoder.`` for a decoder trained on a pre-trained encoder).
+    ``binary`` tasks (white shapes on black) are also scored by ``iou``: the overlap of predicted and true shape,
+    which, unlike L1 and SSIM, is 0 for the all-black answer.
     """
 
     domains: dict[str, str]
@@ -53,6 +57,7 @@ class ImageTask:
     test: Pair
     frozen: tuple[str, ...] = ()
     gan: bool = False
+    binary: bool = False
     env: dict[str, object] = field(default_factory=dict)
     figure: str = "examples_test.png"  # held-out examples figure; ``predictions_*`` names are never shipped
 
@@ -76,8 +81,9 @@ def adam(params, config: TrainConfig) -> torch.optim.Adam:  # noqa: ANN001 - par
 def train_epoch(net: SharedEncoderNet, opt: torch.optim.Optimizer, task: ImageTask, pair: Pair, config: TrainConfig,
                 generator: torch.Generator, critic: tuple[PatchDiscriminator, torch.optim.Optimizer] | None,
                 bar: tqdm, should_stop: Callable[[], bool] | None) -> float:
-    """One shuffled pass; returns the mean summed L1 over domains (the adversarial term is not included)."""
+    """One shuffled pass; returns the mean of ``config.loss`` summed over domains (without the adversarial term)."""
     net.train()
+    loss_fn = image_loss(config.loss)
     inputs, targets = pair
     order = torch.randperm(len(inputs), generator=generator)
     total, count = 0.0, 0
@@ -87,8 +93,8 @@ def train_epoch(net: SharedEncoderNet, opt: torch.optim.Optimizer, task: ImageTa
         x, y = _x(inputs[idx].to(device)), _x(targets[idx].to(device))
         z = net.encode(x)
         outputs = {d: net.decode(z, d) for d in task.domains}
-        l1 = sum(F.l1_loss(outputs[d], x if t == "input" else y) for d, t in task.domains.items())
-        loss = l1
+        fit = sum(loss_fn(outputs[d], x if t == "input" else y) for d, t in task.domains.items())
+        loss = fit
         if critic is not None:
             disc, disc_opt = critic
             fake = outputs[task.scored]
@@ -96,11 +102,11 @@ def train_epoch(net: SharedEncoderNet, opt: torch.optim.Optimizer, task: ImageTa
             disc_opt.zero_grad(set_to_none=True)
             disc_loss.backward()
             disc_opt.step()
-            loss = l1 + GAN_WEIGHT * _bce(disc(fake), True)
+            loss = fit + GAN_WEIGHT * _bce(disc(fake), True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += l1.item() * len(idx)
+        total += fit.item() * len(idx)
         count += len(idx)
         bar.update(len(idx))
         if should_stop is not None and should_stop():
@@ -117,13 +123,20 @@ def predict_domain(net: SharedEncoderNet, inputs: torch.Tensor, domain: str, bat
     return (torch.cat(out) * 0.5 + 0.5).clamp(0, 1)
 
 
-def score_split(net: SharedEncoderNet, task: ImageTask, pair: Pair) -> dict[str, float]:
-    """``loss`` (L1 on the network's [-1, 1] scale), ``l1_gray`` and ``ssim`` of the scored domain."""
+def score_split(net: SharedEncoderNet, task: ImageTask, pair: Pair, loss: str) -> dict[str, float]:
+    """``loss`` (``loss`` on the network's [-1, 1] scale), ``l1_gray``, ``ssim`` (and ``iou``) of the scored domain."""
     inputs, targets = pair
     truth = inputs if task.domains[task.scored] == "input" else targets
     pred = predict_domain(net, inputs, task.scored)
     truth01 = truth.float() / 255.0
-    return {"loss": float((pred - truth01).abs().mean() * 2)} | image_scores(pred, truth01)
+    scores = {"loss": float(image_loss(loss)(pred * 2 - 1, truth01 * 2 - 1))} | image_scores(pred, truth01)
+    return scores | ({"iou": shape_iou(pred, truth01)} if task.binary else {})
+
+
+def shape_iou(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """Intersection over union of the pixels above mid-gray, pooled over the batch ([0, 1] images)."""
+    p, t = pred > 0.5, truth > 0.5
+    return float((p & t).sum() / (p | t).sum().clamp(min=1))
 
 
 def baseline_scores(task: ImageTask, train_targets: torch.Tensor) -> dict[str, float]:
@@ -139,8 +152,8 @@ def baseline_scores(task: ImageTask, train_targets: torch.Tensor) -> dict[str, f
 
 
 def build_net(config: TrainConfig, task: ImageTask, runs_root: Path) -> tuple[SharedEncoderNet, dict[str, object]]:
-    """The net (``model_kwargs['family']``, one decoder per task domain), started from ``config.weights``."""
-    net = SharedEncoderNet(config.model_kwargs.get("family", "light"), tuple(task.domains))
+    """The net (family ``config.model``, one decoder per task domain), started from ``config.weights``."""
+    net = SharedEncoderNet(config.model, tuple(task.domains))
     start: dict[str, object] = {}
     if config.weights:
         start = init_weights_from(net, config.weights, runs_root, config.experiment)
@@ -155,6 +168,7 @@ def fit_image_model(
     should_stop: Callable[[], bool] | None = None, show_progress: bool = True,
 ) -> Path:
     """Train ``task`` as ``config`` says and record it under ``runs_root/<experiment>/<run name>/``."""
+    image_loss(config.loss)  # an unknown loss fails here, before a run folder exists
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -181,11 +195,12 @@ def fit_image_model(
                 tick = time.perf_counter()
                 pair = first if epoch == 1 else task.train_pairs(epoch)
                 train_loss = train_epoch(net, opt, task, pair, config, generator, critic, bar, should_stop)
-                val = score_split(net, task, task.val)
+                val = score_split(net, task, task.val, config.loss)
                 now = time.perf_counter()
                 row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
-                       "val_l1_gray": val["l1_gray"], "val_ssim": val["ssim"], "lr": config.lr,
-                       "epoch_time_s": now - tick, "wall_time_s": now - started}
+                       "val_l1_gray": val["l1_gray"], "val_ssim": val["ssim"]}
+                row |= ({"val_iou": val["iou"]} if task.binary else {}) | {
+                    "lr": config.lr, "epoch_time_s": now - tick, "wall_time_s": now - started}
                 keeper.log(row)
                 bar.set_postfix(val_l1_gray=f"{row['val_l1_gray']:.2f}", val_ssim=f"{row['val_ssim']:.3f}")
                 if on_epoch is not None:
@@ -194,7 +209,7 @@ def fit_image_model(
                     status = "stopped"
                     break
         torch.save({k: v.cpu() for k, v in keeper.restore().items()}, writer.dir / CHECKPOINT_NAME)
-        test = {k: v for k, v in score_split(net, task, task.test).items() if k != "loss"}
+        test = {k: v for k, v in score_split(net, task, task.test, config.loss).items() if k != "loss"}
         test |= baseline_scores(task, first[1]) | {"domain": task.scored, "best_epoch": keeper.best["epoch"]}
         writer.finish(status, test=test, checkpoint=CHECKPOINT_NAME)
     except BaseException as exc:

@@ -6,8 +6,8 @@ YouTube-Faces pairs are built by :mod:`kpdemo.frontalize.data` (imported on dema
 """
 
 from kpdemo.frontalize.metrics import image_scores, l1_gray, ssim
-from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, MODEL_NOTE, FrontalizerError, frontalize, load_frontalizer
+from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, FrontalizerError, frontalize, load_frontalizer, model_note
 from kpdemo.frontalize.pairing import frontalness, most_frontal_pairs
 
-__all__ = ["DEFAULT_CHECKPOINT", "MODEL_NOTE", "FrontalizerError", "frontalize", "frontalness", "image_scores",
+__all__ = ["DEFAULT_CHECKPOINT", "FrontalizerError", "frontalize", "frontalness", "image_scores", "model_note",
            "l1_gray", "load_frontalizer", "most_frontal_pairs", "ssim"]

@@ -25,17 +25,6 @@ DOMAIN = "frontal"
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "frontalize_light.pt"
 PIXEL_MEAN = PIXEL_STD = 0.5  # input = (v / 255 - 0.5) / 0.5 in [-1, 1]; the tanh output is on the same scale
 
-#: What the app shows beside the option (kept here, next to the model it describes).
-MODEL_NOTE = (
-    "Learned frontalization (seed 004, experimental): a small conv encoder/decoder (Light, 1.35 M parameters) "
-    "trained with an L1 loss to map each YouTube-Faces frame to the most frontal frame of the same person "
-    "(347 celebrities, 128x128 grayscale, faces first aligned geometrically). It produces a blurry, averaged "
-    "128x128 gray face: identity detail is lost through its 64-number bottleneck, and faces unlike that data "
-    "(profiles, children, occlusions, colour cues) come out as a generic face. Use it to see what the method "
-    "learns, not as a faithful frontal view; geometric alignment remains the reliable result."
-)
-
-
 class FrontalizerError(ValueError):
     """The frontalization model or its input cannot be used (missing file, wrong format, bad image)."""
 
@@ -45,7 +34,8 @@ class FrontalizerMeta:
     family: str
     dataset: str = ""
     run: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # held-out scores of the run (``record["test"]``)
+    loss: str = "l1"  # the training loss (trainers.image_losses)
 
 
 def save_frontalizer(path: Path, net: SharedEncoderNet, meta: FrontalizerMeta, half: bool = True) -> Path:
@@ -114,3 +104,28 @@ def frontalize(aligned: np.ndarray, path: Path = DEFAULT_CHECKPOINT) -> np.ndarr
     net, _ = _cached(str(path), path.stat().st_mtime)
     x = torch.from_numpy(to_gray_128(aligned))[None, None]
     return (run_frontalizer(net, x)[0, 0].numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+def model_note(path: Path = DEFAULT_CHECKPOINT) -> str:
+    """What the app shows beside the option: what the model is, what it was trained on, how it scores, its limits.
+
+    Built from the file's own metadata so the note cannot drift from the model that ships.
+    """
+    try:
+        _, meta = load_frontalizer(path)
+    except FrontalizerError as exc:
+        return f"Learned frontalization is not available: {exc}"
+    m = meta.metrics
+    scores = ""
+    if {"l1_gray", "ssim", "identity_l1_gray", "identity_ssim", "mean_l1_gray", "mean_ssim"} <= set(m):
+        scores = (f" On held-out people it scores L1 {m['l1_gray']:.1f} gray levels and SSIM {m['ssim']:.2f}, against "
+                  f"{m['identity_l1_gray']:.1f} / {m['identity_ssim']:.2f} for the aligned input as it is and "
+                  f"{m['mean_l1_gray']:.1f} / {m['mean_ssim']:.2f} for the mean frontal face.")
+    return (
+        f"Learned frontalization (seed 004, experimental): a small conv encoder/decoder ({meta.family.title()}) trained with "
+        f"the {meta.loss} loss to map each YouTube-Faces frame to the most frontal frame of the same person (347 "
+        f"celebrities, 128x128 grayscale, faces first aligned geometrically).{scores} It produces a blurry, averaged "
+        "gray face: identity detail is lost through its 64-number bottleneck, and faces unlike that data (profiles, "
+        "children, occlusions) come out as a generic face. Use it to see what the method learns, not as a faithful "
+        "frontal view; geometric alignment remains the reliable result."
+    )

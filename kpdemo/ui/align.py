@@ -11,7 +11,7 @@ import numpy as np
 
 from kpdemo.align import OUTPUT_SIZES, align_face
 from kpdemo.draw import draw_faces
-from kpdemo.frontalize import MODEL_NOTE, frontalize
+from kpdemo.frontalize import frontalize, model_note
 from kpdemo.ui.common import faces_in_upload, image_upload, model_picker, report
 
 
@@ -37,7 +37,7 @@ def build_align_tab() -> gr.Tab:
                 upload = image_upload("align")
                 model, _ = model_picker()
                 size = gr.Radio(choices=list(OUTPUT_SIZES), value=OUTPUT_SIZES[0], label="Output size (px)")
-                learned = gr.Checkbox(False, label="Also frontalize (learned model, experimental)", info=MODEL_NOTE)
+                learned = gr.Checkbox(False, label="Also frontalize (learned model, experimental)", info=model_note())
                 run = gr.Button("Align faces", variant="primary")
             with gr.Column(scale=2):
                 status = gr.Markdown("Upload an image and press *Align faces*.", elem_id="align-status")

@@ -28,13 +28,26 @@ def open_tab(page: Page, name: str) -> Locator:
     return panel
 
 
-def upload(page: Page, elem_id: str, path: Path) -> None:
-    """Hand ``path`` to the upload component ``elem_id`` (as the OS file picker would), clearing a previous file."""
+def upload(page: Page, elem_id: str, path: Path, timeout_ms: int = MODEL_TIMEOUT_MS) -> None:
+    """Hand ``path`` to the upload component ``elem_id`` (as the OS file picker would), clearing a previous file.
+
+    The file is handed over once (handing it again while a slow upload is still in flight loses it). The wait is long
+    because the server can be busy with another request's model load; if it still times out, the error says what the
+    component showed, so a failure explains itself.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     clear = page.locator(f"#{elem_id} button[aria-label='Clear']")
     if clear.count():
         clear.click()
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-    page.locator(f"#{elem_id}").get_by_text(path.name).wait_for()
+    try:
+        page.locator(f"#{elem_id}").get_by_text(path.name).wait_for(timeout=timeout_ms)
+    except PlaywrightTimeoutError as exc:
+        shown = page.locator(f"#{elem_id}").inner_text()
+        inputs = page.locator(f"#{elem_id} input[type=file]").count()
+        raise AssertionError(f"{path.name} not shown in #{elem_id} after {timeout_ms / 1000:.0f} s; it shows "
+                             f"{shown!r} ({inputs} file input(s))") from exc
 
 
 def choose(page: Page, label: str, option_prefix: str, exact: bool = False) -> str:
