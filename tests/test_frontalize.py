@@ -159,6 +159,34 @@ def test_frontalizer_round_trip_and_errors(tmp_path: Path) -> None:
         load_frontalizer(tmp_path / "bad.pt")
 
 
+def test_mean_prior_starts_each_decoder_at_its_mean_image_and_survives_shipping(tmp_path: Path) -> None:
+    from trainers.config import TrainConfig
+    from trainers.train_image import ImageTask, build_net
+
+    inputs, targets = (torch.from_numpy(a)[:, None] for a in triangle_pairs(8, seed=1))
+    task = ImageTask(domains={"reconstruct": "input", "frontal": "target"}, train_pairs=lambda _: (inputs, targets),
+                     val=(inputs, targets), test=(inputs, targets))
+    config = TrainConfig(model="light", model_kwargs={"prior": "mean"})
+    net, _ = build_net(config, task, tmp_path, (inputs, targets))
+    for domain, images in (("reconstruct", inputs), ("frontal", targets)):
+        expected = images.float().mean(0) / 127.5 - 1
+        assert torch.allclose(net.decoders[domain].prior[0], expected, atol=1e-5)
+    net.eval()
+    state = net.state_dict()
+    again = SharedEncoderNet.for_state("light", state)
+    again.load_state_dict(state)
+    x = inputs[:2].float() / 127.5 - 1
+    assert torch.allclose(again.eval()(x, "frontal"), net(x, "frontal"))
+    path = save_frontalizer(tmp_path / "f.pt", net, FrontalizerMeta(family="light"), half=False)
+    loaded, _ = load_frontalizer(path)
+    assert torch.allclose(loaded(x, "frontal"), net(x, "frontal"), atol=1e-5)
+    assert "change to the mean frontal face" in model_note(path)
+    with pytest.raises(ValueError, match="prior must be 'mean'"):
+        build_net(TrainConfig(model="light", model_kwargs={"prior": "median"}), task, tmp_path, (inputs, targets))
+    with pytest.raises(ValueError, match="has no prior"):
+        SharedEncoderNet("light", ("frontal",)).set_prior("frontal", torch.zeros(128, 128))
+
+
 def test_model_note_reports_the_files_own_loss_and_scores(tmp_path: Path) -> None:
     net = SharedEncoderNet("light", ("frontal",))
     metrics = {"l1_gray": 30.04, "ssim": 0.51, "identity_l1_gray": 40.5, "identity_ssim": 0.42,

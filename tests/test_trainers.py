@@ -137,3 +137,24 @@ def test_findings_judge_claims_from_records(tmp_path: Path) -> None:
     assert table.loc["init", "verdict"] == "reproduced"
     assert "zeros val loss 0.0046 -> 0.0045" in table.loc["init", "our numbers"]
     assert (table.drop(index="init")["verdict"] == "pending").all()
+
+
+def test_seed004_findings_read_iou_and_both_baselines(tmp_path: Path) -> None:
+    from kpdemo.runs import RunWriter
+    from trainers.findings import findings
+
+    def record(config: TrainConfig, test: dict[str, float]) -> None:
+        writer = RunWriter(tmp_path, config.experiment, config.run_name(), config.to_dict(), {"device": "cpu"})
+        writer.finish(best={"epoch": 1, "val_loss": 0.5}, test=test)
+
+    for config in EXPERIMENTS["polygons"].configs:  # the mirror decoder draws far worse than the reconstruction
+        record(config, {"iou": 0.3 if config.tag == "mirror_pretrained" else 0.8})
+    baselines = {"identity_l1_gray": 40.0, "identity_ssim": 0.42, "mean_l1_gray": 37.0, "mean_ssim": 0.45}
+    for config in EXPERIMENTS["frontalize"].configs:  # a paired run beats both baselines; the GAN run beats it
+        gan = "patchgan" in config.tag
+        record(config, baselines | {"l1_gray": 30.0 if gan else 35.0, "ssim": 0.6 if gan else 0.5})
+    table = findings([tmp_path]).set_index("experiment")
+    assert table.loc["polygons", "verdict"] == "refuted"
+    assert "mirror_pretrained IoU 0.30" in table.loc["polygons", "our numbers"]
+    assert table.loc["frontalize", "verdict"] == "refuted"
+    assert "mean face 37.0 / 0.45" in table.loc["frontalize", "our numbers"]

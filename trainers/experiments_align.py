@@ -9,7 +9,8 @@
 * ``frontalize``: YouTube-Faces frames, geometrically aligned to 128x128 gray, each paired with the most frontal
   frame of the same person (:mod:`kpdemo.frontalize.data`). A shared encoder feeds a reconstruction decoder and a
   frontal decoder, both trained with L1 (``l1``); ``l1_patchgan`` adds the seed's 32x32 PatchGAN critic;
-  ``l1_ssim`` trains on L1 + SSIM instead, since L1 alone scores below the mean face on SSIM.
+  ``l1_ssim`` trains on L1 + SSIM instead, since L1 alone scores below the mean face on SSIM; the ``mean_prior``
+  runs add each decoder's output to the mean training image (``model_kwargs={"prior": "mean"}``)
 
 Both use the seed's Light networks and Adam lr 2e-4, beta1 0.5 (``momentum`` holds beta1), on the CPU. Each run
 also saves a figure of held-out input / output / target: ``examples_test.png`` for polygons; for faces it is
@@ -74,8 +75,9 @@ def face_task(config: TrainConfig) -> ImageTask:
 
 def examples_figure(run_dir: Path, config: TrainConfig, task: ImageTask, n: int = 8) -> Path:
     """Held-out inputs, the best model's outputs and the targets, one column per example."""
-    net = SharedEncoderNet(config.model, tuple(task.domains))
-    net.load_state_dict(torch.load(Path(run_dir) / CHECKPOINT_NAME, weights_only=True))
+    state = torch.load(Path(run_dir) / CHECKPOINT_NAME, weights_only=True)
+    net = SharedEncoderNet.for_state(config.model, state)
+    net.load_state_dict(state)
     inputs, targets = (t[:n] for t in task.test)
     truth = inputs if task.domains[task.scored] == "input" else targets
     rows = (("input", inputs[:, 0].numpy()), ("output", predict_domain(net, inputs, task.scored)[:, 0].numpy()),
@@ -129,10 +131,14 @@ EXPERIMENTS.update({
         ),
         Experiment(
             "frontalize", "Light shared-encoder net, YouTube-Faces frame -> the person's most frontal frame "
-            "(128x128 gray, geometrically aligned): L1, L1 + PatchGAN, and L1 + SSIM",
+            "(128x128 gray, geometrically aligned): L1, L1 + PatchGAN, L1 + SSIM, and L1 / L1 + SSIM on a "
+            "mean-face prior",
             "Seed 004: paired data trains far faster than a GAN; the GAN stage did not converge.",
             _grid("frontalize", [replace(FACES, tag="l1"), replace(FACES, tag="l1_patchgan", train_subset=1024),
-                                 replace(FACES, tag="l1_ssim", loss="l1_ssim")]),
+                                 replace(FACES, tag="l1_ssim", loss="l1_ssim"),
+                                 replace(FACES, tag="mean_prior_l1", model_kwargs={"prior": "mean"}),
+                                 replace(FACES, tag="mean_prior_l1_ssim", loss="l1_ssim",
+                                         model_kwargs={"prior": "mean"})]),
             dataset="ytf_aligned128", runner=_runner(face_task),
         ),
     )

@@ -53,8 +53,7 @@ def ship_model(run_dir: Path, target: Path = DEFAULT_CHECKPOINT) -> Path:
     """The run's best net as the app's frontalization model (the reconstruction decoder is dropped)."""
     record = read_record(run_dir)
     state = torch.load(run_dir / record["checkpoint"], map_location="cpu", weights_only=True)
-    domains = tuple(sorted({k.split(".")[1] for k in state if k.startswith("decoders.")}))
-    net = SharedEncoderNet(record["config"]["model"], domains)
+    net = SharedEncoderNet.for_state(record["config"]["model"], state)
     net.load_state_dict(state)
     meta = FrontalizerMeta(family=record["config"]["model"], dataset=record["config"]["dataset"],
                            run=f"{record['experiment']}/{record['name']}", loss=record["config"]["loss"],
@@ -88,7 +87,8 @@ def results_markdown(runs_root: Path = SHIPPED_RUNS_DIR) -> str:
                   _table(face, {"run": "run", "loss": "loss", "test_l1_gray": "model L1", "test_ssim": "model SSIM",
                                 "test_identity_l1_gray": "alignment only L1", "test_identity_ssim":
                                 "alignment only SSIM", "test_mean_l1_gray": "mean frontal L1",
-                                "test_mean_ssim": "mean frontal SSIM", "env_train_pairs": "train pairs",
+                                "test_mean_ssim": "mean frontal SSIM", "best_epoch": "best epoch",
+                                "epochs": "epochs", "env_train_pairs": "train pairs",
                                 "env_test_pairs": "test pairs", "env_test_people": "test people"}), ""]
     return "\n".join(parts)
 

@@ -151,9 +151,19 @@ def baseline_scores(task: ImageTask, train_targets: torch.Tensor) -> dict[str, f
         f"mean_{k}": v for k, v in image_scores(mean, truth).items()}
 
 
-def build_net(config: TrainConfig, task: ImageTask, runs_root: Path) -> tuple[SharedEncoderNet, dict[str, object]]:
-    """The net (family ``config.model``, one decoder per task domain), started from ``config.weights``."""
-    net = SharedEncoderNet(config.model, tuple(task.domains))
+def build_net(config: TrainConfig, task: ImageTask, runs_root: Path, first: Pair) -> tuple[SharedEncoderNet,
+                                                                                         dict[str, object]]:
+    """The net (family ``config.model``, one decoder per task domain), started from ``config.weights``.
+
+    With ``model_kwargs={"prior": "mean"}`` every decoder adds the mean of what it reproduces in ``first`` (the
+    training inputs or targets) to its output, so it learns departures from the best constant answer.
+    """
+    prior = config.model_kwargs.get("prior")
+    if prior not in (None, "mean"):
+        raise ValueError(f"model_kwargs prior must be 'mean' or absent, got {prior!r}")
+    net = SharedEncoderNet(config.model, tuple(task.domains), tuple(task.domains) if prior else ())
+    for domain, source in task.domains.items() if prior else ():
+        net.set_prior(domain, _x(first[0 if source == "input" else 1]).mean(0))
     start: dict[str, object] = {}
     if config.weights:
         start = init_weights_from(net, config.weights, runs_root, config.experiment)
@@ -172,7 +182,8 @@ def fit_image_model(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    net, start = build_net(config, task, runs_root)
+    first = task.train_pairs(1)
+    net, start = build_net(config, task, runs_root, first)
     net = net.to(device)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = adam(params, config)
@@ -182,7 +193,6 @@ def fit_image_model(
         critic = (disc, adam(disc.parameters(), config))
     generator = torch.Generator().manual_seed(config.seed)
     name = config.run_name()
-    first = task.train_pairs(1)
     env = environment(str(device), config.seed) | {
         "threads": torch.get_num_threads(), "trainable_params": sum(p.numel() for p in params),
         "train_pairs": len(first[0]), "val_pairs": len(task.val[0]), "test_pairs": len(task.test[0])}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from kpdemo.config import CHECKPOINTS_DIR
-from kpdemo.models.autoencoder import SIDE, SharedEncoderNet
+from kpdemo.models.autoencoder import SIDE, PriorPlusDecoder, SharedEncoderNet
 from kpdemo.training.tensors import pixels_to_input
 
 FORMAT = "kpdemo-frontalizer/1"
@@ -64,8 +64,9 @@ def load_frontalizer(path: Path = DEFAULT_CHECKPOINT) -> tuple[SharedEncoderNet,
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise FrontalizerError(f"{path.name} is not a frontalization model (expected format {FORMAT})")
     meta = FrontalizerMeta(**payload["meta"])
-    net = SharedEncoderNet(meta.family, (DOMAIN,))
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    net = SharedEncoderNet.for_state(meta.family, state)
+    net.load_state_dict(state)
     return net.eval(), meta
 
 
@@ -112,9 +113,11 @@ def model_note(path: Path = DEFAULT_CHECKPOINT) -> str:
     Built from the file's own metadata so the note cannot drift from the model that ships.
     """
     try:
-        _, meta = load_frontalizer(path)
+        net, meta = load_frontalizer(path)
     except FrontalizerError as exc:
         return f"Learned frontalization is not available: {exc}"
+    prior = " that draws each face as a change to the mean frontal face" if isinstance(
+        net.decoders[DOMAIN], PriorPlusDecoder) else ""
     m = meta.metrics
     scores = ""
     if {"l1_gray", "ssim", "identity_l1_gray", "identity_ssim", "mean_l1_gray", "mean_ssim"} <= set(m):
@@ -122,10 +125,10 @@ def model_note(path: Path = DEFAULT_CHECKPOINT) -> str:
                   f"{m['identity_l1_gray']:.1f} / {m['identity_ssim']:.2f} for the aligned input as it is and "
                   f"{m['mean_l1_gray']:.1f} / {m['mean_ssim']:.2f} for the mean frontal face.")
     return (
-        f"Learned frontalization (seed 004, experimental): a small conv encoder/decoder ({meta.family.title()}) trained with "
-        f"the {meta.loss} loss to map each YouTube-Faces frame to the most frontal frame of the same person (347 "
-        f"celebrities, 128x128 grayscale, faces first aligned geometrically).{scores} It produces a blurry, averaged "
-        "gray face: identity detail is lost through its 64-number bottleneck, and faces unlike that data (profiles, "
-        "children, occlusions) come out as a generic face. Use it to see what the method learns, not as a faithful "
-        "frontal view; geometric alignment remains the reliable result."
+        f"Learned frontalization (seed 004, experimental): a small conv encoder/decoder ({meta.family.title()})"
+        f"{prior}, trained with the {meta.loss} loss to map each YouTube-Faces frame to the most frontal frame of the "
+        f"same person (347 celebrities, 128x128 grayscale, faces first aligned geometrically).{scores} It produces a "
+        "blurry, averaged gray face: identity detail is lost through its 64-number bottleneck, and faces unlike that "
+        "data (profiles, children, occlusions) come out as a generic face. Use it to see what the method learns, not "
+        "as a faithful frontal view; geometric alignment remains the reliable result."
     )

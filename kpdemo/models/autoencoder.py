@@ -91,20 +91,53 @@ def build_decoder(family: str) -> nn.Module:
     return _family(family)[1]()
 
 
+class PriorPlusDecoder(nn.Module):
+    """A decoder whose output is added to a fixed prior image (a buffer saved with the weights).
+
+    Why: with the prior set to the mean training target, the net starts from the best constant answer and only has
+    to learn each face's departure from it. The Light decoder cannot draw that mean face itself: its per-pixel
+    detail must pass through 4-channel layers, and transposed-conv biases are per channel, not per pixel.
+    """
+
+    def __init__(self, decoder: nn.Module, side: int = SIDE) -> None:
+        super().__init__()
+        self.net = decoder
+        self.register_buffer("prior", torch.zeros(1, 1, side, side))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z) + self.prior
+
+
 class SharedEncoderNet(nn.Module):
     """One encoder, one decoder per output domain (seed 004: "shared encoder with one decoder per domain").
 
     ``forward(x, domain)`` decodes into that domain; ``encode`` once and ``decode`` several times when a batch
-    feeds several decoders.
+    feeds several decoders. Decoders of ``prior_domains`` add a prior image (:class:`PriorPlusDecoder`).
     """
 
-    def __init__(self, family: str, domains: tuple[str, ...]) -> None:
+    def __init__(self, family: str, domains: tuple[str, ...], prior_domains: tuple[str, ...] = ()) -> None:
         super().__init__()
         if not domains:
             raise ValueError("give at least one output domain")
         self.family = family
         self.encoder = build_encoder(family)
-        self.decoders = nn.ModuleDict({d: build_decoder(family) for d in domains})
+        self.decoders = nn.ModuleDict({
+            d: PriorPlusDecoder(build_decoder(family)) if d in prior_domains else build_decoder(family)
+            for d in domains})
+
+    @classmethod
+    def for_state(cls, family: str, state: dict[str, torch.Tensor]) -> SharedEncoderNet:
+        """The net whose decoders (and priors) match a saved ``state_dict``'s keys; the weights are not loaded."""
+        domains = tuple(dict.fromkeys(k.split(".")[1] for k in state if k.startswith("decoders.")))
+        priors = tuple(k.split(".")[1] for k in state if k.startswith("decoders.") and k.endswith(".prior"))
+        return cls(family, domains, priors)
+
+    def set_prior(self, domain: str, image: torch.Tensor) -> None:
+        """Set a prior domain's image, on the network's [-1, 1] scale, (H, W) or (1, 1, H, W)."""
+        decoder = self.decoders[domain]
+        if not isinstance(decoder, PriorPlusDecoder):
+            raise ValueError(f"decoder {domain!r} has no prior")
+        decoder.prior.copy_(image.reshape(decoder.prior.shape))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
