@@ -244,3 +244,18 @@ def test_ytf_pairs_are_identity_disjoint_and_more_frontal() -> None:
     assert train.inputs.shape[1:] == (1, 128, 128) and train.inputs.dtype == torch.uint8
     assert np.all(test.target_scores >= test.input_scores)
     assert not any(torch.equal(a, b) for a, b in zip(test.inputs[:50], test.targets[:50], strict=True))
+
+
+@pytest.mark.needs_data
+def test_quick_frontalize_run_on_a_mean_face_prior(tmp_path: Path) -> None:
+    from trainers.__main__ import main
+
+    main(["frontalize", "--quick", "--runs", str(tmp_path), "--only", "mean_prior_l1_light", "--set",
+          "train_subset=64", "--set", "eval_subset=32", "--set", "epochs=1"])
+    run = next((tmp_path / "frontalize-quick").glob("mean_prior_l1_light_*"))
+    record = read_record(run)
+    assert record["status"] == "done" and record["config"]["model_kwargs"] == {"prior": "mean"}
+    assert {"l1_gray", "ssim", "identity_l1_gray", "mean_l1_gray", "mean_ssim"} <= set(record["test"])
+    state = torch.load(run / record["checkpoint"], weights_only=True)
+    assert {"decoders.frontal.prior", "decoders.reconstruct.prior"} <= set(state)
+    assert (run / FIGURES["faces"]).is_file()
