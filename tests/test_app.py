@@ -44,6 +44,18 @@ def test_align_handler_gives_one_face_per_size(fixtures_dir: Path) -> None:
         assert len(gallery) == 1 and gallery[0][0].shape == (size, size, 3), status
 
 
+def test_align_handler_adds_the_learned_frontal_face_when_asked(fixtures_dir: Path) -> None:
+    from kpdemo.frontalize import DEFAULT_CHECKPOINT
+
+    if not DEFAULT_CHECKPOINT.exists():
+        pytest.skip("no shipped frontalization model")
+    _, gallery, status = align(str(fixtures_dir / "astronaut.png"), "mediapipe478", 112, learned=True)
+    assert len(gallery) == 2, status
+    frontal, caption = gallery[1]
+    assert frontal.shape == (128, 128, 3) and "frontalized" in caption
+    assert frontal.std() > 10, "the frontalized face is flat"
+
+
 def test_webcam_counts_frames_and_frames_with_face(fixtures_dir: Path) -> None:
     face = read_image(fixtures_dir / "astronaut.png")
     blank = np.zeros((480, 640, 3), np.uint8)

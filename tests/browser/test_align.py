@@ -24,3 +24,14 @@ def test_align_astronaut(page, fixtures_dir, save_screenshot):
     assert aligned.shape == (256, 256, 3)
     assert aligned.std() > 20, "the aligned face is blank"
     save_screenshot(page, "align")
+
+
+def test_align_with_learned_frontalization(page, fixtures_dir):
+    panel = open_tab(page, "Align")
+    assert "mean frontal face" in panel.inner_text()  # the model's note, built from the shipped file
+    upload(page, "align-upload", fixtures_dir / "astronaut.png")
+    panel.get_by_label("Also frontalize (learned model, experimental)").check()
+    panel.get_by_role("button", name="Align faces").click()
+    page.wait_for_function("document.querySelectorAll('#align-gallery img').length === 2", timeout=120_000)
+    frontal = fetch_image(page, page.locator("#align-gallery img").nth(1))
+    assert frontal.shape == (128, 128, 3) and frontal.std() > 10
