@@ -162,8 +162,9 @@ def build_net(config: TrainConfig, task: ImageTask, runs_root: Path, first: Pair
     if prior not in (None, "mean"):
         raise ValueError(f"model_kwargs prior must be 'mean' or absent, got {prior!r}")
     net = SharedEncoderNet(config.model, tuple(task.domains), tuple(task.domains) if prior else ())
-    for domain, source in task.domains.items() if prior else ():
-        net.set_prior(domain, _x(first[0 if source == "input" else 1]).mean(0))
+    if prior:
+        for domain, source in task.domains.items():
+            net.set_prior(domain, _x(first[0 if source == "input" else 1]).mean(0))
     start: dict[str, object] = {}
     if config.weights:
         start = init_weights_from(net, config.weights, runs_root, config.experiment)
@@ -207,9 +208,7 @@ def fit_image_model(
                 train_loss = train_epoch(net, opt, task, pair, config, generator, critic, bar, should_stop)
                 val = score_split(net, task, task.val, config.loss)
                 now = time.perf_counter()
-                row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
-                       "val_l1_gray": val["l1_gray"], "val_ssim": val["ssim"]}
-                row |= ({"val_iou": val["iou"]} if task.binary else {}) | {
+                row = {"epoch": epoch, "train_loss": train_loss} | {f"val_{k}": v for k, v in val.items()} | {
                     "lr": config.lr, "epoch_time_s": now - tick, "wall_time_s": now - started}
                 keeper.log(row)
                 bar.set_postfix(val_l1_gray=f"{row['val_l1_gray']:.2f}", val_ssim=f"{row['val_ssim']:.3f}")

@@ -75,6 +75,12 @@ def _cached(path: str, mtime: float) -> tuple[SharedEncoderNet, FrontalizerMeta]
     return load_frontalizer(Path(path))
 
 
+def cached_frontalizer(path: Path = DEFAULT_CHECKPOINT) -> tuple[SharedEncoderNet, FrontalizerMeta]:
+    """:func:`load_frontalizer`, read once per file version (the app's note and every request share it)."""
+    path = Path(path)
+    return _cached(str(path), path.stat().st_mtime if path.is_file() else 0.0)  # a missing file: load's error
+
+
 def to_gray_128(image: np.ndarray) -> np.ndarray:
     """An aligned face (gray or RGB uint8, any square size) as the model's 128x128 gray input."""
     image = np.asarray(image)
@@ -99,10 +105,7 @@ def run_frontalizer(net: SharedEncoderNet, images: torch.Tensor) -> torch.Tensor
 
 def frontalize(aligned: np.ndarray, path: Path = DEFAULT_CHECKPOINT) -> np.ndarray:
     """The frontal 128x128 uint8 gray face the model predicts for one geometrically aligned face."""
-    path = Path(path)
-    if not path.is_file():
-        raise FrontalizerError(f"frontalization model not found: {path} (train it: python -m trainers frontalize)")
-    net, _ = _cached(str(path), path.stat().st_mtime)
+    net, _ = cached_frontalizer(path)
     x = torch.from_numpy(to_gray_128(aligned))[None, None]
     return (run_frontalizer(net, x)[0, 0].numpy() * 255.0 + 0.5).astype(np.uint8)
 
@@ -113,7 +116,7 @@ def model_note(path: Path = DEFAULT_CHECKPOINT) -> str:
     Built from the file's own metadata so the note cannot drift from the model that ships.
     """
     try:
-        net, meta = load_frontalizer(path)
+        net, meta = cached_frontalizer(path)
     except FrontalizerError as exc:
         return f"Learned frontalization is not available: {exc}"
     prior = " that draws each face as a change to the mean frontal face" if isinstance(
