@@ -9,9 +9,7 @@ The app only wires the UI to kpdemo; models load lazily on first use, so it star
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-from collections.abc import Callable
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at run time, not even telemetry
 
@@ -19,24 +17,13 @@ import gradio as gr  # noqa: E402
 
 from kpdemo.ui.align import build_align_tab  # noqa: E402
 from kpdemo.ui.detect import build_detect_tab  # noqa: E402
+from kpdemo.ui.experiments import build_experiments_tab  # noqa: E402
+from kpdemo.ui.train import build_train_tab  # noqa: E402
 from kpdemo.ui.webcam import build_webcam_tab  # noqa: E402
-
-#: Tabs written by the dashboard helper, imported when present so the app runs without them.
-OPTIONAL_TABS = (("kpdemo.ui.experiments", "build_experiments_tab"), ("kpdemo.ui.train", "build_train_tab"))
 
 INTRO = """# kpdemo: facial keypoints lab
 Detect landmarks with MediaPipe or a kpdemo-trained model, follow them live on a webcam, align faces to a canonical
 template, and compare or launch training runs."""
-
-
-def optional_builder(module: str, name: str) -> Callable[[], object] | None:
-    """``module.name`` if that module exists (an import error inside it still surfaces)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
 
 
 def build_app() -> gr.Blocks:
@@ -46,10 +33,8 @@ def build_app() -> gr.Blocks:
             build_detect_tab()
             build_webcam_tab()
             build_align_tab()
-            for module, name in OPTIONAL_TABS:
-                builder = optional_builder(module, name)
-                if builder is not None:
-                    builder()
+            build_experiments_tab()
+            build_train_tab()
     return demo
 
 

@@ -1,6 +1,7 @@
 """Held-out error of every landmark checkpoint shipped in ``checkpoints/``, on the split it never saw.
 
-Each checkpoint is scored by :func:`trainers.evaluate.evaluate_checkpoint` on its own dataset's ``test`` split, from
+Each checkpoint is scored by :func:`trainers.tools.evaluate.evaluate_checkpoint` on its own dataset's ``test``
+split, from
 the ground-truth crops the trainer uses (so this isolates the landmark model; ``bench/accuracy.py`` measures the
 full detect-then-landmark path against peers). Columns: RMSE in crop pixels (px @96 for ``kaggle15``), NME by the
 outer-eye-corner distance, per-region NME, file size. Writes ``bench/results/checkpoint_eval.csv``.
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kpdemo.checkpoints import load_checkpoint  # noqa: E402
 from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
 from kpdemo.detection import available_predictors  # noqa: E402
-from trainers.evaluate import evaluate_checkpoint  # noqa: E402
+from trainers.tools.evaluate import evaluate_checkpoint  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SHIPPED_PREFIX = "checkpoint:"  # the registry's key for checkpoints/<name>.pt

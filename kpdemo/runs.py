@@ -57,11 +57,19 @@ class RunWriter:
     name: str
     config: dict[str, Any]
     env: dict[str, Any]
+    resume: bool = False  # continue an existing record: keep it and its history, append new epochs
     record: dict[str, Any] = field(init=False)
     rows: list[dict[str, float]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        if self.resume:
+            self.record = read_record(self.dir)
+            self.record.update(status="running", finished=None, resumed=self.record.get("resumed", 0) + 1)
+            if (self.dir / HISTORY).exists():
+                self.rows = pd.read_csv(self.dir / HISTORY).to_dict("records")
+            self._write_record()
+            return
         self.record = {
             "experiment": self.experiment, "name": self.name, "status": "running", "config": self.config,
             "env": self.env, "best": {}, "test": {}, "checkpoint": None, "started": now_iso(), "finished": None,

@@ -24,7 +24,7 @@ from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, FrontalizerMeta, model_n
 from kpdemo.frontalize.polygons import mirror, triangle_pairs
 from kpdemo.models.autoencoder import PatchDiscriminator, SharedEncoderNet, build_decoder, build_encoder
 from kpdemo.runs import read_record
-from trainers.experiments_align import FIGURES
+from trainers.grids.align import FIGURES
 
 # A toy 3-D face in the iBUG 68 layout, only the points frontalness and alignment read: jaw ends (0, 16), nose tip
 # (30) in front of the face plane, mouth corners (48, 54) and the two eyes (36-41 right, 42-47 left, little rings).
@@ -160,8 +160,8 @@ def test_frontalizer_round_trip_and_errors(tmp_path: Path) -> None:
 
 
 def test_mean_prior_starts_each_decoder_at_its_mean_image_and_survives_shipping(tmp_path: Path) -> None:
-    from trainers.config import TrainConfig
-    from trainers.train_image import ImageTask, build_net
+    from trainers.engine.config import TrainConfig
+    from trainers.engine.train_image import ImageTask, build_net
 
     inputs, targets = (torch.from_numpy(a)[:, None] for a in triangle_pairs(8, seed=1))
     task = ImageTask(domains={"reconstruct": "input", "frontal": "target"}, train_pairs=lambda _: (inputs, targets),
@@ -198,7 +198,7 @@ def test_model_note_reports_the_files_own_loss_and_scores(tmp_path: Path) -> Non
 
 
 def test_shipping_prefers_a_run_that_beats_both_baselines_on_both_metrics(tmp_path: Path) -> None:
-    from trainers.frontalize_ship import best_frontalize_run
+    from trainers.tools.frontalize_ship import best_frontalize_run
 
     baselines = {"identity_l1_gray": 40.5, "identity_ssim": 0.42, "mean_l1_gray": 37.7, "mean_ssim": 0.45}
     for name, l1, ssim_ in (("blurry", 35.0, 0.38), ("sharp", 36.0, 0.50), ("failed", 30.0, 0.60)):
@@ -227,7 +227,7 @@ def test_aligned_cut_puts_the_eyes_on_the_template() -> None:
 
 def test_shipped_model_and_record_agree() -> None:
     if not DEFAULT_CHECKPOINT.exists():
-        pytest.skip("no shipped frontalization model yet (python -m trainers.frontalize_ship RUNS_ROOT)")
+        pytest.skip("no shipped frontalization model yet (python -m trainers.tools.frontalize_ship RUNS_ROOT)")
     assert DEFAULT_CHECKPOINT.stat().st_size < 10 * 2**20
     _, meta = load_frontalizer()
     record = json.loads((DEFAULT_CHECKPOINT.parent / "runs" / meta.run / "record.json").read_text())

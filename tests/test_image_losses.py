@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from kpdemo.frontalize.polygons import triangle_pairs
-from trainers.image_losses import IMAGE_LOSSES, image_loss, l1_balanced, l1_ssim
-from trainers.train_image import shape_iou
+from trainers.engine.image_losses import IMAGE_LOSSES, image_loss, l1_balanced, l1_ssim
+from trainers.engine.train_image import shape_iou
 
 
 def _triangles(n: int = 8) -> torch.Tensor:

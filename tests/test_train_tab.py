@@ -18,8 +18,8 @@ from kpdemo.dashboard import RunSet
 from kpdemo.detection.registry import predictor_choices
 from kpdemo.runs import read_record
 from kpdemo.ui import train as tab
-from trainers.config import TrainConfig
-from trainers.experiments import EXPERIMENTS
+from trainers.engine.config import TrainConfig
+from trainers.grids import EXPERIMENTS
 
 DEFAULT = "adhoc / default settings"
 

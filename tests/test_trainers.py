@@ -17,10 +17,10 @@ from kpdemo.runs import load_runs
 from kpdemo.schemas import KAGGLE15_NAMES
 from trainers.__main__ import build_parser, configs_for
 from trainers.__main__ import main as trainers_main
-from trainers.config import TrainConfig, apply_overrides
-from trainers.data import cached_dataset
-from trainers.experiments import EXPERIMENTS
-from trainers.train import run_config
+from trainers.engine.config import TrainConfig, apply_overrides
+from trainers.engine.data import cached_dataset
+from trainers.engine.train import run_config
+from trainers.grids import EXPERIMENTS
 
 SEED001 = ("init", "optimizers", "augmentation", "dropout", "cv")
 
@@ -129,7 +129,7 @@ def _fake_run(root: Path, config: TrainConfig, val_losses: list[float]) -> None:
 
 
 def test_findings_judge_claims_from_records(tmp_path: Path) -> None:
-    from trainers.findings import findings
+    from trainers.tools.findings import findings
 
     for config in EXPERIMENTS["init"].configs:
         _fake_run(tmp_path, config, [0.0046, 0.0045, 0.0045] if config.init == "zeros" else [0.004, 0.002, 0.001])
@@ -141,7 +141,7 @@ def test_findings_judge_claims_from_records(tmp_path: Path) -> None:
 
 def test_seed004_findings_read_iou_and_both_baselines(tmp_path: Path) -> None:
     from kpdemo.runs import RunWriter
-    from trainers.findings import findings
+    from trainers.tools.findings import findings
 
     def record(config: TrainConfig, test: dict[str, float]) -> None:
         writer = RunWriter(tmp_path, config.experiment, config.run_name(), config.to_dict(), {"device": "cpu"})

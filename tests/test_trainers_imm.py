@@ -18,8 +18,8 @@ from kpdemo.schemas import get_schema
 from kpdemo.training.albu import AlbumentationsAugmentation
 from kpdemo.training.tensors import points_from_network, points_to_network
 from trainers.__main__ import main as trainers_main
-from trainers.experiments import EXPERIMENTS
-from trainers.weights import copy_matching, resolve_weights
+from trainers.engine.weights import copy_matching, resolve_weights
+from trainers.grids import EXPERIMENTS
 
 TINY = ["--quick", "--set", "train_subset=32", "--set", "eval_subset=32", "--epochs", "3"]
 

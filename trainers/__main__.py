@@ -3,7 +3,8 @@
 Runs every config of a named grid (see ``--list``), one after another, each recorded under the runs root.
 ``--from-record path/record.json`` re-runs exactly the config a record holds. ``--weights PATH`` starts every
 config from a local weights file (e.g. an ImageNet ``resnet18-*.pth`` you have). ``--only SUBSTRING`` keeps the
-configs whose run name contains it (e.g. ``--only convnet``).
+configs whose run name contains it (e.g. ``--only convnet``). ``--grid-at-once`` trains the runs that share data and
+architecture as one batched model (see :mod:`trainers.engine.grid`); each still writes its own record.
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from kpdemo.config import runs_dir
-from trainers.config import TrainConfig, apply_overrides
-from trainers.experiments import EXPERIMENTS, QUICK, get_experiment
-from trainers.train import run_config
+from trainers.engine.config import TrainConfig, apply_overrides
+from trainers.engine.grid import group_configs, run_grid
+from trainers.engine.train import run_config
+from trainers.grids import EXPERIMENTS, QUICK, get_experiment
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainers", description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", nargs="?", help=f"one of: {', '.join(EXPERIMENTS)}")
     parser.add_argument("--from-record", type=Path, help="re-run the config stored in a run's record.json")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                        help="continue a stopped or killed run from its last finished epoch (same record)")
     parser.add_argument("--quick", action="store_true", help=f"CPU smoke profile: {QUICK}")
     parser.add_argument("--cpu-budget", action="store_true",
                         help="the experiment's CPU-minutes profile (fewer epochs, subsets) used for shipped records")
@@ -35,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="typed config override, repeatable (e.g. --set lr=3e-4 --set augmentation=flip)")
     parser.add_argument("--only", help="run only configs whose run name contains this")
+    parser.add_argument("--grid-at-once", action="store_true",
+                        help="train the runs that share data and architecture together, as one batched model "
+                             "(each keeps its own init, optimizer, lr, dropout, schedule and record)")
     parser.add_argument("--runs", type=Path, default=None, help="runs root (default $KPDEMO_RUNS or ./runs)")
     parser.add_argument("--list", action="store_true", help="list experiments and their runs, then exit")
     return parser
@@ -74,14 +82,27 @@ def print_experiments() -> None:
             print(f"    {config.run_name()}")
 
 
+def resume_run(run_dir: Path) -> int:
+    """Continue the run in ``run_dir`` (its record names the config; its parent's parent is the runs root)."""
+    record = json.loads((run_dir / "record.json").read_text())
+    config = TrainConfig.from_dict(record["config"])
+    print(f"resuming {run_dir}", flush=True)
+    done = run_config(config, run_dir.resolve().parent.parent, resume=True)
+    record = json.loads((done / "record.json").read_text())
+    print(f"    -> {done}  best {record['best']}  test {record['test']}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
         print_experiments()
         return 0
+    if args.resume:
+        return resume_run(args.resume)
     if not args.experiment and not args.from_record:
-        parser.error("name an experiment (see --list) or give --from-record")
+        parser.error("name an experiment (see --list), or give --from-record or --resume")
     try:
         configs = configs_for(args)
     except (KeyError, ValueError, OSError) as exc:
@@ -89,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if not configs:
         parser.error(f"no config of {args.experiment!r} matches --only {args.only!r}")
     root = args.runs or runs_dir()
+    if args.grid_at_once:
+        return run_at_once(configs, root, args.quick)
     for i, config in enumerate(configs, 1):
         experiment = EXPERIMENTS.get(config.experiment)
         after_run = experiment.after_run if experiment else None
@@ -97,12 +120,45 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, experiment=f"{config.experiment}-quick")
         print(f"[{i}/{len(configs)}] {config.experiment}/{config.run_name()}", flush=True)
         run_dir = runner(config, root)
-        if after_run is not None:
-            after_run(run_dir)
-        record = json.loads((run_dir / "record.json").read_text())
-        print(f"    -> {run_dir}  best {record['best']}  test {record['test']}", flush=True)
+        finish_run_dir(run_dir, after_run)
     return 0
 
+
+def finish_run_dir(run_dir: Path, after_run: Callable[[Path], None] | None) -> None:
+    """The experiment's ``after_run`` hook on a finished run, then its one-line summary."""
+    if after_run is not None:
+        after_run(run_dir)
+    record = json.loads((run_dir / "record.json").read_text())
+    print(f"    -> {run_dir}  best {record['best']}  test {record['test']}", flush=True)
+
+
+def run_at_once(configs: list[TrainConfig], root: Path, quick: bool) -> int:
+    """``--grid-at-once``: landmark configs train group by group (:func:`trainers.engine.grid.run_grid`); configs of
+    experiments with their own runner (image-to-image grids) still train one by one with it."""
+    registry = {}  # --quick renames the experiment: keep its registry entry (runner, after_run) by the new name
+    renamed = []
+    for config in configs:
+        experiment = EXPERIMENTS.get(config.experiment)
+        if quick:
+            config = replace(config, experiment=f"{config.experiment}-quick")
+        registry[config.experiment] = experiment
+        renamed.append(config)
+
+    def own_runner(config: TrainConfig) -> Callable[..., Path] | None:
+        experiment = registry[config.experiment]
+        return experiment.runner if experiment else None
+
+    groups = [[c] for c in renamed if own_runner(c)] + group_configs([c for c in renamed if not own_runner(c)])
+    for i, group in enumerate(groups, 1):
+        together = " (together)" if len(group) > 1 else ""
+        print(f"[{i}/{len(groups)}] {group[0].experiment}/{', '.join(c.run_name() for c in group)}{together}",
+              flush=True)
+        runner = own_runner(group[0])
+        run_dirs = [runner(group[0], root)] if runner else run_grid(group, root)
+        experiment = registry[group[0].experiment]
+        for run_dir in run_dirs:
+            finish_run_dir(run_dir, experiment.after_run if experiment else None)
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -80,12 +80,12 @@ def default_roots() -> list[Path]:
 
 
 def registered_experiments() -> dict[str, str]:
-    """Experiment name -> one-line description from ``trainers.experiments.EXPERIMENTS``, or {} if unavailable.
+    """Experiment name -> one-line description from ``trainers.grids.EXPERIMENTS``, or {} if unavailable.
 
     Why optional: the dashboard must work on records alone (e.g. a checkout without the trainers' dependencies).
     """
     try:
-        registry = importlib.import_module("trainers.experiments").EXPERIMENTS
+        registry = importlib.import_module("trainers.grids").EXPERIMENTS
     except (ImportError, AttributeError):
         return {}
     return {str(name): _describe(entry) for name, entry in registry.items()}

@@ -5,11 +5,16 @@ Training crops are squares centred on the 68-point landmark box, side ``meta.cro
 exist yet, so the landmark box is estimated from the face detector's box with the detector's fitted
 :class:`~kpdemo.detection.faces.BoxCalibration`. A non-square input (e.g. 80x60) uses a window of the same aspect,
 ``crop_scale`` x the box side tall.
+
+The network runs on ONNX Runtime when a fresh export sits beside the checkpoint (see
+:mod:`kpdemo.detection.onnx_backend`), on PyTorch otherwise; both give the same points.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -20,6 +25,7 @@ from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.detection.base import Face, LandmarkPredictor
 from kpdemo.detection.crops import crop_matrix, crop_to_image
 from kpdemo.detection.faces import Detection, FaceDetector, default_detector
+from kpdemo.detection.onnx_backend import load_fresh_export
 from kpdemo.schemas import get_schema
 
 
@@ -42,7 +48,11 @@ def cut_crop(image: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int], cha
 
 
 class CheckpointPredictor(LandmarkPredictor):
-    """A kpdemo checkpoint plus a face detector (any :class:`FaceDetector` plug-in; default MediaPipe -> Haar)."""
+    """A kpdemo checkpoint plus a face detector (any :class:`FaceDetector` plug-in; default MediaPipe -> Haar).
+
+    ``backend`` says what runs the network: ``"onnxruntime"`` (a ``.onnx`` beside the checkpoint, made from it) or
+    ``"torch"``. The checkpoint is loaded either way: it carries the metadata and is what errors are reported against.
+    """
 
     def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None) -> None:
         from kpdemo.models import load_model
@@ -59,12 +69,30 @@ class CheckpointPredictor(LandmarkPredictor):
         self.name = name or self.path.stem
         self.detector = detector or default_detector()
         self._lock = threading.Lock()
+        self.backend, self._network = self._pick_backend()
         self._check_output_size()
 
+    def _pick_backend(self) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+        """ONNX Runtime on a fresh export that loads and takes this checkpoint's input; PyTorch otherwise."""
+        try:
+            network = load_fresh_export(self.path)
+            if network is not None:
+                network(self._zeros())  # an export for another input shape fails here rather than on a user's image
+                return "onnxruntime", network
+        except Exception as exc:  # ImportError without onnxruntime; its own error types for a bad graph
+            warnings.warn(f"{self.path.with_suffix('.onnx').name} not used ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); running {self.path.name} on PyTorch", RuntimeWarning, stacklevel=3)
+        return "torch", self._run_torch
+
+    def _run_torch(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock, torch.no_grad():  # torch modules are not re-entrant-safe across Gradio's worker threads
+            return self.model(torch.from_numpy(batch)).numpy()
+
+    def _zeros(self) -> np.ndarray:
+        return np.zeros((1, self.meta.in_channels, *self.input_hw), np.float32)
+
     def _check_output_size(self) -> None:
-        h, w = self.meta.input_size
-        with torch.no_grad():
-            out = self.model(torch.zeros(1, self.meta.in_channels, h, w))
+        out = self._network(self._zeros())
         if out.shape != (1, self.schema.num_points * 2):
             raise CheckpointError(
                 f"{self.path.name} outputs {tuple(out.shape[1:])} values, but its {self.schema.id!r} schema needs "
@@ -83,12 +111,10 @@ class CheckpointPredictor(LandmarkPredictor):
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
         """(N, H, W[, C]) uint8 crops -> (N, K, 2) crop-pixel points."""
         meta: CheckpointMeta = self.meta
-        x = torch.from_numpy(crops.astype(np.float32) / 255.0)
-        x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        x = crops.astype(np.float32) / 255.0
+        x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
         x = (x - meta.pixel_mean) / meta.pixel_std
-        with self._lock, torch.no_grad():  # torch modules are not re-entrant-safe across Gradio's worker threads
-            out = self.model(x).numpy()
-        return network_to_crop(out, self.input_hw)
+        return network_to_crop(self._network(np.ascontiguousarray(x, dtype=np.float32)), self.input_hw)
 
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
         detections = self.detector.detect(image)

@@ -35,7 +35,7 @@ class FrontalizerMeta:
     dataset: str = ""
     run: str = ""
     metrics: dict[str, float] = field(default_factory=dict)  # held-out scores of the run (``record["test"]``)
-    loss: str = "l1"  # the training loss (trainers.image_losses)
+    loss: str = "l1"  # the training loss (trainers.engine.image_losses)
 
 
 def save_frontalizer(path: Path, net: SharedEncoderNet, meta: FrontalizerMeta, half: bool = True) -> Path:

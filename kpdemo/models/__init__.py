@@ -2,6 +2,7 @@
 
 from kpdemo.models import (  # noqa: F401  (registers immnet, nosenet, resnet18: seeds 002/003)
            imm,
+           pip,  # noqa: F401  (registers pip: the heatmap + offset family)
            resnet,
            seed001,  # noqa: F401  (registers simplenet, convnet)
 )

@@ -1,7 +1,7 @@
 """torchvision ResNet18 for landmarks (seed 002 part 3): fc -> K*2, or a PCA shape head.
 
 Built with ``weights=None``: nothing is ever downloaded. ImageNet weights, when a user has the file, come in through
-the trainer's ``weights`` setting (:mod:`trainers.weights`). With ``in_channels`` other than 3 the first conv is
+the trainer's ``weights`` setting (:mod:`trainers.engine.weights`). With ``in_channels`` other than 3 the first conv is
 replaced (from RGB weights it gets the kernels summed, the usual grayscale adaptation).
 """
 

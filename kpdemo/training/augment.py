@@ -50,44 +50,133 @@ def random_affine(
 
 
 def warp_batch(
-    images: torch.Tensor, points: torch.Tensor, affine: torch.Tensor
+    images: torch.Tensor, points: torch.Tensor, affine: torch.Tensor, out_hw: tuple[int, int] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply ``affine`` (N, 2, 3; input -> output normalised coordinates) to images and points together."""
+    """Apply ``affine`` (N, 2, 3; input -> output normalised coordinates) to images and points together.
+
+    ``out_hw`` (default: the input's size) lets a wide cached crop be cut down to the model's crop in the same
+    resampling (normalised coordinates do not depend on the pixel size)."""
     linear, offset = affine[:, :, :2], affine[:, :, 2:]
     inverse = torch.linalg.inv(linear)
     theta = torch.cat([inverse, -inverse @ offset], -1)  # grid_sample wants output -> input
-    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    shape = list(images.shape[:2]) + list(out_hw or images.shape[-2:])
+    grid = F.affine_grid(theta.to(images.dtype), shape, align_corners=False)
     warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     moved = points @ linear.transpose(1, 2) + offset.transpose(1, 2)
     return warped, moved
 
 
+def _chance(n: int, p: float, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """(N, 1, 1, 1) bool: which samples an effect of probability ``p`` hits."""
+    return (torch.rand(n, device=like.device, generator=generator) < p).view(-1, 1, 1, 1)
+
+
+def occlude_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per sample, paint one rectangle (10-40% of each side, anywhere) a random flat grey:
+    the hand, microphone or hair that hides part of a face in the wild. Points stay labelled (PIPNet's recipe)."""
+    n, _, h, w = images.shape
+    u = torch.rand(n, 5, device=images.device, generator=generator)
+    size = (0.1 + 0.3 * u[:, :2]) * images.new_tensor([w, h])
+    start = u[:, 2:4] * (images.new_tensor([w, h]) - size)
+    xs = torch.arange(w, device=images.device, dtype=images.dtype)
+    ys = torch.arange(h, device=images.device, dtype=images.dtype)
+    inside_x = (xs >= start[:, :1]) & (xs < start[:, :1] + size[:, :1])  # (N, W)
+    inside_y = (ys >= start[:, 1:2]) & (ys < start[:, 1:2] + size[:, 1:2])  # (N, H)
+    box = (inside_y[:, :, None] & inside_x[:, None, :])[:, None] & _chance(n, p, images, generator)
+    return torch.where(box, u[:, 4].view(-1, 1, 1, 1).to(images.dtype), images)
+
+
+def blur_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per sample, a 5x5 Gaussian blur (sigma 1.2 px): webcam focus and motion softness."""
+    taps = torch.exp(-torch.arange(-2, 3, device=images.device, dtype=images.dtype).square() / (2 * 1.2 ** 2))
+    kernel = (taps[:, None] * taps[None]) / taps.sum() ** 2
+    c = images.shape[1]
+    blurred = F.conv2d(F.pad(images, (2, 2, 2, 2), mode="replicate"), kernel.expand(c, 1, 5, 5), groups=c)
+    return torch.where(_chance(len(images), p, images, generator), blurred, images)
+
+
+def photometric_batch(images: torch.Tensor, gray_p: float, strength: float,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """Brightness and contrast jitter of +-``strength`` per sample, and grayscale with probability ``gray_p``
+    (grey photos exist; a colour-only cue would not survive them)."""
+    n = len(images)
+    if strength:
+        u = torch.rand(n, 2, device=images.device, generator=generator) * 2 - 1
+        mean = images.mean((1, 2, 3), keepdim=True)
+        contrast = (1 + strength * u[:, 0]).view(-1, 1, 1, 1)
+        brightness = (strength * u[:, 1] / 2).view(-1, 1, 1, 1)
+        images = ((images - mean) * contrast + mean + brightness).clamp(0, 1)
+    if gray_p and images.shape[1] == 3:
+        luma = (images * images.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        images = torch.where(_chance(n, gray_p, images, generator), luma.expand_as(images), images)
+    return images
+
+
 @dataclass(frozen=True)
 class Augmentation:
-    """A named augmentation policy; ``none`` does nothing."""
+    """A named augmentation policy; ``none`` does nothing.
+
+    Geometry (flip, rotation, zoom, shift) moves the points with the pixels; occlusion, blur and the photometric
+    changes touch pixels only. ``context`` > 1 says the stored crops are that much wider than the model's crop
+    (real surroundings instead of black corners when a rotated or shrunk face is cut out): every batch, augmented
+    or not, is cut to ``1 / context`` of the stored size by the same warp (:func:`center_view` for evaluation).
+    """
 
     flip: bool = False
     degrees: float = 0.0
     scale: float = 0.0
     shift: float = 0.0
+    occlusion: float = 0.0
+    blur: float = 0.0
+    gray: float = 0.0
+    color: float = 0.0
 
     @property
     def active(self) -> bool:
-        return self.flip or bool(self.degrees or self.scale or self.shift)
+        return self.flip or bool(self.degrees or self.scale or self.shift or self.occlusion or self.blur
+                                 or self.gray or self.color)
 
     def __call__(
         self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, perm: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, context: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = len(images)
         if self.flip:
             which = torch.rand(n, device=images.device, generator=generator) < 0.5
             images, points, mask = flip_batch(images, points, mask, perm, which)
-        if self.degrees or self.scale or self.shift:
+        if self.degrees or self.scale or self.shift or context != 1.0:
             affine = random_affine(n, self.degrees, self.scale, self.shift, images.shape[-2:], images.device,
                                    generator)
-            images, points = warp_batch(images, points, affine)
+            affine[:, :, :2] *= context
+            images, points = warp_batch(images, points, affine, model_hw(images.shape[-2:], context))
+        if self.color or self.gray:
+            images = photometric_batch(images, self.gray, self.color, generator)
+        if self.blur:
+            images = blur_batch(images, self.blur, generator)
+        if self.occlusion:
+            images = occlude_batch(images, self.occlusion, generator)
         return images, points, mask
+
+
+def model_hw(stored_hw: tuple[int, int] | torch.Size, context: float) -> tuple[int, int]:
+    """The model's crop size for stored crops ``context`` times wider (160 px at 1.25 -> 128 px)."""
+    h, w = (round(int(v) / context) for v in stored_hw)
+    return h, w
+
+
+def center_view(images: torch.Tensor, points: torch.Tensor, context: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's crop from the centre of wider stored crops, as the app cuts it (no augmentation).
+
+    When the margin is a whole number of pixels (160 -> 128) this is plain slicing, so evaluation reads the stored
+    pixels unresampled; points scale by ``context`` about the centre."""
+    if context == 1.0:
+        return images, points
+    h, w = images.shape[-2:]
+    oh, ow = model_hw((h, w), context)
+    top, left = (h - oh) // 2, (w - ow) // 2
+    if (h - oh) % 2 or (w - ow) % 2 or abs(h / oh - context) > 1e-6:
+        raise ValueError(f"context {context} does not cut {h}x{w} crops to whole pixels")
+    return images[..., top:top + oh, left:left + ow], points * context
 
 
 #: Policies by name (the ``augmentation`` config value). ``flip_rotate`` is seed 001's; ``jitter`` adds the
@@ -97,6 +186,10 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "flip": Augmentation(flip=True),
     "flip_rotate": Augmentation(flip=True, degrees=15.0),
     "flip_rotate_jitter": Augmentation(flip=True, degrees=15.0, scale=0.08, shift=0.06),
+    # Faces in the wild (the PIP family's recipe): +-30 deg, zoom and shift wide enough to cover a face
+    # detector's box error, occlusion rectangles, blur, grayscale, brightness/contrast.
+    "wild": Augmentation(flip=True, degrees=30.0, scale=0.15, shift=0.1, occlusion=0.4, blur=0.2, gray=0.2,
+                         color=0.3),
 }
 
 

@@ -107,3 +107,37 @@ def register_crops(name: str, title: str, source: str, cut: Cut, out_hw: tuple[i
         return select_points(data, list(points), schema, name) if points else data
 
     DATASETS[name] = DatasetSpec(name, schema or spec.schema, title, spec.needs, load)
+
+
+def concat_sets(name: str, parts: list[tuple[LandmarkSet, dict[str, str]]]) -> LandmarkSet:
+    """One in-memory set from several of the same schema and crop size; each part's ``{split: new split}`` map
+    says where its rows go (a split it does not name is left out, e.g. YouTube-Faces test faces that must stay
+    unseen because ``kaggle15`` tests on them)."""
+    kept = []
+    for data, split_map in parts:
+        rows = np.flatnonzero(np.isin(data.splits, list(split_map)))
+        part = data.select(rows)
+        part.splits = np.array([split_map[s] for s in part.splits], dtype=object)
+        kept.append(part)
+    first = kept[0]
+    return LandmarkSet(
+        name, first.schema.id, np.concatenate([p.points for p in kept]),
+        np.concatenate([p.splits for p in kept]), np.concatenate([p.identities for p in kept]),
+        np.concatenate([p.sources for p in kept]), mask=np.concatenate([p.mask for p in kept]),
+        images=np.concatenate([p.images for p in kept]),
+    )
+
+
+def register_union(name: str, title: str, parts: list[tuple[str, dict[str, str]]]) -> None:
+    """Add a training set made of registered crop sets (see :func:`concat_sets`) to the dataset registry."""
+    from kpdemo.datasets.registry import DATASETS, DatasetSpec
+
+    specs = [DATASETS[part] for part, _ in parts]
+
+    def needs() -> tuple:
+        return tuple(p for spec in specs for p in spec.needs())
+
+    def load() -> LandmarkSet:
+        return concat_sets(name, [(spec.load(), split_map) for spec, (_, split_map) in zip(specs, parts, strict=True)])
+
+    DATASETS[name] = DatasetSpec(name, specs[0].schema, title, needs, load)

@@ -28,11 +28,11 @@ from kpdemo.datasets import DATASETS, get_dataset
 from kpdemo.models import INITS, MODELS
 from kpdemo.runs import RECORD
 from kpdemo.training.augment import AUGMENTATIONS
-from trainers.config import TrainConfig
-from trainers.experiments import EXPERIMENTS, QUICK
-from trainers.train import run_config
+from trainers.engine.config import TrainConfig
+from trainers.engine.train import run_config
+from trainers.grids import EXPERIMENTS, QUICK
 
-# The choices trainers.train accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
+# The choices trainers.engine.train accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "cosine")
 LOSSES = ("mse", "l1")

@@ -1,4 +1,4 @@
-"""``python -m trainers.findings [--runs ROOT ...]``: check each seed claim (001, and 004's) against the recorded runs.
+"""``python -m trainers.tools.findings [--runs ROOT ...]``: check each seed claim against the recorded runs.
 
 Reads run records (default: the shipped ones in ``checkpoints/runs/``), decides for every claim whether the runs
 reproduce or refute it, and writes the table into ``trainers/README.md`` (between the findings markers) and
@@ -18,7 +18,7 @@ import pandas as pd
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.markdown import markdown_table, replace_between
 from kpdemo.runs import load_runs
-from trainers.experiments import EXPERIMENTS
+from trainers.grids import EXPERIMENTS
 
 README = Path(__file__).parent / "README.md"
 CSV = Path(__file__).parent / "findings.csv"
@@ -132,7 +132,7 @@ def mirror_on_pretrained(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
 def paired_frontalization(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
     """Paired training gives a model that beats both baselines (aligned input, mean frontal face) on L1 and SSIM,
     and the adversarial term does not improve on it."""
-    from trainers.frontalize_ship import beats_baselines
+    from trainers.tools.frontalize_ship import beats_baselines
 
     tests = {r.run: {k.removeprefix("test_"): v for k, v in r._asdict().items() if k.startswith("test_")}
              for r in runs.itertuples()}
@@ -184,7 +184,7 @@ def write_readme(table: pd.DataFrame, readme: Path = README) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainers.findings", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m trainers.tools.findings", description=__doc__.split("\n\n")[1])
     parser.add_argument("--runs", type=Path, nargs="*", default=[SHIPPED_RUNS_DIR], help="runs roots to read")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args(argv)

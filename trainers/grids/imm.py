@@ -15,10 +15,17 @@ import kpdemo.training.albu  # noqa: F401  (registers the albu_seed002 augmentat
 from kpdemo.metrics import mean_point_error, nme_per_image, normaliser, point_errors, region_nme
 from kpdemo.schemas import get_schema
 from kpdemo.training.crops import register_crops
-from trainers.analysis import best_model, filters_figure, merge_record, predict_pixels, prediction_figure, run_splits
-from trainers.config import TrainConfig
-from trainers.data import cached_dataset
-from trainers.experiments import EXPERIMENTS, Experiment, _grid
+from trainers.engine.analysis import (
+    best_model,
+    filters_figure,
+    merge_record,
+    predict_pixels,
+    prediction_figure,
+    run_splits,
+)
+from trainers.engine.config import TrainConfig
+from trainers.engine.data import cached_dataset
+from trainers.grids.registry import Experiment, grid, register
 
 IMM_NOSE_POINT = 45
 WHOLE_SCALE = 10.0  # 800x600 originals -> 80x60
@@ -75,25 +82,22 @@ FULL = TrainConfig(dataset="imm_face128", model="immnet", optimizer="adam", lr=1
 #: The served IMM model: face crops + augmentation (the detector-box input the app has).
 IMM_BEST = TrainConfig(**(FULL.to_dict() | {"augmentation": "albu_seed002", "experiment": "imm_full"}))
 
-EXPERIMENTS.update({
-    e.name: e
-    for e in (
-        Experiment(
-            "imm_nose", "Nose tip on 80x60 IMM photos: small CNN, MSE vs L1, Adam lr 1e-3/1e-4/1e-5",
-            "Seeds 002/003: all learning rates converge to about the same loss; turned faces fail (centre prior).",
-            _grid("imm_nose", [TrainConfig(**(NOSE.to_dict() | {"lr": lr, "loss": loss}))
-                               for loss in ("mse", "l1") for lr in (1e-3, 1e-4, 1e-5)]),
-            dataset="imm_nose80x60", after_run=nose_after_run,
-        ),
-        Experiment(
-            "imm_full", "All 73 IMM points, 6-conv net: no augmentation vs albumentations (jitter, rotation, "
-            "shift/scale, perspective, label-swapping flip); whole 160x120 photo vs 128 px face crop",
-            "Seed 002: augmentation regularises (val loss below train loss); learned first-layer filters look like "
-            "edge and dot detectors.",
-            _grid("imm_full", [TrainConfig(**(FULL.to_dict() | {"dataset": d, "augmentation": a,
-                                                                 "tag": d.removeprefix("imm_")}))
-                               for d in ("imm_whole160x120", "imm_face128") for a in ("none", "albu_seed002")]),
-            dataset="imm_face128", after_run=full_after_run,
-        ),
-    )
-})
+register(
+    Experiment(
+        "imm_nose", "Nose tip on 80x60 IMM photos: small CNN, MSE vs L1, Adam lr 1e-3/1e-4/1e-5",
+        "Seeds 002/003: all learning rates converge to about the same loss; turned faces fail (centre prior).",
+        grid("imm_nose", [TrainConfig(**(NOSE.to_dict() | {"lr": lr, "loss": loss}))
+                           for loss in ("mse", "l1") for lr in (1e-3, 1e-4, 1e-5)]),
+        dataset="imm_nose80x60", after_run=nose_after_run,
+    ),
+    Experiment(
+        "imm_full", "All 73 IMM points, 6-conv net: no augmentation vs albumentations (jitter, rotation, "
+        "shift/scale, perspective, label-swapping flip); whole 160x120 photo vs 128 px face crop",
+        "Seed 002: augmentation regularises (val loss below train loss); learned first-layer filters look like "
+        "edge and dot detectors.",
+        grid("imm_full", [TrainConfig(**(FULL.to_dict() | {"dataset": d, "augmentation": a,
+                                                             "tag": d.removeprefix("imm_")}))
+                           for d in ("imm_whole160x120", "imm_face128") for a in ("none", "albu_seed002")]),
+        dataset="imm_face128", after_run=full_after_run,
+    ),
+)

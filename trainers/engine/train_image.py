@@ -1,11 +1,12 @@
 """Train one image-to-image config (seed 004): a shared-encoder net, one loss per output domain, optional PatchGAN.
 
-The landmark trainer (:mod:`trainers.train`) regresses points; this loop maps images to images, so it has its
+The landmark trainer (:mod:`trainers.engine.train`) regresses points; this loop maps images to images, so it has its
 own epoch step but the same contract: ``fit_image_model`` records the run with :class:`kpdemo.runs.RunWriter`
 (history: ``epoch, train_loss, val_loss, val_l1_gray, val_ssim[, val_iou], lr, epoch_time_s, wall_time_s``, where
-``train_loss`` is ``config.loss`` (:mod:`trainers.image_losses`) summed over decoders and ``val_loss`` that loss on
-the scored one), keeps the best-validation weights (a plain ``state_dict`` file that :mod:`trainers.weights` can
-start another run from), and writes held-out scores of that model and of two baselines into ``record["test"]``:
+``train_loss`` is ``config.loss`` (:mod:`trainers.engine.image_losses`) summed over decoders and ``val_loss`` that
+loss on the scored one), keeps the best-validation weights (a plain ``state_dict`` file that
+:mod:`trainers.engine.weights` can start another run from), and writes held-out scores of that model and of two
+baselines into ``record["test"]``:
 
 * ``identity``: the input returned unchanged (for faces: geometric alignment alone);
 * ``mean``: the mean training target (for faces: the mean frontal face), the best constant answer.
@@ -29,10 +30,10 @@ from kpdemo.frontalize.metrics import image_scores
 from kpdemo.models.autoencoder import PatchDiscriminator, SharedEncoderNet
 from kpdemo.runs import RunWriter, environment
 from kpdemo.training.tensors import pixels_to_input
-from trainers.config import TrainConfig
-from trainers.image_losses import image_loss
-from trainers.train import BestKeeper, resolve_device
-from trainers.weights import init_weights_from
+from trainers.engine.config import TrainConfig
+from trainers.engine.image_losses import image_loss
+from trainers.engine.train import BestKeeper, resolve_device
+from trainers.engine.weights import init_weights_from
 
 CHECKPOINT_NAME = "net.pt"
 GAN_WEIGHT = 0.01  # adversarial term relative to L1 (pix2pix's lambda_L1 = 100)

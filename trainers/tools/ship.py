@@ -1,4 +1,4 @@
-"""``python -m trainers.ship RUNS_ROOT [--experiments ...] [--best RUN_DIR --to checkpoints/NAME.pt]``.
+"""``python -m trainers.tools.ship RUNS_ROOT [--experiments ...] [--best RUN_DIR --to checkpoints/NAME.pt]``.
 
 Copies run records (``record.json`` + ``history.csv``, never weights) from a runs root into the repo's shipped
 runs (``checkpoints/runs/<experiment>/<run>/``) so the dashboard has results on a fresh clone. ``--best`` also
@@ -47,7 +47,7 @@ def ship_checkpoint(run_dir: Path, target: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainers.ship", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m trainers.tools.ship", description=__doc__.split("\n\n")[1])
     parser.add_argument("runs_root", type=Path)
     parser.add_argument("--experiments", nargs="*", help="only these experiments (default: all finished runs)")
     parser.add_argument("--best", type=Path, help="a run directory whose checkpoint to ship")

@@ -22,8 +22,10 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "constant"  # constant | cosine
-    loss: str = "mse"  # mse | l1
+    loss: str = "mse"  # mse | l1 | wing (models with their own ``landmark_loss``, e.g. pip, use theirs)
     augmentation: str = "none"  # see kpdemo.training.augment.AUGMENTATIONS
+    context: float = 1.0  # stored crops are this much wider than the model's (see Augmentation); 1 = same size
+    ema: float = 0.0  # >0: evaluate and keep an exponential moving average of the weights with this decay
     batch_size: int = 64
     epochs: int = 30
     train_subset: int = 0  # 0 = all training images; >0 = a seeded subset of that many (CPU budgets)
@@ -35,7 +37,7 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast on CUDA
     channels_last: bool = True  # faster convs on CPU (oneDNN) and GPU
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # model-specific builder arguments (saved in meta)
-    weights: str = ""  # starting weights: a file or "run:TAG" (see trainers.weights); "" = the init scheme
+    weights: str = ""  # starting weights: a file or "run:TAG" (see trainers.engine.weights); "" = the init scheme
     tag: str = ""  # a label leading the run name (e.g. "pretrain_ytf"), for runs the other fields do not tell apart
 
     def run_name(self) -> str:
@@ -50,6 +52,8 @@ class TrainConfig:
             parts.append(f"do{self.dropout:g}")
         if self.loss != "mse":
             parts.append(self.loss)
+        if self.ema:
+            parts.append(f"ema{self.ema:g}")
         if self.folds:
             parts.append(f"fold{self.fold}of{self.folds}")
         if self.train_subset:

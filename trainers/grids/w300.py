@@ -25,10 +25,10 @@ from kpdemo.metrics import failure_rate, mean_point_error, nme_per_image, region
 from kpdemo.models.pca_head import pca_components
 from kpdemo.training.crops import register_crops
 from kpdemo.training.tensors import points_to_network
-from trainers.analysis import best_model, merge_record, predict_pixels, prediction_figure, run_splits
-from trainers.config import TrainConfig
-from trainers.data import cached_dataset
-from trainers.experiments import EXPERIMENTS, Experiment, _grid
+from trainers.engine.analysis import best_model, merge_record, predict_pixels, prediction_figure, run_splits
+from trainers.engine.config import TrainConfig
+from trainers.engine.data import cached_dataset
+from trainers.grids.registry import Experiment, grid, register
 
 SIZE = 64
 #: Components keeping 99% of the 300-W train shape variance at this crop (``w300_pca`` records the count it finds).
@@ -68,25 +68,22 @@ def _with(**changes: object) -> TrainConfig:
     return TrainConfig(**(BASE.to_dict() | changes))
 
 
-EXPERIMENTS.update({
-    e.name: e
-    for e in (
-        Experiment(
-            "w300", "ResNet18 (no layer4) on 64 px 68-point crops: from scratch on 300-W vs pre-trained on "
-            "YouTube-Faces then fine-tuned on 300-W",
-            "Seed 002: eyes/nose/mouth good, jawline poor (best val MSE ~19 px^2 at 224 px); seed 003: a "
-            "pre-trained model fine-tunes well.",
-            _grid("w300", [_with(tag="scratch"), _with(tag="pretrain_ytf", dataset="ytf_face64", epochs=3),
-                           _with(tag="finetune", weights="run:pretrain_ytf")]),
-            dataset="w300_face64", after_run=common_set_metrics,
-        ),
-        Experiment(
-            "w300_pca", "PCA shape head (23 components = 99% of shape variance) vs the direct fc head, both "
-            "fine-tuned from the w300 YouTube-Faces model",
-            "Seed 002: predicting PCA weights gives smoother faces but a worse error (shrinks toward the mean).",
-            _grid("w300_pca", [_with(tag="pca", weights="run:w300/pretrain_ytf",
-                                     model_kwargs={"stages": 3, "head": "pca", "pca_components": PCA_COMPONENTS})]),
-            dataset="w300_face64", after_run=common_set_metrics,
-        ),
-    )
-})
+register(
+    Experiment(
+        "w300", "ResNet18 (no layer4) on 64 px 68-point crops: from scratch on 300-W vs pre-trained on "
+        "YouTube-Faces then fine-tuned on 300-W",
+        "Seed 002: eyes/nose/mouth good, jawline poor (best val MSE ~19 px^2 at 224 px); seed 003: a "
+        "pre-trained model fine-tunes well.",
+        grid("w300", [_with(tag="scratch"), _with(tag="pretrain_ytf", dataset="ytf_face64", epochs=3),
+                       _with(tag="finetune", weights="run:pretrain_ytf")]),
+        dataset="w300_face64", after_run=common_set_metrics,
+    ),
+    Experiment(
+        "w300_pca", "PCA shape head (23 components = 99% of shape variance) vs the direct fc head, both "
+        "fine-tuned from the w300 YouTube-Faces model",
+        "Seed 002: predicting PCA weights gives smoother faces but a worse error (shrinks toward the mean).",
+        grid("w300_pca", [_with(tag="pca", weights="run:w300/pretrain_ytf",
+                                 model_kwargs={"stages": 3, "head": "pca", "pca_components": PCA_COMPONENTS})]),
+        dataset="w300_face64", after_run=common_set_metrics,
+    ),
+)

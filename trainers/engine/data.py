@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from kpdemo.datasets import LandmarkSet, load_dataset
-from trainers.config import TrainConfig
+from trainers.engine.config import TrainConfig
 
 
 @dataclass

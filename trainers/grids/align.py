@@ -1,11 +1,11 @@
-"""Seed 004 (learned face alignment) as two grids of the experiment registry, trained by :mod:`trainers.train_image`.
+"""Seed 004 (learned face alignment) as two grids of the experiment registry (:mod:`trainers.engine.train_image`).
 
 * ``polygons``: can a conv encoder/decoder learn a geometric transform? Random filled triangles are rendered on
   the fly (fresh ones every epoch); ``reconstruct`` trains encoder + decoder to copy them; ``mirror_pretrained``
   trains a new decoder to output the mirrored triangle on that frozen encoder (the seed's recipe);
   ``mirror_scratch`` trains encoder + decoder on the mirror from scratch, for comparison. These three use the
   seed's Medium networks and MAE. Two ``control`` runs reconstruct with the Light networks: under the plain MAE they
-  collapse to the blank image; the foreground-balanced L1 (:mod:`trainers.image_losses`) gets them out of it.
+  collapse to the blank image; the foreground-balanced L1 (:mod:`trainers.engine.image_losses`) gets them out of it.
 * ``frontalize``: YouTube-Faces frames, geometrically aligned to 128x128 gray, each paired with the most frontal
   frame of the same person (:mod:`kpdemo.frontalize.data`). A shared encoder feeds a reconstruction decoder and a
   frontal decoder, both trained with L1 (``l1``); ``l1_patchgan`` adds the seed's 32x32 PatchGAN critic;
@@ -14,7 +14,7 @@
 
 Both use the seed's Light networks and Adam lr 2e-4, beta1 0.5 (``momentum`` holds beta1), on the CPU. Each run
 also saves a figure of held-out input / output / target: ``examples_test.png`` for polygons; for faces it is
-``predictions_test.png``, the name :mod:`trainers.ship` keeps out of the repository (research images).
+``predictions_test.png``, the name :mod:`trainers.tools.ship` keeps out of the repository (research images).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import torch  # noqa: E402
 
 from kpdemo.frontalize.polygons import triangle_pairs  # noqa: E402
 from kpdemo.models.autoencoder import SharedEncoderNet  # noqa: E402
-from trainers.config import TrainConfig  # noqa: E402
-from trainers.experiments import EXPERIMENTS, Experiment, _grid  # noqa: E402
-from trainers.train_image import CHECKPOINT_NAME, ImageTask, Pair, fit_image_model, predict_domain  # noqa: E402
+from trainers.engine.config import TrainConfig  # noqa: E402
+from trainers.engine.train_image import CHECKPOINT_NAME, ImageTask, Pair, fit_image_model, predict_domain  # noqa: E402
+from trainers.grids.registry import Experiment, grid, register  # noqa: E402
 
 FIGURES = {"polygons": "examples_test.png", "faces": "predictions_test.png"}
 VAL_SEED, TEST_SEED = 1_000_003, 2_000_003  # fixed held-out triangles, apart from any training seed
@@ -116,30 +116,27 @@ POLYGONS = replace(SEED004, dataset="polygons", model="medium", epochs=6, train_
 POLYGON_CONTROL = replace(POLYGONS, tag="control", model="light", lr=1e-3, epochs=24)
 FACES = replace(SEED004, dataset="ytf_aligned128", epochs=12)
 
-EXPERIMENTS.update({
-    e.name: e
-    for e in (
-        Experiment(
-            "polygons", "Medium encoder/decoder on synthetic triangles: reconstruct, then learn the mirror on the "
-            "frozen pre-trained encoder, vs the mirror learned from scratch; Light controls under MAE and balanced L1",
-            "Seed 004: a pre-trained encoder's embedding lets a second decoder learn the mirror transform.",
-            _grid("polygons", [replace(POLYGONS, tag="reconstruct"),
-                               replace(POLYGONS, tag="mirror_pretrained", weights="run:reconstruct"),
-                               replace(POLYGONS, tag="mirror_scratch"),
-                               POLYGON_CONTROL, replace(POLYGON_CONTROL, loss="l1_balanced")]),
-            dataset="polygons", runner=_runner(polygon_task),
-        ),
-        Experiment(
-            "frontalize", "Light shared-encoder net, YouTube-Faces frame -> the person's most frontal frame "
-            "(128x128 gray, geometrically aligned): L1, L1 + PatchGAN, L1 + SSIM, and L1 / L1 + SSIM on a "
-            "mean-face prior",
-            "Seed 004: paired data trains far faster than a GAN; the GAN stage did not converge.",
-            _grid("frontalize", [replace(FACES, tag="l1"), replace(FACES, tag="l1_patchgan", train_subset=1024),
-                                 replace(FACES, tag="l1_ssim", loss="l1_ssim"),
-                                 replace(FACES, tag="mean_prior_l1", model_kwargs={"prior": "mean"}),
-                                 replace(FACES, tag="mean_prior_l1_ssim", loss="l1_ssim",
-                                         model_kwargs={"prior": "mean"})]),
-            dataset="ytf_aligned128", runner=_runner(face_task),
-        ),
-    )
-})
+register(
+    Experiment(
+        "polygons", "Medium encoder/decoder on synthetic triangles: reconstruct, then learn the mirror on the "
+        "frozen pre-trained encoder, vs the mirror learned from scratch; Light controls under MAE and balanced L1",
+        "Seed 004: a pre-trained encoder's embedding lets a second decoder learn the mirror transform.",
+        grid("polygons", [replace(POLYGONS, tag="reconstruct"),
+                           replace(POLYGONS, tag="mirror_pretrained", weights="run:reconstruct"),
+                           replace(POLYGONS, tag="mirror_scratch"),
+                           POLYGON_CONTROL, replace(POLYGON_CONTROL, loss="l1_balanced")]),
+        dataset="polygons", runner=_runner(polygon_task),
+    ),
+    Experiment(
+        "frontalize", "Light shared-encoder net, YouTube-Faces frame -> the person's most frontal frame "
+        "(128x128 gray, geometrically aligned): L1, L1 + PatchGAN, L1 + SSIM, and L1 / L1 + SSIM on a "
+        "mean-face prior",
+        "Seed 004: paired data trains far faster than a GAN; the GAN stage did not converge.",
+        grid("frontalize", [replace(FACES, tag="l1"), replace(FACES, tag="l1_patchgan", train_subset=1024),
+                             replace(FACES, tag="l1_ssim", loss="l1_ssim"),
+                             replace(FACES, tag="mean_prior_l1", model_kwargs={"prior": "mean"}),
+                             replace(FACES, tag="mean_prior_l1_ssim", loss="l1_ssim",
+                                     model_kwargs={"prior": "mean"})]),
+        dataset="ytf_aligned128", runner=_runner(face_task),
+    ),
+)

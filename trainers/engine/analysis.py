@@ -23,9 +23,9 @@ from kpdemo.datasets import LandmarkSet  # noqa: E402
 from kpdemo.models import load_model  # noqa: E402
 from kpdemo.runs import RECORD, read_record  # noqa: E402
 from kpdemo.training.tensors import TensorSet, points_from_network  # noqa: E402
-from trainers.config import TrainConfig  # noqa: E402
-from trainers.data import Splits, make_splits  # noqa: E402
-from trainers.train import predict  # noqa: E402
+from trainers.engine.config import TrainConfig  # noqa: E402
+from trainers.engine.data import Splits, make_splits  # noqa: E402
+from trainers.engine.train import predict  # noqa: E402
 
 
 def run_splits(run_dir: Path) -> tuple[TrainConfig, Splits]:

@@ -1,4 +1,4 @@
-"""``python -m trainers.evaluate CHECKPOINT [--dataset NAME] [--split test] [--device cpu] [--out metrics.json]``.
+"""``python -m trainers.tools.evaluate CHECKPOINT [--dataset NAME] [--split test] [--device cpu] [--out metrics.json]``.
 
 Measures a checkpoint's error on a dataset split (default: the dataset it was trained on, held-out ``test``):
 RMSE in crop pixels (px at 96x96 for ``kaggle15``), NME by outer-eye distance, and per-region NME.
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import torch
 
-import trainers.experiments  # noqa: F401  (registers the experiments' derived datasets, e.g. w300_face64)
+import trainers.grids  # noqa: F401  (registers the experiments' derived datasets, e.g. w300_face64)
 from kpdemo.checkpoints import CheckpointError
 from kpdemo.config import DataNotFoundError
 from kpdemo.metrics import region_nme
 from kpdemo.models import load_model
 from kpdemo.training.tensors import TensorSet, points_from_network
-from trainers.data import cached_dataset
-from trainers.train import predict, resolve_device, score
+from trainers.engine.data import cached_dataset
+from trainers.engine.train import predict, resolve_device, score
 
 
 def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "test",
@@ -46,7 +46,7 @@ def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "te
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainers.evaluate", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m trainers.tools.evaluate", description=__doc__.split("\n\n")[1])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--dataset", help="dataset name (default: the one the checkpoint was trained on)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))

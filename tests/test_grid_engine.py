@@ -1,0 +1,154 @@
+"""Grid-at-once training (:mod:`trainers.engine.grid`): runs trained together as one stacked model record what they
+record trained alone, and the stacked optimizer steps as ``torch.optim`` does.
+
+Data: the real ``kaggle15`` when ``$KPDEMO_DATA`` has it, else the committed 3-row Kaggle CSV fixture repeated to 120
+rows (``kaggle_csv`` through ``$KPDEMO_KAGGLE_CSV``), so the test runs without the datasets. The ConvNet is shrunk
+through ``model_kwargs`` (same code path, a tenth of the compute) to keep each test within seconds on a loaded CPU.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from kpdemo.datasets.registry import get_dataset
+from kpdemo.models import load_model
+from trainers.engine.config import TrainConfig
+from trainers.engine.data import cached_dataset
+from trainers.engine.grid import group_configs, run_grid
+from trainers.engine.stacked_optim import StackedOptimizer
+from trainers.engine.train import run_config
+from trainers.grids import EXPERIMENTS
+
+#: Per-epoch losses of a grid run vs the same run alone. Not exact: under vmap the stacked convolutions run as one
+#: grouped convolution and the dense layers as batched matmuls, which sum in another order than the single model's
+#: kernels, so the weights drift by float rounding (~1e-7 relative per step); over these few steps the losses agree
+#: to ~1e-6 relative (SGD and momentum runs mostly bit for bit on CPU). 1e-4 leaves room for other CPUs' kernels.
+RTOL = 1e-4
+SMALL_CONVNET = {"filters": [8, 16, 32], "hidden": [64, 64]}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``kaggle15`` if its files are here, else ``kaggle_csv`` on the committed fixture rows, repeated."""
+    if get_dataset("kaggle15").is_available():
+        yield "kaggle15"
+        return
+    fixture = Path(__file__).parent / "fixtures" / "kaggle_training_small.csv"
+    rows = pd.read_csv(fixture, dtype=str, keep_default_na=False)
+    csv = tmp_path_factory.mktemp("kaggle") / "training.csv"
+    pd.concat([rows] * 40, ignore_index=True).to_csv(csv, index=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KPDEMO_KAGGLE_CSV", str(csv))
+        cached_dataset.cache_clear()
+        yield "kaggle_csv"
+    cached_dataset.cache_clear()
+
+
+def _configs(dataset: str, **changes: object) -> list[TrainConfig]:
+    base = TrainConfig(experiment="gridtest", dataset=dataset, model="convnet", init="xavier",
+                       model_kwargs=SMALL_CONVNET, train_subset=64, eval_subset=64, epochs=2, batch_size=32,
+                       device="cpu")
+    runs = [dict(optimizer="sgd", lr=1e-2), dict(optimizer="momentum", lr=1e-2), dict(optimizer="adam", lr=1e-3)]
+    return [replace(base, **run, **changes) for run in runs]
+
+
+def _history(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "history.csv")
+
+
+def test_grid_runs_record_what_they_record_alone(dataset: str, tmp_path: Path) -> None:
+    configs = _configs(dataset)
+    assert [len(g) for g in group_configs(configs)] == [3]
+    alone = [run_config(c, tmp_path / "alone", show_progress=False) for c in configs]
+    together = run_grid(configs, tmp_path / "grid", show_progress=False)
+    for solo, grid, config in zip(alone, together, configs, strict=True):
+        assert grid.name == solo.name == config.run_name()
+        a, b = _history(solo), _history(grid)
+        assert list(a.columns) == list(b.columns) and len(b) == config.epochs
+        for column in ("train_loss", "val_loss", "val_rmse_px"):
+            np.testing.assert_allclose(b[column], a[column], rtol=RTOL, err_msg=f"{grid.name} {column}")
+        np.testing.assert_array_equal(b["lr"], a["lr"])
+        record = json.loads((grid / "record.json").read_text())
+        assert record["status"] == "done" and record["checkpoint"] == "best.pt"
+        assert record["config"] == config.to_dict()
+        assert record["env"]["trained_with"] == "grid"
+        assert record["env"]["grid_group"] == [c.run_name() for c in configs]
+        model, meta = load_model(grid / "best.pt", expect_schema="kaggle15")
+        assert meta.run == config.run_name() and meta.metrics["best_epoch"] == record["best"]["epoch"]
+
+
+def test_dropout_rates_stay_per_run(dataset: str, tmp_path: Path) -> None:
+    """Dropout 0 and 0.5 in one group, with augmentation: the run without dropout still sees exactly its own batches
+    (the masks come from a second RNG stream), the other trains with its own rate and ships a dropout model."""
+    plain, dropped = (replace(_configs(dataset, augmentation="flip_rotate")[2], dropout=d) for d in (0.0, 0.5))
+    assert [len(g) for g in group_configs([plain, dropped])] == [2]
+    solo = run_config(plain, tmp_path / "alone", show_progress=False)
+    together = run_grid([plain, dropped], tmp_path / "grid", show_progress=False)
+    np.testing.assert_allclose(_history(together[0])["train_loss"], _history(solo)["train_loss"], rtol=RTOL)
+    model, meta = load_model(together[1] / "best.pt")
+    assert meta.model_kwargs["dropout"] == 0.5
+    assert any(isinstance(m, torch.nn.Dropout) and m.p == 0.5 for m in model.modules())
+    assert json.loads((together[1] / "record.json").read_text())["status"] == "done"
+
+
+def test_grouping_of_the_seed_001_grids(dataset: str) -> None:
+    def sizes(name: str) -> list[int]:
+        return [len(g) for g in group_configs([replace(c, dataset=dataset) for c in EXPERIMENTS[name].configs])]
+
+    assert sizes("init") == [2, 2]  # per model
+    assert sizes("optimizers") == [9, 9]
+    assert sizes("augmentation") == [1, 1]  # the augmentation decides the batches
+    assert sizes("dropout") == [4]  # dropout rates differ per run inside the group
+    assert sizes("cv") == [1] * 5  # each fold trains on other images
+    plain = _configs(dataset)
+    alone = [replace(plain[0], ema=0.99), replace(plain[1], weights="run:x"),
+             replace(plain[2], model="immnet", model_kwargs={})]  # BatchNorm statistics: trains alone
+    assert [len(g) for g in group_configs(plain + alone)] == [3, 1, 1, 1]
+
+
+def _optimizers(params: list[torch.Tensor]) -> list[torch.optim.Optimizer]:
+    return [torch.optim.SGD(params, lr=0.1), torch.optim.SGD(params, lr=0.03, weight_decay=1e-2),
+            torch.optim.SGD(params, lr=0.05, momentum=0.9), torch.optim.SGD(params, lr=0.01, momentum=0.5,
+                                                                            weight_decay=1e-3),
+            torch.optim.Adam(params, lr=1e-3), torch.optim.Adam(params, lr=1e-2, weight_decay=1e-2),
+            torch.optim.AdamW(params, lr=1e-3, weight_decay=0.1), torch.optim.AdamW(params, lr=3e-3, weight_decay=0)]
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of")  # the hyperparameter holders never step themselves
+def test_stacked_optimizer_steps_as_torch_optim() -> None:
+    """Eight runs (SGD, momentum, Adam, AdamW, with and without weight decay) under cosine schedules: each slice of the
+    stack follows its own ``torch.optim`` optimizer (bit for bit on this CPU; the tolerance is for FMA kernels)."""
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (7,), (4, 2, 3, 3)]
+    runs = len(_optimizers([torch.zeros(1, requires_grad=True)]))
+    start = [[torch.randn(s, generator=generator) for s in shapes] for _ in range(runs)]
+    alone = [[p.clone().requires_grad_() for p in params] for params in start]
+    reference = [_optimizers(params)[i] for i, params in enumerate(alone)]
+    stacked = [torch.stack([params[k] for params in start]).requires_grad_() for k in range(len(shapes))]
+    hyper = _optimizers([torch.nn.Parameter(torch.zeros(1))])
+    optimizer = StackedOptimizer(stacked, hyper)
+    schedules = [torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=6) for o in reference + hyper]
+    for _ in range(6):
+        grads = [[torch.randn(s, generator=generator) for s in shapes] for _ in range(runs)]
+        for params, opt, grad in zip(alone, reference, grads, strict=True):
+            for p, g in zip(params, grad, strict=True):
+                p.grad = g.clone()
+            opt.step()
+        for k, p in enumerate(stacked):
+            p.grad = torch.stack([grad[k] for grad in grads])
+        optimizer.step()
+        for schedule in schedules:
+            schedule.step()
+    for i, params in enumerate(alone):
+        for k, p in enumerate(params):
+            torch.testing.assert_close(stacked[k][i], p.detach(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="contiguous"):
+        StackedOptimizer(stacked[:1], [hyper[4], hyper[0], hyper[5], *hyper[1:4], *hyper[6:]])

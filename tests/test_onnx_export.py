@@ -1,0 +1,143 @@
+"""ONNX export (``trainers.tools.export``) and ONNX Runtime serving in :class:`CheckpointPredictor`.
+
+Small freshly built models of each family, saved as kpdemo checkpoints under ``tmp_path`` (the shipped checkpoints
+are never written next to): ONNX Runtime and PyTorch must agree to 1e-4 crop pixels, directly and through
+``predict_crops``, and a stale or unusable export must fall back to PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from kpdemo.checkpoints import CheckpointMeta, save_checkpoint
+from kpdemo.detection.checkpoint import CheckpointPredictor, network_to_crop
+from kpdemo.detection.faces import Detection, FaceDetector
+from kpdemo.detection.onnx_backend import SOURCE_KEY, OnnxNetwork, file_sha256, load_fresh_export, onnx_path
+from kpdemo.models import build_model
+from kpdemo.schemas import KAGGLE15
+from trainers.tools.export import META_KEY, export_onnx, main, max_difference
+
+TOLERANCE_PX = 1e-4
+
+#: family -> (input size, channels, builder kwargs): small enough to export in a second or two on a CPU.
+FAMILIES = {
+    "pip": ((64, 64), 1, {"neighbors": 4}),
+    "convnet": ((32, 32), 1, {"hidden": (64,)}),
+    "resnet18": ((64, 64), 3, {"stages": 3}),
+}
+
+
+class NoFaces(FaceDetector):
+    """The predictor needs a detector; these tests feed crops directly, so none is ever asked (and no MediaPipe)."""
+
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        return []
+
+
+def make_checkpoint(path: Path, family: str, seed: int = 0) -> Path:
+    """A seeded kaggle15 (15-point) model of ``family``; PIP's heads are perturbed so every argmax has a clear winner.
+
+    Weights are stored as float16, as the shipped checkpoints are (``trainers.tools.ship``), so the export's float16
+    weights hold exactly the same values.
+
+    PIP's heads start near zero (std 0.001), where the cell scores are almost tied and float rounding alone could
+    make ONNX Runtime and PyTorch pick different cells; real-sized score weights make the argmax stable.
+    """
+    input_size, channels, kwargs = FAMILIES[family]
+    torch.manual_seed(seed)
+    model = build_model(family, num_points=KAGGLE15.num_points, in_channels=channels, input_size=input_size, **kwargs)
+    if family == "pip":
+        with torch.no_grad():
+            model.score.weight.normal_(std=0.05)
+            model.offset.weight.normal_(std=0.005)
+            model.neighbor_offset.weight.normal_(std=0.005)
+        model.fit_shapes(np.random.default_rng(0).uniform(-0.8, 0.8, (20, KAGGLE15.num_points, 2)))
+    meta = CheckpointMeta(model=family, schema=KAGGLE15.id, input_size=input_size, in_channels=channels,
+                          model_kwargs=kwargs, dataset="test")
+    save_checkpoint(path, {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, meta)
+    return path
+
+
+def random_crops(predictor: CheckpointPredictor, count: int, seed: int = 1) -> np.ndarray:
+    """(count, H, W[, 3]) uint8 noise crops in the predictor's input shape."""
+    shape = (count, *predictor.input_hw) + (() if predictor.meta.in_channels == 1 else (3,))
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def normalised(predictor: CheckpointPredictor, crops: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(crops.astype(np.float32) / 255.0)
+    x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    return (x - predictor.meta.pixel_mean) / predictor.meta.pixel_std
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_onnxruntime_and_torch_agree(tmp_path: Path, family: str) -> None:
+    checkpoint = make_checkpoint(tmp_path / f"{family}.pt", family)
+    on_torch = CheckpointPredictor(checkpoint, detector=NoFaces())
+    assert on_torch.backend == "torch"
+
+    out = export_onnx(checkpoint)
+    assert out == tmp_path / f"{family}.onnx" and load_fresh_export(checkpoint) is not None
+    assert max_difference(out, checkpoint) < TOLERANCE_PX
+
+    on_ort = CheckpointPredictor(checkpoint, detector=NoFaces())
+    assert on_ort.backend == "onnxruntime"
+    for count in (1, 3):  # the batch axis is dynamic
+        crops = random_crops(on_torch, count)
+        if family == "pip":  # a clear argmax winner everywhere, so both runtimes decode the same cells
+            scores = on_torch.model.maps(normalised(on_torch, crops))[0].detach()
+            top2 = scores.topk(2, -1).values
+            assert (top2[..., 0] - top2[..., 1]).min() > 1e-3
+        expected, got = on_torch.predict_crops(crops), on_ort.predict_crops(crops)
+        assert got.shape == expected.shape == (count, KAGGLE15.num_points, 2)
+        assert np.abs(got - expected).max() < TOLERANCE_PX
+        with torch.no_grad():
+            direct = network_to_crop(on_torch.model(normalised(on_torch, crops)).numpy(), on_torch.input_hw)
+        assert np.abs(expected - direct).max() < TOLERANCE_PX  # the torch path is unchanged by the refactor
+
+
+def test_stale_export_is_ignored(tmp_path: Path) -> None:
+    checkpoint = make_checkpoint(tmp_path / "convnet.pt", "convnet")
+    export_onnx(checkpoint)
+    assert CheckpointPredictor(checkpoint, detector=NoFaces()).backend == "onnxruntime"
+    make_checkpoint(checkpoint, "convnet", seed=1)  # retrained after the export: the export's weights are old
+    assert load_fresh_export(checkpoint) is None
+    assert CheckpointPredictor(checkpoint, detector=NoFaces()).backend == "torch"
+    export_onnx(checkpoint)  # re-exporting makes it current again
+    assert CheckpointPredictor(checkpoint, detector=NoFaces()).backend == "onnxruntime"
+
+
+@pytest.mark.parametrize("problem", ["unreadable export", "onnxruntime missing"])
+def test_unusable_export_falls_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, problem: str) -> None:
+    checkpoint = make_checkpoint(tmp_path / "convnet.pt", "convnet")
+    if problem == "unreadable export":
+        onnx_path(checkpoint).write_bytes(b"not an onnx file")
+    else:
+        export_onnx(checkpoint)
+        monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if it were not installed
+    with pytest.warns(RuntimeWarning, match="convnet.onnx not used"):
+        predictor = CheckpointPredictor(checkpoint, detector=NoFaces())
+    assert predictor.backend == "torch"
+    assert predictor.predict_crops(random_crops(predictor, 2)).shape == (2, KAGGLE15.num_points, 2)
+
+
+def test_cli_writes_a_checked_export_beside_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    checkpoint = make_checkpoint(tmp_path / "models" / "convnet.pt", "convnet")
+    assert main([str(checkpoint), "--opset", "18"]) == 0
+    assert "max |onnxruntime - torch|" in capsys.readouterr().out
+    model = onnx.load(str(tmp_path / "models" / "convnet.onnx"))
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props[META_KEY])["schema"] == KAGGLE15.id
+    assert props[SOURCE_KEY] == file_sha256(checkpoint)
+    assert all(init.data_type == onnx.TensorProto.FLOAT16 for init in model.graph.initializer
+               if init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16))
+    assert not list((tmp_path / "models").glob("*.tmp"))
+    batch = np.zeros((5, 1, 32, 32), np.float32)
+    assert OnnxNetwork(tmp_path / "models" / "convnet.onnx")(batch).shape == (5, 2 * KAGGLE15.num_points)

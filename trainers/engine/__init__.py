@@ -1,0 +1,1 @@
+"""The training engine: configs, data splits, the landmark and image trainers, starting weights, analysis."""

@@ -1,0 +1,355 @@
+"""Train the runs of a grid that share their data and architecture as one batched model (``--grid-at-once``).
+
+Why: a seed-001 ConvNet is far too small to keep a GPU (or even a CPU's vector units) busy, and the runs of a grid
+differ only in a few numbers (init, optimizer, learning rate, dropout, ...). Stacking their weights along a new
+leading dimension and running the model through ``torch.func.vmap`` turns R small convolutions into one grouped
+one per layer, and one augmented batch feeds all R runs.
+
+What a run keeps: its own initial weights (built exactly as :func:`trainers.engine.train.run_config` builds them,
+from the same seed), its optimizer kind and hyperparameters (:mod:`trainers.engine.stacked_optim` reproduces
+``torch.optim``'s update per slice), its learning-rate schedule, its dropout rate, and its own record, history,
+best-validation checkpoint and test metrics, written with the same functions as a run trained alone. The summed loss
+of the runs is backpropagated once; since run i's loss depends only on run i's slice of the stack, each slice gets
+exactly its own gradient.
+
+What a group shares: everything that decides the data stream (dataset, subsets, folds, seed, batch size, epochs,
+augmentation) and the architecture; see :func:`group_configs`. The group draws one shuffle and one augmentation
+stream, the ones its first run draws alone (same seed, same generator, same global-RNG state after building that
+run's model), so a run without dropout sees the very batches it sees alone when its init draws as many random
+numbers as the first run's (e.g. the same scheme). Dropout masks come from a second RNG stream so that they do not
+shift the augmentation stream; they are therefore not the masks a run draws alone (statistically the same).
+
+Not supported here (such runs train alone through ``run_config``): starting weights, weight averaging (``ema``),
+models with their own loss or data-fitted layers (``landmark_loss`` / ``fit_shapes``) and models with buffers
+(BatchNorm statistics would need per-run in-place updates under vmap). Grid-trained runs write no ``last.pt``, so
+they cannot be resumed; a stopped grid is simply re-run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+from tqdm import tqdm
+
+from kpdemo.models import build_model
+from kpdemo.runs import RunWriter
+from kpdemo.schemas import KeypointSchema
+from kpdemo.training.augment import get_augmentation, model_hw
+from kpdemo.training.losses import masked_loss
+from kpdemo.training.tensors import TensorSet
+from trainers.engine.config import TrainConfig
+from trainers.engine.data import cached_dataset
+from trainers.engine.stacked_optim import KINDS, StackedOptimizer, optimizer_kind
+from trainers.engine.train import (
+    BestKeeper,
+    _autocast,
+    _prepare,
+    epoch_row,
+    evaluate,
+    finish_run,
+    load_tensors,
+    make_optimizer,
+    make_schedule,
+    new_model,
+    place_model,
+    resolve_device,
+    run_config,
+    run_environment,
+    training_batches,
+)
+
+#: The settings that may differ inside a group; every other field must be equal (a new field is safe by default).
+PER_RUN = frozenset({"init", "optimizer", "lr", "momentum", "weight_decay", "schedule", "dropout", "tag"})
+#: The dropout masks' RNG stream is seeded with the group's seed plus this, away from the augmentation stream.
+DROPOUT_STREAM_OFFSET = 1_000_003
+
+
+def _group_key(config: TrainConfig) -> str:
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in PER_RUN}, sort_keys=True, default=str)
+
+
+@lru_cache(maxsize=32)
+def _model_stacks(model: str, model_kwargs: str, dataset: str, context: float, dropout: float) -> bool:
+    """Whether a model can be stacked: built on the meta device (no memory, no init cost) with the dataset's input
+    shape, it must have no buffers and no ``landmark_loss`` / ``fit_shapes``. A model that cannot even be built
+    that way trains alone: when in doubt, the plain path."""
+    data = cached_dataset(dataset)
+    image = data.images[0] if data.images is not None else data.image(0)
+    try:
+        with torch.device("meta"):
+            net = build_model(model, num_points=data.schema.num_points, in_channels=1 if image.ndim == 2 else
+                              int(image.shape[-1]), input_size=model_hw(image.shape[:2], context), dropout=dropout,
+                              **json.loads(model_kwargs))
+    except Exception:  # noqa: BLE001 - any failure means "not stackable", not an error of the grid
+        return False
+    modules = list(net.modules())
+    return not list(net.buffers()) and not any(hasattr(m, "landmark_loss") or hasattr(m, "fit_shapes")
+                                               for m in modules)
+
+
+def can_stack(config: TrainConfig) -> bool:
+    """Whether ``config`` may share a group (else it trains alone, in a group of one)."""
+    return not config.weights and not config.ema and _model_stacks(
+        config.model, json.dumps(config.model_kwargs, sort_keys=True), config.dataset, config.context, config.dropout)
+
+
+def _group_indices(configs: list[TrainConfig]) -> list[list[int]]:
+    groups: list[list[int]] = []
+    open_groups: dict[str, list[int]] = {}
+    for i, config in enumerate(configs):
+        if not can_stack(config):
+            groups.append([i])
+            continue
+        key = _group_key(config)
+        if key not in open_groups:
+            open_groups[key] = []
+            groups.append(open_groups[key])
+        open_groups[key].append(i)
+    return groups
+
+
+def group_configs(configs: list[TrainConfig]) -> list[list[TrainConfig]]:
+    """The configs as groups that can train together, in order of first appearance.
+
+    Inside a group only :data:`PER_RUN` settings differ; runs with starting weights, ``ema`` or a model that cannot
+    be stacked (see :func:`can_stack`) are groups of one."""
+    return [[configs[i] for i in group] for group in _group_indices(list(configs))]
+
+
+def run_grid(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True) -> list[Path]:
+    """Train ``configs`` group by group (:func:`group_configs`); returns the run directories in ``configs``' order.
+
+    Groups of one go through :func:`trainers.engine.train.run_config` unchanged."""
+    configs = list(configs)
+    dirs: dict[int, Path] = {}
+    for group in _group_indices(configs):
+        members = [configs[i] for i in group]
+        if len(members) == 1:
+            paths = [run_config(members[0], runs_root, show_progress=show_progress)]
+        else:
+            paths = train_together(members, runs_root, show_progress)
+        dirs.update(zip(group, paths, strict=True))
+    return [dirs[i] for i in range(len(configs))]
+
+
+class RunDropout(nn.Module):
+    """``nn.Dropout`` with its rate in a buffer: stacked, each run applies its own rate (0 = exactly the identity),
+    since vmap shares one module structure and a module attribute could not differ per run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("p", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
+        return x * (keep / (1 - self.p))
+
+
+def _dropouts(model: nn.Module) -> list[nn.Dropout]:
+    return [m for m in model.modules() if type(m) is nn.Dropout]
+
+
+def _template(models: list[nn.Module]) -> tuple[nn.Module, list[list[float]]] | None:
+    """A module structure every run fits (a run with dropout's, each ``nn.Dropout`` swapped for
+    :class:`RunDropout`) and each run's rate per dropout layer; None when the runs differ beyond dropout."""
+    base = next((m for m in models if _dropouts(m)), models[0])
+
+    def layout(model: nn.Module, with_dropout: bool) -> list[type]:
+        return [type(m) for m in model.modules() if with_dropout or type(m) is not nn.Dropout]
+
+    def fixed(model: nn.Module) -> list[object]:
+        """Parameter shapes, and the rates of other dropout kinds (the template would apply the first run's)."""
+        return [p.shape for p in model.parameters()] + [
+            m.p for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd) and type(m) is not nn.Dropout]
+
+    for model in models:
+        with_dropout = bool(_dropouts(model))
+        if fixed(model) != fixed(base) or layout(model, with_dropout) != layout(base, with_dropout):
+            return None
+    template = copy.deepcopy(base)
+    for name, module in list(template.named_modules()):
+        if type(module) is nn.Dropout:
+            template.set_submodule(name, RunDropout())
+    rates = [[d.p for d in _dropouts(m)] or [0.0] * len(_dropouts(base)) for m in models]
+    return template, rates
+
+
+class _RngStream:
+    """A second state of the global RNG (CPU, and the CUDA device's), swapped in around the draws a run trained
+    alone would not make in that order, so the group's augmentation stream stays the one its first run sees alone."""
+
+    def __init__(self, seed: int, device: torch.device) -> None:
+        self.device = device if device.type == "cuda" else None
+        self.cpu = torch.Generator().manual_seed(seed).get_state()
+        self.cuda = torch.Generator(device).manual_seed(seed).get_state() if self.device else None
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        saved = torch.get_rng_state(), torch.cuda.get_rng_state(self.device) if self.device else None
+        torch.set_rng_state(self.cpu)
+        if self.device:
+            torch.cuda.set_rng_state(self.cuda, self.device)
+        try:
+            yield
+        finally:
+            self.cpu = torch.get_rng_state()
+            torch.set_rng_state(saved[0])
+            if self.device:
+                self.cuda = torch.cuda.get_rng_state(self.device)
+                torch.cuda.set_rng_state(saved[1], self.device)
+
+
+@dataclass
+class _Run:
+    """One run of a group: its config, its own (unstacked) model for evaluation and checkpoints, its record, and the
+    torch optimizer + schedule that hold its hyperparameters (see :mod:`trainers.engine.stacked_optim`)."""
+
+    config: TrainConfig
+    model: nn.Module
+    writer: RunWriter | None = None
+    keeper: BestKeeper | None = None
+
+    def __post_init__(self) -> None:
+        self.hyper = make_optimizer(self.config, [nn.Parameter(torch.zeros(1))])
+        self.schedule = make_schedule(self.config, self.hyper)
+
+    @property
+    def lr(self) -> float:
+        return float(self.hyper.param_groups[0]["lr"])
+
+    def step_schedule(self) -> None:
+        with warnings.catch_warnings():  # its optimizer never steps itself (the stack does): nothing was skipped
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\(\)`")
+            self.schedule.step()
+
+
+class _Stack:
+    """The runs' weights stacked along dim 0 and a forward that evaluates every run's loss on one shared batch."""
+
+    def __init__(self, runs: list[_Run], template: nn.Module, rates: list[list[float]], kind: str) -> None:
+        self.template, self.kind = template.train(), kind
+        names = [name for name, _ in template.named_parameters()]
+        per_run = [list(run.model.parameters()) for run in runs]
+        self.params = {name: torch.stack([params[i].detach() for params in per_run]).requires_grad_()
+                       for i, name in enumerate(names)}
+        device = per_run[0][0].device
+        drop_names = [name for name, m in template.named_modules() if isinstance(m, RunDropout)]
+        self.buffers = {f"{name}.p": torch.tensor([r[j] for r in rates], device=device)
+                        for j, name in enumerate(drop_names)}
+        #: Whether the forward draws random numbers (dropout): then each run draws its own, from a second stream.
+        self.random = any(isinstance(m, (RunDropout, nn.modules.dropout._DropoutNd)) for m in template.modules())
+
+    def losses(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(runs,) training losses of the batch (``masked_loss`` per run, as a run trained alone computes it)."""
+
+        def one(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]) -> torch.Tensor:
+            return masked_loss(functional_call(self.template, (params, buffers), (x,)), points, mask, self.kind)
+
+        return torch.vmap(one, randomness="different" if self.random else "error")(self.params, self.buffers)
+
+    @torch.no_grad()
+    def copy_to(self, index: int, model: nn.Module) -> None:
+        """Run ``index``'s current weights into its own model (to evaluate or keep them)."""
+        for param, stacked in zip(model.parameters(), self.params.values(), strict=True):
+            param.copy_(stacked[index])
+
+
+def _build_runs(configs: list[TrainConfig], schema: KeypointSchema, train: TensorSet,
+                device: torch.device) -> list[_Run]:
+    """Each run's model from its seed, as ``run_config`` builds it; the global RNG is then left where the first
+    run's build leaves it, so the group's augmentation draws are the first run's."""
+    runs, after_first = [], None
+    for config in configs:
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        runs.append(_Run(config, place_model(new_model(config, schema, train), config, device)))
+        after_first = torch.get_rng_state() if after_first is None else after_first
+    torch.set_rng_state(after_first)
+    np.random.seed(configs[0].seed)
+    return runs
+
+
+def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True) -> list[Path]:
+    """Train one group (configs equal but for :data:`PER_RUN`) as a stacked model; returns the run directories.
+
+    Runs whose module structures turn out not to stack (beyond dropout) train one after another instead."""
+    names = [config.run_name() for config in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"runs of one group would write the same record: {names}")
+    lead = configs[0]
+    if any(_group_key(c) != _group_key(lead) for c in configs):
+        raise ValueError("train_together needs configs that differ only in " + ", ".join(sorted(PER_RUN)))
+    device = resolve_device(lead.device)
+    torch.manual_seed(lead.seed)
+    np.random.seed(lead.seed)
+    schema, train, val, test = load_tensors(lead, device)
+    runs = _build_runs(configs, schema, train, device)
+    stackable = _template([run.model for run in runs])
+    if stackable is None:
+        warnings.warn(f"{names}: module structures differ beyond dropout; training them one by one", stacklevel=2)
+        return [run_config(config, runs_root, show_progress=show_progress) for config in configs]
+    order = sorted(range(len(runs)), key=lambda i: KINDS.index(optimizer_kind(runs[i].hyper)))
+    stacked_runs = [runs[i] for i in order]  # one contiguous block per optimizer kind (StackedOptimizer needs it)
+    template, rates = stackable
+    stack = _Stack(stacked_runs, template.to(device), [rates[i] for i in order], lead.loss)
+    optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in stacked_runs])
+    dropout_rng = _RngStream(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
+
+    augment = get_augmentation(lead.augmentation)
+    flip_perm = torch.from_numpy(schema.flip_permutation).to(device)
+    generator = torch.Generator().manual_seed(lead.seed)
+    group = {"grid_group": names, "trained_with": "grid"}
+    try:
+        for run in runs:
+            env = run_environment(device, run.config, train, val, test) | group
+            run.writer = RunWriter(Path(runs_root), run.config.experiment, run.config.run_name(),
+                                   run.config.to_dict(), env)
+            run.keeper = BestKeeper(run.writer, run.model)
+        started = time.perf_counter()
+        with tqdm(total=lead.epochs * len(train), desc=f"{lead.experiment}: {len(runs)} runs at once", unit="img",
+                  disable=not show_progress) as bar:
+            for epoch in range(1, lead.epochs + 1):
+                tick = time.perf_counter()
+                total, count = torch.zeros(len(runs), device=device), 0
+                for images, points, mask in training_batches(train, lead, augment, flip_perm, generator):
+                    with dropout_rng.active() if dropout_rng else nullcontext(), _autocast(device, lead.amp):
+                        losses = stack.losses(_prepare(images, lead.channels_last), points, mask)
+                    optimizer.zero_grad()
+                    losses.sum().backward()  # run i's loss reaches only run i's slice: each gets its own gradient
+                    optimizer.step()
+                    total += losses.detach() * len(images)
+                    count += len(images)
+                    bar.update(len(images))
+                train_loss = [t / max(count, 1) for t in total.tolist()]  # as train_one_epoch: float32 sum / n
+                val_metrics = []
+                for slot, run in enumerate(stacked_runs):
+                    run.step_schedule()
+                    stack.copy_to(slot, run.model)
+                    val_metrics.append(evaluate(run.model, val, schema, run.config))
+                now = time.perf_counter()
+                for slot, (run, metrics) in enumerate(zip(stacked_runs, val_metrics, strict=True)):
+                    run.keeper.log(epoch_row(epoch, train_loss[slot], metrics, run.lr, tick, now, started))
+                bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
+        for run in runs:
+            finish_run(run.config, schema, val, test, run.writer, run.keeper, "done")
+    except BaseException as exc:
+        for run in runs:
+            if run.writer is not None and run.writer.record["status"] == "running":
+                run.writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    return [run.writer.dir for run in runs]

@@ -1,0 +1,154 @@
+"""One optimizer step for many runs at once: parameters stacked along dim 0 (one slice per run), each slice updated
+with its own run's optimizer kind and hyperparameters.
+
+Why not ``torch.optim`` on the stacked tensors: a torch optimizer holds one learning rate (one momentum, one weight
+decay) per parameter group, and a stacked tensor is one parameter, so the runs of a grid (three learning rates,
+three optimizers) could not keep theirs. Why not one torch optimizer per slice: slices of one tensor are not leaves
+and their updates would be a loop of small kernels per run. Here each run's hyperparameters become a column
+``(runs, 1, 1, ...)`` broadcast along dim 0, and the update is the same formula as torch's single-tensor
+implementations (``_single_tensor_sgd`` / ``_single_tensor_adam``, no nesterov, dampening, amsgrad or maximize),
+so a run's weights follow the trajectory torch would give it, up to float rounding.
+
+The hyperparameters are read, at every step, from one plain torch optimizer per run (built by
+:func:`trainers.engine.train.make_optimizer` over a dummy parameter): its defaults (betas, eps) are torch's, and
+:func:`trainers.engine.train.make_schedule` moves its learning rate exactly as it would for the run trained alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+#: The kinds, in the order the runs of a stack are sorted in (each kind must be one contiguous block of slices).
+KINDS = ("sgd", "momentum", "adam", "adamw")
+
+
+def optimizer_kind(optimizer: torch.optim.Optimizer) -> str:
+    """``sgd`` | ``momentum`` | ``adam`` | ``adamw`` for a torch optimizer; unsupported settings are an error."""
+    if len(optimizer.param_groups) != 1:
+        raise ValueError("each run's optimizer must have exactly one parameter group")
+    group = optimizer.param_groups[0]
+    if group.get("maximize") or group.get("differentiable"):
+        raise ValueError("maximize / differentiable optimizers are not supported when stacked")
+    if isinstance(optimizer, torch.optim.SGD):
+        if group["nesterov"] or group["dampening"]:
+            raise ValueError("nesterov / dampening are not supported when stacked")
+        return "momentum" if group["momentum"] else "sgd"
+    if isinstance(optimizer, torch.optim.Adam):  # AdamW is an Adam with decoupled weight decay
+        if group["amsgrad"]:
+            raise ValueError("amsgrad is not supported when stacked")
+        decoupled = isinstance(optimizer, torch.optim.AdamW) or group.get("decoupled_weight_decay", False)
+        return "adamw" if decoupled else "adam"
+    raise ValueError(f"{type(optimizer).__name__} cannot be stacked; supported: SGD, Adam, AdamW")
+
+
+@dataclass
+class _Block:
+    """The runs ``start:stop`` of the stack, all of one kind, and their per-parameter state."""
+
+    kind: str
+    start: int
+    stop: int
+    runs: list[torch.optim.Optimizer]
+    state: dict[int, dict[str, Any]] = field(default_factory=dict)
+    columns: dict[tuple[Any, ...], torch.Tensor] = field(default_factory=dict)
+
+    def hyper(self, key: str) -> list[float]:
+        return [float(run.param_groups[0][key]) for run in self.runs]
+
+    def shared(self, key: str) -> Any:
+        """A setting every run of the block must agree on (betas, eps: torch's defaults for every config)."""
+        values = {tuple(v) if isinstance(v, (tuple, list)) else v for v in (r.param_groups[0][key] for r in self.runs)}
+        if len(values) != 1:
+            raise ValueError(f"stacked {self.kind} runs must share {key}, got {sorted(values)}")
+        return values.pop()
+
+    def column(self, values: list[float], like: torch.Tensor) -> torch.Tensor:
+        """``values`` as a ``(runs, 1, ..., 1)`` tensor that broadcasts over ``like``'s slices (cached: on a GPU a
+        fresh one per step would be a host-to-device copy per parameter)."""
+        key = (tuple(values), like.dim(), like.dtype, like.device)
+        if key not in self.columns:
+            if len(self.columns) > 64:  # a schedule moves lr every epoch: keep only recent columns
+                self.columns.clear()
+            self.columns[key] = torch.tensor(values, dtype=like.dtype, device=like.device).view(
+                -1, *([1] * (like.dim() - 1)))
+        return self.columns[key]
+
+
+class StackedOptimizer:
+    """Steps stacked parameters ``(runs, ...)``; ``runs[i]`` is run i's own torch optimizer (hyperparameters only).
+
+    Runs of one kind must be contiguous in the stack (sort them by :data:`KINDS`), so each kind updates a view of
+    the stack in place, with no gather or scatter.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], runs: Sequence[torch.optim.Optimizer]) -> None:
+        self.params = list(params)
+        if any(p.shape[0] != len(runs) for p in self.params):
+            raise ValueError(f"every stacked parameter needs dim 0 = {len(runs)} runs")
+        self.blocks: list[_Block] = []
+        for i, run in enumerate(runs):
+            kind = optimizer_kind(run)
+            if self.blocks and self.blocks[-1].kind == kind:
+                self.blocks[-1].stop = i + 1
+                self.blocks[-1].runs.append(run)
+            elif any(b.kind == kind for b in self.blocks):
+                raise ValueError(f"runs of kind {kind!r} are not contiguous in the stack; sort them by kind")
+            else:
+                self.blocks.append(_Block(kind, i, i + 1, [run]))
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for block in self.blocks:
+            update = _sgd if block.kind in ("sgd", "momentum") else _adam
+            for index, stacked in enumerate(self.params):
+                if stacked.grad is None:
+                    continue
+                param, grad = stacked[block.start:block.stop], stacked.grad[block.start:block.stop]
+                update(block, block.state.setdefault(index, {}), param, grad)
+
+
+def _sgd(block: _Block, state: dict[str, Any], param: torch.Tensor, grad: torch.Tensor) -> None:
+    """torch's ``_single_tensor_sgd`` (dampening 0, no nesterov) with per-run lr, momentum, weight decay."""
+    decay = block.hyper("weight_decay")
+    if any(decay):
+        grad = torch.addcmul(grad, param, block.column(decay, param))
+    if block.kind == "momentum":
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = grad.detach().clone()
+        else:
+            buf.mul_(block.column(block.hyper("momentum"), param)).add_(grad)
+        grad = buf
+    param.addcmul_(grad, block.column([-lr for lr in block.hyper("lr")], param))
+
+
+def _adam(block: _Block, state: dict[str, Any], param: torch.Tensor, grad: torch.Tensor) -> None:
+    """torch's ``_single_tensor_adam`` (no amsgrad; ``adamw``: decoupled decay) with per-run lr and weight decay."""
+    if not state:
+        state.update(step=0, exp_avg=torch.zeros_like(param, memory_format=torch.preserve_format),
+                     exp_avg_sq=torch.zeros_like(param, memory_format=torch.preserve_format))
+    beta1, beta2 = block.shared("betas")
+    eps = block.shared("eps")
+    lrs, decay = block.hyper("lr"), block.hyper("weight_decay")
+    state["step"] += 1
+    if any(decay):
+        if block.kind == "adamw":
+            param.mul_(block.column([1 - lr * wd for lr, wd in zip(lrs, decay, strict=True)], param))
+        else:
+            grad = torch.addcmul(grad, param, block.column(decay, param))
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    bias_correction1 = 1 - beta1 ** state["step"]
+    bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
+    denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+    # torch: param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1), i.e. param + (value * exp_avg) / denom
+    param.add_(exp_avg * block.column([-lr / bias_correction1 for lr in lrs], param) / denom)

@@ -1,0 +1,372 @@
+"""Train one config (torchvision-references style: ``train_one_epoch`` / ``evaluate`` / ``run_config``).
+
+The whole dataset lives on the device as tensors; each batch is gathered by index, augmented in one batched call
+(:mod:`kpdemo.training.augment`) and fed to the model, so no per-sample Python runs in the hot loop. Every run
+writes a record (:class:`kpdemo.runs.RunWriter`): config, env, one history row per epoch (train/val loss, val RMSE
+in px, times), the best-validation checkpoint and, at the end, the held-out test metrics of that checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from kpdemo.checkpoints import CheckpointMeta, save_checkpoint
+from kpdemo.datasets.kaggle15 import CROP_SCALE
+from kpdemo.metrics import nme, rmse
+from kpdemo.models import build_model
+from kpdemo.runs import RunWriter, environment
+from kpdemo.schemas import KeypointSchema
+from kpdemo.training.augment import Augmentation, center_view, get_augmentation, model_hw
+from kpdemo.training.ema import WeightAverage
+from kpdemo.training.losses import masked_loss
+from kpdemo.training.tensors import TensorSet, pixels_to_input, points_from_network
+from trainers.engine.config import TrainConfig
+from trainers.engine.data import make_splits
+from trainers.engine.weights import init_weights_from
+
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.5
+CHECKPOINT_NAME = "best.pt"
+#: Everything needed to continue a run after its last finished epoch (``--resume``); not shipped.
+RESUME_NAME = "last.pt"
+EpochCallback = Callable[[dict[str, float]], None]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here (use --device cpu)")
+    return torch.device(name)
+
+
+def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:  # noqa: ANN001 - parameter iterator
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; known: sgd, momentum, adam, adamw")
+
+
+def make_schedule(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-epoch learning-rate schedule: ``constant`` (the seed's) or ``cosine`` decay to zero."""
+    if config.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
+    raise ValueError(f"unknown schedule {config.schedule!r}; known: constant, cosine")
+
+
+def _autocast(device: torch.device, amp: bool):  # noqa: ANN202 - a context manager
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _prepare(x: torch.Tensor, channels_last: bool, mean: float = PIXEL_MEAN, std: float = PIXEL_STD) -> torch.Tensor:
+    x = pixels_to_input(x, mean, std)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def batch_loss(model: nn.Module, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, kind: str) -> torch.Tensor:
+    """A model's own training loss when it has one (heatmap heads train on their maps), else the point loss."""
+    if hasattr(model, "landmark_loss"):
+        return model.landmark_loss(x, points, mask, kind)
+    return masked_loss(model(x), points, mask, kind)
+
+
+def training_batches(
+    data: TensorSet, config: TrainConfig, augment: Augmentation, flip_perm: torch.Tensor, generator: torch.Generator,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One epoch of shuffled, augmented ``(images in [0, 1], points, mask)`` batches.
+
+    A generator on purpose: each batch is drawn (and augmented, from the global RNG) only when the previous step is
+    done, so the RNG sees the same interleaving of augmentation and dropout draws as a plain loop would. Shared by
+    :func:`train_one_epoch` and the grid trainer, so a run trained with a grid sees the batches it sees alone."""
+    order = torch.randperm(len(data), generator=generator).to(data.images.device)
+    for start in range(0, len(data), config.batch_size):
+        idx = order[start:start + config.batch_size]
+        images, points, mask = data.images[idx].float() / 255.0, data.points[idx], data.mask[idx]
+        if augment.active or config.context != 1.0:
+            images, points, mask = augment(images, points, mask, flip_perm, context=config.context)
+        yield images, points, mask
+
+
+def train_one_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorSet, config: TrainConfig,
+    augment: Augmentation, flip_perm: torch.Tensor, generator: torch.Generator,
+    should_stop: Callable[[], bool] | None = None, progress: tqdm | None = None,
+    average: WeightAverage | None = None,
+) -> float:
+    """One pass over ``data`` in shuffled batches; returns the mean training loss (on augmented batches).
+
+    Stored crops wider than the model's (``config.context``) are cut down in the augmentation's warp."""
+    model.train()
+    device = data.images.device
+    total, count = torch.zeros((), device=device), 0
+    for images, points, mask in training_batches(data, config, augment, flip_perm, generator):
+        with _autocast(device, config.amp):
+            loss = batch_loss(model, _prepare(images, config.channels_last), points, mask, config.loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if average is not None:
+            average.update(model)
+        total += loss.detach() * len(images)
+        count += len(images)
+        if progress is not None:
+            progress.update(len(images))
+        if should_stop is not None and should_stop():
+            break
+    return float(total) / max(count, 1)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: TensorSet, *, pixel_mean: float = PIXEL_MEAN, pixel_std: float = PIXEL_STD,
+            batch_size: int = 256, channels_last: bool = True, amp: bool = False) -> torch.Tensor:
+    """Normalised predictions (N, K, 2) for every image of ``data``."""
+    model.eval()
+    device = data.images.device
+    out = []
+    for start in range(0, len(data), batch_size):
+        x = _prepare(data.images[start:start + batch_size], channels_last, pixel_mean, pixel_std)
+        with _autocast(device, amp):
+            out.append(model(x).float())
+    return torch.cat(out).reshape(data.points.shape)
+
+
+def score(pred: torch.Tensor, data: TensorSet, schema: KeypointSchema, loss: str = "mse") -> dict[str, float]:
+    """Loss (normalised units), RMSE in crop pixels and NME (outer-eye normalised) over visible points."""
+    h, w = data.hw
+    pred_px = points_from_network(pred.cpu().numpy(), h, w)
+    true_px = points_from_network(data.points.cpu().numpy(), h, w)
+    mask = data.mask.cpu().numpy()
+    metrics = {"loss": float(masked_loss(pred, data.points, data.mask, loss)), "rmse_px": rmse(pred_px, true_px, mask)}
+    if mask.all() and schema.has_eyes:
+        metrics["nme"] = nme(pred_px, true_px, schema)
+    return metrics
+
+
+def evaluate(model: nn.Module, data: TensorSet, schema: KeypointSchema, config: TrainConfig) -> dict[str, float]:
+    """Loss (the point loss, comparable across heads: ``l1`` for models with their own training loss), RMSE, NME."""
+    kind = "l1" if hasattr(model, "landmark_loss") else config.loss
+    return score(predict(model, data, channels_last=config.channels_last, amp=config.amp), data, schema, kind)
+
+
+def model_view(data: TensorSet, context: float) -> TensorSet:
+    """``data`` as the model sees it: the centre of wider stored crops (:func:`center_view`), for val and test."""
+    images, points = center_view(data.images, data.points, context)
+    return TensorSet(images.contiguous(), points, data.mask)
+
+
+def checkpoint_meta(config: TrainConfig, schema: KeypointSchema, data: TensorSet, run: str,
+                    metrics: dict[str, float]) -> CheckpointMeta:
+    """``data`` is what the model saw (its crop size and channels)."""
+    kwargs = {"dropout": config.dropout} if config.dropout else {}  # the architecture, not the init
+    kwargs |= config.model_kwargs
+    return CheckpointMeta(
+        model=config.model, schema=schema.id, input_size=data.hw, in_channels=int(data.images.shape[1]),
+        model_kwargs=kwargs, pixel_mean=PIXEL_MEAN, pixel_std=PIXEL_STD, crop_scale=CROP_SCALE,
+        dataset=config.dataset, run=run, metrics=metrics,
+    )
+
+
+@dataclass
+class BestKeeper:
+    """Writes each epoch's history row and keeps the weights of the best-validation epoch so far.
+
+    Shared by every trainer (landmarks here, images in :mod:`trainers.engine.train_image`), so "best" means the same
+    everywhere: the lowest finite ``val_loss``; ``best`` holds that row's epoch and ``val_*`` columns.
+    """
+
+    writer: RunWriter
+    model: nn.Module
+    best: dict[str, float] = field(default_factory=lambda: {"epoch": 0, "val_loss": math.inf})
+    state: dict[str, torch.Tensor] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state = copy.deepcopy(self.model.state_dict())
+
+    def log(self, row: dict[str, float]) -> None:
+        self.writer.log_epoch(row)
+        if math.isfinite(row["val_loss"]) and row["val_loss"] < self.best["val_loss"]:
+            self.best = {k: v for k, v in row.items() if k == "epoch" or k.startswith("val_")}
+            self.state = copy.deepcopy(self.model.state_dict())
+            self.writer.update(best=self.best)
+
+    def restore(self) -> dict[str, torch.Tensor]:
+        """Load the best weights back into the model; returns them."""
+        self.model.load_state_dict(self.state)
+        return self.state
+
+
+@dataclass
+class TrainingState:
+    """What a run needs to go on after its last finished epoch: saved as ``last.pt`` every epoch, so a stopped or
+    killed run continues with ``--resume RUN_DIR`` where it left off (same record, history appended)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    keeper: BestKeeper
+    average: WeightAverage | None
+    epoch: int = 0
+
+    def save(self, path: Path) -> None:
+        payload = {
+            "epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(), "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(), "best": self.keeper.best, "best_state": self.keeper.state,
+            "average": self.average.module.state_dict() if self.average else None,
+            "average_steps": self.average.steps if self.average else 0,
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+
+    def load(self, path: Path) -> None:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.schedule.load_state_dict(payload["schedule"])
+        self.generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        self.keeper.best, self.keeper.state = payload["best"], payload["best_state"]
+        if self.average is not None:
+            self.average.module.load_state_dict(payload["average"])
+            self.average.steps = int(payload["average_steps"])
+        self.epoch = int(payload["epoch"])
+
+
+def load_tensors(config: TrainConfig, device: torch.device) -> tuple[KeypointSchema, TensorSet, TensorSet, TensorSet]:
+    """(schema, train, val, test) of a config on ``device``; val and test as the model sees them (see
+    :func:`model_view`)."""
+    splits = make_splits(config)
+    train, val, test = (TensorSet.from_landmarks(s, device) for s in (splits.train, splits.val, splits.test))
+    return splits.train.schema, train, model_view(val, config.context), model_view(test, config.context)
+
+
+def new_model(config: TrainConfig, schema: KeypointSchema, train: TensorSet) -> nn.Module:
+    """The config's freshly initialised model (draws its init from the global RNG: seed it first)."""
+    return build_model(config.model, num_points=schema.num_points, in_channels=int(train.images.shape[1]),
+                       input_size=model_hw(train.hw, config.context), init=config.init, dropout=config.dropout,
+                       **config.model_kwargs)
+
+
+def place_model(model: nn.Module, config: TrainConfig, device: torch.device) -> nn.Module:
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if config.channels_last else model
+
+
+def run_environment(device: torch.device, config: TrainConfig, train: TensorSet, val: TensorSet,
+                    test: TensorSet) -> dict[str, object]:
+    """The record's ``env``: where and on how much data the run trained."""
+    return environment(str(device), config.seed) | {
+        "threads": torch.get_num_threads(), "train_images": len(train), "val_images": len(val),
+        "test_images": len(test)}
+
+
+def epoch_row(epoch: int, train_loss: float, val_metrics: dict[str, float], lr: float, tick: float, now: float,
+              started: float) -> dict[str, float]:
+    """One history row: the columns every landmark run records (the dashboard and findings read them)."""
+    return {"epoch": epoch, "train_loss": train_loss, "val_loss": val_metrics["loss"]} | {
+        f"val_{k}": v for k, v in val_metrics.items() if k != "loss"} | {
+        "lr": lr, "epoch_time_s": now - tick, "wall_time_s": now - started}
+
+
+def finish_run(config: TrainConfig, schema: KeypointSchema, val: TensorSet, test: TensorSet, writer: RunWriter,
+               keeper: BestKeeper, status: str) -> None:
+    """Back to the best-validation weights, score them on test, save them as the run's checkpoint, close the record."""
+    keeper.restore()
+    test_metrics = evaluate(keeper.model, test, schema, config)
+    meta = checkpoint_meta(config, schema, val, writer.name, {f"test_{k}": v for k, v in test_metrics.items()}
+                           | {"best_epoch": keeper.best["epoch"]})
+    save_checkpoint(writer.dir / CHECKPOINT_NAME, keeper.model.state_dict(), meta)
+    writer.finish(status, test=test_metrics, checkpoint=CHECKPOINT_NAME)
+
+
+def run_config(
+    config: TrainConfig,
+    runs_root: Path,
+    on_epoch: EpochCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    show_progress: bool = True,
+    resume: bool = False,
+) -> Path:
+    """Train ``config`` and record it under ``runs_root/<experiment>/<run name>/``; returns that directory.
+
+    Safe to call from a background thread (the app's Train tab): ``on_epoch(row)`` gets each history row as it
+    is written; ``should_stop()`` is polled after every batch, and a stopped run still gets its best checkpoint,
+    test metrics and ``status: "stopped"``. ``resume=True`` continues the run in that directory from its
+    ``last.pt`` (see :class:`TrainingState`).
+    """
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    schema, train, val, test = load_tensors(config, device)
+    model = new_model(config, schema, train)
+    start = init_weights_from(model, config.weights, runs_root, config.experiment) \
+        if config.weights and not resume else {}
+    for module in model.modules():  # data-dependent layers (e.g. a PCA shape head) fit on the training shapes
+        if hasattr(module, "fit_shapes"):
+            module.fit_shapes(train.points.cpu().numpy())
+    model = place_model(model, config, device)
+    optimizer = make_optimizer(config, model.parameters())
+    augment = get_augmentation(config.augmentation)
+    flip_perm = torch.from_numpy(schema.flip_permutation).to(device)
+    average = WeightAverage(model, config.ema) if config.ema else None
+    scored = average.module if average else model  # what is evaluated, kept as best and shipped
+
+    name = config.run_name()
+    env = run_environment(device, config, train, val, test) | start
+    writer = RunWriter(Path(runs_root), config.experiment, name, config.to_dict(), env, resume=resume)
+    state = TrainingState(model, optimizer, make_schedule(config, optimizer),
+                          torch.Generator().manual_seed(config.seed), BestKeeper(writer, scored), average)
+    if resume:
+        if not (writer.dir / RESUME_NAME).exists():
+            raise FileNotFoundError(f"{writer.dir / RESUME_NAME} not found: this run cannot be resumed")
+        state.load(writer.dir / RESUME_NAME)
+        writer.rows = [r for r in writer.rows if r["epoch"] <= state.epoch]  # drop rows of a half-saved epoch
+    status, started = "done", time.perf_counter() - (writer.rows[-1]["wall_time_s"] if writer.rows else 0.0)
+    try:
+        with tqdm(total=config.epochs * len(train), initial=state.epoch * len(train), desc=name, unit="img",
+                  disable=not show_progress) as bar:
+            for epoch in range(state.epoch + 1, config.epochs + 1):
+                tick = time.perf_counter()
+                train_loss = train_one_epoch(model, optimizer, train, config, augment, flip_perm, state.generator,
+                                             should_stop, bar, average)
+                state.schedule.step()
+                val_metrics = evaluate(scored, val, schema, config)
+                row = epoch_row(epoch, train_loss, val_metrics, optimizer.param_groups[0]["lr"], tick,
+                                time.perf_counter(), started)
+                state.keeper.log(row)
+                state.epoch = epoch
+                state.save(writer.dir / RESUME_NAME)
+                bar.set_postfix(val_rmse_px=f"{row.get('val_rmse_px', math.nan):.3f}")
+                if on_epoch is not None:
+                    on_epoch(row)
+                if should_stop is not None and should_stop():
+                    status = "stopped"
+                    break
+        finish_run(config, schema, val, test, writer, state.keeper, status)
+        if status == "done":
+            (writer.dir / RESUME_NAME).unlink(missing_ok=True)
+    except BaseException as exc:
+        writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    return writer.dir
