@@ -4,7 +4,9 @@ Every model runs its *full* image pipeline (its own face detector, then landmark
 
 * ``kaggle15`` test (96x96 gray crops, upscaled x3 and padded so detectors can see a face),
 * ``imm_frontal`` test persons (800x600),
-* ``ibug300w`` test = the 300-W common set (554 crops of 256x256).
+* ``ibug300w`` test = the 300-W common set (554 crops of 256x256),
+* ``ibug300w_challenging`` = the 300-W challenging subset (135 crops of 256x256); with the common set it makes the
+  300-W full set (689), reported as ``ibug300w_full`` (per-image scores of both, pooled), as papers do.
 
 A model with the dataset's own schema is scored on all points; others on the anchors both schemas name
 (:func:`kpdemo.schemas.shared_anchors`: eye corners and centres, brow ends, nose tip, mouth corners, lip centres,
@@ -14,7 +16,7 @@ normalised by the ground truth's outer eye corners. A face is "found" when a pre
 of the true points; images with no such face count as failures. Writes ``bench/results/accuracy.csv`` (one row per
 dataset x model) and ``accuracy.png``.
 
-    python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w]
+    python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w ibug300w_challenging]
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ from kpdemo.schemas import MEDIAPIPE468, KeypointSchema, shared_anchors  # noqa:
 
 RESULTS = Path(__file__).parent / "results"
 #: How each test image is presented: (upscale factor, padding as a fraction of the side on each edge).
-PRESENTATION = {"kaggle15": (3, 0.25), "imm_frontal": (1, 0.0), "ibug300w": (1, 0.0)}
+PRESENTATION = {"kaggle15": (3, 0.25), "imm_frontal": (1, 0.0), "ibug300w": (1, 0.0),
+                "ibug300w_challenging": (1, 0.0)}
+#: Sets reported together as well: name -> the datasets whose per-image scores are pooled.
+POOLED = {"ibug300w_full": ("ibug300w", "ibug300w_challenging")}
 
 
 @dataclass
@@ -120,25 +125,42 @@ def predictors_for(schema_id: str) -> list[LandmarkPredictor]:
     return chosen
 
 
+def summary(dataset: str, model: str, model_schema: str, result: Scored) -> dict[str, object]:
+    """One table row: found rate, NME mean / median over found faces, failure rates (a miss is a failure)."""
+    found = np.isfinite(result.nme)
+    return {
+        "dataset": dataset, "model": model, "model_schema": model_schema,
+        "points_compared": result.points_compared, "images": len(result.nme),
+        "found_rate": float(found.mean()),
+        "nme_found_mean": float(result.nme[found].mean()) if found.any() else np.nan,
+        "nme_found_median": float(np.median(result.nme[found])) if found.any() else np.nan,
+        "failure_rate_10pct": failure_rate(result.nme, 0.10),
+        "anchors_common": result.anchors_common,
+        "nme_common_mean": float(result.nme_common[found].mean()) if found.any() else np.nan,
+        "failure_rate_common_10pct": failure_rate(result.nme_common, 0.10),
+    }
+
+
+def pooled(parts: list[Scored]) -> Scored:
+    """Several test sets scored as one (their images together): the 300-W full set from common + challenging."""
+    return Scored(np.concatenate([p.nme for p in parts]), np.concatenate([p.nme_common for p in parts]),
+                  parts[0].points_compared, parts[0].anchors_common)
+
+
 def run(datasets: list[str], limit: int | None) -> pd.DataFrame:
-    rows = []
+    rows, scored = [], {}
     for name in datasets:
         test = load_dataset(name).split("test")
         for predictor in predictors_for(test.schema.id):
-            result = score(predictor, test, limit)
-            found = np.isfinite(result.nme)
-            rows.append({
-                "dataset": name, "model": predictor.name, "model_schema": predictor.schema.id,
-                "points_compared": result.points_compared, "images": len(result.nme),
-                "found_rate": float(found.mean()),
-                "nme_found_mean": float(result.nme[found].mean()) if found.any() else np.nan,
-                "nme_found_median": float(np.median(result.nme[found])) if found.any() else np.nan,
-                "failure_rate_10pct": failure_rate(result.nme, 0.10),
-                "anchors_common": result.anchors_common,
-                "nme_common_mean": float(result.nme_common[found].mean()) if found.any() else np.nan,
-                "failure_rate_common_10pct": failure_rate(result.nme_common, 0.10),
-            })
+            result = scored[name, predictor.name] = score(predictor, test, limit)
+            rows.append(summary(name, predictor.name, predictor.schema.id, result))
             print(rows[-1])
+        for pool, members in POOLED.items():
+            if name != members[-1] or not all(m in datasets for m in members):
+                continue
+            for predictor in predictors_for(test.schema.id):
+                parts = [scored[m, predictor.name] for m in members]
+                rows.append(summary(pool, predictor.name, predictor.schema.id, pooled(parts)))
     return pd.DataFrame(rows)
 
 

@@ -27,6 +27,8 @@ class CheckpointMeta:
     pixels go in as ``(value / 255 - pixel_mean) / pixel_std``; the network predicts points as
     ``(p - centre) / half_size`` per axis (so [-1, 1] spans the crop), recovered by ``points_from_network``.
     ``crop_scale`` is how the face crop was cut around the landmarks' box in training (side = crop_scale x box).
+    ``refine`` says that box was the box of the model's own points, so a crop cut around a first prediction is a
+    training crop (False for ``kaggle15``, cut around 68 points it does not predict, and for whole-image models).
     """
 
     model: str
@@ -39,6 +41,7 @@ class CheckpointMeta:
     crop_scale: float = 1.2
     dataset: str = ""
     run: str = ""
+    refine: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
 
 

@@ -125,7 +125,7 @@ class FixedDetector(FaceDetector):
         self.box = np.array(box, np.float32)
         self.calibration = calibration
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         return [Detection(self.box, 0.9, self.name, self.calibration)]
 
 

@@ -3,6 +3,8 @@
 Each returns a :class:`LandmarkSet` in the common sample form. Split rules (all seeded, see ``splits.py``):
 
 * ``ibug300w``: the official 300-W split; ``test`` is the 300-W common set (554); 10% of train images -> ``val``.
+* ``ibug300w_challenging``: the 135 challenging 300-W faces, all ``test`` (never trained on); with the common set
+  it makes the 300-W full set (689).
 * ``ytf68``: by identity (347 people), 75/10/15 train/val/test; the Udacity split is ignored because the same
   people appear on both sides of it.
 * ``imm_frontal``: by person (12 people): 8 train / 2 val / 2 test.
@@ -57,6 +59,18 @@ def load_ibug300w(val_fraction: float = 0.1) -> LandmarkSet:
     splits = holdout_val(table["split"].to_numpy(object), val_fraction)
     return LandmarkSet(
         "ibug300w", "ibug68", points, splits,
+        identities=np.full(len(table), None, dtype=object),
+        sources=table["file"].to_numpy(object),
+        paths=[csv.parent / f for f in table["file"]],
+    )
+
+
+def load_ibug300w_challenging() -> LandmarkSet:
+    """The 300-W challenging subset (135 "ibug" faces, 256x256 crops cut like ``ibug300w``): a test set only."""
+    csv = data_file("ibug300w_challenging", "landmarks.csv")
+    table, points = read_points_table(csv, 68, ("file", "split", "subset"))
+    return LandmarkSet(
+        "ibug300w_challenging", "ibug68", points, np.full(len(table), "test", dtype=object),
         identities=np.full(len(table), None, dtype=object),
         sources=table["file"].to_numpy(object),
         paths=[csv.parent / f for f in table["file"]],

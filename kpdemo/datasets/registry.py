@@ -13,7 +13,13 @@ from pathlib import Path
 from kpdemo.config import data_root
 from kpdemo.datasets.base import LandmarkSet
 from kpdemo.datasets.kaggle15 import load_kaggle15
-from kpdemo.datasets.readers import load_ibug300w, load_imm_frontal, load_ytf68, read_kaggle_csv
+from kpdemo.datasets.readers import (
+    load_ibug300w,
+    load_ibug300w_challenging,
+    load_imm_frontal,
+    load_ytf68,
+    read_kaggle_csv,
+)
 
 
 def _kaggle_csv_path() -> Path:
@@ -28,6 +34,9 @@ class DatasetSpec:
     title: str
     needs: Callable[[], tuple[Path, ...]]
     loader: Callable[[], LandmarkSet]
+    #: Images are face crops cut around the box of their own points (``register_crops`` "face" cuts): a model trained
+    #: on them can re-crop around its own first prediction (:attr:`kpdemo.checkpoints.CheckpointMeta.refine`).
+    own_point_crops: bool = False
 
     def missing_files(self) -> list[Path]:
         return [p for p in self.needs() if not p.exists()]
@@ -54,6 +63,8 @@ DATASETS: dict[str, DatasetSpec] = {
                     _under_root("imm_frontal_db/asf", "imm_frontal_db/images"), load_imm_frontal),
         DatasetSpec("ibug300w", "ibug68", "iBUG 300-W HELEN+LFPW, 68 points (test = 300-W common set)",
                     _under_root("ibug300w_subset/landmarks.csv"), load_ibug300w),
+        DatasetSpec("ibug300w_challenging", "ibug68", "300-W challenging subset, 135 hard faces, 68 points (test only)",
+                    _under_root("ibug300w_challenging/landmarks.csv"), load_ibug300w_challenging),
         DatasetSpec("ytf68", "ibug68", "YouTube-Faces frames, 68 points, split by identity",
                     _under_root("ytf68_udacity/landmarks.csv"), load_ytf68),
     )

@@ -13,6 +13,9 @@ from kpdemo.detection.faces import (
     FallbackDetector,
     HaarFaceDetector,
     MediaPipeFaceDetector,
+    MergedDetector,
+    PhotoVideoDetector,
+    TiledDetector,
     default_detector,
 )
 from kpdemo.detection.images import ImageInputError, as_rgb, read_image
@@ -27,6 +30,7 @@ from kpdemo.detection.registry import (
 
 __all__ = [
     "DEFAULT_KEY", "CheckpointPredictor", "Detection", "Face", "FaceDetector", "FallbackDetector", "HaarFaceDetector",
-    "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor", "PredictorEntry",
-    "as_rgb", "available_predictors", "default_detector", "get_predictor", "predictor_choices", "read_image",
+    "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor", "MergedDetector",
+    "PhotoVideoDetector", "PredictorEntry", "TiledDetector", "as_rgb", "available_predictors", "default_detector",
+    "get_predictor", "predictor_choices", "read_image",
 ]

@@ -48,7 +48,7 @@ def cut_crop(image: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int], cha
 
 
 class CheckpointPredictor(LandmarkPredictor):
-    """A kpdemo checkpoint plus a face detector (any :class:`FaceDetector` plug-in; default MediaPipe -> Haar).
+    """A kpdemo checkpoint plus a face detector (any :class:`FaceDetector` plug-in; default :func:`default_detector`).
 
     ``backend`` says what runs the network: ``"onnxruntime"`` (a ``.onnx`` beside the checkpoint, made from it) or
     ``"torch"``. The checkpoint is loaded either way: it carries the metadata and is what errors are reported against.
@@ -116,13 +116,25 @@ class CheckpointPredictor(LandmarkPredictor):
         x = (x - meta.pixel_mean) / meta.pixel_std
         return network_to_crop(self._network(np.ascontiguousarray(x, dtype=np.float32)), self.input_hw)
 
+    def crop_around(self, points: np.ndarray) -> np.ndarray:
+        """The crop affine cut exactly as in training: ``crop_scale`` x the box of (predicted) points, centred."""
+        lo, hi = points.min(0), points.max(0)
+        (cx, cy), side = (lo + hi) / 2, float((hi - lo).max())
+        return crop_matrix(float(cx), float(cy), self.meta.crop_scale * side, self.input_hw)
+
+    def points_in(self, image: np.ndarray, matrices: list[np.ndarray]) -> list[np.ndarray]:
+        """Full-image points of the faces in the given crop windows (one batched network call)."""
+        crops = np.stack([cut_crop(image, m, self.input_hw, self.meta.in_channels) for m in matrices])
+        return [crop_to_image(p, m) for p, m in zip(self.predict_crops(crops), matrices, strict=True)]
+
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
-        detections = self.detector.detect(image)
+        """Detect, crop by the detector's calibrated box, predict; for photos, once more on a crop cut around the
+        first answer (``meta.refine``): a detector box only estimates where the landmark box is (worse on turned
+        faces), the second crop is cut exactly as training crops were. Live frames (``video``) take one pass."""
+        detections = self.detector.detect(image, video=video)
         if not detections:
             return []
-        matrices = [self.crop_for(d) for d in detections]
-        crops = np.stack([cut_crop(image, m, self.input_hw, self.meta.in_channels) for m in matrices])
-        points = self.predict_crops(crops)
-        return [
-            Face(d.box, crop_to_image(p, m), d.score) for d, p, m in zip(detections, points, matrices, strict=True)
-        ]
+        points = self.points_in(image, [self.crop_for(d) for d in detections])
+        if self.meta.refine and not video:
+            points = self.points_in(image, [self.crop_around(p) for p in points])
+        return [Face(d.box, p, d.score) for d, p in zip(detections, points, strict=True)]

@@ -6,8 +6,15 @@ Checkpoint models were trained on crops cut around the *68-point landmark box* (
 68-point box), so a detected face is cropped the way the model saw faces in training.
 
 Detectors: MediaPipe's BlazeFace (short- and full-range models, .tflite bundled in the mediapipe 0.10.21 wheel) and
-OpenCV's frontal Haar cascade (shipped with opencv). :func:`default_detector` tries them in that order: the short-range
-model fits best and is fastest, the full-range one finds small faces, Haar catches what both miss.
+OpenCV's frontal Haar cascade (shipped with opencv). BlazeFace shrinks the whole image to its 128 px (short range) or
+192 px (full range) input, so it misses faces narrower than about 12% / 6-8% of the image's longer side: a 60 px face
+in a 1024 px group photo. :func:`default_detector` therefore works in two modes:
+
+* photos (``video=False``): short range on the whole image (its boxes fit the landmark box best) plus full range on
+  the whole image and on overlapping tiles of 384, 768, ... px (:class:`TiledDetector`), so a 40 px face is 20 px
+  at the model's input; duplicates are merged by :func:`suppress_duplicates`; Haar only if all that finds nothing.
+* webcam frames (``video=True``): short range, then full range, then Haar, first non-empty result (one BlazeFace
+  pass for a webcam's large face: the frame budget is ~100 ms).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from kpdemo.detection.crops import crop_matrix
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,9 @@ MEDIAPIPE_SHORT_CALIBRATION = BoxCalibration(scale=0.964, dx=0.002, dy=0.064)
 MEDIAPIPE_FULL_CALIBRATION = BoxCalibration(scale=0.877, dx=0.006, dy=0.097)
 HAAR_CALIBRATION = BoxCalibration(scale=0.994, dx=0.011, dy=0.156)
 
+#: How far around a face already found tile levels grey out (x its width per side); see :func:`masked`.
+MASK_MARGIN = 0.25
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -62,11 +74,15 @@ class Detection:
 
 
 class FaceDetector:
-    """Base class: ``detect(image RGB uint8) -> list[Detection]``, best first."""
+    """Base class: ``detect(image RGB uint8, video) -> list[Detection]``, best first.
+
+    ``video=True`` marks a live frame: a detector may then skip the extra passes that only find small faces (see
+    :class:`~kpdemo.detection.base.LandmarkPredictor`); single-pass detectors ignore it.
+    """
 
     name = "face detector"
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         raise NotImplementedError
 
 
@@ -85,7 +101,7 @@ class MediaPipeFaceDetector(FaceDetector):
         self._graph = None
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         h, w = image.shape[:2]
         with self._lock:
             if self._graph is None:
@@ -112,7 +128,7 @@ class HaarFaceDetector(FaceDetector):
         self._cascade: cv2.CascadeClassifier | None = None
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         min_side = max(24, int(0.08 * min(gray.shape)))
         with self._lock:
@@ -128,6 +144,133 @@ class HaarFaceDetector(FaceDetector):
         return sorted(found, key=lambda d: -d.score)
 
 
+def overlap(box: np.ndarray, other: np.ndarray) -> float:
+    """Intersection over the *smaller* box's area: 1 when one box lies inside the other.
+
+    Plain IoU would keep a half-face box from a tile next to the whole face's box (IoU ~0.5); this measure drops it.
+    """
+    x0, y0 = np.maximum(box[:2], other[:2])
+    x1, y1 = np.minimum(box[2:], other[2:])
+    inter = max(0.0, float(x1 - x0)) * max(0.0, float(y1 - y0))
+    smaller = min(float(np.prod(box[2:] - box[:2])), float(np.prod(other[2:] - other[:2])))
+    return inter / smaller if smaller > 0 else 0.0
+
+
+def suppress_duplicates(detections: list[Detection], threshold: float = 0.5) -> list[Detection]:
+    """Non-maximum suppression by *priority*: keep each detection unless it overlaps one kept before it.
+
+    The caller orders detections by trust (short-range whole image first, then full-range from coarse to fine), so
+    a face keeps the box whose calibration fits best, and a partial face cut by a tile edge never wins.
+    """
+    kept: list[Detection] = []
+    for det in detections:
+        if all(overlap(det.box, k.box) < threshold for k in kept):
+            kept.append(det)
+    return kept
+
+
+def tile_starts(length: int, tile: int) -> list[int]:
+    """Offsets of tiles ``tile`` px long covering ``length`` px with at least a quarter tile of overlap.
+
+    The overlap bounds the faces a tile level must find whole: a face up to tile/4 wide lies inside some tile, and
+    larger ones are found at the next, twice as large level.
+    """
+    if length <= tile:
+        return [0]
+    count = -(-(length - tile) // (tile * 3 // 4)) + 1  # ceil division: stride at most 3/4 of a tile
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+def masked(image: np.ndarray, detections: list[Detection], margin: float = MASK_MARGIN) -> np.ndarray:
+    """A copy of ``image`` with each detected face (box grown by ``margin`` x its width per side) filled grey.
+
+    BlazeFace drops a small face outright when a face three or more times larger shares its view (seen at any
+    threshold), so a tile level must not see the faces a coarser level already found.
+    """
+    out = image.copy()
+    h, w = image.shape[:2]
+    for det in detections:
+        grow = margin * float(det.box[2] - det.box[0])
+        x0, y0 = (max(0, int(v - grow)) for v in det.box[:2])
+        x1, y1 = (int(np.ceil(v + grow)) for v in det.box[2:])
+        out[y0 : min(y1, h), x0 : min(x1, w)] = 128
+    return out
+
+
+def centre_in_middle(box: np.ndarray, side: int) -> bool:
+    """Whether a box's centre lies in the middle half of a ``side`` x ``side`` crop."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return bool(side / 4 <= cx <= 3 * side / 4 and side / 4 <= cy <= 3 * side / 4)
+
+
+class TiledDetector(FaceDetector):
+    """Runs ``detector`` on the whole image, then (photos only) on overlapping tiles of ..., 2 x ``tile``, ``tile`` px.
+
+    Each tile is resized to the model's 192 px input, so a face that is too small a share of the whole image is a
+    large enough share of a tile. Each level looks at the image with the faces found so far masked out (see
+    :func:`masked`), which also keeps a face found whole from coming back cut in half by a tile edge. A tile
+    magnifies texture too (hair, a dark edge pass for a face at ~0.65), so a tile's detection is kept only when
+    ``verifier`` also finds a face in a crop around it (twice the box side, at 256 px: the face fills half of it).
+    """
+
+    def __init__(self, detector: FaceDetector, verifier: FaceDetector, tile: int = 384) -> None:
+        self.detector = detector
+        self.verifier = verifier
+        self.tile = tile
+        self.name = f"{detector.name} (tiled)"
+
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        h, w = image.shape[:2]
+        found = self.detector.detect(image)
+        if video:
+            return found
+        for size in reversed(self._levels(max(h, w))):
+            view = masked(image, found)
+            found += [
+                det for y in tile_starts(h, size) for x in tile_starts(w, size)
+                for det in self._in_tile(view, x, y, size) if self._verified(image, det)
+            ]
+        return found
+
+    def _in_tile(self, image: np.ndarray, x: int, y: int, size: int) -> list[Detection]:
+        """Faces in the tile at (x, y), in full-image pixels."""
+        shift = np.array([x, y, x, y], np.float32)
+        return [
+            Detection(d.box + shift, d.score, d.detector, d.calibration)
+            for d in self.detector.detect(image[y : y + size, x : x + size])
+        ]
+
+    def _verified(self, image: np.ndarray, det: Detection, crop_size: int = 256) -> bool:
+        """Whether ``verifier`` finds a face near the centre of a crop around ``det`` (see the class docstring)."""
+        x0, y0, x1, y1 = (float(v) for v in det.box)
+        matrix = crop_matrix((x0 + x1) / 2, (y0 + y1) / 2, 2 * np.sqrt((x1 - x0) * (y1 - y0)), (crop_size, crop_size))
+        crop = cv2.warpAffine(image, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        return any(centre_in_middle(d.box, crop_size) for d in self.verifier.detect(crop))
+
+    def _levels(self, longer_side: int) -> list[int]:
+        """Tile sides ``tile``, 2 x ``tile``, ... until the whole image takes over.
+
+        A level of side s finds faces from ~s/10 (20 px at the model's 192 px input) up to s/4 (the tile overlap);
+        the whole image finds them from ~1/10 of its longer side, so doubling stops once s/4 reaches that.
+        """
+        sizes = [self.tile] if self.tile < longer_side else []
+        while sizes and sizes[-1] / 4 < longer_side / 10:
+            sizes.append(sizes[-1] * 2)
+        return sizes
+
+
+class MergedDetector(FaceDetector):
+    """Every detector's faces together, duplicates suppressed with the earlier detector's box winning."""
+
+    def __init__(self, detectors: list[FaceDetector]) -> None:
+        self.detectors = detectors
+        self.name = " + ".join(d.name for d in detectors)
+
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        found = [det for detector in self.detectors for det in detector.detect(image, video)]
+        return sorted(suppress_duplicates(found), key=lambda d: -d.score)
+
+
 class FallbackDetector(FaceDetector):
     """Tries detectors in order and returns the first non-empty result."""
 
@@ -135,14 +278,35 @@ class FallbackDetector(FaceDetector):
         self.detectors = detectors
         self.name = " -> ".join(d.name for d in detectors)
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         for detector in self.detectors:
-            found = detector.detect(image)
+            found = detector.detect(image, video)
             if found:
                 return found
         return []
 
 
+class PhotoVideoDetector(FaceDetector):
+    """One detector for uploaded photos (thorough) and another for webcam frames (fast), picked by ``video``."""
+
+    def __init__(self, photo: FaceDetector, video: FaceDetector) -> None:
+        self.photo = photo
+        self.video = video
+        self.name = photo.name
+
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        return (self.video if video else self.photo).detect(image, video)
+
+
+def photo_detector(short: FaceDetector, full: FaceDetector, fallback: FaceDetector) -> FaceDetector:
+    """Short-range on the whole image plus tiled full-range, merged; ``fallback`` only when both find nothing."""
+    return FallbackDetector([MergedDetector([short, TiledDetector(full, verifier=short)]), fallback])
+
+
 def default_detector() -> FaceDetector:
-    """MediaPipe short-range BlazeFace, then full-range, then the Haar cascade (first that finds a face wins)."""
-    return FallbackDetector([MediaPipeFaceDetector(0), MediaPipeFaceDetector(1), HaarFaceDetector()])
+    """Photos: every face from ~40 px up (:func:`photo_detector`); video frames: short -> full range -> Haar.
+
+    Both modes share the three detectors, so each MediaPipe graph is built once.
+    """
+    short, full, haar = MediaPipeFaceDetector(0), MediaPipeFaceDetector(1), HaarFaceDetector()
+    return PhotoVideoDetector(photo=photo_detector(short, full, haar), video=FallbackDetector([short, full, haar]))

@@ -106,7 +106,8 @@ def register_crops(name: str, title: str, source: str, cut: Cut, out_hw: tuple[i
         data = load_crops(source, cut, out_hw, channels, scale, name=name)
         return select_points(data, list(points), schema, name) if points else data
 
-    DATASETS[name] = DatasetSpec(name, schema or spec.schema, title, spec.needs, load)
+    DATASETS[name] = DatasetSpec(name, schema or spec.schema, title, spec.needs, load,
+                                 own_point_crops=cut == "face" and not points)
 
 
 def concat_sets(name: str, parts: list[tuple[LandmarkSet, dict[str, str]]]) -> LandmarkSet:
@@ -140,4 +141,5 @@ def register_union(name: str, title: str, parts: list[tuple[str, dict[str, str]]
     def load() -> LandmarkSet:
         return concat_sets(name, [(spec.load(), split_map) for spec, (_, split_map) in zip(specs, parts, strict=True)])
 
-    DATASETS[name] = DatasetSpec(name, specs[0].schema, title, needs, load)
+    DATASETS[name] = DatasetSpec(name, specs[0].schema, title, needs, load,
+                                 own_point_crops=all(spec.own_point_crops for spec in specs))

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from kpdemo.checkpoints import CheckpointMeta, save_checkpoint
+from kpdemo.datasets import get_dataset
 from kpdemo.datasets.kaggle15 import CROP_SCALE
 from kpdemo.metrics import nme, rmse
 from kpdemo.models import build_model
@@ -181,7 +182,7 @@ def checkpoint_meta(config: TrainConfig, schema: KeypointSchema, data: TensorSet
     return CheckpointMeta(
         model=config.model, schema=schema.id, input_size=data.hw, in_channels=int(data.images.shape[1]),
         model_kwargs=kwargs, pixel_mean=PIXEL_MEAN, pixel_std=PIXEL_STD, crop_scale=CROP_SCALE,
-        dataset=config.dataset, run=run, metrics=metrics,
+        dataset=config.dataset, run=run, metrics=metrics, refine=get_dataset(config.dataset).own_point_crops,
     )
 
 

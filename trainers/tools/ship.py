@@ -19,6 +19,7 @@ import torch
 
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.config import CHECKPOINTS_DIR, SHIPPED_RUNS_DIR
+from kpdemo.datasets import get_dataset
 from kpdemo.runs import HISTORY, RECORD, read_record
 
 
@@ -37,11 +38,17 @@ def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None) -
 
 
 def ship_checkpoint(run_dir: Path, target: Path) -> Path:
-    """Write ``run_dir``'s best checkpoint to ``target`` with floating-point weights as fp16."""
+    """Write ``run_dir``'s best checkpoint to ``target`` with floating-point weights as fp16.
+
+    ``meta.refine`` is set from the training set's registry entry, so a run recorded before that flag existed
+    ships with it too."""
+    import trainers.grids  # noqa: F401  (registers the training crop sets the meta names)
+
     record = read_record(run_dir)
     if not record.get("checkpoint"):
         raise FileNotFoundError(f"{run_dir} has no checkpoint (status {record.get('status')})")
     state, meta = load_checkpoint(run_dir / record["checkpoint"])
+    meta.refine = get_dataset(meta.dataset).own_point_crops if meta.dataset else False
     save_checkpoint(target, {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, meta)
     return target
 
