@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from kpdemo.config import cache_dir, data_file
 from kpdemo.datasets.base import LandmarkSet
+from kpdemo.datasets.pack import pack_path, packed_set
 from kpdemo.datasets.readers import KAGGLE_SIZE, load_ibug300w, load_ytf68
 from kpdemo.schemas import ibug68_to_kaggle15
 
@@ -62,10 +63,10 @@ def _sources_fingerprint() -> str:
     return f"v{CACHE_VERSION}-{CROP_SCALE}-{digest.hexdigest()[:16]}"
 
 
-def build_kaggle15() -> dict[str, np.ndarray]:
-    """Crop every 68-point face (progress bar) into the arrays the cache stores."""
+def build_kaggle15(sources_68: tuple[LandmarkSet, ...] | None = None) -> dict[str, np.ndarray]:
+    """Crop every 68-point face (progress bar) into the arrays the cache stores (default sources: the datasets)."""
     images, points, splits, identities, sources = [], [], [], [], []
-    for source in (load_ibug300w(), load_ytf68()):
+    for source in sources_68 or (load_ibug300w(), load_ytf68()):
         for i in tqdm(range(len(source)), desc=f"kaggle15 from {source.name}", unit="img"):
             crop, pts68 = crop_face(source.image(i), source.points[i])
             images.append(crop)
@@ -83,16 +84,21 @@ def build_kaggle15() -> dict[str, np.ndarray]:
 
 
 def load_kaggle15() -> LandmarkSet:
-    """The ``kaggle15`` set, built on first use and then read from the cache."""
-    fingerprint = _sources_fingerprint()
-    path = cache_dir() / f"kaggle15-{fingerprint}.npz"
-    if not path.exists():
-        arrays = build_kaggle15()
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(path)
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files}
+    """The ``kaggle15`` set, built on first use and then read from the cache.
+
+    With a training pack set (:mod:`kpdemo.datasets.pack`) it is cut from the packed 68-point crops instead (same
+    faces, points and splits; each face resampled from its 160 px JPEG crop rather than from the source image)."""
+    if pack_path() is not None:
+        arrays = build_kaggle15((packed_set("ibug300w"), packed_set("ytf68")))
+    else:
+        path = cache_dir() / f"kaggle15-{_sources_fingerprint()}.npz"
+        if not path.exists():
+            arrays = build_kaggle15()
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez_compressed(tmp, **arrays)
+            tmp.replace(path)
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
     identities = np.array([p or None for p in arrays["identities"]], dtype=object)
     return LandmarkSet(
         "kaggle15", "kaggle15", arrays["points"], arrays["splits"].astype(object), identities,

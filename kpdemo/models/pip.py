@@ -21,22 +21,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
 from kpdemo.models.registry import register_model
+from kpdemo.models.trunks import ResNet18
 
 #: PIPNet's loss weights: score maps x10, offsets x1 (offsets are in cell units, ~[0, 1]).
 SCORE_WEIGHT = 10.0
 
 
 def resnet18_trunk(in_channels: int, stages: int) -> tuple[nn.Module, int, int]:
-    """torchvision ResNet18 (``weights=None``: never downloaded) up to ``layer{stages}``: (trunk, channels, stride)."""
+    """ResNet18 (:mod:`kpdemo.models.trunks`, torchvision's layout) up to ``layer{stages}``: (trunk, channels,
+    stride)."""
     if stages not in (3, 4):
         raise ValueError(f"stages must be 3 or 4, got {stages}")
-    net = torchvision.models.resnet18(weights=None)
-    if in_channels != 3:
-        net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+    net = ResNet18(in_channels)
     layers = [net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3]
     if stages == 4:
         layers.append(net.layer4)
@@ -44,7 +43,11 @@ def resnet18_trunk(in_channels: int, stages: int) -> tuple[nn.Module, int, int]:
 
 
 def mobilenet_trunk(in_channels: int, stages: int) -> tuple[nn.Module, int, int]:
-    """torchvision MobileNetV3-Large features to stride 16 (``stages=3``, 112 ch) or 32 (``stages=4``, 960 ch)."""
+    """torchvision MobileNetV3-Large features to stride 16 (``stages=3``, 112 ch) or 32 (``stages=4``, 960 ch).
+
+    torchvision is imported here only: the ResNet trunk trains where it is not installed (the GPU campaign)."""
+    import torchvision
+
     feats = torchvision.models.mobilenet_v3_large(weights=None).features
     if in_channels != 3:
         first = feats[0][0]

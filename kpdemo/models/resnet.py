@@ -1,20 +1,21 @@
-"""torchvision ResNet18 for landmarks (seed 002 part 3): fc -> K*2, or a PCA shape head.
+"""ResNet18 for landmarks (seed 002 part 3): fc -> K*2, or a PCA shape head.
 
-Built with ``weights=None``: nothing is ever downloaded. ImageNet weights, when a user has the file, come in through
+torchvision's layout (:mod:`kpdemo.models.trunks`, no torchvision needed), randomly initialised: nothing is ever
+downloaded. ImageNet weights, when a user has the file, come in through
 the trainer's ``weights`` setting (:mod:`trainers.engine.weights`). With ``in_channels`` other than 3 the first conv is
 replaced (from RGB weights it gets the kernels summed, the usual grayscale adaptation).
 """
 
 from __future__ import annotations
 
-import torchvision
 from torch import nn
 
 from kpdemo.models.pca_head import PCAHead
 from kpdemo.models.registry import register_model
+from kpdemo.models.trunks import ResNet18
 
 
-@register_model("resnet18", "ResNet18 (torchvision, no download): fc -> K*2 or PCA shape head")
+@register_model("resnet18", "ResNet18 (torchvision layout, no download): fc -> K*2 or PCA shape head")
 def resnet18(
     num_points: int, in_channels: int, input_size: tuple[int, int], dropout: float, head: str = "direct",
     pca_components: int = 0, stages: int = 4,
@@ -23,11 +24,9 @@ def resnet18(
     keeps an fp16 checkpoint near 5.5 MB instead of 22 MB; ``layer1-3`` still take ImageNet weights."""
     if stages not in (3, 4):
         raise ValueError(f"stages must be 3 or 4, got {stages}")
-    model = torchvision.models.resnet18(weights=None)
+    model = ResNet18(in_channels)
     if stages == 3:
         model.layer4 = nn.Identity()
-    if in_channels != 3:
-        model.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
     features = model.fc.in_features if stages == 4 else 256
     if head == "direct":
         fc: nn.Module = nn.Linear(features, num_points * 2)

@@ -27,6 +27,7 @@ from kpdemo.align import align_face, aligned_points
 from kpdemo.config import cache_dir
 from kpdemo.datasets import LandmarkSet, load_dataset
 from kpdemo.datasets.kaggle15 import square_crop_matrix, transform_points
+from kpdemo.datasets.pack import packed_crops
 from kpdemo.schemas import KeypointSchema
 
 CACHE_VERSION = 1
@@ -69,6 +70,10 @@ def load_crops(dataset: str, cut: Cut, out_hw: tuple[int, int], channels: int = 
     The result is an ordinary :class:`LandmarkSet` with the source's splits and identities, so the shared
     training loop (:class:`kpdemo.training.tensors.TensorSet`) takes it as it takes ``kaggle15``.
     """
+    packed = packed_crops(dataset, cut, out_hw, channels, scale)  # a training pack stands in for the datasets
+    if packed is not None:
+        packed.name = name or f"{dataset}_{cut}{out_hw[0]}x{out_hw[1]}"
+        return packed
     data = load_dataset(dataset)
     path = cache_dir() / f"{_cache_key(data, cut, out_hw, channels, scale)}.npz"
     if not path.exists():

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import kpdemo.training.albu  # noqa: F401  (registers the albu_seed002 augmentation)
+try:  # registers the albu_seed002 augmentation; the GPU campaign machine has no albumentations (nor needs it)
+    import kpdemo.training.albu  # noqa: F401
+except ModuleNotFoundError as exc:
+    if exc.name != "albumentations":
+        raise
 from kpdemo.metrics import mean_point_error, nme_per_image, normaliser, point_errors, region_nme
 from kpdemo.schemas import get_schema
 from kpdemo.training.crops import register_crops

@@ -1,0 +1,122 @@
+"""A training pack: the face crops a training campaign needs, JPEG-coded in one ``.npz``, so training runs where the
+datasets are not (a lent GPU machine receives the working tree and at most 64 MiB in all, and no ``../shared``).
+
+``python -m kpdemo.datasets.pack OUT.npz`` writes, for each source dataset, its face crops exactly as the
+landmark trainers cut them (:func:`kpdemo.training.crops.load_crops`: 160 px, 1.5 x the landmark box, RGB) as JPEG
+bytes, with points, masks, splits, identities and source names. With ``KPDEMO_PACK=OUT.npz`` set,
+:func:`kpdemo.training.crops.load_crops` serves those crops from the pack and ``kaggle15`` is derived from the packed
+68-point faces (:func:`kpdemo.datasets.kaggle15.load_kaggle15`), so every grid of the campaign trains without
+the datasets. Only numpy and OpenCV are needed to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from kpdemo.datasets.base import LandmarkSet
+
+PACK_ENV = "KPDEMO_PACK"
+#: The crops packed: how the landmark family's training sets are cut (see ``trainers/grids/landmarks.py``).
+CUT, SIZE, SCALE = "face", 160, 1.5
+#: Every source a campaign trains or tests on (kaggle15 is derived from the two 68-point sets).
+SOURCES = ("ibug300w", "ytf68", "imm_frontal", "ibug300w_challenging")
+
+
+def pack_path() -> Path | None:
+    """The pack named by ``$KPDEMO_PACK``, or None; a named pack that is missing is an error that names it."""
+    value = os.environ.get(PACK_ENV)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{PACK_ENV}={value}: no such training pack (build one: python -m "
+                                f"kpdemo.datasets.pack OUT.npz)")
+    return path
+
+
+def encode(images: np.ndarray, quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W, 3) RGB uint8 -> (all JPEG bytes concatenated, (N + 1) offsets)."""
+    chunks = []
+    for image in images:
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise ValueError("JPEG encoding failed")
+        chunks.append(buf.ravel())
+    offsets = np.cumsum([0] + [len(c) for c in chunks]).astype(np.int64)
+    return np.concatenate(chunks), offsets
+
+
+def decode(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`encode`: (N, H, W, 3) RGB uint8."""
+    images = [cv2.imdecode(data[a:b], cv2.IMREAD_COLOR) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+    return np.stack([cv2.cvtColor(im, cv2.COLOR_BGR2RGB) for im in images])
+
+
+def build_pack(out: Path, sources: tuple[str, ...] = SOURCES, quality: int = 75, every: int = 1) -> Path:
+    """Write the pack (cuts the crops first if the cache lacks them); returns its path. ``every`` > 1 keeps every
+    n-th face of each source (a small pack for tests: splits and schemas as in the full one)."""
+    from kpdemo.training.crops import load_crops
+
+    arrays: dict[str, np.ndarray] = {}
+    for name in sources:
+        data = load_crops(name, CUT, (SIZE, SIZE), 3, SCALE)
+        data = data.select(np.arange(0, len(data), every))
+        arrays[f"{name}/jpeg"], arrays[f"{name}/offsets"] = encode(
+            tqdm(data.images, desc=f"packing {name}", unit="img"), quality)
+        arrays[f"{name}/points"] = data.points
+        arrays[f"{name}/mask"] = data.mask
+        arrays[f"{name}/schema"] = np.array(data.schema.id)
+        for field in ("splits", "identities", "sources"):
+            arrays[f"{name}/{field}"] = np.array([v or "" for v in getattr(data, field)], dtype=str)
+    arrays["meta"] = np.array(json.dumps({"cut": CUT, "size": SIZE, "scale": SCALE, "quality": quality,
+                                          "every": every, "sources": list(sources)}))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)  # the JPEG bytes do not shrink further; points, masks and names do
+    return out
+
+
+def packed_set(name: str, path: Path | None = None) -> LandmarkSet:
+    """One source's packed crops as an in-memory :class:`LandmarkSet` (named after the source)."""
+    path = path or pack_path()
+    with np.load(path) as z:
+        if f"{name}/jpeg" not in z.files:
+            raise KeyError(f"{path} holds no {name!r} (it has: {', '.join(json.loads(str(z['meta']))['sources'])})")
+        part = {k.split("/", 1)[1]: z[k] for k in z.files if k.startswith(f"{name}/")}
+    identities = np.array([v or None for v in part["identities"]], dtype=object)
+    return LandmarkSet(name, str(part["schema"]), part["points"], part["splits"].astype(object), identities,
+                       part["sources"].astype(object), mask=part["mask"],
+                       images=decode(part["jpeg"], part["offsets"]))
+
+
+def packed_crops(source: str, cut: str, out_hw: tuple[int, int], channels: int, scale: float) -> LandmarkSet | None:
+    """``load_crops``'s answer from the pack when one is set and holds exactly these crops; else None."""
+    path = pack_path()
+    if path is None or (cut, out_hw, channels, scale) != (CUT, (SIZE, SIZE), 3, SCALE):
+        return None
+    return packed_set(source, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kpdemo.datasets.pack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="the .npz to write (e.g. artifacts/pack/faces.npz, git-ignored)")
+    parser.add_argument("--quality", type=int, default=75,
+                        help="JPEG quality (default 75: the pack, the repo and the checkpoints fit 64 MiB)")
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES), help=f"default: {' '.join(SOURCES)}")
+    parser.add_argument("--every", type=int, default=1, help="keep every n-th face (small test packs)")
+    args = parser.parse_args(argv)
+    out = build_pack(args.out, tuple(args.sources), args.quality, args.every)
+    print(f"{out}: {out.stat().st_size / 2**20:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
