@@ -11,6 +11,12 @@ horizontal flip with left/right labels swapped, rotation within +-15 degrees), b
 Each is timed twice: data only (producing augmented batches) and end to end (data + forward/backward/step).
 Writes ``bench/results/train_speed.csv`` and ``train_speed.png``; the machine's load average is recorded
 because the CPU may be shared. Run: ``nice -n 10 python bench/train_speed.py [--images 512] [--device cpu]``.
+
+``--grid NAME`` times a whole registered grid instead, trained two ways on the same subset: ``one_by_one``
+(``run_config`` per config, as ``python -m trainers NAME``) and ``grid_at_once`` (``run_grid``, as
+``--grid-at-once``: runs sharing data and architecture stacked into one vmapped model). Both are timed end to end,
+records, per-epoch validation on ``--eval-images`` and checkpoints included, and reported as training images per
+second summed over the grid's runs; writes ``bench/results/grid_speed.csv``.
 """
 
 from __future__ import annotations
@@ -19,15 +25,15 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-import albumentations as A  # noqa: E402
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
@@ -47,6 +53,9 @@ class NaiveKeypointDataset(Dataset):
     """The textbook pipeline: one sample at a time, numpy flip with label swap, albumentations rotation."""
 
     def __init__(self, data: LandmarkSet) -> None:
+        import albumentations as A  # here, not at the top: --grid runs where albumentations is not installed
+        import cv2
+
         self.data = data
         self.perm = data.schema.flip_permutation
         self.rotate = A.Compose([A.Affine(rotate=(-15, 15), border_mode=cv2.BORDER_CONSTANT, fill=0, p=1.0)],
@@ -116,11 +125,69 @@ def time_epoch(batches: Callable[[], Iterator[Batch]], train: bool, channels_las
     return time.perf_counter() - start
 
 
+def grid_speed(grid: str, images: int = 512, epochs: int = 1, eval_images: int = 64, device: str = "cpu",
+               out: Path | None = None) -> list[dict[str, object]]:
+    """One-by-one vs grid-at-once training of every config of ``grid`` on ``images`` training images per run; the
+    rows (also written to ``out`` as CSV when given), ``speedup`` relative to one-by-one."""
+    from trainers.engine.data import cached_dataset, make_splits
+    from trainers.engine.grid import group_configs, run_grid
+    from trainers.engine.train import run_config
+    from trainers.grids import get_experiment
+
+    configs = [replace(c, train_subset=images, eval_subset=eval_images, epochs=epochs, device=device,
+                       amp=device.startswith("cuda"))
+               for c in get_experiment(grid).configs]
+    cached_dataset(configs[0].dataset)  # read the dataset before either clock starts
+    trained = sum(len(make_splits(c).train) * c.epochs for c in configs)
+    modes: dict[str, Callable[[Path], object]] = {
+        "one_by_one": lambda root: [run_config(c, root, show_progress=False) for c in configs],
+        "grid_at_once": lambda root: run_grid(configs, root, show_progress=False),
+    }
+    rows = []
+    for mode, train in modes.items():
+        with tempfile.TemporaryDirectory() as root:
+            sync(device)
+            start = time.perf_counter()
+            train(Path(root))
+            sync(device)
+            seconds = time.perf_counter() - start
+        rows.append({"device": device, "grid": grid, "runs": len(configs), "mode": mode,
+                     "images_per_s_summed": trained / seconds, "seconds": seconds,
+                     "groups": len(group_configs(configs)), "images": images, "epochs": epochs,
+                     "eval_images": eval_images, "device_name": device_name(device),
+                     "threads": torch.get_num_threads(), "torch": torch.__version__,
+                     "load_avg_1min": os.getloadavg()[0]})
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    table.insert(table.columns.get_loc("seconds") + 1, "speedup",
+                 table["images_per_s_summed"] / table["images_per_s_summed"].iloc[0])
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+    print(table[["device", "grid", "runs", "mode", "images_per_s_summed", "seconds", "speedup"]].to_string(index=False))
+    return table.to_dict("records")
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def device_name(device: str) -> str:
+    return torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=512, help="training images per timed pass")
+    parser.add_argument("--images", type=int, default=512, help="training images per timed pass (per run)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--grid", help="time this registered grid one by one vs at once (writes grid_speed.csv)")
+    parser.add_argument("--epochs", type=int, default=1, help="--grid: epochs per run")
+    parser.add_argument("--eval-images", type=int, default=64, help="--grid: val/test images evaluated per run")
     args = parser.parse_args()
+    if args.grid:
+        grid_speed(args.grid, args.images, args.epochs, args.eval_images, args.device, RESULTS / "grid_speed.csv")
+        return
     device = torch.device(args.device)
     full = load_dataset("kaggle15").split("train")
     data = full.select(np.arange(min(args.images, len(full))))

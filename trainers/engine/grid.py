@@ -32,7 +32,7 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,7 +93,7 @@ def _model_stacks(model: str, model_kwargs: str, dataset: str, context: float, d
             net = build_model(model, num_points=data.schema.num_points, in_channels=1 if image.ndim == 2 else
                               int(image.shape[-1]), input_size=model_hw(image.shape[:2], context), dropout=dropout,
                               **json.loads(model_kwargs))
-    except Exception:  # noqa: BLE001 - any failure means "not stackable", not an error of the grid
+    except Exception:  # any failure means "not stackable", not an error of the grid
         return False
     modules = list(net.modules())
     return not list(net.buffers()) and not any(hasattr(m, "landmark_loss") or hasattr(m, "fit_shapes")
@@ -129,18 +129,22 @@ def group_configs(configs: list[TrainConfig]) -> list[list[TrainConfig]]:
     return [[configs[i] for i in group] for group in _group_indices(list(configs))]
 
 
-def run_grid(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True) -> list[Path]:
+def run_grid(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True,
+             should_stop: Callable[[], bool] | None = None) -> list[Path]:
     """Train ``configs`` group by group (:func:`group_configs`); returns the run directories in ``configs``' order.
 
-    Groups of one go through :func:`trainers.engine.train.run_config` unchanged."""
+    Groups of one go through :func:`trainers.engine.train.run_config` unchanged. ``should_stop()`` is polled after
+    every batch, as ``run_config`` polls it: the runs being trained finish with their best checkpoint and
+    ``status: "stopped"``, and the groups not started yet still start (and stop after their first batch), so every
+    config gets a record."""
     configs = list(configs)
     dirs: dict[int, Path] = {}
     for group in _group_indices(configs):
         members = [configs[i] for i in group]
         if len(members) == 1:
-            paths = [run_config(members[0], runs_root, show_progress=show_progress)]
+            paths = [run_config(members[0], runs_root, show_progress=show_progress, should_stop=should_stop)]
         else:
-            paths = train_together(members, runs_root, show_progress)
+            paths = train_together(members, runs_root, show_progress, should_stop)
         dirs.update(zip(group, paths, strict=True))
     return [dirs[i] for i in range(len(configs))]
 
@@ -234,7 +238,7 @@ class _Run:
 
     def step_schedule(self) -> None:
         with warnings.catch_warnings():  # its optimizer never steps itself (the stack does): nothing was skipped
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\(\)`")
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
             self.schedule.step()
 
 
@@ -284,7 +288,8 @@ def _build_runs(configs: list[TrainConfig], schema: KeypointSchema, train: Tenso
     return runs
 
 
-def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True) -> list[Path]:
+def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True,
+                   should_stop: Callable[[], bool] | None = None) -> list[Path]:
     """Train one group (configs equal but for :data:`PER_RUN`) as a stacked model; returns the run directories.
 
     Runs whose module structures turn out not to stack (beyond dropout) train one after another instead."""
@@ -302,7 +307,8 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     stackable = _template([run.model for run in runs])
     if stackable is None:
         warnings.warn(f"{names}: module structures differ beyond dropout; training them one by one", stacklevel=2)
-        return [run_config(config, runs_root, show_progress=show_progress) for config in configs]
+        return [run_config(config, runs_root, show_progress=show_progress, should_stop=should_stop)
+                for config in configs]
     order = sorted(range(len(runs)), key=lambda i: KINDS.index(optimizer_kind(runs[i].hyper)))
     stacked_runs = [runs[i] for i in order]  # one contiguous block per optimizer kind (StackedOptimizer needs it)
     template, rates = stackable
@@ -320,7 +326,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
             run.writer = RunWriter(Path(runs_root), run.config.experiment, run.config.run_name(),
                                    run.config.to_dict(), env)
             run.keeper = BestKeeper(run.writer, run.model)
-        started = time.perf_counter()
+        status, started = "done", time.perf_counter()
         with tqdm(total=lead.epochs * len(train), desc=f"{lead.experiment}: {len(runs)} runs at once", unit="img",
                   disable=not show_progress) as bar:
             for epoch in range(1, lead.epochs + 1):
@@ -335,6 +341,8 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                     total += losses.detach() * len(images)
                     count += len(images)
                     bar.update(len(images))
+                    if should_stop is not None and should_stop():
+                        break
                 train_loss = [t / max(count, 1) for t in total.tolist()]  # as train_one_epoch: float32 sum / n
                 val_metrics = []
                 for slot, run in enumerate(stacked_runs):
@@ -345,8 +353,11 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                 for slot, (run, metrics) in enumerate(zip(stacked_runs, val_metrics, strict=True)):
                     run.keeper.log(epoch_row(epoch, train_loss[slot], metrics, run.lr, tick, now, started))
                 bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
+                if should_stop is not None and should_stop():
+                    status = "stopped"
+                    break
         for run in runs:
-            finish_run(run.config, schema, val, test, run.writer, run.keeper, "done")
+            finish_run(run.config, schema, val, test, run.writer, run.keeper, status)
     except BaseException as exc:
         for run in runs:
             if run.writer is not None and run.writer.record["status"] == "running":

@@ -148,9 +148,30 @@ def paired_frontalization(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
     return "; ".join(parts), "refuted" if gan_better else "reproduced"
 
 
+#: PFLD's 300-W common-set NME (0.73 M parameters, 112 px; inter-ocular), the published lightweight anchor.
+PFLD_COMMON_NME = 0.0349
+
+
+def pip_vs_direct(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
+    """The landmark family's grid: every 68-point run's 300-W common-set NME (ground-truth crops), and the PIP
+    head against direct regression at the same epochs; reproduced when PIP wins that comparison and its best run
+    reaches PFLD's figure."""
+    faces = runs[runs["dataset"].isin(["faces68_wide160", "w300_wide160"])]
+    parts = [f"{r.tag} ({int(r.epochs)} ep): {r.test_nme:.2%}" for r in faces.sort_values("test_nme").itertuples()]
+    pairs = [(p, d) for p in faces[faces["model"] == "pip"].itertuples()
+             for d in faces[faces["model"] != "pip"].itertuples() if p.epochs == d.epochs]
+    if not pairs:
+        return "; ".join(parts), "pending (no direct-regression run at a PIP run's budget)"
+    pip_wins = all(p.test_nme < d.test_nme for p, d in pairs)
+    reaches = float(faces[faces["model"] == "pip"]["test_nme"].min()) <= PFLD_COMMON_NME
+    verdict = "reproduced" if pip_wins and reaches else "refuted" if not pip_wins else "PIP wins; PFLD not reached"
+    return "; ".join(parts), verdict
+
+
 CHECKS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Finding]] = {
     "init": zero_init, "optimizers": adam_best, "augmentation": augmentation, "dropout": dropout, "cv": cv,
     "best": shipped, "polygons": mirror_on_pretrained, "frontalize": paired_frontalization,
+    "landmarks": pip_vs_direct,
 }
 
 

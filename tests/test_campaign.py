@@ -1,0 +1,67 @@
+"""The prepared GPU campaign (``python -m trainers.campaign``), its quick CPU profile end to end, and the pack.
+
+The campaign must run where the GPU is: no ``../shared`` (the training pack stands in), and none of torchvision,
+mediapipe, gradio, albumentations, plotly or onnxscript installed. The end-to-end test therefore runs it in a
+subprocess in which importing any of those fails, from a small pack, and checks what would come back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kpdemo.datasets.pack import build_pack, packed_set
+from trainers.campaign import MAX_FILE_MB, MAX_FILES, unpack
+
+REPO = Path(__file__).resolve().parents[1]
+#: What the GPU machine does not have (see the developers' guide); importing any of them must not be needed.
+ABSENT_ON_DEVICE = ("torchvision", "mediapipe", "gradio", "albumentations", "plotly", "onnxscript")
+
+
+@pytest.fixture(scope="module")
+def small_pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_pack(tmp_path_factory.mktemp("pack") / "faces.npz", every=10)
+
+
+@pytest.mark.needs_data
+def test_pack_round_trip(small_pack: Path) -> None:
+    faces = packed_set("ibug300w", small_pack)
+    assert faces.images.shape[1:] == (160, 160, 3) and faces.schema.num_points == 68
+    assert set(faces.splits) == {"train", "val", "test"}
+    assert np.isfinite(faces.points).all()
+
+
+@pytest.mark.needs_data
+def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack: Path, tmp_path: Path) -> None:
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    bootstrap = (f"import sys, runpy; sys.modules.update(dict.fromkeys({ABSENT_ON_DEVICE!r})); "
+                 f"sys.argv = ['trainers.campaign'] + sys.argv[1:]; runpy.run_module('trainers.campaign', "
+                 f"run_name='__main__')")
+    env = os.environ | {"KPDEMO_DATA": str(tmp_path / "no-data-here"), "KPDEMO_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", bootstrap, "--device", "cpu", "--quick", "--budget-s", "300", "--out", str(out),
+         "--runs", str(runs), "--pack", str(small_pack)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "campaign.json").read_text())
+    assert report["finished"] and report["device"] == "cpu"
+    for phase in ("smoke", "seed001", "landmarks", "throughput"):
+        assert report[phase]["status"] == "done", (phase, report[phase])
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) <= MAX_FILES and all(p.stat().st_size <= MAX_FILE_MB * 2**20 for p in files)
+    assert {p.name for p in files} >= {"campaign.json", "seed001.tar.gz", "landmarks_finetunes.tar.gz"}
+    with tarfile.open(out / "landmarks_finetunes.tar.gz") as tar:
+        assert any(name.endswith("best.pt") for name in tar.getnames())
+
+    restored = unpack(out, tmp_path / "restored")
+    assert restored
+    records = list((tmp_path / "restored").glob("*/*/record.json"))
+    assert {json.loads(r.read_text())["experiment"] for r in records} >= {"init", "landmarks"}

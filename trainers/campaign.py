@@ -1,0 +1,290 @@
+"""``python -m trainers.campaign --budget-s 520 --out DIR [--device auto] [--pack PATH] [--quick]``.
+
+The prepared GPU campaign: everything a session does with a lent GPU, as one command that fits one 10-minute
+device call. Phases, each with a share of the budget (a phase that runs out of time stops its runs, which still
+write their records, best checkpoints and test metrics):
+
+1. ``smoke``: is CUDA there, does a training step run (under 30 s);
+2. ``seed001``: the seed-001 grids (``init``, ``optimizers``, ``augmentation``, ``dropout``, ``cv``) at the seed's
+   budget (``SEED_EPOCHS`` epochs on the whole kaggle15 training split), grid-at-once (:mod:`trainers.engine.grid`);
+3. ``landmarks``: the shipped landmark family at full budget: ``pip_r18`` on every 68-point face with as many
+   epochs as its share of the budget allows (measured, so its cosine schedule completes), then its IMM and Kaggle
+   fine-tunes;
+4. ``throughput``: images/s summed over a grid, one-by-one vs grid-at-once (``grid_speed.csv``).
+
+Everything it needs travels with the working tree: the code, and the training pack
+(:mod:`kpdemo.datasets.pack`, ``artifacts/pack/faces.npz``, git-ignored, named in the device call's ``carry``).
+It imports nothing the device lacks (torchvision, mediapipe, gradio, albumentations, plotly). What comes back is at
+most ``MAX_FILES`` files of at most ``MAX_FILE_MB`` MiB under ``--out``, each written as soon as its part is done,
+so a timeout still returns every finished part: ``campaign.json`` (device, phases, timings, rewritten after every
+phase), ``seed001.tar.gz`` (the records and histories of every finished seed grid, rewritten after each grid),
+``landmarks_pip_r18.tar.gz`` and ``landmarks_finetunes.tar.gz`` (records and fp16 checkpoints), and
+``grid_speed.csv``: five files. The runs themselves train under ``--runs`` (default: a temporary folder), outside
+``--out``, since every file there would count. ``python -m trainers.campaign --unpack DIR RUNS_ROOT`` puts the records
+back into a runs root for :mod:`trainers.tools.ship`. ``--quick`` is the CPU smoke profile CI runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from trainers.engine.config import TrainConfig, apply_overrides
+
+#: Seed 001 trained 500-2,000 epochs per run; the campaign gives every seed grid at least the lower figure.
+SEED_EPOCHS = 500
+SEED_GRIDS = ("init", "optimizers", "augmentation", "dropout", "cv")
+#: Landmark runs: the 68-point model first (the fine-tunes start from it).
+LANDMARK_TAGS = ("pip_r18", "imm73_pip", "kaggle15_pip")
+#: What comes back from a device call: at most 8 files of at most 16 MiB.
+MAX_FILES, MAX_FILE_MB = 8, 16
+#: Budget shares of the phases after the smoke test.
+SHARES = {"seed001": 0.45, "landmarks": 0.45, "throughput": 0.10}
+SMOKE_LIMIT_S = 30.0
+#: Device-only speedups for the landmark runs: a bigger batch at the linearly scaled learning rate, bf16 autocast.
+GPU_LANDMARK_OVERRIDES = ("batch_size=128", "lr=0.004", "amp=true")
+
+
+@dataclass
+class Clock:
+    """The campaign's deadline and each phase's own end, so a slow phase cannot eat the next one's time."""
+
+    budget_s: float
+    start: float = field(default_factory=time.monotonic)
+
+    def left(self) -> float:
+        return self.budget_s - (time.monotonic() - self.start)
+
+    def phase_end(self, share: float, shares_left: float) -> float:
+        """Monotonic time by which a phase with ``share`` (of what is left) must stop."""
+        return time.monotonic() + max(self.left(), 0.0) * share / shares_left
+
+
+@dataclass
+class Report:
+    """``campaign.json``: rewritten after every phase, so even a killed campaign says what it finished."""
+
+    out: Path
+    data: dict = field(default_factory=dict)
+
+    def update(self, **values: object) -> None:
+        self.data.update(values)
+        tmp = self.out / "campaign.json.tmp"
+        tmp.write_text(json.dumps(self.data, indent=2, default=str))
+        tmp.replace(self.out / "campaign.json")
+
+
+def device_facts(device: torch.device) -> dict[str, object]:
+    facts: dict[str, object] = {"device": str(device), "torch": torch.__version__, "python": platform.python_version()}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        facts |= {"gpu": props.name, "gpu_memory_gib": round(props.total_memory / 2**30, 1)}
+    else:
+        facts |= {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+    return facts
+
+
+def smoke(device: torch.device) -> dict[str, object]:
+    """A matmul and three optimizer steps of the seed ConvNet: proves the device trains before minutes are spent."""
+    from kpdemo.models import build_model
+
+    tick = time.perf_counter()
+    a = torch.randn(1024, 1024, device=device)
+    checksum = float((a @ a).float().abs().mean())
+    model = build_model("convnet", num_points=15, in_channels=1, input_size=96).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    x, y = torch.randn(64, 1, 96, 96, device=device), torch.zeros(64, 30, device=device)
+    losses = []
+    for _ in range(3):
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return {"ok": losses[-1] < losses[0], "matmul_mean": checksum, "losses": losses,
+            "seconds": time.perf_counter() - tick}
+
+
+def archive(out: Path, name: str, run_dirs: list[Path], runs_root: Path, with_weights: bool = False) -> Path:
+    """One ``.tar.gz`` of run folders (records, histories, figures; ``best.pt`` in fp16 only ``with_weights``),
+    paths relative to the runs root; refuses to exceed ``MAX_FILE_MB`` (a file that big would not come back)."""
+    from trainers.tools.ship import ship_checkpoint
+
+    target = out / f"{name}.tar.gz"
+    tmp = out / f"{name}.tar.gz.tmp"
+    with tarfile.open(tmp, "w:gz") as tar:
+        for run_dir in run_dirs:
+            for path in sorted(run_dir.iterdir()):
+                if path.suffix == ".pt" or path.name.endswith(".tmp"):
+                    continue
+                tar.add(path, arcname=str(path.relative_to(runs_root)))
+            if with_weights and (run_dir / "best.pt").exists():
+                half = run_dir / "best_fp16.pt"
+                ship_checkpoint(run_dir, half)
+                tar.add(half, arcname=str((run_dir / "best.pt").relative_to(runs_root)))
+                half.unlink()
+    size_mb = tmp.stat().st_size / 2**20
+    if size_mb > MAX_FILE_MB:
+        tmp.unlink()
+        raise ValueError(f"{name}: {size_mb:.1f} MiB would not come back (limit {MAX_FILE_MB} MiB per file)")
+    tmp.replace(target)
+    return target
+
+
+def unpack(out: Path, runs_root: Path) -> list[Path]:
+    """Extract every archive a campaign returned into ``runs_root`` (then ship with :mod:`trainers.tools.ship`)."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    found = sorted(Path(out).glob("*.tar.gz"))
+    for path in found:
+        with tarfile.open(path) as tar:
+            tar.extractall(runs_root, filter="data")
+    return found
+
+
+def seed_configs(grid: str, overrides: list[str]) -> list[TrainConfig]:
+    from trainers.grids import get_experiment
+
+    return [apply_overrides(c, overrides) for c in get_experiment(grid).configs]
+
+
+def landmark_configs(overrides: list[str]) -> list[TrainConfig]:
+    from trainers.grids import get_experiment
+
+    by_tag = {c.tag: c for c in get_experiment("landmarks").configs}
+    return [apply_overrides(by_tag[tag], overrides) for tag in LANDMARK_TAGS]
+
+
+def epochs_that_fit(config: TrainConfig, runs_root: Path, seconds: float, floor: int, ceiling: int) -> int:
+    """How many epochs of ``config`` fit in ``seconds``: one timed probe epoch on a 512-image subset, scaled."""
+    from trainers.engine.train import run_config
+
+    probe = replace(config, experiment=f"{config.experiment}-probe", epochs=1, train_subset=512, eval_subset=64,
+                    weights="")
+    tick = time.perf_counter()
+    run_config(probe, runs_root, show_progress=False)
+    per_image = (time.perf_counter() - tick) / 512
+    from trainers.engine.data import make_splits
+
+    images = len(make_splits(replace(config, weights="")).train)
+    return max(floor, min(ceiling, int(seconds * 0.9 / (per_image * images))))
+
+
+def run_phase(name: str, work: Callable[[], dict[str, object]], report: Report) -> None:
+    """Run one phase; a failure is recorded and the campaign goes on to the next phase."""
+    tick = time.monotonic()
+    try:
+        result = work()
+        status = "done"
+    except Exception as exc:  # a phase's failure must not cost the phases after it
+        result, status = {"error": f"{type(exc).__name__}: {exc}"}, "failed"
+        print(f"[campaign] {name} failed: {result['error']}", flush=True)
+    report.update(**{name: {"status": status, "seconds": round(time.monotonic() - tick, 1)} | result})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainers.campaign", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--budget-s", type=float, default=520.0, help="wall-clock budget of the whole campaign")
+    parser.add_argument("--out", type=Path, help="where the returned files go (the device call's $OUT)")
+    parser.add_argument("--runs", type=Path, help="where the runs train (default: a temporary folder)")
+    parser.add_argument("--device", default="auto", help="auto | cuda | cpu")
+    parser.add_argument("--pack", type=Path, help="training pack (kpdemo.datasets.pack); default: the datasets")
+    parser.add_argument("--quick", action="store_true", help="the CPU smoke profile (tiny subsets, 1-2 epochs)")
+    parser.add_argument("--unpack", nargs=2, type=Path, metavar=("OUT", "RUNS_ROOT"),
+                        help="extract a returned campaign's archives into a runs root, then exit")
+    args = parser.parse_args(argv)
+    if args.unpack:
+        print("\n".join(str(p) for p in unpack(*args.unpack)))
+        return 0
+    if args.out is None:
+        parser.error("--out is required")
+    if args.pack:
+        os.environ["KPDEMO_PACK"] = str(args.pack)
+    from trainers.engine.train import resolve_device
+
+    device = resolve_device(args.device)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    runs_root = args.runs or Path(tempfile.mkdtemp(prefix="kpdemo-campaign-"))
+    clock = Clock(args.budget_s)
+    report = Report(out)
+    report.update(command=sys.argv, budget_s=args.budget_s, quick=args.quick, **device_facts(device))
+    common = [f"device={device.type}"] + (["amp=true"] if device.type == "cuda" else [])
+    quick = ["train_subset=64", "eval_subset=64"] if args.quick else []
+
+    run_phase("smoke", lambda: smoke(device), report)
+    shares_left = sum(SHARES.values())
+
+    def seed001() -> dict[str, object]:
+        from trainers.engine.grid import run_grid
+
+        end = clock.phase_end(SHARES["seed001"], shares_left)
+        grids = SEED_GRIDS[:1] if args.quick else SEED_GRIDS
+        epochs = 2 if args.quick else SEED_EPOCHS
+        done: dict[str, object] = {"epochs": epochs}
+        finished: list[Path] = []
+        for i, grid in enumerate(grids):
+            grid_end = time.monotonic() + (end - time.monotonic()) / (len(grids) - i)
+            configs = seed_configs(grid, common + quick + [f"epochs={epochs}"])
+            dirs = run_grid(configs, runs_root, show_progress=True,
+                            should_stop=lambda e=grid_end: time.monotonic() > e)
+            finished += dirs
+            archive(out, "seed001", finished, runs_root)
+            done[grid] = [json.loads((d / "record.json").read_text())["status"] for d in dirs]
+        return done
+
+    def landmarks() -> dict[str, object]:
+        from trainers.engine.train import run_config
+
+        end = clock.phase_end(SHARES["landmarks"], shares_left - SHARES["seed001"])
+        overrides = common + quick + (list(GPU_LANDMARK_OVERRIDES) if device.type == "cuda" else [])
+        configs = landmark_configs(overrides + (["epochs=1"] if args.quick else []))
+        main_run, finetunes = configs[0], configs[1:]
+        if not args.quick:  # the 68-point run gets ~70% of the phase; its epochs are measured to fit, cosine complete
+            seconds = 0.7 * (end - time.monotonic())
+            main_run = replace(main_run, epochs=epochs_that_fit(main_run, runs_root, seconds, floor=5, ceiling=400))
+        done: dict[str, object] = {}
+        finetuned: list[Path] = []
+        for config in [main_run, *finetunes]:
+            run_dir = run_config(config, runs_root, show_progress=True,
+                                 should_stop=lambda: time.monotonic() > end)
+            finetuned += [run_dir] if config is not main_run else []
+            name = "landmarks_finetunes" if finetuned else f"landmarks_{config.tag}"
+            archive(out, name, finetuned or [run_dir], runs_root, with_weights=True)
+            record = json.loads((run_dir / "record.json").read_text())
+            done[config.tag] = {"epochs": config.epochs, "status": record["status"], "best": record["best"],
+                                "test": record["test"]}
+        return done
+
+    def throughput() -> dict[str, object]:
+        from bench.train_speed import grid_speed
+
+        grid, images = ("init", 32) if args.quick else ("optimizers", 2048)
+        rows = grid_speed(grid, device=device.type, images=images, epochs=1 if args.quick else 2,
+                          out=out / "grid_speed.csv")
+        return {"rows": rows}
+
+    run_phase("seed001", seed001, report)
+    run_phase("landmarks", landmarks, report)
+    run_phase("throughput", throughput, report)
+    report.update(finished=True, seconds=round(time.monotonic() - clock.start, 1))
+    returned = [p for p in out.iterdir() if p.is_file()]
+    if len(returned) > MAX_FILES:
+        print(f"[campaign] warning: {len(returned)} files under {out}; only {MAX_FILES} come back", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
