@@ -4,7 +4,9 @@ Runs every config of a named grid (see ``--list``), one after another, each reco
 ``--from-record path/record.json`` re-runs exactly the config a record holds. ``--weights PATH`` starts every
 config from a local weights file (e.g. an ImageNet ``resnet18-*.pth`` you have). ``--only SUBSTRING`` keeps the
 configs whose run name contains it (e.g. ``--only convnet``). ``--grid-at-once`` trains the runs that share data and
-architecture as one batched model (see :mod:`trainers.engine.grid`); each still writes its own record.
+architecture as one batched model (see :mod:`trainers.engine.grid`); each still writes its own record. ``--ray
+[ADDRESS]`` fans the runs (or, with ``--grid-at-once``, the groups) out as tasks over a Ray cluster, or a local Ray
+instance without an address, and gathers their records in the one runs root (see :mod:`trainers.engine.distributed`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 
 from kpdemo.config import runs_dir
 from trainers.engine.config import TrainConfig, apply_overrides
+from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on_ray
 from trainers.engine.grid import group_configs, run_grid
 from trainers.engine.train import run_config
-from trainers.grids import EXPERIMENTS, QUICK, get_experiment
+from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grid-at-once", action="store_true",
                         help="train the runs that share data and architecture together, as one batched model "
                              "(each keeps its own init, optimizer, lr, dropout, schedule and record)")
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="train the runs (groups, with --grid-at-once) as tasks on the Ray cluster at ADDRESS "
+                             "(host:port), or on a local Ray instance without one; records are gathered in --runs "
+                             "(needs: pip install -r requirements-ray.txt)")
     parser.add_argument("--runs", type=Path, default=None, help="runs root (default $KPDEMO_RUNS or ./runs)")
     parser.add_argument("--list", action="store_true", help="list experiments and their runs, then exit")
     return parser
@@ -103,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         return resume_run(args.resume)
     if not args.experiment and not args.from_record:
         parser.error("name an experiment (see --list), or give --from-record or --resume")
+    if args.ray is not None:
+        try:
+            import_ray()
+        except RayNotInstalledError as exc:
+            parser.error(str(exc))
     try:
         configs = configs_for(args)
     except (KeyError, ValueError, OSError) as exc:
@@ -110,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     if not configs:
         parser.error(f"no config of {args.experiment!r} matches --only {args.only!r}")
     root = args.runs or runs_dir()
+    if args.ray is not None:
+        return run_distributed(configs, root, args.quick, args.ray or None, args.grid_at_once)
     if args.grid_at_once:
         return run_at_once(configs, root, args.quick)
     for i, config in enumerate(configs, 1):
@@ -132,10 +146,10 @@ def finish_run_dir(run_dir: Path, after_run: Callable[[Path], None] | None) -> N
     print(f"    -> {run_dir}  best {record['best']}  test {record['test']}", flush=True)
 
 
-def run_at_once(configs: list[TrainConfig], root: Path, quick: bool) -> int:
-    """``--grid-at-once``: landmark configs train group by group (:func:`trainers.engine.grid.run_grid`); configs of
-    experiments with their own runner (image-to-image grids) still train one by one with it."""
-    registry = {}  # --quick renames the experiment: keep its registry entry (runner, after_run) by the new name
+def with_registry(configs: list[TrainConfig], quick: bool) -> tuple[list[TrainConfig], dict[str, Experiment | None]]:
+    """The configs as they train (``--quick`` renames each experiment) and each experiment's registry entry
+    (runner, after_run) by that name, since the renamed experiment is not in the registry."""
+    registry = {}
     renamed = []
     for config in configs:
         experiment = EXPERIMENTS.get(config.experiment)
@@ -143,6 +157,28 @@ def run_at_once(configs: list[TrainConfig], root: Path, quick: bool) -> int:
             config = replace(config, experiment=f"{config.experiment}-quick")
         registry[config.experiment] = experiment
         renamed.append(config)
+    return renamed, registry
+
+
+def run_distributed(configs: list[TrainConfig], root: Path, quick: bool, address: str | None,
+                    grid_at_once: bool) -> int:
+    """``--ray``: tasks on a Ray cluster (:func:`trainers.engine.distributed.run_on_ray`); each gathered run gets its
+    experiment's ``after_run`` hook and summary line on this machine, as it arrives."""
+    renamed, registry = with_registry(configs, quick)
+    runners = {name: exp.runner for name, exp in registry.items() if exp is not None and exp.runner is not None}
+
+    def finish(run_dir: Path) -> None:
+        experiment = registry.get(run_dir.parent.name)
+        finish_run_dir(run_dir, experiment.after_run if experiment else None)
+
+    run_on_ray(renamed, root, address=address, grid_at_once=grid_at_once, runners=runners, on_run=finish)
+    return 0
+
+
+def run_at_once(configs: list[TrainConfig], root: Path, quick: bool) -> int:
+    """``--grid-at-once``: landmark configs train group by group (:func:`trainers.engine.grid.run_grid`); configs of
+    experiments with their own runner (image-to-image grids) still train one by one with it."""
+    renamed, registry = with_registry(configs, quick)
 
     def own_runner(config: TrainConfig) -> Callable[..., Path] | None:
         experiment = registry[config.experiment]

@@ -145,7 +145,11 @@ class PIPNet(nn.Module):
         return scores, offsets, neighbor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scores, offsets, neighbor = self.maps(x)
+        return self.decode(*self.maps(x))
+
+    def decode(self, scores: torch.Tensor, offsets: torch.Tensor, neighbor: torch.Tensor | None) -> torch.Tensor:
+        """Head outputs (as :meth:`maps` gives them) -> (N, K*2) normalised points: best cell + its offset, averaged
+        with the neighbours' estimates through the fitted ``merge`` matrix."""
         n, k = scores.shape[:2]
         index = scores.argmax(-1)  # (N, K)
         corner = decode_cells(index, self.map_hw)  # (N, K, 2)
