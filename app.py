@@ -1,8 +1,9 @@
 """kpdemo web app: Detect, Webcam, Align, Experiments and Train tabs on Gradio Blocks.
 
-    python app.py [--host 127.0.0.1] [--port 7860]
+    python app.py [--host 127.0.0.1] [--port 7860] [--max-file-size 20mb]
 
-Host and port also come from ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (Hugging Face Spaces sets them).
+Host and port also come from ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (Hugging Face Spaces sets them), the
+upload limit from ``KPDEMO_MAX_FILE_SIZE``.
 The app only wires the UI to kpdemo; models load lazily on first use, so it starts fast and offline.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at run time, not even telemetry
 
@@ -24,6 +26,10 @@ from kpdemo.ui.webcam import build_webcam_tab  # noqa: E402
 INTRO = """# kpdemo: facial keypoints lab
 Detect landmarks with MediaPipe or a kpdemo-trained model, follow them live on a webcam, align faces to a canonical
 template, and compare or launch training runs."""
+# Uploads above this are refused before they reach a handler: the browser says "File(s) exceed the maximum allowed
+# size of ...", gradio_client raises ValueError, a raw POST gets HTTP 413; the server goes on serving.
+DEFAULT_MAX_FILE_SIZE = "20mb"
+SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # Gradio's own units (binary multiples)
 
 
 def build_app() -> gr.Blocks:
@@ -38,18 +44,31 @@ def build_app() -> gr.Blocks:
     return demo
 
 
+def file_size(text: str) -> int:
+    """Bytes from ``20mb``, ``500kb`` or a plain byte count; checked here so a typo stops the app at start-up with
+    a clear message (Gradio's own parser refuses a plain number)."""
+    match = re.fullmatch(r"(\d+)\s*(b|kb|mb|gb)?", text.strip().lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a file size: {text!r} (use e.g. 20mb, 500kb or a byte count)")
+    return int(match[1]) * SIZE_UNITS[match[2] or "b"]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="interface to listen on (env GRADIO_SERVER_NAME; default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                         help="port (env GRADIO_SERVER_PORT; default 7860)")
+    parser.add_argument("--max-file-size", type=file_size,
+                        default=os.environ.get("KPDEMO_MAX_FILE_SIZE", DEFAULT_MAX_FILE_SIZE),
+                        help=f"largest upload accepted (env KPDEMO_MAX_FILE_SIZE; default {DEFAULT_MAX_FILE_SIZE})")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    build_app().queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port)
+    build_app().queue(default_concurrency_limit=2).launch(
+        server_name=args.host, server_port=args.port, max_file_size=args.max_file_size)
 
 
 if __name__ == "__main__":

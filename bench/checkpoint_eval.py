@@ -1,10 +1,9 @@
 """Held-out error of every landmark checkpoint shipped in ``checkpoints/``, on the split it never saw.
 
 Each checkpoint is scored by :func:`trainers.tools.evaluate.evaluate_checkpoint` on its own dataset's ``test``
-split, from
-the ground-truth crops the trainer uses (so this isolates the landmark model; ``bench/accuracy.py`` measures the
-full detect-then-landmark path against peers). Columns: RMSE in crop pixels (px @96 for ``kaggle15``), NME by the
-outer-eye-corner distance, per-region NME, file size. Writes ``bench/results/checkpoint_eval.csv``.
+split, from the ground-truth crops the trainer uses (so this isolates the landmark model; ``bench/accuracy.py``
+measures the full detect-then-landmark path against peers). Columns: RMSE in crop pixels (px @96 for ``kaggle15``),
+NME by the outer-eye-corner distance, per-region NME, file size. Writes ``bench/results/checkpoint_eval.csv``.
 
     python bench/checkpoint_eval.py
 """

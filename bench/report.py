@@ -62,15 +62,15 @@ def peers(results: Path) -> str:
 def webcam(results: Path) -> str:
     frame = pd.read_csv(results / "webcam_latency.csv")
     first = frame.iloc[0]
-    rows = [[r.predictor, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.ratio_vs_mediapipe468:.2f}",
+    rows = [[r.predictor, r.backend, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", f"{r.ratio_vs_mediapipe468:.2f}",
              f"{r.fps_per_user_concurrent:.1f}", f"{r.fps_total_concurrent:.1f}"] for r in frame.itertuples()]
     users = int(first["users"])
     return (f"Per-frame latency of the whole webcam path at 640x480 (JPEG decode, face detection, landmarks, "
             f"smoothing, drawing) on {first['cpu']} ({first['cpu_threads']} threads, 1-min load "
             f"{first['load_avg_1min']} at the end), and frames per second with {users} concurrent users "
             "(`python bench/webcam_latency.py` -> `bench/results/webcam_latency.csv`, `webcam_latency.png`).\n\n"
-            + markdown_table(["predictor", "median ms", "p95 ms", "x MediaPipe", f"fps per user ({users} users)",
-                           "fps served"], rows)
+            + markdown_table(["predictor", "runs on", "median ms", "p95 ms", "x MediaPipe",
+                              f"fps per user ({users} users)", "fps served"], rows)
             + "\n\n![webcam latency](bench/results/webcam_latency.png)")
 
 
@@ -84,6 +84,20 @@ def training(results: Path) -> str:
             "and augmentation (`python bench/train_speed.py` -> `bench/results/train_speed.csv`; seconds per epoch "
             "are for the 4,673 kaggle15 training images).\n\n"
             + markdown_table(["pipeline", "timed", "images/s", "s/epoch", "vs naive"], rows))
+
+
+def grid_speed(results: Path) -> str:
+    """Grid-at-once vs one-by-one, one block per device measured (CPU here; a GPU from the campaign)."""
+    frames = [pd.read_csv(p) for p in sorted(results.glob("grid_speed*.csv"))]
+    frame = pd.concat(frames, ignore_index=True)
+    rows = [[r.device_name, r.grid, r.runs, r.groups, r.mode.replace("_", " "), f"{r.images_per_s_summed:.0f}",
+             f"{r.seconds:.1f}", f"{r.speedup:.2f}x", f"{r.load_avg_1min:.1f}"] for r in frame.itertuples()]
+    return ("Training a whole grid as one batched model (`--grid-at-once`, `trainers/engine/grid.py`) against its "
+            "runs one after another: images per second summed over the grid's runs (`python bench/train_speed.py "
+            "--grid optimizers` -> `bench/results/grid_speed.csv`; on a GPU the campaign writes "
+            "`grid_speed_gpu.csv`).\n\n"
+            + markdown_table(["device", "grid", "runs", "groups", "mode", "images/s summed", "seconds", "speedup",
+                              "1-min load"], rows))
 
 
 def footprint(results: Path) -> str:
@@ -103,6 +117,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Against MediaPipe and dlib", peers, "python bench/accuracy.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
     ("Training speed", training, "python bench/train_speed.py"),
+    ("Grid at once", grid_speed, "python bench/train_speed.py --grid optimizers"),
     ("Size and cold start", footprint, "python bench/footprint.py"),
 ]
 

@@ -7,7 +7,11 @@ astronaut photo with the face at varying sizes, positions and tilts (a moving he
 and the server get. ``ratio_vs_mediapipe468`` compares medians measured in the same run. Writes
 ``bench/results/webcam_latency.csv`` and ``bench/results/webcam_latency.png``.
 
-    nice -n 10 python bench/webcam_latency.py [--frames 120] [--users 2]
+Checkpoints are timed as a deployment serves them: through ONNX Runtime, exported first where no fresh export sits
+beside them (``python -m trainers.tools.export``); ``--torch`` times the PyTorch fallback instead. The ``backend``
+column says which ran.
+
+    nice -n 10 python bench/webcam_latency.py [--frames 120] [--users 2] [--torch]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
 from kpdemo.detection import available_predictors, get_predictor, read_image  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 from kpdemo.ui.webcam import STREAM_EVERY_S, process_frame  # noqa: E402
@@ -63,8 +68,19 @@ def run_session(key: str, frames: list[bytes]) -> tuple[list[float], int]:
     return latencies, session.with_face
 
 
+def export_checkpoints(keys: list[str]) -> None:
+    """Write a fresh ONNX export beside every shipped checkpoint that lacks one (what the app then serves)."""
+    from kpdemo.detection.onnx_backend import load_fresh_export
+    from trainers.tools.export import export_onnx
+
+    for key in keys:
+        path = CHECKPOINTS_DIR / f"{key.removeprefix('checkpoint:')}.pt"
+        if load_fresh_export(path) is None:
+            export_onnx(path)
+
+
 def time_predictor(key: str, frames: list[bytes], users: int) -> dict:
-    get_predictor(key)  # load outside the timing
+    backend = getattr(get_predictor(key), "backend", "mediapipe")  # load outside the timing
     latencies, with_face = run_session(key, frames)
     lat = np.array(latencies)
     start = time.perf_counter()
@@ -72,7 +88,8 @@ def time_predictor(key: str, frames: list[bytes], users: int) -> dict:
         list(pool.map(lambda _: run_session(key, frames), range(users)))
     served_fps = users * (len(frames) + WARMUP) / (time.perf_counter() - start)
     return {
-        "median_ms": round(float(np.median(lat)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2),
+        "backend": backend, "median_ms": round(float(np.median(lat)), 2),
+        "p95_ms": round(float(np.percentile(lat, 95)), 2),
         "mean_ms": round(float(lat.mean()), 2), "max_fps": round(1000 / float(np.median(lat)), 1),
         "frames": len(lat), "frames_with_face_incl_warmup": with_face,
         "users": users, "fps_total_concurrent": round(served_fps, 1), "fps_per_user_concurrent": round(
@@ -118,10 +135,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--users", type=int, default=2, help="concurrent sessions for the throughput column")
+    parser.add_argument("--torch", action="store_true", help="time checkpoints on PyTorch (no ONNX export)")
     args = parser.parse_args()
     frames = make_frames(args.frames)
     rows = []
     shipped = [e for e in available_predictors(refresh=True) if not e.key.startswith("run:")]  # not user runs
+    if not args.torch:
+        export_checkpoints([e.key for e in shipped if e.key.startswith("checkpoint:")])
     for entry in tqdm(shipped, desc="predictors", unit="model"):
         rows.append({"predictor": entry.label, "key": entry.key} | time_predictor(entry.key, frames, args.users))
     table = pd.DataFrame(rows)

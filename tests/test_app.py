@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -77,11 +78,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def serve_app(tmp_path_factory: pytest.TempPathFactory, **env_vars: str) -> Iterator[str]:
+    """``python app.py`` on a free port with its own runs folder and ``env_vars``; yields its URL once it answers.
+
+    Shared with test_api.py, which needs the same real start-up with other settings.
+    """
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
     env = os.environ | {"KPDEMO_RUNS": str(tmp_path_factory.mktemp("runs")), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env |= env_vars
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -102,6 +108,12 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_app(tmp_path_factory) as url:
+        yield url
+
+
 def test_app_api_detect_bad_input_and_align(app_url: str, tmp_path: Path, fixtures_dir: Path) -> None:
     from gradio_client import Client, handle_file
 
@@ -119,5 +131,5 @@ def test_app_api_detect_bad_input_and_align(app_url: str, tmp_path: Path, fixtur
     annotated, coords, status = client.predict(astronaut, "mediapipe478", api_name="/detect")  # still works
     assert len(coords["faces"][0]["points"]) == 478
 
-    annotated, gallery, status = client.predict(astronaut, "mediapipe468", 256, api_name="/align")
+    annotated, gallery, status = client.predict(astronaut, "mediapipe468", "256", api_name="/align")
     assert len(gallery) == 1 and Image.open(gallery[0]["image"]).size == (256, 256), status

@@ -18,6 +18,10 @@ def wing(diff: torch.Tensor) -> torch.Tensor:
     return torch.where(a < WING_W, WING_W * torch.log1p(a / WING_EPS), a - c)
 
 
+#: Point losses by name (``TrainConfig.loss``): elementwise functions of the coordinate error.
+POINT_LOSSES = {"mse": torch.square, "l1": torch.abs, "wing": wing}
+
+
 def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str = "mse") -> torch.Tensor:
     """Mean of squared (``mse``), absolute (``l1``) or wing errors over visible coordinates only.
 
@@ -25,9 +29,8 @@ def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, ki
     exactly the plain mean, so numbers compare with seed 001's unmasked loss.
     """
     diff = pred.reshape(target.shape).float() - target
-    kinds = {"mse": torch.square, "l1": torch.abs, "wing": wing}
-    if kind not in kinds:
-        raise ValueError(f"unknown loss {kind!r}; known: {', '.join(kinds)}")
-    err = kinds[kind](diff)
+    if kind not in POINT_LOSSES:
+        raise ValueError(f"unknown loss {kind!r}; known: {', '.join(POINT_LOSSES)}")
+    err = POINT_LOSSES[kind](diff)
     weight = mask.unsqueeze(-1).to(err.dtype).expand_as(err)
     return (err * weight).sum() / weight.sum().clamp_min(1.0)

@@ -15,10 +15,16 @@ from kpdemo.frontalize import frontalize, model_note
 from kpdemo.ui.common import faces_in_upload, image_upload, model_picker, report
 
 
-def align(path: str | None, model_key: str, size: int, learned: bool = False) -> tuple[np.ndarray | None, list, str]:
-    """(annotated input, gallery of (aligned face, caption), status Markdown)."""
+def align(image_file: str | None, model_key: str, size: str | int, learned: bool = False,
+          ) -> tuple[np.ndarray | None, list, str]:
+    """Warp every face onto the canonical template: (annotated input, gallery of (face, caption), status Markdown).
+
+    Args:
+        size: side of the aligned faces in pixels, "112" or "256" (the UI and the API send a string).
+        learned: also frontalize each aligned face with the learned model (experimental).
+    """
     try:
-        image, predictor, faces = faces_in_upload(path, model_key)
+        image, predictor, faces = faces_in_upload(image_file, model_key)
         aligned = [align_face(image, face.points, predictor.schema, int(size)) for face in faces]
         frontal = [np.dstack([frontalize(a.image)] * 3) for a in aligned] if learned else []
     except Exception as exc:  # every failure must leave the app usable for the next request
@@ -30,13 +36,18 @@ def align(path: str | None, model_key: str, size: int, learned: bool = False) ->
 
 
 def build_align_tab() -> gr.Tab:
-    """Lay out the Align tab inside ``gr.Tabs`` and return it; the event's API name is ``align``."""
+    """Lay out the Align tab inside ``gr.Tabs`` and return it; the event's API is ``/align``, its parameters
+    named after :func:`align`'s."""
     with gr.Tab("Align") as tab:
         with gr.Row():
             with gr.Column(scale=1):
                 upload = image_upload("align")
                 model, _ = model_picker()
-                size = gr.Radio(choices=list(OUTPUT_SIZES), value=OUTPUT_SIZES[0], label="Output size (px)")
+                # String choices: Gradio documents a Radio's values as strings ("Use via API" shows
+                # Literal['112', '256']) and checks a request against the choices as sent, so with int choices the
+                # documented '256' was refused. align() converts the string.
+                sizes = [str(s) for s in OUTPUT_SIZES]
+                size = gr.Radio(choices=sizes, value=sizes[0], label="Output size (px)")
                 learned = gr.Checkbox(False, label="Also frontalize (learned model, experimental)", info=model_note())
                 run = gr.Button("Align faces", variant="primary")
             with gr.Column(scale=2):

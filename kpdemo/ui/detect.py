@@ -11,11 +11,14 @@ from kpdemo.draw import draw_faces
 from kpdemo.ui.common import faces_in_upload, image_upload, model_picker, report
 
 
-def detect(path: str | None, model_key: str) -> tuple[np.ndarray | None, dict | None, str]:
-    """(annotated image, coordinates as JSON, status Markdown); errors become a status message, never a crash."""
+def detect(image_file: str | None, model_key: str) -> tuple[np.ndarray | None, dict | None, str]:
+    """Landmarks of every face in an image: (annotated image, coordinates as JSON, status Markdown).
+
+    Errors (not an image, no face, unknown model) become the status message, never a crash.
+    """
     try:
         start = time.perf_counter()
-        image, predictor, faces = faces_in_upload(path, model_key)
+        image, predictor, faces = faces_in_upload(image_file, model_key)
         elapsed = time.perf_counter() - start
     except Exception as exc:  # every failure must leave the app usable for the next request
         return None, None, report(exc)
@@ -31,7 +34,8 @@ def detect(path: str | None, model_key: str) -> tuple[np.ndarray | None, dict | 
 
 
 def build_detect_tab() -> gr.Tab:
-    """Lay out the Detect tab inside ``gr.Tabs`` and return it; the event's API name is ``detect``."""
+    """Lay out the Detect tab inside ``gr.Tabs`` and return it; the event's API is ``/detect``, its parameters
+    named after :func:`detect`'s."""
     with gr.Tab("Detect") as tab:
         with gr.Row():
             with gr.Column(scale=1):

@@ -28,14 +28,14 @@ from kpdemo.datasets import DATASETS, get_dataset
 from kpdemo.models import INITS, MODELS
 from kpdemo.runs import RECORD
 from kpdemo.training.augment import AUGMENTATIONS
+from kpdemo.training.losses import POINT_LOSSES
 from trainers.engine.config import TrainConfig
-from trainers.engine.train import run_config
+from trainers.engine.image_losses import IMAGE_LOSSES
+from trainers.engine.train import OPTIMIZERS, SCHEDULES, run_config
 from trainers.grids import EXPERIMENTS, QUICK
 
-# The choices trainers.engine.train accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SCHEDULES = ("constant", "cosine")
-LOSSES = ("mse", "l1")
+# The choices the landmark trainer accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
+LOSSES = tuple(dict.fromkeys([*POINT_LOSSES, *IMAGE_LOSSES]))  # landmark and image-to-image presets
 DEVICES = ("auto", "cpu", "cuda")
 # The config fields the form edits, in form order; the rest come from the chosen preset.
 FORM_FIELDS = ("experiment", "dataset", "model", "init", "optimizer", "lr", "schedule", "loss", "augmentation",
@@ -207,8 +207,17 @@ def _check(config: TrainConfig) -> None:
         raise ValueError("subsets are image counts (0 = all)")
 
 
-def start(preset: str, *values: Any) -> str:
-    """Validate the form and start the run; a ``gr.Error`` (shown to the user) says why when it cannot start."""
+# One parameter per form field, in FORM_FIELDS order: Gradio names the /train_start API's parameters after them.
+def start(preset: str, experiment: str, dataset: str, model: str, init: str, optimizer: str, lr: float,
+          schedule: str, loss: str, augmentation: str, dropout: float, epochs: int, batch_size: int,
+          train_subset: int, eval_subset: int, device: str) -> str:
+    """Start a training run in the background from a preset and the settings; returns what was started.
+
+    Refused with an error that says why when a setting is invalid, the dataset's files are missing or another
+    training is running.
+    """
+    values = (experiment, dataset, model, init, optimizer, lr, schedule, loss, augmentation, dropout, epochs,
+              batch_size, train_subset, eval_subset, device)
     try:
         config = config_from_form(preset, *values)
     except (ValueError, TypeError) as exc:
@@ -267,6 +276,7 @@ def watch(progress: gr.Progress = gr.Progress()) -> Iterator[tuple[go.Figure, st
 
 
 def stop() -> str:
+    """Ask the running training to stop; the message says whether one was running."""
     return "Stopping after the current batch; the best checkpoint so far is kept." if JOB.stop() \
         else "No training is running."
 

@@ -81,7 +81,12 @@ def process_frame(
 
 
 def build_webcam_tab() -> gr.Tab:
-    """Lay out the Webcam tab inside ``gr.Tabs`` and return it; the stream event's API name is ``webcam``."""
+    """Lay out the Webcam tab inside ``gr.Tabs`` and return it; its stream is not an API endpoint (``/detect`` is).
+
+    Kept out of the API because it only works as a browser stream: gradio_client (2.7) cannot read a stream
+    event's replies (``KeyError: 'process_streaming'``), and a one-off API call gets a fresh session each time, so
+    neither smoothing nor the frame rate would mean anything; one image is what ``/detect`` serves.
+    """
     with gr.Tab("Webcam") as tab:
         session = gr.State(None)  # a WebcamSession, created on the first frame of each browser session
         with gr.Row():
@@ -100,6 +105,6 @@ def build_webcam_tab() -> gr.Tab:
                                     elem_id="webcam-status")
         camera.stream(
             process_frame, inputs=[camera, model, smooth, session], outputs=[output, status, session],
-            stream_every=STREAM_EVERY_S, concurrency_limit=4, api_name="webcam",
+            stream_every=STREAM_EVERY_S, concurrency_limit=4, api_visibility="private",
         )
     return tab

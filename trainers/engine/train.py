@@ -51,6 +51,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+#: The values ``config.optimizer`` and ``config.schedule`` take (the app's Train form offers these).
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "cosine")
+
+
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:  # noqa: ANN001 - parameter iterator
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -60,7 +65,7 @@ def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:  # noq
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; known: sgd, momentum, adam, adamw")
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
 
 
 def make_schedule(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
@@ -69,7 +74,7 @@ def make_schedule(config: TrainConfig, optimizer: torch.optim.Optimizer) -> torc
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
-    raise ValueError(f"unknown schedule {config.schedule!r}; known: constant, cosine")
+    raise ValueError(f"unknown schedule {config.schedule!r}; known: {', '.join(SCHEDULES)}")
 
 
 def _autocast(device: torch.device, amp: bool):  # noqa: ANN202 - a context manager

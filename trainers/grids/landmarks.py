@@ -41,7 +41,7 @@ PIP = TrainConfig(
     tag="pip_r18", dataset="faces68_wide160", model="pip", model_kwargs={"backbone": "resnet18", "stages": 3,
                                                                         "neighbors": 10},
     optimizer="adamw", lr=1e-3, weight_decay=1e-4, schedule="cosine", loss="l1", augmentation="wild",
-    context=CONTEXT, ema=0.998, batch_size=32, epochs=60,
+    context=CONTEXT, ema=0.998, batch_size=32, epochs=50,
 )
 
 

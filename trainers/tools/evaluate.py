@@ -20,7 +20,7 @@ from kpdemo.metrics import region_nme
 from kpdemo.models import load_model
 from kpdemo.training.tensors import TensorSet, points_from_network
 from trainers.engine.data import cached_dataset
-from trainers.engine.train import predict, resolve_device, score
+from trainers.engine.train import model_view, predict, resolve_device, score
 
 
 def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "test",
@@ -33,15 +33,21 @@ def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "te
         raise CheckpointError(f"{Path(path).name} predicts {meta.schema!r} points, {data.name} has {data.schema.id!r}")
     part = data.split(split)
     tensors = TensorSet.from_landmarks(part, dev)
-    if tuple(tensors.hw) != tuple(meta.input_size):
+    context = tensors.hw[0] / meta.input_size[0]  # stored crops wider than the model's (the PIP family's 160 -> 128)
+    try:
+        tensors = model_view(tensors, context)
+    except ValueError:
+        tensors = None
+    if tensors is None or tuple(tensors.hw) != tuple(meta.input_size):
         raise CheckpointError(
-            f"{Path(path).name} expects {tuple(meta.input_size)} inputs, {data.name} has {tensors.hw}")
+            f"{Path(path).name} expects {tuple(meta.input_size)} inputs, {data.name} has {part.images.shape[1:3]}")
     with torch.inference_mode():
         pred = predict(model, tensors, pixel_mean=meta.pixel_mean, pixel_std=meta.pixel_std, channels_last=False)
     metrics = {"dataset": data.name, "split": split, "images": len(part)} | score(pred, tensors, data.schema)
     if part.mask.all() and data.schema.regions:
         pred_px = points_from_network(pred.cpu().numpy(), *tensors.hw)
-        metrics |= {f"nme_{k}": v for k, v in region_nme(pred_px, part.points, data.schema).items()}
+        true_px = points_from_network(tensors.points.cpu().numpy(), *tensors.hw)
+        metrics |= {f"nme_{k}": v for k, v in region_nme(pred_px, true_px, data.schema).items()}
     return metrics
 
 

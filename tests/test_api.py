@@ -1,0 +1,122 @@
+"""The "Use via API" contract: every named endpoint of the running app has named parameters, and answers a call made
+exactly as ``client.view_api()`` documents it (keyword arguments by the documented names, values of the documented
+types). Also the upload limit: an upload over it is refused with a clear message and the app keeps serving.
+
+The app runs with an empty data folder, so ``/train_start`` is refused at once (dataset missing) and never trains.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from kpdemo.ui.train import FORM_FIELDS
+from tests.test_app import serve_app
+
+ENDPOINTS = {"/detect", "/align", "/train_start", "/train_stop"}  # the webcam stream is private: see webcam.py
+MAX_FILE_SIZE = "1mb"  # the app's limit in these tests: above the 0.8 MB fixture image, below the 2 MB junk file
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    no_data = tmp_path_factory.mktemp("no_data")
+    with serve_app(tmp_path_factory, KPDEMO_DATA=str(no_data), KPDEMO_MAX_FILE_SIZE=MAX_FILE_SIZE) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(app_url: str) -> Client:
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def api(client: Client) -> dict[str, dict[str, dict[str, Any]]]:
+    """The documented parameters of each named endpoint: ``{endpoint: {parameter name: its description}}``."""
+    info = client.view_api(return_format="dict", print_info=False)
+    assert not info["unnamed_endpoints"], "every public event should have an api_name"
+    return {name: {p["parameter_name"]: p for p in endpoint["parameters"]}
+            for name, endpoint in info["named_endpoints"].items()}
+
+
+def fits(value: Any, documented: str) -> bool:
+    """Whether ``value`` has the type that view_api documents (``filepath``, ``int``, ``Literal['a', 'b']``...)."""
+    if documented.startswith("Literal["):
+        return value in ast.literal_eval(f"[{documented.removeprefix('Literal[').removesuffix(']')}]")
+    if documented == "filepath":
+        return isinstance(value, dict) and value.get("meta", {}).get("_type") == "gradio.FileData"
+    kinds = {"str": str, "int": int, "float": int | float, "bool": bool}
+    return isinstance(value, kinds[documented])
+
+
+def call(client: Client, api: dict, endpoint: str, **kwargs: Any) -> Any:
+    """``client.predict`` by keyword, after checking the call is one the API documents."""
+    params = api[endpoint]
+    assert set(kwargs) <= set(params), f"undocumented parameters {set(kwargs) - set(params)} for {endpoint}"
+    required = {name for name, p in params.items() if not p["parameter_has_default"]}
+    assert required <= set(kwargs), f"{endpoint} needs {required - set(kwargs)}"
+    for name, value in kwargs.items():
+        documented = params[name]["python_type"]["type"]
+        assert fits(value, documented), f"{endpoint}: {name}={value!r} is not a {documented}"
+    return client.predict(api_name=endpoint, **kwargs)
+
+
+def test_every_endpoint_names_its_parameters(api: dict) -> None:
+    assert set(api) == ENDPOINTS
+    for endpoint, params in api.items():
+        unnamed = [name for name in params if name.startswith("param_")]
+        assert not unnamed, f"{endpoint} has unnamed parameters {unnamed}"
+    assert list(api["/train_start"]) == ["preset", *FORM_FIELDS]  # start()'s signature follows the form's order
+    assert api["/align"]["size"]["python_type"]["type"] == "Literal['112', '256']"
+
+
+def test_image_endpoints_answer_documented_calls(client: Client, api: dict, fixtures_dir: Path) -> None:
+    astronaut = handle_file(str(fixtures_dir / "astronaut.png"))
+    annotated, coords, status = call(client, api, "/detect", image_file=astronaut, model_key="mediapipe478")
+    assert Image.open(annotated).size == (512, 512) and len(coords["faces"][0]["points"]) == 478, status
+
+    annotated, gallery, status = call(client, api, "/align", image_file=astronaut, model_key="mediapipe468",
+                                      size="256", learned=False)
+    assert len(gallery) == 1 and Image.open(gallery[0]["image"]).size == (256, 256), status
+
+
+def test_train_endpoints_answer_documented_calls(client: Client, api: dict) -> None:
+    defaults = {name: p["parameter_default"] for name, p in api["/train_start"].items()}
+    with pytest.raises(ValueError, match="cannot be read: missing"):  # gradio_client's AppError: the gr.Error text
+        call(client, api, "/train_start", **defaults)
+    with pytest.raises(ValueError, match="Check the settings: experiment name"):
+        call(client, api, "/train_start", **defaults | {"experiment": "../escape"})
+    assert call(client, api, "/train_stop") == "No training is running."
+
+
+def test_upload_over_the_limit_is_refused_and_the_app_keeps_serving(
+    app_url: str, client: Client, api: dict, tmp_path: Path, fixtures_dir: Path,
+) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * 2 * 1024**2)
+    with pytest.raises(ValueError, match="exceeds the maximum file size of 1048576 bytes"):  # gradio_client checks
+        call(client, api, "/detect", image_file=handle_file(str(big)), model_key="mediapipe468")
+    with big.open("rb") as f:  # the server refuses it too, whoever sends it (the browser checks first, like the client)
+        reply = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("big.png", f)}, timeout=30)
+    assert reply.status_code == 413 and "maximum allowed size of 1048576 bytes" in reply.text
+    _, coords, status = call(client, api, "/detect", image_file=handle_file(str(fixtures_dir / "astronaut.png")),
+                             model_key="mediapipe468")
+    assert len(coords["faces"]) == 1, status
+
+
+def test_upload_limit_defaults_to_20_mb_and_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import parse_args
+
+    monkeypatch.delenv("KPDEMO_MAX_FILE_SIZE", raising=False)
+    assert parse_args([]).max_file_size == 20 * 1024**2
+    monkeypatch.setenv("KPDEMO_MAX_FILE_SIZE", "500kb")
+    assert parse_args([]).max_file_size == 500 * 1024
+    assert parse_args(["--max-file-size", "12345"]).max_file_size == 12345
+    with pytest.raises(SystemExit):
+        parse_args(["--max-file-size", "lots"])
