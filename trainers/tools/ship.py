@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
-from kpdemo.config import CHECKPOINTS_DIR, SHIPPED_RUNS_DIR
+from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.datasets import get_dataset
 from kpdemo.runs import HISTORY, RECORD, read_record
 
@@ -58,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs_root", type=Path)
     parser.add_argument("--experiments", nargs="*", help="only these experiments (default: all finished runs)")
     parser.add_argument("--best", type=Path, help="a run directory whose checkpoint to ship")
-    parser.add_argument("--to", type=Path, default=CHECKPOINTS_DIR / "kaggle15_convnet.pt")
+    parser.add_argument("--to", type=Path, help="where --best's checkpoint goes, e.g. checkpoints/ibug68_pip.pt")
     parser.add_argument("--dest", type=Path, default=SHIPPED_RUNS_DIR)
     args = parser.parse_args(argv)
+    if args.best and not args.to:
+        parser.error("--best needs --to checkpoints/<name>.pt")
     shipped = 0
     for record_path in sorted(args.runs_root.glob(f"*/*/{RECORD}")):
         run_dir = record_path.parent
