@@ -37,7 +37,8 @@ def model_sizes() -> pd.DataFrame:
 
     rows = []
     mp_dir = Path(importlib.util.find_spec("mediapipe").origin).parent / "modules"
-    for name in ("face_detection/face_detection_short_range.tflite", "face_detection/face_detection_full_range.tflite",
+    for name in ("face_detection/face_detection_short_range.tflite",
+                 "face_detection/face_detection_full_range_sparse.tflite",
                  "face_landmark/face_landmark.tflite", "face_landmark/face_landmark_with_attention.tflite"):
         path = mp_dir / name
         if path.exists():
@@ -49,6 +50,9 @@ def model_sizes() -> pd.DataFrame:
         what = f"{meta['model']}, {meta['schema']}" if "schema" in meta else f"frontalizer, {meta.get('family')}"
         rows.append({"model": f"checkpoints/{path.name} ({what})", "file_mib": path.stat().st_size / 2**20,
                      "parameters": params})
+    for path in sorted(CHECKPOINTS_DIR.glob("*.onnx")):  # exports the app serves (python -m trainers.tools.export)
+        rows.append({"model": f"checkpoints/{path.name} (ONNX export)", "file_mib": path.stat().st_size / 2**20,
+                     "parameters": None})
     return pd.DataFrame(rows)
 
 

@@ -15,6 +15,7 @@ from kpdemo.datasets.kaggle15 import CROP_SCALE, crop_face, square_crop_matrix, 
 from kpdemo.detection import (
     CheckpointPredictor,
     Detection,
+    Face,
     FaceDetector,
     HaarFaceDetector,
     ImageInputError,
@@ -246,3 +247,33 @@ def test_draw_faces_marks_the_face_only(astronaut: np.ndarray) -> None:
     changed = np.argwhere((drawn != astronaut).any(-1))
     assert len(changed) > 500
     assert inside(changed[:, ::-1].astype(np.float32), grown(faces[0].box, 0.1))
+
+
+def test_shipped_68_point_model_tracks_a_face_without_its_detector(astronaut: np.ndarray) -> None:
+    """Video frames after the first: crops cut around the previous points (as training crops were) give the face
+    again; a face that moved out of the image is reported lost (None), so the webcam path re-detects."""
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    first = predictor.predict(astronaut, video=True)
+    assert len(first) == 1
+    tracked = predictor.track(astronaut, first)
+    assert tracked is not None and len(tracked) == 1
+    side = float(np.ptp(first[0].points, 0).max())
+    assert np.linalg.norm(tracked[0].points - first[0].points, axis=1).mean() < 0.03 * side
+    gone = [Face(first[0].box, first[0].points + np.float32([astronaut.shape[1], 0]), first[0].score)]
+    assert predictor.track(astronaut, gone) is None
+
+
+def test_webcam_path_tracks_between_detections(astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webcam path runs the face detector on the first frame and every ``REDETECT_EVERY``-th, tracking between."""
+    from kpdemo.ui import webcam
+
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    calls: list[bool] = []
+    real = predictor.detector.detect
+    monkeypatch.setattr(predictor.detector, "detect",
+                        lambda image, video=False: calls.append(video) or real(image, video))
+    session = None
+    for _ in range(webcam.REDETECT_EVERY + 1):
+        _, status, session = webcam.process_frame(astronaut, "checkpoint:ibug68_pip", True, session)
+    assert session.with_face == webcam.REDETECT_EVERY + 1
+    assert calls == [True, True]  # frame 0 and frame REDETECT_EVERY

@@ -51,3 +51,9 @@ class LandmarkPredictor:
 
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
         raise NotImplementedError
+
+    def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
+        """The faces of a video frame found from the previous frame's faces, without running a face detector (as
+        MediaPipe's face mesh does in video mode), or None when this predictor cannot (the caller then detects).
+        The caller keeps the previous faces per stream and re-detects now and then to catch new or lost faces."""
+        return None

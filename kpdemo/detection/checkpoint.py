@@ -136,6 +136,23 @@ class CheckpointPredictor(LandmarkPredictor):
             points = (points + twins) / 2
         return [crop_to_image(p, m) for p, m in zip(points, matrices, strict=True)]
 
+    def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
+        """Crop each face around its previous points, as training crops were cut (models with ``meta.refine``), and
+        predict: a webcam frame then costs one network call and no detector. None when a face's centre has left the
+        image, so the caller re-detects (it also re-detects every few frames: a crop always shows the model a face,
+        so a face that vanished inside the image is only dropped then)."""
+        if not self.meta.refine or not previous:
+            return None
+        points = self.points_in(image, [self.crop_around(face.points) for face in previous])
+        h, w = image.shape[:2]
+        faces = []
+        for face, pts in zip(previous, points, strict=True):
+            cx, cy = pts.mean(0)
+            if not (0 <= cx < w and 0 <= cy < h):
+                return None
+            faces.append(Face(np.concatenate([pts.min(0), pts.max(0)]), pts, face.score))
+        return faces
+
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
         """Detect, crop by the detector's calibrated box, predict; for photos, once more on a crop cut around the
         first answer (``meta.refine``), averaged with its mirror image: a detector box only estimates where the

@@ -1,7 +1,8 @@
 """Webcam tab: stream frames through the chosen predictor, with optional One-Euro smoothing and a live readout.
 
-Each browser session holds a :class:`WebcamSession` in ``gr.State`` (its own smoother and counters), so viewers never
-share filter state. The status line reads ``frames: N, with face: M, fps: X`` (processed frames, frames in which a
+Each browser session holds a :class:`WebcamSession` in ``gr.State`` (its own smoother, counters and last faces), so
+viewers never share filter state. Predictors that can track (the PIP checkpoints) find each face from the previous
+frame's points and run the face detector only every ``REDETECT_EVERY`` frames, as MediaPipe's face mesh does. The status line reads ``frames: N, with face: M, fps: X`` (processed frames, frames in which a
 face was found, processing rate over the last second or so); browser tests read it.
 """
 
@@ -14,12 +15,15 @@ from dataclasses import dataclass, field
 import gradio as gr
 import numpy as np
 
-from kpdemo.detection import DEFAULT_KEY, as_rgb, get_predictor
+from kpdemo.detection import DEFAULT_KEY, Face, as_rgb, get_predictor
 from kpdemo.draw import draw_faces
 from kpdemo.smoothing import LandmarkSmoother
 from kpdemo.ui.common import message_for, model_picker
 
 STREAM_EVERY_S = 0.1
+#: A tracking predictor (:meth:`~kpdemo.detection.base.LandmarkPredictor.track`) still runs its face detector on every
+#: this-many-th frame, to pick up faces that entered and drop ones that left.
+REDETECT_EVERY = 10
 
 
 @dataclass
@@ -32,6 +36,7 @@ class WebcamSession:
     smoother: LandmarkSmoother = field(default_factory=LandmarkSmoother)
     model_key: str = ""
     last_latency_ms: float = 0.0
+    tracked: list = field(default_factory=list)  # the last frame's faces, unsmoothed, for tracking predictors
 
     @property
     def fps(self) -> float:
@@ -62,12 +67,16 @@ def process_frame(
         image = as_rgb(frame)
         key = model_key or DEFAULT_KEY
         predictor = get_predictor(key)
-        faces = predictor.predict(image, video=True)
+        tracking = session.tracked and key == session.model_key and session.frames % REDETECT_EVERY
+        faces = predictor.track(image, session.tracked) if tracking else None
+        if faces is None:
+            faces = predictor.predict(image, video=True)
     except Exception as exc:  # a bad frame or model must not end the stream
         return frame, session.status(f"error: {message_for(exc)}"), session
     if key != session.model_key:
         session.smoother = LandmarkSmoother()
         session.model_key = key
+    session.tracked = [Face(f.box.copy(), f.points.copy(), f.score) for f in faces]
     now = time.monotonic()
     if smooth and faces:
         for face, pts in zip(faces, session.smoother([f.points for f in faces], now), strict=True):
