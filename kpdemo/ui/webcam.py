@@ -2,8 +2,9 @@
 
 Each browser session holds a :class:`WebcamSession` in ``gr.State`` (its own smoother, counters and last faces), so
 viewers never share filter state. Predictors that can track (the PIP checkpoints) find each face from the previous
-frame's points and run the face detector only every ``REDETECT_EVERY`` frames, as MediaPipe's face mesh does. The status line reads ``frames: N, with face: M, fps: X`` (processed frames, frames in which a
-face was found, processing rate over the last second or so); browser tests read it.
+frame's points and run the face detector only every ``REDETECT_EVERY`` frames, as MediaPipe's face mesh does. The
+status line reads ``frames: N, with face: M, fps: X`` (processed frames, frames in which a face was found, processing
+rate over the last second or so); browser tests read it.
 """
 
 from __future__ import annotations
