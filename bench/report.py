@@ -89,6 +89,8 @@ def training(results: Path) -> str:
 def grid_speed(results: Path) -> str:
     """Grid-at-once vs one-by-one, one block per device measured (CPU here; a GPU from the campaign)."""
     frames = [pd.read_csv(p) for p in sorted(results.glob("grid_speed*.csv"))]
+    if not frames:
+        raise FileNotFoundError(2, "no grid speed results", str(results / "grid_speed.csv"))
     frame = pd.concat(frames, ignore_index=True)
     rows = [[r.device_name, r.grid, r.runs, r.groups, r.mode.replace("_", " "), f"{r.images_per_s_summed:.0f}",
              f"{r.seconds:.1f}", f"{r.speedup:.2f}x", f"{r.load_avg_1min:.1f}"] for r in frame.itertuples()]

@@ -55,7 +55,7 @@ def make_checkpoint(path: Path, family: str, seed: int = 0) -> Path:
     model = build_model(family, num_points=KAGGLE15.num_points, in_channels=channels, input_size=input_size, **kwargs)
     if family == "pip":
         with torch.no_grad():
-            model.score.weight.normal_(std=0.05)
+            model.score.weight.normal_(std=0.5)
             model.offset.weight.normal_(std=0.005)
             model.neighbor_offset.weight.normal_(std=0.005)
         model.fit_shapes(np.random.default_rng(0).uniform(-0.8, 0.8, (20, KAGGLE15.num_points, 2)))

@@ -49,8 +49,10 @@ class AlbumentationsAugmentation(Augmentation):
 
     def __call__(
         self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, perm: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, context: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if context != 1.0:
+            raise ValueError("the albumentations pipeline works on crops of the model's own size (context 1)")
         device = images.device
         h, w = images.shape[-2:]
         arrays = (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
