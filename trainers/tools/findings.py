@@ -20,8 +20,8 @@ from kpdemo.markdown import markdown_table, replace_between
 from kpdemo.runs import load_runs
 from trainers.grids import EXPERIMENTS
 
-README = Path(__file__).parent / "README.md"
-CSV = Path(__file__).parent / "findings.csv"
+README = Path(__file__).parents[1] / "README.md"  # trainers/README.md
+CSV = Path(__file__).parents[1] / "findings.csv"
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
 SEED_ZERO_PLATEAU = 0.0044  # seed 001's stalled loss with zero init (normalised units, as ours)
 

@@ -32,9 +32,18 @@ def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None) -
     for figure in run_dir.glob("*.png"):  # small figures; predictions_*.png show dataset faces and stay behind
         if not figure.name.startswith("predictions"):
             shutil.copy2(figure, dest / figure.name)
-    record["checkpoint"] = checkpoint
+    record["checkpoint"] = checkpoint or shipped_checkpoint(dest)
     (dest / RECORD).write_text(json.dumps(record, indent=2, default=str))
     return dest
+
+
+def shipped_checkpoint(dest: Path) -> str | None:
+    """The checkpoint an already shipped record points at, if that file exists: re-shipping a grid's records must
+    not cut the link between a shipped model and its record."""
+    if not (dest / RECORD).exists():
+        return None
+    pointer = read_record(dest).get("checkpoint")
+    return pointer if pointer and (dest / pointer).is_file() else None
 
 
 def ship_checkpoint(run_dir: Path, target: Path) -> Path:
