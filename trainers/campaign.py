@@ -40,7 +40,14 @@ from pathlib import Path
 
 import torch
 
+from bench.train_speed import grid_speed
+from kpdemo.models import build_model
 from trainers.engine.config import TrainConfig, apply_overrides
+from trainers.engine.data import make_splits
+from trainers.engine.grid import run_grid
+from trainers.engine.train import resolve_device, run_config
+from trainers.grids import get_experiment
+from trainers.tools.ship import ship_checkpoint
 
 #: Seed 001 trained 500-2,000 epochs per run; the campaign gives every seed grid at least the lower figure.
 SEED_EPOCHS = 500
@@ -97,8 +104,6 @@ def device_facts(device: torch.device) -> dict[str, object]:
 
 def smoke(device: torch.device) -> dict[str, object]:
     """A matmul and three optimizer steps of the seed ConvNet: proves the device trains before minutes are spent."""
-    from kpdemo.models import build_model
-
     tick = time.perf_counter()
     a = torch.randn(1024, 1024, device=device)
     checksum = float((a @ a).float().abs().mean())
@@ -121,8 +126,6 @@ def smoke(device: torch.device) -> dict[str, object]:
 def archive(out: Path, name: str, run_dirs: list[Path], runs_root: Path, with_weights: bool = False) -> Path:
     """One ``.tar.gz`` of run folders (records, histories, figures; ``best.pt`` in fp16 only ``with_weights``),
     paths relative to the runs root; refuses to exceed ``MAX_FILE_MB`` (a file that big would not come back)."""
-    from trainers.tools.ship import ship_checkpoint
-
     target = out / f"{name}.tar.gz"
     tmp = out / f"{name}.tar.gz.tmp"
     with tarfile.open(tmp, "w:gz") as tar:
@@ -155,30 +158,22 @@ def unpack(out: Path, runs_root: Path) -> list[Path]:
 
 
 def seed_configs(grid: str, overrides: list[str]) -> list[TrainConfig]:
-    from trainers.grids import get_experiment
-
     return [apply_overrides(c, overrides) for c in get_experiment(grid).configs]
 
 
 def landmark_configs(overrides: list[str]) -> list[TrainConfig]:
-    from trainers.grids import get_experiment
-
     by_tag = {c.tag: c for c in get_experiment("landmarks").configs}
     return [apply_overrides(by_tag[tag], overrides) for tag in LANDMARK_TAGS]
 
 
 def epochs_that_fit(config: TrainConfig, runs_root: Path, seconds: float, floor: int, ceiling: int) -> int:
     """How many epochs of ``config`` fit in ``seconds``: one timed probe epoch on a 512-image subset, scaled."""
-    from trainers.engine.train import run_config
-
     probe = replace(config, experiment=f"{config.experiment}-probe", epochs=1, train_subset=512, eval_subset=64,
                     weights="")
     tick = time.perf_counter()
     run_config(probe, runs_root, show_progress=False)
     per_image = (time.perf_counter() - tick) / 512
-    from trainers.engine.data import make_splits
-
-    images = len(make_splits(replace(config, weights="")).train)
+    images = len(make_splits(config).train)
     return max(floor, min(ceiling, int(seconds * 0.9 / (per_image * images))))
 
 
@@ -212,8 +207,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--out is required")
     if args.pack:
         os.environ["KPDEMO_PACK"] = str(args.pack)
-    from trainers.engine.train import resolve_device
-
     device = resolve_device(args.device)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -228,8 +221,6 @@ def main(argv: list[str] | None = None) -> int:
     shares_left = sum(SHARES.values())
 
     def seed001() -> dict[str, object]:
-        from trainers.engine.grid import run_grid
-
         end = clock.phase_end(SHARES["seed001"], shares_left)
         grids = SEED_GRIDS[:1] if args.quick else SEED_GRIDS
         epochs = 2 if args.quick else SEED_EPOCHS
@@ -246,8 +237,6 @@ def main(argv: list[str] | None = None) -> int:
         return done
 
     def landmarks() -> dict[str, object]:
-        from trainers.engine.train import run_config
-
         end = clock.phase_end(SHARES["landmarks"], shares_left - SHARES["seed001"])
         overrides = common + quick + (list(GPU_LANDMARK_OVERRIDES) if device.type == "cuda" else [])
         configs = landmark_configs(overrides + (["epochs=1"] if args.quick else []))
@@ -269,8 +258,6 @@ def main(argv: list[str] | None = None) -> int:
         return done
 
     def throughput() -> dict[str, object]:
-        from bench.train_speed import grid_speed
-
         grid, images = ("init", 32) if args.quick else ("optimizers", 2048)
         rows = grid_speed(grid, device=device.type, images=images, epochs=1 if args.quick else 2,
                           out=out / "grid_speed.csv")

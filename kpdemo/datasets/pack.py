@@ -24,7 +24,7 @@ from tqdm import tqdm
 from kpdemo.datasets.base import LandmarkSet
 
 PACK_ENV = "KPDEMO_PACK"
-#: The crops packed: how the landmark family's training sets are cut (see ``trainers/grids/landmarks.py``).
+#: The crops packed, and how the landmark family's training sets are cut (``trainers/grids/landmarks.py`` reads these).
 CUT, SIZE, SCALE = "face", 160, 1.5
 #: Every source a campaign trains or tests on (kaggle15 is derived from the two 68-point sets).
 SOURCES = ("ibug300w", "ytf68", "imm_frontal", "ibug300w_challenging")

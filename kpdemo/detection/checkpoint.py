@@ -26,7 +26,7 @@ from kpdemo.detection.base import Face, LandmarkPredictor
 from kpdemo.detection.crops import crop_matrix, crop_to_image
 from kpdemo.detection.faces import Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export
-from kpdemo.schemas import get_schema
+from kpdemo.schemas import flip_horizontal, get_schema
 
 
 def network_to_crop(output: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
@@ -131,8 +131,8 @@ class CheckpointPredictor(LandmarkPredictor):
         crops = np.stack([cut_crop(image, m, self.input_hw, self.meta.in_channels) for m in matrices])
         points = self.predict_crops(crops)
         if mirror:
-            twins = self.predict_crops(np.ascontiguousarray(crops[:, :, ::-1]))[:, self.schema.flip_permutation]
-            twins[..., 0] = self.input_hw[1] - twins[..., 0]
+            twins = flip_horizontal(self.predict_crops(np.ascontiguousarray(crops[:, :, ::-1])), self.input_hw[1],
+                                    self.schema)
             points = (points + twins) / 2
         return [crop_to_image(p, m) for p, m in zip(points, matrices, strict=True)]
 

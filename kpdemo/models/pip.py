@@ -82,6 +82,13 @@ def decode_cells(index: torch.Tensor, map_hw: tuple[int, int]) -> torch.Tensor:
     return torch.stack([col, row], -1).float()
 
 
+def at_cells(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Per-landmark maps (N, K, ..., HW) read at one cell per landmark (``index`` (N, K)) -> (N, K, ...): the
+    offsets of the decoded cell at inference, of the true cell in the loss."""
+    at = index.reshape(*index.shape, *(1,) * (maps.dim() - 2))
+    return maps.gather(-1, at.expand(*maps.shape[:-1], 1)).squeeze(-1)
+
+
 def nearest_neighbors(mean_shape: np.ndarray, count: int) -> np.ndarray:
     """(K, count) indices of each point's ``count`` nearest other points in ``mean_shape`` (K, 2)."""
     dist = np.linalg.norm(mean_shape[:, None] - mean_shape[None], axis=-1)
@@ -153,12 +160,9 @@ class PIPNet(nn.Module):
         n, k = scores.shape[:2]
         index = scores.argmax(-1)  # (N, K)
         corner = decode_cells(index, self.map_hw)  # (N, K, 2)
-        own = corner + offsets.gather(-1, index[:, :, None, None].expand(n, k, 2, 1)).squeeze(-1)
-        estimates = [own]
+        estimates = [corner + at_cells(offsets, index)]
         if neighbor is not None:
-            c = self.num_neighbors
-            picked = neighbor.gather(-1, index[:, :, None, None, None].expand(n, k, c, 2, 1)).squeeze(-1)
-            estimates.append((corner[:, :, None] + picked).reshape(n, k * c, 2))
+            estimates.append((corner[:, :, None] + at_cells(neighbor, index)).reshape(n, k * self.num_neighbors, 2))
         merged = self.merge @ torch.cat(estimates, 1)  # (K, K+KC) @ (N, K+KC, 2) -> (N, K, 2)
         scale = merged.new_tensor([self.map_hw[1], self.map_hw[0]])
         return (merged / scale * 2 - 1).reshape(n, k * 2)
@@ -169,19 +173,17 @@ class PIPNet(nn.Module):
         at the true cell, over visible points (``kind`` is accepted for the trainer's signature; the offsets use
         ``l1`` always, as PIPNet does)."""
         scores, offsets, neighbor = self.maps(x)
-        n, k, cells = scores.shape
+        cells = scores.shape[-1]
         index, grid = cell_targets(target.float(), self.map_hw)
         corner = decode_cells(index, self.map_hw)
         visible = mask.float()
         one_hot = F.one_hot(index, cells).to(scores.dtype)
         score_loss = ((scores.float() - one_hot).square().mean(-1) * visible).sum() / visible.sum().clamp_min(1)
-        own = offsets.gather(-1, index[:, :, None, None].expand(n, k, 2, 1)).squeeze(-1).float()
-        offset_err = (own - (grid - corner)).abs().sum(-1)  # (N, K)
+        offset_err = (at_cells(offsets, index).float() - (grid - corner)).abs().sum(-1)  # (N, K)
         parts = [offset_err]
         weights = [visible]
         if neighbor is not None:
-            c = self.num_neighbors
-            picked = neighbor.gather(-1, index[:, :, None, None, None].expand(n, k, c, 2, 1)).squeeze(-1).float()
+            picked = at_cells(neighbor, index).float()
             nb_grid = grid[:, self.neighbor_index]  # (N, K, C, 2): where each neighbour really is
             parts.append((picked - (nb_grid - corner[:, :, None])).abs().sum(-1).mean(-1))
             weights.append(visible * mask[:, self.neighbor_index].float().mean(-1))

@@ -19,13 +19,16 @@ Runs of ``landmarks`` (tags):
 
 from __future__ import annotations
 
+from kpdemo.datasets.kaggle15 import CROP_SCALE
+from kpdemo.datasets.pack import SCALE as WIDE_SCALE
+from kpdemo.datasets.pack import SIZE as STORED
 from kpdemo.training.crops import register_crops, register_union
 from trainers.engine.config import TrainConfig
 from trainers.grids.registry import Experiment, grid, register
 
-#: Stored crop side and how much wider it is than the model's 128 px crop.
-STORED, CONTEXT = 160, 1.25
-WIDE_SCALE = 1.2 * CONTEXT
+#: How much wider the stored crops (160 px, 1.5 x the landmark box, as the training pack holds them) are than the
+#: model's crop (1.2 x the box, as the app cuts a detector box): 1.25, so the model sees 128 px.
+CONTEXT = WIDE_SCALE / CROP_SCALE
 
 register_crops("w300_wide160", "300-W HELEN+LFPW, 160x160 RGB (1.5 x landmark box; model sees 128 px)", "ibug300w",
                "face", (STORED, STORED), 3, scale=WIDE_SCALE)

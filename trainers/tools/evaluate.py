@@ -33,14 +33,14 @@ def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "te
         raise CheckpointError(f"{Path(path).name} predicts {meta.schema!r} points, {data.name} has {data.schema.id!r}")
     part = data.split(split)
     tensors = TensorSet.from_landmarks(part, dev)
-    context = tensors.hw[0] / meta.input_size[0]  # stored crops wider than the model's (the PIP family's 160 -> 128)
-    try:
-        tensors = model_view(tensors, context)
-    except ValueError:
-        tensors = None
-    if tensors is None or tuple(tensors.hw) != tuple(meta.input_size):
+    try:  # stored crops wider than the model's (the PIP family's 160 -> 128) are cut to its centre, as in training
+        view = model_view(tensors, tensors.hw[0] / meta.input_size[0])
+    except ValueError:  # not a whole-pixel centre cut
+        view = None
+    if view is None or tuple(view.hw) != tuple(meta.input_size):
         raise CheckpointError(
-            f"{Path(path).name} expects {tuple(meta.input_size)} inputs, {data.name} has {part.images.shape[1:3]}")
+            f"{Path(path).name} expects {tuple(meta.input_size)} inputs, {data.name} has {tensors.hw}")
+    tensors = view
     with torch.inference_mode():
         pred = predict(model, tensors, pixel_mean=meta.pixel_mean, pixel_std=meta.pixel_std, channels_last=False)
     metrics = {"dataset": data.name, "split": split, "images": len(part)} | score(pred, tensors, data.schema)
