@@ -20,8 +20,19 @@ from kpdemo.detection import DEFAULT_KEY, Face, as_rgb, get_predictor
 from kpdemo.draw import draw_faces
 from kpdemo.smoothing import LandmarkSmoother
 from kpdemo.ui.common import message_for, model_picker
+from kpdemo.ui.stream_image import StreamedFrame
 
-STREAM_EVERY_S = 0.1
+#: How often the page sends a frame. The page never sends one while the previous is still being answered, so a short
+#: interval costs nothing when the server is slow and lets a fast one follow the camera (30 fps at 0.033 s).
+STREAM_EVERY_S = 0.033
+#: What the page asks the camera for: enough for a face at arm's length, and a frame that a 2-core server decodes,
+#: processes and re-encodes in about 10 ms. Without it Gradio asks for 1920x1440.
+CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}}}
+#: A stream ends after this many seconds (the visitor presses record again), so an abandoned tab does not hold a
+#: worker for ever.
+STREAM_TIME_LIMIT_S = 1800
+#: Streams served at once; more sessions wait their turn frame by frame. Two cores and the GIL gain nothing from more.
+STREAM_CONCURRENCY = 4
 #: A tracking predictor (:meth:`~kpdemo.detection.base.LandmarkPredictor.track`) still runs its face detector on every
 #: this-many-th frame, to pick up faces that entered and drop ones that left.
 REDETECT_EVERY = 10
@@ -103,18 +114,20 @@ def build_webcam_tab() -> gr.Tab:
             with gr.Column():
                 camera = gr.Image(
                     label="Webcam", sources=["webcam"], streaming=True, type="numpy",
-                    webcam_options=gr.WebcamOptions(mirror=False), elem_id="webcam-camera",
+                    webcam_options=gr.WebcamOptions(mirror=False, constraints=CAMERA_CONSTRAINTS),
+                    elem_id="webcam-camera",
                 )
                 model, _ = model_picker()
                 smooth = gr.Checkbox(value=True, label="One-Euro temporal smoothing",
                                      info="Steadies points when the face is still; follows fast moves without lag.")
             with gr.Column():
-                output = gr.Image(label="Landmarks", type="numpy", interactive=False, streaming=True,
-                                  elem_id="webcam-output")
+                output = StreamedFrame(label="Landmarks", type="numpy", interactive=False, streaming=True,
+                                       elem_id="webcam-output")
                 status = gr.Textbox(value=WebcamSession().status(), label="Status", interactive=False,
                                     elem_id="webcam-status")
         camera.stream(
             process_frame, inputs=[camera, model, smooth, session], outputs=[output, status, session],
-            stream_every=STREAM_EVERY_S, concurrency_limit=4, api_visibility="private",
+            stream_every=STREAM_EVERY_S, time_limit=STREAM_TIME_LIMIT_S, concurrency_limit=STREAM_CONCURRENCY,
+            api_visibility="private",
         )
     return tab
