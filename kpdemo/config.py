@@ -2,7 +2,7 @@
 
 * ``KPDEMO_DATA``: the dataset root (default ``../shared/data`` beside the repo, when it exists).
 * ``KPDEMO_CACHE``: derived caches such as the ``kaggle15`` arrays (default ``~/.cache/kpdemo``).
-* ``KPDEMO_RUNS``: where trainers write run records (default ``runs/`` in the repo).
+* ``KPDEMO_RUNS``: where trainers write run records (default ``runs/`` in the repo; the user area when public).
 """
 
 from __future__ import annotations
@@ -44,5 +44,12 @@ def cache_dir() -> Path:
 
 
 def runs_dir() -> Path:
-    """Where user-trained runs go (created on demand)."""
-    return Path(os.environ.get("KPDEMO_RUNS", REPO_ROOT / "runs")).expanduser()
+    """Where user-trained runs go (created on demand): ``$KPDEMO_RUNS``, else ``runs/`` in the repo, or on a public
+    server the bounded user area's ``runs/`` (see :mod:`kpdemo.deployment`), which is cleaned up."""
+    env = os.environ.get("KPDEMO_RUNS")
+    if env:
+        return Path(env).expanduser()
+    from kpdemo.deployment import current_limits  # imported here: deployment reads REPO_ROOT from this module
+
+    limits = current_limits()
+    return limits.runs_dir if limits.public else REPO_ROOT / "runs"

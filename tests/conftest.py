@@ -35,5 +35,7 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_user_runs(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep user runs out of the repo during tests; the kaggle15 cache stays shared (building it takes ~10 s)."""
+    """Keep user runs and imported datasets out of the repo during tests; the kaggle15 cache stays shared (building
+    it takes ~10 s)."""
     os.environ.setdefault("KPDEMO_RUNS", str(tmp_path_factory.mktemp("runs")))
+    os.environ.setdefault("KPDEMO_USER_AREA", str(tmp_path_factory.mktemp("user_area")))

@@ -20,6 +20,7 @@ from kpdemo.datasets.readers import (
     load_ytf68,
     read_kaggle_csv,
 )
+from kpdemo.datasets.uploads import FACES_FILE, imported_datasets, load_imported
 
 
 def _kaggle_csv_path() -> Path:
@@ -71,7 +72,30 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+_imported: set[str] = set()
+
+
+def refresh_imported() -> None:
+    """Register the datasets imported into the user area (``user_<name>``, see :mod:`kpdemo.datasets.uploads`) and
+    forget those cleaned up since: an upload made while the app runs trains like any dataset listed above."""
+    found = {
+        manifest.name: DatasetSpec(manifest.name, manifest.schema, manifest.title, lambda f=folder: (f / FACES_FILE,),
+                                   lambda f=folder: load_imported(f), own_point_crops=manifest.own_point_crops)
+        for manifest, folder in imported_datasets()
+    }
+    for name in _imported - found.keys():
+        DATASETS.pop(name, None)
+    DATASETS.update(found)
+    _imported.clear()
+    _imported.update(found)
+
+
+refresh_imported()
+
+
 def get_dataset(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        refresh_imported()  # imported since the last look (another process, or this one's Train tab)
     try:
         return DATASETS[name]
     except KeyError:

@@ -5,6 +5,10 @@ Why a background thread and a server-wide job: training outlives a browser tab (
 one run of this server; the tab starts it, stops it, and polls it for a progress bar and a live loss curve.
 The run is recorded by the trainers under :func:`kpdemo.config.runs_dir`, where the Experiments tab and the
 app's predictor registry find it (record, history and ``best.pt`` checkpoint).
+
+Visitors bring their own data: an uploaded Kaggle CSV or zip of labelled faces is validated and imported by
+:mod:`kpdemo.datasets.uploads` and appears in the dataset menu as ``user_<name>``. On a public server
+(:mod:`kpdemo.deployment`) each run is capped (epochs, images, wall time) and old user data is cleaned up.
 """
 
 from __future__ import annotations
@@ -25,11 +29,15 @@ import plotly.graph_objects as go
 from kpdemo.config import DataNotFoundError, runs_dir
 from kpdemo.dashboard import CurveOptions, RunSet, curves_figure
 from kpdemo.datasets import DATASETS, get_dataset
+from kpdemo.datasets.registry import refresh_imported
+from kpdemo.datasets.uploads import UploadError, import_upload, imported_folder
+from kpdemo.deployment import Limits, cap_training, clean_user_area, current_limits
 from kpdemo.models import INITS, MODELS
 from kpdemo.runs import RECORD
 from kpdemo.training.augment import AUGMENTATIONS
 from kpdemo.training.losses import POINT_LOSSES
 from trainers.engine.config import TrainConfig
+from trainers.engine.data import cached_dataset
 from trainers.engine.image_losses import IMAGE_LOSSES
 from trainers.engine.train import OPTIMIZERS, SCHEDULES, run_config
 from trainers.grids import EXPERIMENTS, QUICK
@@ -63,7 +71,9 @@ class Snapshot:
 class TrainingJob:
     """The server's single training run, in a daemon thread; ``start`` refuses while one is running.
 
-    Progress inside an epoch comes from counting ``should_stop`` polls, which the trainer makes after every batch.
+    Progress inside an epoch comes from counting ``should_stop`` polls, which the trainer makes after every batch;
+    the same polls enforce a wall-time cap (``max_seconds``), so a capped run ends like a stopped one: best epoch
+    kept, scored on test, checkpoint written.
     """
 
     def __init__(self, runs_root: Callable[[], Path] = runs_dir, trainer: Trainer = run_config) -> None:
@@ -73,8 +83,12 @@ class TrainingJob:
         self._snap = Snapshot()
         self._batches = 0
         self._batches_per_epoch = 0
+        self._max_seconds = 0.0
+        self._deadline = math.inf
+        self._timed_out = False
 
-    def start(self, config: TrainConfig) -> None:
+    def start(self, config: TrainConfig, max_seconds: float = 0.0) -> None:
+        """Train ``config`` in the background, stopped after ``max_seconds`` (0 = no cap); refused while busy."""
         with self._lock:
             if self._snap.state == "running":
                 running = self._snap.config.run_name() if self._snap.config else "a run"
@@ -83,6 +97,9 @@ class TrainingJob:
             root = self._runs_root()
             self._stop.clear()
             self._batches, self._batches_per_epoch = 0, 0
+            self._max_seconds = max_seconds
+            self._deadline = time.monotonic() + max_seconds if max_seconds else math.inf
+            self._timed_out = False
             self._snap = Snapshot("running", config, message=f"Starting {config.run_name()}...",
                                   run_dir=root / config.experiment / config.run_name())
         threading.Thread(target=self._run, args=(config, root), name="kpdemo-train", daemon=True).start()
@@ -117,7 +134,9 @@ class TrainingJob:
             self._batches += 1
             if not self._batches_per_epoch:
                 self._batches_per_epoch = self._read_batches_per_epoch()
-        return self._stop.is_set()
+            if time.monotonic() > self._deadline:
+                self._timed_out = True
+        return self._timed_out or self._stop.is_set()
 
     def _read_batches_per_epoch(self) -> int:
         """From the run record's ``env.train_images`` (written before the first batch); 0 if not there yet."""
@@ -132,8 +151,11 @@ class TrainingJob:
         try:
             run_dir = self._trainer(config, root, on_epoch=self._on_epoch, should_stop=self._should_stop,
                                     show_progress=False)
-            state = "stopped" if self._stop.is_set() else "done"
+            state = "stopped" if self._stop.is_set() or self._timed_out else "done"
             message = _finished_message(run_dir, state)
+            if self._timed_out:
+                message = "**Time limit reached:** this server stops a run after " \
+                          f"{self._max_seconds / 60:.3g} min (KPDEMO_MAX_TRAIN_SECONDS). {message}"
         except DataNotFoundError as exc:
             state, run_dir, message = "failed", None, f"**Dataset missing.** {exc}"
         except Exception as exc:  # any failure must reach the user, not die silently in a thread
@@ -222,14 +244,62 @@ def start(preset: str, experiment: str, dataset: str, model: str, init: str, opt
         config = config_from_form(preset, *values)
     except (ValueError, TypeError) as exc:
         raise gr.Error(f"Check the settings: {exc}") from None
+    limits = server_limits()
+    config, capped = cap_training(config, limits)
     problem = dataset_problem(config.dataset)
     if problem:
         raise gr.Error(problem, title="Dataset missing")
+    clean_user_area_now(limits, imported_folder(config.dataset, limits))
     try:
-        JOB.start(config)
+        JOB.start(config, limits.max_train_seconds)
     except TrainingBusyError as exc:
         raise gr.Error(str(exc), title="Training busy") from None
-    return f"Started **{config.experiment}/{config.run_name()}**."
+    note = f" Capped on this server: {'; '.join(capped)}." if capped else ""
+    return f"Started **{config.experiment}/{config.run_name()}**.{note}"
+
+
+def server_limits() -> Limits:
+    """This server's limits; a malformed limit variable is reported to the user instead of failing silently."""
+    try:
+        return current_limits()
+    except ValueError as exc:
+        raise gr.Error(f"This server's limits are misconfigured: {exc}", title="Server setting") from None
+
+
+def clean_user_area_now(limits: Limits, *keep: Path | None) -> list[Path]:
+    """Clean the user area (see :func:`kpdemo.deployment.clean_user_area`), never touching ``keep`` nor the
+    running training's run and dataset."""
+    snap = JOB.snapshot()
+    kept = list(keep)
+    if snap.state == "running" and snap.config is not None:
+        kept += [snap.run_dir, imported_folder(snap.config.dataset, limits)]
+    removed = clean_user_area(limits, [p for p in kept if p is not None])
+    if removed:
+        refresh_imported()
+    return removed
+
+
+def import_dataset(upload: str | None, name: str) -> tuple[str, dict[str, Any]]:
+    """Import an uploaded Kaggle ``training.csv`` or zip of labelled faces as a dataset, and select it.
+
+    Everything is validated first; a bad file is refused with a message naming the file and row, and nothing of it
+    is kept. Returns the status line and the refreshed dataset menu.
+    """
+    if not upload:
+        raise gr.Error("Choose a file first: a Kaggle training.csv, or a .zip of images with .pts files or with "
+                       "one CSV of points.", title="No file")
+    limits = server_limits()
+    try:
+        manifest = import_upload(Path(upload), name or "", limits)
+    except UploadError as exc:
+        raise gr.Error(str(exc), title="Upload refused") from None
+    clean_user_area_now(limits, imported_folder(manifest.name, limits))
+    refresh_imported()
+    cached_dataset.cache_clear()  # a name the clean-up freed and an import reused must not serve the old faces
+    counts = ", ".join(f"{n} {split}" for split, n in manifest.splits.items())
+    message = f"Imported **{manifest.name}**: {manifest.faces} faces ({manifest.schema}; {counts}) from " \
+              f"`{manifest.source}`. It is selected as the dataset: press Start training."
+    return message, gr.update(choices=_dataset_choices(), value=manifest.name)
 
 
 def live_figure(snap: Snapshot) -> go.Figure:
@@ -281,17 +351,36 @@ def stop() -> str:
         else "No training is running."
 
 
+UPLOAD_HELP = """Upload a **Kaggle Facial Keypoints `training.csv`** (15 points, 96x96 `Image` column), a **zip of
+images with an iBUG `.pts` file beside each** (68 points, same name), or a **zip of images plus one CSV** with columns
+`image, x0, y0, x1, y1, ...` (15, 68 or 73 points; optional `identity` keeps a person's faces in one split; blank
+coordinates = unlabelled point). The file is checked before anything is kept, split 80/10/10 and cut to face crops;
+it then appears in the Dataset menu as `user_<name>`."""
+
+
 def _dataset_choices() -> list[tuple[str, str]]:
-    return [(f"{n}: {s.title}{'' if s.is_available() else ' (missing)'}", n) for n, s in DATASETS.items()]
+    refresh_imported()
+    return [(f"{n}: {s.title}{'' if s.is_available() else ' (missing)'}", n) for n, s in list(DATASETS.items())]
 
 
 def build_train_tab() -> gr.Tab:
     """The Train tab (call inside ``gr.Blocks``/``gr.Tabs``); returns the tab."""
     default = TrainConfig()
+    limits = current_limits()
     with gr.Tab("Train") as tab:
         gr.Markdown("Train a landmark model on this server (one training at a time). Start from an experiment's "
                     "config or the defaults, change what you like, and press Start. On a CPU, **Quick settings** "
                     "trains a few epochs on a subset.")
+        gr.Markdown(limits.describe(), visible=bool(limits.describe()), elem_id="train-limits")
+        with gr.Accordion("Bring your own data", open=True):
+            gr.Markdown(UPLOAD_HELP)
+            with gr.Row():
+                upload = gr.File(label="Labelled faces (.csv or .zip)", file_types=[".csv", ".zip"], type="filepath",
+                                 elem_id="train-upload", scale=3)
+                with gr.Column(scale=1):
+                    upload_name = gr.Textbox(label="Dataset name (optional)", placeholder="from the file name")
+                    import_btn = gr.Button("Import")
+            import_status = gr.Markdown(elem_id="train-import-status")
         with gr.Row():
             preset = gr.Dropdown(list(presets()), value="adhoc / default settings", label="Start from", scale=3)
             quick = gr.Button("Quick settings (CPU check)", scale=1)
@@ -331,5 +420,8 @@ def build_train_tab() -> gr.Tab:
                   "concurrency_limit": None} | ui
         start_btn.click(start, [preset, *inputs], message, api_name="train_start").success(**follow)
         stop_btn.click(stop, None, message, api_name="train_stop")
+        import_btn.click(import_dataset, [upload, upload_name], [import_status, form["dataset"]],
+                         api_name="dataset_import")
         tab.select(**follow)
+        tab.select(lambda: gr.update(choices=_dataset_choices()), None, form["dataset"], **ui)
     return tab
