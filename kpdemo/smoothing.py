@@ -56,7 +56,12 @@ class LandmarkSmoother:
     One instance per browser session (held in ``gr.State``), so viewers never smooth each other's faces.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05) -> None:
+    #: Chosen with ``bench/jitter.py`` at 30 fps: 0.4 Hz keeps a still face's jitter near a quarter of the raw
+    #: figure (1.0 Hz left a third), and beta 0.05 lets a head sweeping at 300 px/s through with under half a frame of lag.
+    MIN_CUTOFF_HZ = 0.4
+    BETA = 0.05
+
+    def __init__(self, min_cutoff: float = MIN_CUTOFF_HZ, beta: float = BETA) -> None:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self._tracks: list[tuple[np.ndarray, float, OneEuroFilter]] = []  # (centroid, size, filter)

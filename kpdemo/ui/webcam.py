@@ -21,6 +21,7 @@ from kpdemo.draw import draw_faces
 from kpdemo.smoothing import LandmarkSmoother
 from kpdemo.ui.common import message_for, model_picker
 from kpdemo.ui.stream_image import StreamedFrame
+from kpdemo.ui.webcam_browser import build_browser_panel, mode_choice
 
 #: How often the page sends a frame. The page never sends one while the previous is still being answered, so a short
 #: interval costs nothing when the server is slow and lets a fast one follow the camera (30 fps at 0.033 s).
@@ -49,6 +50,7 @@ class WebcamSession:
     model_key: str = ""
     last_latency_ms: float = 0.0
     tracked: list = field(default_factory=list)  # the last frame's faces, unsmoothed, for tracking predictors
+    shown: list = field(default_factory=list)  # the last frame's faces as drawn (smoothed when asked)
 
     @property
     def fps(self) -> float:
@@ -93,6 +95,7 @@ def process_frame(
     if smooth and faces:
         for face, pts in zip(faces, session.smoother([f.points for f in faces], now), strict=True):
             face.points = pts
+    session.shown = faces
     annotated = draw_faces(image, faces, predictor.schema)
     session.frames += 1
     session.with_face += bool(faces)
@@ -109,8 +112,9 @@ def build_webcam_tab() -> gr.Tab:
     neither smoothing nor the frame rate would mean anything; one image is what ``/detect`` serves.
     """
     with gr.Tab("Webcam") as tab:
+        mode = mode_choice()  # on the server (below) or in the page (kpdemo.ui.webcam_browser)
         session = gr.State(None)  # a WebcamSession, created on the first frame of each browser session
-        with gr.Row():
+        with gr.Row() as server_view:
             with gr.Column():
                 camera = gr.Image(
                     label="Webcam", sources=["webcam"], streaming=True, type="numpy",
@@ -130,4 +134,5 @@ def build_webcam_tab() -> gr.Tab:
             stream_every=STREAM_EVERY_S, time_limit=STREAM_TIME_LIMIT_S, concurrency_limit=STREAM_CONCURRENCY,
             api_visibility="private",
         )
+        build_browser_panel(mode, server_view)
     return tab

@@ -1,0 +1,30 @@
+"""The jitter bench's two measures read known synthetic tracks correctly (the bench itself runs the real path)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.jitter import SETTLE_FRAMES, added_lag_frames, jitter_px
+
+
+def sweep(n: int, delay_frames: float = 0.0) -> np.ndarray:
+    """(n, 3, 2) points of a face sweeping side to side, ``delay_frames`` behind the undelayed sweep."""
+    t = np.arange(n) - delay_frames
+    x = 100 * np.sin(2 * np.pi * t / 60)[:, None] + np.array([0.0, 10.0, 20.0])
+    return np.stack([x, np.zeros_like(x)], axis=-1)
+
+
+def test_added_lag_recovers_a_known_delay() -> None:
+    raw = sweep(180)
+    assert abs(added_lag_frames(raw, sweep(180, 1.5)) - 1.5) < 1e-9
+    assert added_lag_frames(raw, raw) == 0.0
+
+
+def test_jitter_is_the_rms_distance_from_the_mean_position() -> None:
+    rng = np.random.default_rng(0)
+    still = np.tile(np.array([[50.0, 60.0], [70.0, 80.0]]), (2000, 1, 1))
+    noisy = still + rng.normal(0, 0.5, still.shape)  # 0.5 px per axis -> 0.5 * sqrt(2) px RMS distance
+    assert abs(jitter_px(noisy) - 0.5 * np.sqrt(2)) < 0.02
+    noisy[:SETTLE_FRAMES] += 100  # the filter's settling frames do not count
+    assert abs(jitter_px(noisy) - 0.5 * np.sqrt(2)) < 0.02
+    assert jitter_px(still) == 0.0
