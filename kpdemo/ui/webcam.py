@@ -50,6 +50,7 @@ class WebcamSession:
     model_key: str = ""
     last_latency_ms: float = 0.0
     tracked: list = field(default_factory=list)  # the last frame's faces, unsmoothed, for tracking predictors
+    shown: list = field(default_factory=list)  # the last frame's faces as drawn (smoothed when asked)
 
     @property
     def fps(self) -> float:
@@ -94,6 +95,7 @@ def process_frame(
     if smooth and faces:
         for face, pts in zip(faces, session.smoother([f.points for f in faces], now), strict=True):
             face.points = pts
+    session.shown = faces
     annotated = draw_faces(image, faces, predictor.schema)
     session.frames += 1
     session.with_face += bool(faces)
