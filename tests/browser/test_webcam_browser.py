@@ -5,7 +5,8 @@ face mesh runs in the page from the app's vendored files, and
   sent to its model with that frame's points), so the in-page model, its coordinates (unmirrored, in camera pixels)
   and the drawing are the server's;
 - no frame reaches the server: every request the page makes while streaming is recorded, and none carries a body the
-  size of a frame or goes to Gradio's stream route; the server mode's counter still reads 0 afterwards.
+  size of a frame or goes to Gradio's stream route; the server mode's counter still reads 0 afterwards;
+- nothing comes from elsewhere (a CDN): every request goes to the app.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def test_browser_mode_meshes_in_page_and_sends_no_frame(page, save_screenshot):
     uploads = [f"{r.method} {r.url} ({len(r.post_data_buffer or b'')} bytes)" for r in sent
                if "/stream/" in r.url or len(r.post_data_buffer or b"") > FRAME_BYTES]
     assert not uploads, f"the page sent data the size of a frame to the server: {uploads}"
+    origin = page.url.split("/", 3)[:3]
+    elsewhere = sorted({r.url for r in sent if r.url.split("/", 3)[:3] != origin and not r.url.startswith("data:")})
+    assert not elsewhere, f"the in-browser mode fetched from outside the app (it must work offline): {elsewhere}"
 
     page.locator("#browser-mesh-toggle").click()
     page.get_by_label("on the server", exact=True).check()
