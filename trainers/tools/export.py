@@ -6,7 +6,9 @@ for as long as the checkpoint file is the one it was made from (its SHA-256 is i
 stays the source of truth: re-export after retraining. Weights are stored as float16 with a Cast to float32 in
 front of each (:func:`store_weights_fp16`), which ONNX Runtime folds away when it loads the file: the export is half
 the size (a Hugging Face Space takes plain files up to 10 MiB) and computes in float32 as before; the shipped
-checkpoints hold float16 weights already, so nothing is lost. Each export is checked with ``onnx.checker`` and run
+checkpoints hold float16 weights already, so nothing is lost. Constants are folded before that (the exporter's
+run-time zero biases would otherwise keep ONNX Runtime from fusing BatchNorm and using its fast conv kernels). Each
+export is checked with ``onnx.checker`` and run
 through ONNX Runtime on a random batch against PyTorch; an export that disagrees by more than ``--tolerance`` crop
 pixels is deleted so it is never served.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxscript.optimizer
 import torch
 
 from kpdemo.detection.checkpoint import network_to_crop
@@ -73,6 +76,11 @@ def export_onnx(checkpoint_path: Path, out_path: Path | None = None, opset: int 
         output_names=["points"],
         dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
     )
+    # The exporter gives each bias-free conv a zero bias computed at run time (Expand of a Cast scalar); ONNX Runtime
+    # leaves Expand unfolded, and a conv whose bias is not a constant can neither absorb its BatchNorm nor take the
+    # blocked NCHWc kernels: folding the constants here makes the 68-point PIP network ~30% faster in ORT.
+    onnxscript.optimizer.fold_constants(program.model)
+    onnxscript.optimizer.remove_unused_nodes(program.model)
     program.model.metadata_props[META_KEY] = json.dumps(asdict(meta))
     program.model.metadata_props[SOURCE_KEY] = file_sha256(checkpoint_path)
     out.parent.mkdir(parents=True, exist_ok=True)
