@@ -3,7 +3,7 @@
     python app.py [--host 127.0.0.1] [--port 7860] [--max-file-size 20mb]
 
 Host and port also come from ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` (Hugging Face Spaces sets them), the
-upload limit from ``KPDEMO_MAX_FILE_SIZE``.
+upload limit from ``KPDEMO_MAX_FILE_SIZE`` (default 20mb, 10mb on a public server: see ``kpdemo/deployment.py``).
 The app only wires the UI to kpdemo; models load lazily on first use, so it starts fast and offline.
 """
 
@@ -17,6 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at run 
 
 import gradio as gr  # noqa: E402
 
+from kpdemo.deployment import current_limits  # noqa: E402
 from kpdemo.ui.align import build_align_tab  # noqa: E402
 from kpdemo.ui.detect import build_detect_tab  # noqa: E402
 from kpdemo.ui.experiments import build_experiments_tab  # noqa: E402
@@ -26,9 +27,8 @@ from kpdemo.ui.webcam import build_webcam_tab  # noqa: E402
 INTRO = """# kpdemo: facial keypoints lab
 Detect landmarks with MediaPipe or a kpdemo-trained model, follow them live on a webcam, align faces to a canonical
 template, and compare or launch training runs."""
-# Uploads above this are refused before they reach a handler: the browser says "File(s) exceed the maximum allowed
+# Uploads above the limit are refused before they reach a handler: the browser says "File(s) exceed the maximum allowed
 # size of ...", gradio_client raises ValueError, a raw POST gets HTTP 413; the server goes on serving.
-DEFAULT_MAX_FILE_SIZE = "20mb"
 SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # Gradio's own units (binary multiples)
 
 
@@ -59,9 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="interface to listen on (env GRADIO_SERVER_NAME; default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                         help="port (env GRADIO_SERVER_PORT; default 7860)")
-    parser.add_argument("--max-file-size", type=file_size,
-                        default=os.environ.get("KPDEMO_MAX_FILE_SIZE", DEFAULT_MAX_FILE_SIZE),
-                        help=f"largest upload accepted (env KPDEMO_MAX_FILE_SIZE; default {DEFAULT_MAX_FILE_SIZE})")
+    limits = current_limits()
+    parser.add_argument("--max-file-size", type=file_size, default=limits.max_file_size,
+                        help=f"largest upload accepted (env KPDEMO_MAX_FILE_SIZE; default here {limits.max_file_size}"
+                             f"{', a public server' if limits.public else ''})")
     return parser.parse_args(argv)
 
 

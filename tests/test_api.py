@@ -2,12 +2,16 @@
 exactly as ``client.view_api()`` documents it (keyword arguments by the documented names, values of the documented
 types). Also the upload limit: an upload over it is refused with a clear message and the app keeps serving.
 
-The app runs with an empty data folder, so ``/train_start`` is refused at once (dataset missing) and never trains.
+The app runs with an empty data folder, so ``/train_start`` on a registered dataset is refused at once (dataset
+missing); it trains only on a dataset imported through ``/dataset_import``, as a public server (``KPDEMO_PUBLIC=1``)
+with 2 epochs at most, so that run is short and its cap is visible.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +24,21 @@ from PIL import Image
 from kpdemo.ui.train import FORM_FIELDS
 from tests.test_app import serve_app
 
-ENDPOINTS = {"/detect", "/align", "/train_start", "/train_stop"}  # the webcam stream is private: see webcam.py
+ENDPOINTS = {"/detect", "/align", "/dataset_import", "/train_start", "/train_stop"}  # webcam stream: private
 MAX_FILE_SIZE = "1mb"  # the app's limit in these tests: above the 0.8 MB fixture image, below the 2 MB junk file
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("api_runs")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, runs_root: Path) -> Iterator[str]:
     no_data = tmp_path_factory.mktemp("no_data")
-    with serve_app(tmp_path_factory, KPDEMO_DATA=str(no_data), KPDEMO_MAX_FILE_SIZE=MAX_FILE_SIZE) as url:
+    with serve_app(tmp_path_factory, KPDEMO_DATA=str(no_data), KPDEMO_MAX_FILE_SIZE=MAX_FILE_SIZE,
+                   KPDEMO_PUBLIC="1", KPDEMO_MAX_EPOCHS="2", KPDEMO_RUNS=str(runs_root),
+                   KPDEMO_USER_AREA=str(tmp_path_factory.mktemp("user_area"))) as url:
         yield url
 
 
@@ -93,6 +104,32 @@ def test_train_endpoints_answer_documented_calls(client: Client, api: dict) -> N
     with pytest.raises(ValueError, match="Check the settings: experiment name"):
         call(client, api, "/train_start", **defaults | {"experiment": "../escape"})
     assert call(client, api, "/train_stop") == "No training is running."
+
+
+def test_uploaded_dataset_trains_within_the_public_caps(client: Client, api: dict, fixtures_dir: Path,
+                                                        runs_root: Path) -> None:
+    uploads = fixtures_dir / "uploads"
+    with pytest.raises(ValueError, match=r"ibug_wrong_count\.zip: faces/astro_2\.pts: 67 points"):
+        call(client, api, "/dataset_import", upload=handle_file(str(uploads / "ibug_wrong_count.zip")), name="")
+    message, dataset = call(client, api, "/dataset_import", upload=handle_file(str(uploads / "ibug_ok.zip")),
+                            name="api faces")
+    assert dataset == "user_api_faces" and "Imported **user_api_faces**: 4 faces (ibug68" in message
+
+    defaults = {name: p["parameter_default"] for name, p in api["/train_start"].items()}
+    # Gradio documents a dropdown's start-up choices as a Literal even with allow_custom_value (Dropdown.api_info),
+    # so a dataset imported later is passed as the plain string the server accepts, not through call()'s type check.
+    started = client.predict(api_name="/train_start",
+                             **defaults | {"dataset": dataset, "experiment": "api", "epochs": 50})
+    assert "Capped on this server: epochs 50 -> 2 (KPDEMO_MAX_EPOCHS)" in started, started
+    records = runs_root / "api"
+    deadline = time.monotonic() + 300  # a bound on waiting, not a timing assertion
+    while time.monotonic() < deadline:
+        found = [json.loads(r.read_text()) for r in records.glob("*/record.json")]
+        if found and found[0].get("status") != "running":
+            break
+        time.sleep(1)
+    assert len(found) == 1 and found[0]["status"] == "done", found
+    assert found[0]["config"]["epochs"] == 2 and found[0]["config"]["dataset"] == dataset
 
 
 def test_upload_over_the_limit_is_refused_and_the_app_keeps_serving(

@@ -279,11 +279,11 @@ def clean_user_area_now(limits: Limits, *keep: Path | None) -> list[Path]:
     return removed
 
 
-def import_dataset(upload: str | None, name: str) -> tuple[str, dict[str, Any]]:
-    """Import an uploaded Kaggle ``training.csv`` or zip of labelled faces as a dataset, and select it.
+def import_dataset(upload: str | None, name: str) -> tuple[str, str]:
+    """Import an uploaded Kaggle ``training.csv`` or zip of labelled faces as a dataset for ``/train_start``.
 
     Everything is validated first; a bad file is refused with a message naming the file and row, and nothing of it
-    is kept. Returns the status line and the refreshed dataset menu.
+    is kept. Returns the status line and the new dataset's name (``user_<name>``).
     """
     if not upload:
         raise gr.Error("Choose a file first: a Kaggle training.csv, or a .zip of images with .pts files or with "
@@ -299,7 +299,12 @@ def import_dataset(upload: str | None, name: str) -> tuple[str, dict[str, Any]]:
     counts = ", ".join(f"{n} {split}" for split, n in manifest.splits.items())
     message = f"Imported **{manifest.name}**: {manifest.faces} faces ({manifest.schema}; {counts}) from " \
               f"`{manifest.source}`. It is selected as the dataset: press Start training."
-    return message, gr.update(choices=_dataset_choices(), value=manifest.name)
+    return message, manifest.name
+
+
+def select_dataset(name: str) -> dict[str, Any]:
+    """The dataset menu, refreshed, with ``name`` (just imported) chosen."""
+    return gr.update(choices=_dataset_choices(), value=name)
 
 
 def live_figure(snap: Snapshot) -> go.Figure:
@@ -381,13 +386,17 @@ def build_train_tab() -> gr.Tab:
                     upload_name = gr.Textbox(label="Dataset name (optional)", placeholder="from the file name")
                     import_btn = gr.Button("Import")
             import_status = gr.Markdown(elem_id="train-import-status")
+            imported = gr.Textbox(visible=False, label="Imported dataset")  # the API's answer; selected below
         with gr.Row():
             preset = gr.Dropdown(list(presets()), value="adhoc / default settings", label="Start from", scale=3)
             quick = gr.Button("Quick settings (CPU check)", scale=1)
         form: dict[str, gr.components.Component] = {}
         with gr.Row():
             form["experiment"] = gr.Textbox(default.experiment, label="Experiment name (folder of the run)")
-            form["dataset"] = gr.Dropdown(_dataset_choices(), value=default.dataset, label="Dataset", scale=2)
+            # Custom values allowed: datasets imported after start-up are not in the menu the API documents (str);
+            # start() checks the name against the registry.
+            form["dataset"] = gr.Dropdown(_dataset_choices(), value=default.dataset, label="Dataset", scale=2,
+                                          allow_custom_value=True)
             form["model"] = gr.Dropdown([(s.title, n) for n, s in MODELS.items()], value=default.model,
                                         label="Model")
             form["init"] = gr.Dropdown(list(INITS), value=default.init, label="Weight init")
@@ -420,8 +429,8 @@ def build_train_tab() -> gr.Tab:
                   "concurrency_limit": None} | ui
         start_btn.click(start, [preset, *inputs], message, api_name="train_start").success(**follow)
         stop_btn.click(stop, None, message, api_name="train_stop")
-        import_btn.click(import_dataset, [upload, upload_name], [import_status, form["dataset"]],
-                         api_name="dataset_import")
+        import_btn.click(import_dataset, [upload, upload_name], [import_status, imported],
+                         api_name="dataset_import").success(select_dataset, imported, form["dataset"], **ui)
         tab.select(**follow)
         tab.select(lambda: gr.update(choices=_dataset_choices()), None, form["dataset"], **ui)
     return tab
