@@ -18,6 +18,7 @@ BOX_COLOUR = (255, 196, 0)
 EDGE_COLOUR = (0, 220, 120)
 POINT_COLOUR = (255, 60, 60)
 EYE_COLOUR = (80, 160, 255)
+TRUTH_COLOUR = (40, 200, 60)  # ground-truth points beside predictions (POINT_COLOUR)
 
 
 def schema_edges(schema: KeypointSchema) -> tuple[tuple[int, int], ...]:
@@ -47,6 +48,20 @@ def _dots(canvas: np.ndarray, points: np.ndarray, size: int) -> None:
             canvas[y[ok], x[ok]] = POINT_COLOUR
 
 
+def draw_points(image: np.ndarray, points: np.ndarray, colour: tuple[int, int, int], radius: float = 2.0,
+                ) -> np.ndarray:
+    """A copy of the RGB ``image`` with anti-aliased dots at ``points`` (K, 2): e.g. truth and prediction on one crop,
+    each in its own colour."""
+    canvas = image.copy()
+    _circles(canvas, np.asarray(points, np.float64), colour, radius)
+    return canvas
+
+
+def _circles(canvas: np.ndarray, points: np.ndarray, colour: tuple[int, int, int], radius: float) -> None:
+    for p in points:
+        cv2.circle(canvas, _px(p), int(radius * 16), colour, -1, cv2.LINE_AA, shift=4)
+
+
 def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema, show_box: bool = True) -> np.ndarray:
     """A copy of the RGB ``image`` with every face's box, edges and points drawn (eye centres highlighted)."""
     canvas = image.copy()
@@ -64,8 +79,7 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema,
         if dense:  # hundreds of mesh points: plain pixel dots, ~20x faster than anti-aliased circles
             _dots(canvas, pts, unit)
         else:
-            for p in pts:
-                cv2.circle(canvas, _px(p), int(radius * 16), POINT_COLOUR, -1, cv2.LINE_AA, shift=4)
+            _circles(canvas, pts, POINT_COLOUR, radius)
         if schema.has_eyes:
             for eye in schema.eye_centres(pts):
                 cv2.circle(canvas, _px(eye), int((radius + unit) * 16), EYE_COLOUR, unit, cv2.LINE_AA, shift=4)

@@ -7,6 +7,10 @@ one run still ``running`` with 3 of 6 epochs).
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -186,11 +190,118 @@ def test_table_click_toggles_selection() -> None:
     def click(run: str) -> gr.SelectData:
         return gr.SelectData(None, {"index": [0, 0], "value": run, "row_value": [run, "done"]})
 
-    assert tab.toggle_run([], click("a")) == ["a"]
-    assert tab.toggle_run(["a", "b"], click("a")) == ["b"]
+    assert tab.toggle_run([], click("a")) == (["a"], "a")  # (runs shown, run picked for its predictions)
+    assert tab.toggle_run(["a", "b"], click("a")) == (["b"], "a")
 
 
 def test_experiments_tab_builds() -> None:
     with gr.Blocks() as demo, gr.Tabs():
         built = tab.build_experiments_tab()
     assert isinstance(built, gr.Tab) and demo.fns
+
+
+# Held-out predictions of a run: the shipped kaggle15 checkpoint on the committed fixture data (3 test faces).
+SHIPPED_KAGGLE15 = Path(__file__).resolve().parents[1] / "checkpoints" / "kaggle15_pip.pt"
+
+
+@pytest.fixture
+def fixture_data(monkeypatch: pytest.MonkeyPatch, fixtures_dir: Path, tmp_path: Path) -> Path:
+    """KPDEMO_DATA at the committed fixture datasets, derived caches in a temporary folder."""
+    if not SHIPPED_KAGGLE15.exists():
+        pytest.skip(f"{SHIPPED_KAGGLE15.name} not shipped")
+    monkeypatch.setenv("KPDEMO_DATA", str(fixtures_dir / "data_root"))
+    monkeypatch.setenv("KPDEMO_CACHE", str(tmp_path / "cache"))
+    return fixtures_dir / "data_root"
+
+
+def write_run(root: Path, name: str, checkpoint: str | None, status: str = "done") -> Path:
+    """A run record as the trainers write it (``checkpoint`` relative to the run folder, or None)."""
+    run_dir = root / "exp" / name
+    run_dir.mkdir(parents=True)
+    record = {"experiment": "exp", "name": name, "status": status, "config": {"dataset": "kaggle15"},
+              "checkpoint": checkpoint}
+    (run_dir / "record.json").write_text(json.dumps(record))
+    return run_dir
+
+
+def coloured_pixels(image: np.ndarray, colour: tuple[int, int, int]) -> int:
+    return int((image == np.array(colour, np.uint8)).all(axis=2).sum())
+
+
+def test_run_predictions_show_held_out_faces_best_to_worst(fixture_data: Path, tmp_path: Path) -> None:
+    from kpdemo.dashboard.predictions import DISPLAY_SIDE, REGION_COLUMNS, run_predictions
+    from kpdemo.draw import POINT_COLOUR, TRUTH_COLOUR
+    from trainers.tools.evaluate import evaluate_checkpoint
+
+    run_dir = write_run(tmp_path / "runs", "k15", "best.pt")
+    shutil.copyfile(SHIPPED_KAGGLE15, run_dir / "best.pt")
+    result = run_predictions(run_dir)
+
+    assert "kaggle15 test (3 faces, 96x96 crops)" in result.summary
+    assert "green: truth, red: prediction" in result.summary
+    assert len(result.gallery) == 3  # fewer test faces than the gallery's size: all of them
+    errors = [float(re.search(r"NME ([\d.]+)%", caption).group(1)) for _, caption in result.gallery]
+    assert errors == sorted(errors), "faces are not ordered best to worst"
+    assert result.gallery[0][1].endswith("(best)") and result.gallery[-1][1].endswith("(worst)")
+    for image, caption in result.gallery:
+        assert image.shape == (DISPLAY_SIDE, DISPLAY_SIDE, 3), caption
+        assert coloured_pixels(image, TRUTH_COLOUR) > 15 and coloured_pixels(image, POINT_COLOUR) > 15, caption
+
+    # the region errors are the held-out evaluation's (bench/checkpoint_eval.py), not a second computation
+    metrics = evaluate_checkpoint(run_dir / "best.pt")
+    table = result.regions.set_index("region")
+    assert list(result.regions.columns) == REGION_COLUMNS
+    assert list(table.index) == ["eyes", "brows", "nose", "mouth", "all points"]
+    for region in ("eyes", "brows", "nose", "mouth"):
+        assert table.loc[region, "NME (%)"] == pytest.approx(100 * metrics[f"nme_{region}"], abs=0.006)
+    assert table.loc["all points", "NME (%)"] == pytest.approx(100 * metrics["nme"], abs=0.006)
+    assert table.loc["all points", "points"] == 15
+
+
+def test_run_predictions_are_cached_per_checkpoint_version(fixture_data: Path, tmp_path: Path) -> None:
+    from kpdemo.dashboard.predictions import run_predictions
+
+    run_dir = write_run(tmp_path / "runs", "k15", "best.pt")
+    shutil.copyfile(SHIPPED_KAGGLE15, run_dir / "best.pt")
+    first = run_predictions(run_dir)
+    assert run_predictions(run_dir) is first
+    stat = (run_dir / "best.pt").stat()
+    os.utime(run_dir / "best.pt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the run wrote a better epoch
+    again = run_predictions(run_dir)
+    assert again is not first and again.summary == first.summary
+
+
+def test_runs_that_cannot_show_predictions_say_why(fixture_data: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpdemo.dashboard.predictions import PredictionsUnavailable, run_predictions
+
+    root = tmp_path / "runs"
+    cases = {
+        write_run(root, "none", None, status="failed"): "kept no checkpoint (status: failed)",
+        write_run(root, "retired", "../../../gone.pt"): "checkpoint gone.pt is not in this checkout",
+        write_run(root, "foreign", "best.pt"): "best.pt cannot be evaluated as a landmark model",
+    }
+    (root / "exp" / "foreign" / "best.pt").write_text("not a checkpoint")
+    for run_dir, message in cases.items():
+        with pytest.raises(PredictionsUnavailable, match=re.escape(message)):
+            run_predictions(run_dir)
+
+    missing = write_run(root, "k15", "best.pt")
+    shutil.copyfile(SHIPPED_KAGGLE15, missing / "best.pt")
+    monkeypatch.setenv("KPDEMO_DATA", str(tmp_path / "no_data"))
+    with pytest.raises(PredictionsUnavailable, match="not on this machine: missing dataset file: .*KPDEMO_DATA"):
+        run_predictions(missing)
+
+
+def test_experiments_tab_predictions_for_a_picked_run(fixture_data: Path, tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path / "runs", "k15", "best.pt")
+    shutil.copyfile(SHIPPED_KAGGLE15, run_dir / "best.pt")
+    write_run(tmp_path / "runs", "bare", None)
+    runset = RunSet.load([tmp_path / "runs"])
+
+    gallery, regions, message = tab.predictions(runset, "exp", "k15")
+    assert len(gallery) == 3 and len(regions) == 5 and message.startswith("**k15**: `best.pt` on kaggle15 test")
+    gallery, regions, message = tab.predictions(runset, "exp", "bare")
+    assert gallery == [] and regions.empty and "kept no checkpoint" in message
+    assert "Pick a run" in tab.predictions(runset, "exp", None)[2]
+    assert "No run 'gone' in exp" in tab.predictions(runset, "exp", "gone")[2]

@@ -212,11 +212,16 @@ def _legend_title(options: CurveOptions, styles: Styles) -> str:
 
 def _layout(fig: go.Figure, title: str, subtitle: str, options: CurveOptions, styles: Styles, height: int,
             panel_titles: bool = False) -> None:
-    """Title (with the shared settings as a subtitle) pinned to the top; the top margin grows with its lines."""
-    full = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
-    top = 50 + 18 * (subtitle.count("<br>") + 1 if subtitle else 0) + (25 if panel_titles else 0)
-    fig.update_layout(title={"text": full, "x": 0.01, "y": 1, "yref": "container", "yanchor": "top",
-                             "pad": {"t": 12}},
+    """Title pinned to the top, the shared settings under it as Plotly's own subtitle; the top margin grows with the
+    subtitle's lines.
+
+    Why ``title.subtitle``: a ``<br><sup>`` line inside the title text was placed by the title's font metrics and
+    its first line overlapped the title's descenders.
+    """
+    lines = subtitle.count("<br>") + 1 if subtitle else 0
+    top = 56 + 16 * lines + (25 if panel_titles else 0)
+    fig.update_layout(title={"text": title, "subtitle": {"text": subtitle, "font": {"size": 11}}, "x": 0.01, "y": 1,
+                             "yref": "container", "yanchor": "top", "pad": {"t": 12}},
                       template="plotly_white", height=height + top,
                       legend={"title": {"text": _legend_title(options, styles)}, "font": {"size": 11}},
                       hovermode="closest", margin={"t": top})

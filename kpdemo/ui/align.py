@@ -39,10 +39,10 @@ def build_align_tab() -> gr.Tab:
     """Lay out the Align tab inside ``gr.Tabs`` and return it; the event's API is ``/align``, its parameters
     named after :func:`align`'s."""
     with gr.Tab("Align") as tab:
+        model, _ = model_picker()
         with gr.Row():
             with gr.Column(scale=1):
                 upload = image_upload("align")
-                model, _ = model_picker()
                 # String choices: Gradio documents a Radio's values as strings ("Use via API" shows
                 # Literal['112', '256']) and checks a request against the choices as sent, so with int choices the
                 # documented '256' was refused. align() converts the string.

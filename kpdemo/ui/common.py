@@ -19,10 +19,13 @@ from kpdemo.detection import (
     predictor_choices,
     read_image,
 )
+from kpdemo.ui.image_path import ImagePath
 
 log = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "examples"
+
+
 class UserError(ValueError):
     """A request the app cannot serve, with a message written for the user (no face, no image given)."""
 
@@ -37,24 +40,27 @@ def example_images() -> list[str]:
 
 
 def model_picker() -> tuple[gr.Dropdown, gr.Button]:
-    """A dropdown of the available predictors and a button that rescans for new user runs."""
+    """A dropdown of the available predictors and a button that rescans for new user runs.
+
+    Labels name a run's folder and can pass 110 characters: place the picker in a full-width row (above the tab's
+    columns), where the dropdown and its option list are wide enough to show them whole.
+    """
     with gr.Row():
         dropdown = gr.Dropdown(
-            choices=predictor_choices(), value=DEFAULT_KEY, label="Model", scale=4,
+            choices=predictor_choices(), value=DEFAULT_KEY, label="Model", scale=8,
             info="MediaPipe ships with the app; trained checkpoints and your finished runs are listed too.",
         )
-        refresh = gr.Button("Refresh models", scale=1, size="sm")
+        refresh = gr.Button("Refresh models", scale=1, min_width=120, size="sm")
     refresh.click(_refreshed, inputs=dropdown, outputs=dropdown, api_name=False)
     return dropdown, refresh
 
 
-def image_upload(prefix: str) -> gr.File:
-    """The upload box of an image tab (``#<prefix>-upload``), and the shipped examples under it.
-
-    A ``gr.File`` with no ``file_types`` on purpose: any upload reaches :func:`kpdemo.detection.read_image`, which says
-    "not an image" for a text file, where Gradio's own type filter would reject it with a generic message.
-    """
-    upload = gr.File(label="Image (PNG, JPEG, WebP, ...)", file_count="single", elem_id=f"{prefix}-upload")
+def image_upload(prefix: str) -> ImagePath:
+    """The image input of an image tab (``#<prefix>-upload``: upload, paste or webcam snapshot), and the shipped
+    examples under it as thumbnails. The handler gets a file path (see :class:`ImagePath`)."""
+    upload = ImagePath(label="Image (upload, paste or webcam snapshot)", type="filepath", image_mode=None,
+                       sources=["upload", "clipboard", "webcam"], webcam_options=gr.WebcamOptions(mirror=False),
+                       height=360, elem_id=f"{prefix}-upload")
     gr.Examples(example_images(), inputs=upload, label="Examples")
     return upload
 

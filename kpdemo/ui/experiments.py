@@ -3,6 +3,8 @@
 The Gradio wiring is in :func:`build_experiments_tab`; everything it shows comes from :func:`view` and
 :func:`controls`, plain functions of the records and the control values, so they are tested without a browser.
 Records are read from the shipped runs (``checkpoints/runs``) and the user's runs (``runs_dir()``) together.
+A picked run (the Run dropdown, or a click in the runs table) also shows its held-out predictions
+(:func:`predictions`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from gradio.context import Context
 
 from kpdemo.dashboard import CurveOptions, FilterError, RunSet, curves_figure, filter_runs, runs_table
 from kpdemo.dashboard.curves import SPLIT, small_multiples_figure
+from kpdemo.dashboard.predictions import REGION_COLUMNS, PredictionsUnavailable, run_predictions
 from kpdemo.dashboard.records import (
     REPLICATE_KEYS,
     experiment_names,
@@ -107,11 +111,31 @@ def _summary(experiment: str, runs: RunSet) -> str:
     return f"**{experiment}**{': ' + description if description else ''} ({counts}).{band}"
 
 
-def toggle_run(selected: list[str] | None, evt: gr.SelectData) -> list[str]:
-    """Clicking a table row adds its run to the selection, or removes it if already selected."""
+def toggle_run(selected: list[str] | None, evt: gr.SelectData) -> tuple[list[str], str]:
+    """Clicking a table row adds its run to the selection (or removes it if already selected) and picks it for the
+    held-out predictions: (runs shown, run picked)."""
     run = str(evt.row_value[0])
     selected = list(selected or [])
-    return [r for r in selected if r != run] if run in selected else [*selected, run]
+    return ([r for r in selected if r != run] if run in selected else [*selected, run]), run
+
+
+def predictions(runset: RunSet, experiment: str | None, run: str | None,
+                ) -> tuple[list[tuple[np.ndarray, str]], pd.DataFrame, str]:
+    """(gallery, NME per region, message) of one run's best checkpoint on its held-out test faces.
+
+    A run without a checkpoint, or whose test data is not on this machine, gets the reason as the message.
+    """
+    empty = pd.DataFrame(columns=REGION_COLUMNS)
+    if not experiment or not run:
+        return [], empty, "Pick a run (above, or click its row in the table) to see its held-out predictions."
+    rows = runset.runs[(runset.runs["experiment"] == experiment) & (runset.runs["run"] == run)]
+    if rows.empty:
+        return [], empty, f"No run {run!r} in {experiment}: press Refresh records."
+    try:
+        result = run_predictions(rows.iloc[0]["dir"])
+    except PredictionsUnavailable as exc:
+        return [], empty, f"**{run}**: {exc}"
+    return result.gallery, result.regions, f"**{run}**: {result.summary}"
 
 
 def build_experiments_tab() -> gr.Tab:
@@ -135,11 +159,20 @@ def build_experiments_tab() -> gr.Tab:
             smoothing = gr.Slider(0, 0.95, value=0.0, step=0.05, label="Smoothing (EMA weight)")
             query = gr.Textbox(label="Filter runs", placeholder="e.g.  adam  lr<0.01  status=done")
         selected = gr.Dropdown(label="Runs shown (empty = all)", multiselect=True)
-        curves = gr.Plot(label="Curves", elem_id="experiments-curves")
+        # No component label: it would sit over the figure's own title.
+        curves = gr.Plot(label="Curves", show_label=False, elem_id="experiments-curves")
         facet = gr.Dropdown(label="Small multiples: one panel per")
-        panels = gr.Plot(label="Small multiples", elem_id="experiments-panels")
-        table = gr.Dataframe(label="Runs (click a row to select it)", interactive=False, max_height=400,
-                             elem_id="experiments-table")
+        panels = gr.Plot(label="Small multiples", show_label=False, elem_id="experiments-panels")
+        table = gr.Dataframe(label="Runs (click a row to select it and see its predictions)", interactive=False,
+                             max_height=400, elem_id="experiments-table")
+        gr.Markdown("### Held-out predictions\nThe picked run's best checkpoint on test faces it never saw "
+                    "(computed on first pick, a few seconds; then cached).")
+        run = gr.Dropdown(label="Run", elem_id="experiments-run")
+        picked = gr.Markdown(elem_id="experiments-predictions-status")
+        with gr.Row():
+            gallery = gr.Gallery(label="Test faces, best to worst (green: truth, red: prediction)", columns=4,
+                                 height="auto", format="png", scale=3, elem_id="experiments-predictions")
+            regions = gr.Dataframe(label="NME per region", interactive=False, scale=1, elem_id="experiments-regions")
 
         view_inputs = [records, experiment, metric, colour, dash, splits, x, log_y, smoothing, query, selected, facet]
         view_outputs = [curves, panels, table, message]
@@ -156,18 +189,24 @@ def build_experiments_tab() -> gr.Tab:
                     gr.Dropdown(choices=c.colour_choices, value=c.colour),
                     gr.Dropdown(choices=c.dash_choices, value=c.dash),
                     gr.Dropdown(choices=c.facet_choices, value=c.facet),
-                    gr.Dropdown(choices=c.runs, value=[]))
+                    gr.Dropdown(choices=c.runs, value=[]),
+                    gr.Dropdown(choices=c.runs, value=None))
 
-        setup = [metric, colour, dash, facet, selected]
+        setup = [metric, colour, dash, facet, selected, run]
+        show = ([records, experiment, run], [gallery, regions, picked])
         # Reread records on page load, on entering the tab and on Refresh, so newly trained runs appear.
         page = Context.root_block
         reread = [tab.select, refresh.click] + ([page.load] if page is not None else [])
         ui = {"api_visibility": "private"}  # UI plumbing, not an API: the figures come from kpdemo.dashboard
+        shown = {**ui, "concurrency_limit": 1, "concurrency_id": "run-predictions"}  # each runs a whole test split
         gr.on(reread, reload, experiment, [records, experiment], **ui).then(
-            pick_experiment, [records, experiment], setup, **ui).then(view, view_inputs, view_outputs, **ui)
+            pick_experiment, [records, experiment], setup, **ui).then(view, view_inputs, view_outputs, **ui).then(
+            predictions, *show, **shown)
         experiment.input(pick_experiment, [records, experiment], setup, **ui).then(
-            view, view_inputs, view_outputs, **ui)
+            view, view_inputs, view_outputs, **ui).then(predictions, *show, **shown)
         redraw = [c.input for c in (metric, colour, dash, splits, x, log_y, selected, facet)]
         gr.on([*redraw, smoothing.release, query.submit], view, view_inputs, view_outputs, **ui)
-        table.select(toggle_run, selected, selected, **ui).then(view, view_inputs, view_outputs, **ui)
+        table.select(toggle_run, selected, [selected, run], **ui).then(view, view_inputs, view_outputs, **ui).then(
+            predictions, *show, **shown)
+        run.input(predictions, *show, **shown)
     return tab

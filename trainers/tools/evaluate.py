@@ -9,26 +9,59 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import trainers.grids  # noqa: F401  (registers the experiments' derived datasets, e.g. w300_face64)
 from kpdemo.checkpoints import CheckpointError
 from kpdemo.config import DataNotFoundError
+from kpdemo.datasets import LandmarkSet, load_dataset
 from kpdemo.metrics import region_nme
 from kpdemo.models import load_model
 from kpdemo.training.tensors import TensorSet, points_from_network
-from trainers.engine.data import cached_dataset
 from trainers.engine.train import model_view, predict, resolve_device, score
 
 
-def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "test",
-                        device: str = "cpu") -> dict[str, float]:
-    """Metrics of the checkpoint at ``path`` on ``dataset``'s ``split`` (dataset defaults to the checkpoint's)."""
+@dataclass
+class HeldOut:
+    """A checkpoint's predictions on one dataset split, beside the crops it saw and their true points.
+
+    Why a value of its own: the metrics below and the Experiments tab's gallery of held-out faces
+    (:mod:`kpdemo.dashboard.predictions`) must describe the same predictions.
+    """
+
+    data: LandmarkSet  # the whole dataset (its name and schema)
+    split: str
+    part: LandmarkSet  # the split's samples
+    tensors: TensorSet  # the crops as the model sees them (the centre of wider stored crops)
+    pred: torch.Tensor  # normalised, (N, K, 2)
+
+    @property
+    def pred_px(self) -> np.ndarray:
+        return points_from_network(self.pred.cpu().numpy(), *self.tensors.hw)
+
+    @property
+    def true_px(self) -> np.ndarray:
+        return points_from_network(self.tensors.points.cpu().numpy(), *self.tensors.hw)
+
+    def metrics(self) -> dict[str, float]:
+        """Loss, RMSE, NME and, when every point is labelled, NME per region of the schema."""
+        metrics = {"dataset": self.data.name, "split": self.split, "images": len(self.part)}
+        metrics |= score(self.pred, self.tensors, self.data.schema)
+        if self.part.mask.all() and self.data.schema.regions:
+            metrics |= {f"nme_{k}": v for k, v in region_nme(self.pred_px, self.true_px, self.data.schema).items()}
+        return metrics
+
+
+def held_out_predictions(path: Path, dataset: str | None = None, split: str = "test", device: str = "cpu") -> HeldOut:
+    """The checkpoint at ``path`` run on ``dataset``'s ``split`` (dataset defaults to the checkpoint's)."""
     dev = resolve_device(device)
     model, meta = load_model(path, device=dev)
-    data = cached_dataset(dataset or meta.dataset)
+    # Not the trainers' in-process dataset cache: a long-lived caller (the app) would keep every crop in memory.
+    data = load_dataset(dataset or meta.dataset)
     if data.schema.id != meta.schema:
         raise CheckpointError(f"{Path(path).name} predicts {meta.schema!r} points, {data.name} has {data.schema.id!r}")
     part = data.split(split)
@@ -40,15 +73,15 @@ def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "te
     if view is None or tuple(view.hw) != tuple(meta.input_size):
         raise CheckpointError(
             f"{Path(path).name} expects {tuple(meta.input_size)} inputs, {data.name} has {tensors.hw}")
-    tensors = view
     with torch.inference_mode():
-        pred = predict(model, tensors, pixel_mean=meta.pixel_mean, pixel_std=meta.pixel_std, channels_last=False)
-    metrics = {"dataset": data.name, "split": split, "images": len(part)} | score(pred, tensors, data.schema)
-    if part.mask.all() and data.schema.regions:
-        pred_px = points_from_network(pred.cpu().numpy(), *tensors.hw)
-        true_px = points_from_network(tensors.points.cpu().numpy(), *tensors.hw)
-        metrics |= {f"nme_{k}": v for k, v in region_nme(pred_px, true_px, data.schema).items()}
-    return metrics
+        pred = predict(model, view, pixel_mean=meta.pixel_mean, pixel_std=meta.pixel_std, channels_last=False)
+    return HeldOut(data, split, part, view, pred)
+
+
+def evaluate_checkpoint(path: Path, dataset: str | None = None, split: str = "test",
+                        device: str = "cpu") -> dict[str, float]:
+    """Metrics of the checkpoint at ``path`` on ``dataset``'s ``split`` (dataset defaults to the checkpoint's)."""
+    return held_out_predictions(path, dataset, split, device).metrics()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,28 @@
+"""The image input of the Detect and Align tabs: Gradio's Image component, handing the handler an undecoded path.
+
+Gradio writes an ``image_path.pyi`` beside this module (its stub for every component subclass): keep the class
+alone here so that stub stays this small.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+from gradio.data_classes import ImageData
+
+
+class ImagePath(gr.Image):
+    """A ``gr.Image`` input whose value reaches the handler as the uploaded file's path, not yet decoded.
+
+    Why: ``gr.Image`` gives the page a preview, paste and a webcam snapshot, and examples as thumbnails, but its own
+    preprocessing opens every upload with PIL, even with ``type="filepath"``: a text file, an empty or corrupt file,
+    a checkpoint renamed ``.png`` or a 30000x30000 PNG then fails inside Gradio with a bare "Error". Handing the path
+    on lets :func:`kpdemo.detection.read_image` decode it and say what is wrong ("notes.txt is not an image", "too
+    large to open safely"). ``is_template`` makes Gradio render it with its own Image frontend.
+    """
+
+    is_template = True
+
+    def preprocess(self, payload: ImageData | None) -> str | None:
+        if payload is None or payload.path is None:  # nothing, or a base64 data URL: Gradio decodes those itself
+            return super().preprocess(payload)
+        return payload.path
