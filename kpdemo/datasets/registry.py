@@ -1,6 +1,7 @@
 """The dataset registry: every dataset kpdemo knows, its schema, and the files it needs.
 
-Trainers, the app and the dashboard list datasets from here instead of hard-coding names.
+Trainers, the app and the dashboard list datasets from here instead of hard-coding names. Datasets that users
+import (:mod:`kpdemo.datasets.uploads`) are found in the user area and listed here as ``user_<name>``.
 """
 
 from __future__ import annotations
