@@ -223,7 +223,7 @@ def read_pts_zip(upload: ZipUpload) -> Faces:
     """Images with a 68-point ``.pts`` beside each; an image without one, or a ``.pts`` without its image, is an
     error."""
     faces = Faces(IBUG68.id, [], [], [], [], [])
-    stems = {str(PurePosixPath(n).with_suffix("")): n for n in upload.images}
+    stems = {str(PurePosixPath(n).with_suffix("")) for n in upload.images}
     for pts in sorted(n for n in upload.names if n.lower().endswith(".pts")):
         if str(PurePosixPath(pts).with_suffix("")) not in stems:
             raise UploadError(f"{upload.where(pts)}: no image of the same name beside it")
