@@ -18,6 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at run 
 import gradio as gr  # noqa: E402
 
 from kpdemo.deployment import current_limits  # noqa: E402
+from kpdemo.ui import cache_writes  # noqa: E402
 from kpdemo.ui.align import build_align_tab  # noqa: E402
 from kpdemo.ui.detect import build_detect_tab  # noqa: E402
 from kpdemo.ui.experiments import build_experiments_tab  # noqa: E402
@@ -33,6 +34,7 @@ SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # Gradio's own 
 
 
 def build_app() -> gr.Blocks:
+    cache_writes.install()  # identical requests must not rewrite a file another request is downloading
     with gr.Blocks(title="kpdemo", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
