@@ -87,7 +87,10 @@ def test_every_endpoint_names_its_parameters(api: dict) -> None:
     assert api["/align"]["size"]["python_type"]["type"] == "Literal['112', '256']"
 
 
-def test_image_endpoints_answer_documented_calls(client: Client, api: dict, fixtures_dir: Path) -> None:
+def test_image_endpoints_answer_documented_calls(client: Client, api: dict, fixtures_dir: Path, tmp_path: Path) -> None:
+    for endpoint in ("/detect", "/align"):  # the page's image input (upload, paste, webcam), a file path to a client
+        image = api[endpoint]["image_file"]
+        assert (image["component"], image["python_type"]["type"]) == ("Image", "filepath"), endpoint
     astronaut = handle_file(str(fixtures_dir / "astronaut.png"))
     annotated, coords, status = call(client, api, "/detect", image_file=astronaut, model_key="mediapipe478")
     assert Image.open(annotated).size == (512, 512) and len(coords["faces"][0]["points"]) == 478, status
@@ -95,6 +98,12 @@ def test_image_endpoints_answer_documented_calls(client: Client, api: dict, fixt
     annotated, gallery, status = call(client, api, "/align", image_file=astronaut, model_key="mediapipe468",
                                       size="256", learned=False)
     assert len(gallery) == 1 and Image.open(gallery[0]["image"]).size == (256, 256), status
+
+    renamed = tmp_path / "notes.png"  # Gradio's Image component would fail on it with a bare "Error"
+    renamed.write_text("not pixels")
+    annotated, gallery, status = call(client, api, "/align", image_file=handle_file(str(renamed)),
+                                      model_key="mediapipe468", size="112", learned=False)
+    assert annotated is None and gallery == [] and "notes.png is not an image" in status
 
 
 def test_train_endpoints_answer_documented_calls(client: Client, api: dict) -> None:

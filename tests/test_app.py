@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +111,45 @@ def serve_app(tmp_path_factory: pytest.TempPathFactory, **env_vars: str) -> Iter
         proc.wait(timeout=20)
 
 
+def bad_uploads(folder: Path) -> dict[Path, str]:
+    """Files a visitor may hand the image input, each with what the app's message says about it."""
+    files = {"empty.png": (b"", " is not an image"), "notes.txt": (b"not a picture", " is not an image"),
+             "face.svg": (b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>', " is not an image"),
+             "model.png": ((REPO / "checkpoints" / "kaggle15_pip.pt").read_bytes()[:4096], " is not an image"),
+             "bomb.png": (png_bomb(30000), " is too large to open safely")}
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(buffer, "JPEG")
+    files["cut.jpg"] = (buffer.getvalue()[:600], " is not an image that can be read: the file is corrupt")
+    tiny = folder / "tiny.png"
+    Image.new("RGB", (4, 4), (120, 120, 120)).save(tiny)
+    for name, (data, _) in files.items():
+        (folder / name).write_bytes(data)
+    return {folder / name: name + message for name, (_, message) in files.items()} | {tiny: "No face found"}
+
+
+def test_image_input_hands_the_handler_an_undecoded_path(tmp_path: Path) -> None:
+    import gradio as gr
+    from gradio.data_classes import ImageData
+
+    from kpdemo.ui.image_path import ImagePath
+
+    for path in bad_uploads(tmp_path):
+        assert ImagePath(type="filepath").preprocess(ImageData(path=str(path), orig_name=path.name)) == str(path)
+    with pytest.raises(Exception, match="cannot identify image file"):  # why ImagePath exists: Gradio's own decoding
+        gr.Image(type="filepath").preprocess(ImageData(path=str(tmp_path / "notes.txt"), orig_name="notes.txt"))
+
+
+def png_bomb(side: int) -> bytes:
+    """A valid ``side`` x ``side`` grey PNG of zeros: under a megabyte on disk, ``side``\u00b2 pixels decoded."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    squeeze = zlib.compressobj(9)
+    row = b"\0" * (side + 1)  # filter byte + one grey byte per pixel
+    pixels = b"".join(squeeze.compress(row) for _ in range(side)) + squeeze.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with serve_app(tmp_path_factory) as url:
@@ -123,10 +165,9 @@ def test_app_api_detect_bad_input_and_align(app_url: str, tmp_path: Path, fixtur
     assert Image.open(annotated).size == (512, 512)
     assert len(coords["faces"]) == 1 and len(coords["faces"][0]["points"]) == 468, status
 
-    text = tmp_path / "notes.txt"
-    text.write_text("not a picture")
-    annotated, coords, status = client.predict(handle_file(str(text)), "mediapipe468", api_name="/detect")
-    assert annotated is None and "not an image" in status
+    for path, message in bad_uploads(tmp_path).items():  # through the Image input, whose own decoding is skipped
+        annotated, coords, status = client.predict(handle_file(str(path)), "mediapipe468", api_name="/detect")
+        assert annotated is None and message in status, status
 
     annotated, coords, status = client.predict(astronaut, "mediapipe478", api_name="/detect")  # still works
     assert len(coords["faces"][0]["points"]) == 478
