@@ -7,8 +7,10 @@ page's JavaScript does (``@gradio/client``'s ``submit`` and ``send_chunk``, the 
 1. ``GET /config``: the dependency triggered by the camera's ``stream`` gives ``fn_index``, the inputs (the other
    inputs take their components' current values, a ``gr.State`` is sent as ``null``: the server keeps its value) and
    ``stream_every``;
-2. ``POST /gradio_api/queue/join`` with the first frame, ``{"url": "data:image/jpeg;base64,..."}`` as the camera's
-   value (what the page sends for a streamed webcam frame), answered by an ``event_id``;
+2. ``GET /gradio_api/heartbeat/{session_hash}``, held open while the page is (the server frees the session's state
+   when it drops), then ``POST /gradio_api/queue/join`` with the first frame as the camera's value,
+   ``{"url": "data:image/jpeg;base64,..."}`` (what the page sends for a streamed webcam frame), answered by an
+   ``event_id``;
 3. ``GET /gradio_api/queue/data?session_hash=...``: server-sent events; each frame is answered by one
    ``process_streaming`` message carrying the outputs;
 4. ``POST /gradio_api/stream/{event_id}`` for each further frame, ``POST /gradio_api/stream/{event_id}/close`` at
@@ -51,6 +53,7 @@ class StreamEvent:
     camera_slot: int  # where the frame goes in ``inputs``
     outputs: tuple[int, ...]  # component ids, in the order of a reply's ``data``
     stream_every: float  # seconds between the page's capture ticks
+    heartbeat: bool  # whether pages keep a heartbeat connection (the server frees a session's state when it drops)
 
 
 def find_stream_event(config: Mapping[str, Any], camera_elem_id: str = CAMERA_ELEM_ID,
@@ -82,7 +85,8 @@ def find_stream_event(config: Mapping[str, Any], camera_elem_id: str = CAMERA_EL
         raise StreamError(f"no input of the stream event is called {sorted(values)}")
     return StreamEvent(api_prefix=config.get("api_prefix", "/gradio_api"), fn_index=dependency["id"],
                        trigger_id=camera, inputs=tuple(inputs), camera_slot=dependency["inputs"].index(camera),
-                       outputs=tuple(dependency["outputs"]), stream_every=float(dependency["stream_every"]))
+                       outputs=tuple(dependency["outputs"]), stream_every=float(dependency["stream_every"]),
+                       heartbeat=bool(config.get("connect_heartbeat")))
 
 
 def jpeg_frame(jpeg: bytes) -> dict[str, str]:
@@ -114,6 +118,7 @@ class StreamSession:
         self._http = httpx.Client(base_url=base_url.rstrip("/") + event.api_prefix,
                                   timeout=httpx.Timeout(timeout_s, connect=10))
         self._sse: httpx.Response | None = None
+        self._heartbeat: httpx.Response | None = None
         self._messages: Iterator[dict[str, Any]] | None = None
 
     @classmethod
@@ -135,6 +140,9 @@ class StreamSession:
         data[self.event.camera_slot] = jpeg_frame(jpeg)
         body = {"data": data, "event_data": None, "fn_index": self.event.fn_index, "session_hash": self.session_hash}
         if self.event_id is None:
+            if self.event.heartbeat:  # opened first, as the page does; never read: closing it ends the session
+                self._heartbeat = self._http.send(
+                    self._http.build_request("GET", f"/heartbeat/{self.session_hash}"), stream=True)
             joined = self._http.post("/queue/join", json=body | {"trigger_id": self.event.trigger_id})
             self.event_id = joined.raise_for_status().json()["event_id"]
             self._sse = self._http.send(self._http.build_request(
@@ -156,8 +164,9 @@ class StreamSession:
         except httpx.HTTPError:
             pass  # the server may be gone already; there is nothing left to close then
         finally:
-            if self._sse is not None:
-                self._sse.close()
+            for response in (self._sse, self._heartbeat):
+                if response is not None:
+                    response.close()
             self._http.close()
 
     def _next_reply(self) -> list[Any]:
