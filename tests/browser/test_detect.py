@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from .ui import changed_box, choose, fetch_image, upload, wait_for_text
+from .ui import changed_box, choose, fetch_image, upload_image, wait_for_text
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +19,7 @@ FACE_REGION = (120, 20, 330, 230)
 
 def detect(page, path: Path, expect: str = r"face.? found") -> str:
     """Upload ``path``, press *Detect landmarks*, wait for the status line to match ``expect``; returns it."""
-    upload(page, "detect-upload", path)
+    upload_image(page, "detect-upload", path)
     page.get_by_role("button", name="Detect landmarks").click()
     return wait_for_text(page, "#detect-status", expect)
 
@@ -76,14 +76,35 @@ def test_switch_to_project_checkpoint(page, fixtures_dir):
     assert_drawn_on_face(page, fixtures_dir / "astronaut.png")
 
 
-def test_non_image_upload_then_recovers(page, fixtures_dir, tmp_path):
-    notes = tmp_path / "notes.txt"
+def test_bad_files_get_a_clear_message_then_the_tab_recovers(page, fixtures_dir, tmp_path):
+    notes = tmp_path / "notes.txt"  # the image input's file filter refuses it before any upload
     notes.write_text("these are not pixels\n")
-    status = detect(page, notes, expect="Error")
-    assert "notes.txt is not an image" in status
-    page.locator(".toast-body").filter(has_text="not an image").first.wait_for()
+    page.locator("#detect-upload input[type=file]").set_input_files(str(notes))
+    page.locator(".toast-body").filter(has_text="Invalid file type: notes.txt").first.wait_for()
+
+    renamed = tmp_path / "notes.png"  # passes the filter: the app decodes it and says what is wrong
+    renamed.write_text("these are not pixels\n")
+    status = detect(page, renamed, expect="Error")
+    assert "notes.png is not an image" in status
+    page.locator(".toast-body").filter(has_text="notes.png is not an image").first.wait_for()
     assert page.locator("#detect-annotated img").count() == 0, "an error must not leave a stale result"
 
     status = detect(page, fixtures_dir / "astronaut.png")
     assert status.startswith("1 face found")
     assert_drawn_on_face(page, fixtures_dir / "astronaut.png")
+
+
+def test_example_thumbnails_fill_the_image_input(page):
+    from kpdemo.ui.common import example_images
+
+    names = [Path(p).name for p in example_images()]
+    thumbnails = page.get_by_role("tabpanel").locator(".gallery img")
+    thumbnails.first.wait_for()
+    assert thumbnails.count() == len(names)
+    shown = [fetch_image(page, thumbnails.nth(i)) for i in range(len(names))]
+    assert all(t.ndim == 3 and t.std() > 20 for t in shown), "a thumbnail is blank"
+    thumbnails.first.click()
+    page.wait_for_function("n => [...document.querySelectorAll('#detect-upload img')]"
+                           ".some(img => decodeURIComponent(img.src).endsWith('/' + n))", arg=names[0])
+    page.get_by_role("button", name="Detect landmarks").click()
+    assert wait_for_text(page, "#detect-status", r"face.? found").startswith("1 face found")

@@ -54,6 +54,23 @@ def upload(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000) -> No
                              f"{shown!r}") from exc
 
 
+def upload_image(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000) -> None:
+    """Hand ``path`` to the image input ``elem_id`` (as the OS file picker would), replacing a previous image.
+
+    Done when the input previews the uploaded file (an ``img`` whose URL ends with the file's name; a file that is
+    no image still gets one, broken).
+    """
+    clear = page.locator(f"#{elem_id} button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.wait_for_function(
+        "([sel, name]) => [...document.querySelectorAll(sel + ' img')]"
+        ".some(img => decodeURIComponent(img.src).endsWith('/' + name))",
+        arg=[f"#{elem_id}", path.name], timeout=timeout_ms,
+    )
+
+
 def choose(page: Page, label: str, option_prefix: str, exact: bool = False) -> str:
     """Pick the first option starting with (or, ``exact``, equal to) ``option_prefix`` in the current tab's dropdown
     ``label``; returns the option's text."""
