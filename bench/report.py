@@ -114,10 +114,52 @@ def footprint(results: Path) -> str:
             + markdown_table(["model file", "MiB", "parameters"], rows))
 
 
+def webcam_streams(results: Path) -> str:
+    frame = pd.read_csv(results / "webcam_stream.csv")
+    first = frame.iloc[0]
+    rows = [[users, f"{g['fps'].min():.1f} - {g['fps'].max():.1f}", f"{g['p50_ms'].median():.0f}",
+             f"{g['p95_ms'].max():.0f}", int(g["out_of_order"].sum()), int(g["late"].sum()),
+             int(g["bad_frames"].sum()), int(g["error"].notna().sum()), int(g["server_rss_mib"].iloc[0])]
+            for users, g in frame.groupby("users")]
+    return (f"Visitors streaming a 30 fps 640x480 face clip at once through the Webcam tab's real endpoint of "
+            f"`python app.py` on loopback, {first['duration_s']:g} s per run, each speaking the page's protocol "
+            f"(`bench/gradio_stream.py`: a frame sent only when the last is answered, on the page's "
+            f"{first['stream_every_s']:g} s capture timer), on {first['cpu']} ({first['cpu_threads']} threads, 1-min "
+            f"load {first['load_avg_1min']} at the end) (`python bench/webcam_stream.py` -> "
+            "`bench/results/webcam_stream.csv`, `webcam_stream.png`). fps: annotated frames each user received per "
+            "second; round trip: frame sent -> annotated frame back (p50: median over users, p95: worst user); "
+            "nothing piled up when no reply answered another frame than the last one sent (out of order) and none "
+            "took over 1 s (late).\n\n"
+            + markdown_table(["users", "fps per user (min - max)", "round trip p50 ms", "p95 ms", "out of order",
+                              "late", "bad frames", "broken streams", "server RSS MiB"], rows)
+            + "\n\n![webcam streams](bench/results/webcam_stream.png)")
+
+
+def load(results: Path) -> str:
+    frame = pd.read_csv(results / "load.csv")
+    total = frame[frame["endpoint"] == "all"].iloc[0]
+    rows = [[r.endpoint, r.requests, r.identical_inputs, r.failed, r.truncated, f"{r.per_s:.1f}", f"{r.p50_ms:.0f}",
+             f"{r.p95_ms:.0f}"] for r in frame.itertuples()]
+    return (f"{int(total['clients'])} concurrent clients against `python app.py` on loopback: Detect and Align "
+            "through gradio_client (every other request an identical example, the rest distinct renders) and "
+            "webcam streams (the page's protocol, one request per frame), every answer decoded and size-checked "
+            f"(`python bench/load.py` -> `bench/results/load.csv`, `load.png`), on {total['cpu']} "
+            f"({total['cpu_threads']} threads, 1-min load {total['load_avg_1min']} at the end). "
+            f"{int(total['requests'])} requests in {total['seconds']:g} s; server RSS "
+            f"{total['rss_after_mark_mib']:.0f} MiB after the first {int(total['rss_mark_requests'])} requests, "
+            f"{total['rss_after_run_mib']:.0f} MiB after the run ({total['rss_growth']:+.1%}); "
+            f"{int(total['server_tracebacks'])} tracebacks in the server's log.\n\n"
+            + markdown_table(["endpoint", "requests", "identical inputs", "failed", "truncated", "per s",
+                              "p50 ms", "p95 ms"], rows)
+            + "\n\n![load](bench/results/load.png)")
+
+
 SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Shipped models", shipped_models, "python bench/checkpoint_eval.py"),
     ("Against MediaPipe and dlib", peers, "python bench/accuracy.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
+    ("Webcam streams, several visitors", webcam_streams, "python bench/webcam_stream.py"),
+    ("Under load", load, "python bench/load.py"),
     ("Training speed", training, "python bench/train_speed.py"),
     ("Grid at once", grid_speed, "python bench/train_speed.py --grid optimizers"),
     ("Size and cold start", footprint, "python bench/footprint.py"),

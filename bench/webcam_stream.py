@@ -42,6 +42,7 @@ RESULTS = Path(__file__).parent / "results"
 CAMERA_FPS = 30.0
 CLIP_FRAMES = 90  # 3 s of head movement, looped
 WARMUP_FRAMES = 10  # one short stream first: the model loads on the first frame
+TARGET_FPS = 8.0  # each of 5 users on a 2-core server (issue 16)
 LATE_S = 1.0  # a reply this slow means frames are waiting somewhere (a page would look frozen)
 FRAMES_SEEN = re.compile(r"frames: (\d+)")
 
@@ -120,12 +121,14 @@ def plot(table: pd.DataFrame, traces: dict[int, list[UserRun]], path: Path) -> N
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for users, group in table.groupby("users"):
-        left.scatter([users] * len(group), group["fps"], color="#3b82f6", zorder=3)
+    for (users, group), colour in zip(table.groupby("users"), plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                                      strict=False):
+        left.scatter([users] * len(group), group["fps"], color=colour, zorder=3)
         for run in traces[users]:
-            right.plot(run.answered_s, run.round_trips_ms, lw=0.8,
+            right.plot(run.answered_s, run.round_trips_ms, lw=0.8, color=colour,
                        label=f"{users} users" if run.user == 0 else None)
     left.axhline(CAMERA_FPS, color="grey", ls=":", lw=1, label=f"camera ({CAMERA_FPS:.0f} fps)")
+    left.axhline(TARGET_FPS, color="#ef4444", ls="--", lw=1, label=f"target with 5 users ({TARGET_FPS:.0f} fps)")
     left.set_xticks(sorted(table["users"].unique()))
     left.set_xlabel("users streaming at once")
     left.set_ylabel("annotated frames per second, each user")
@@ -133,6 +136,7 @@ def plot(table: pd.DataFrame, traces: dict[int, list[UserRun]], path: Path) -> N
     left.legend(fontsize=8)
     right.set_xlabel("seconds into the run")
     right.set_ylabel("round trip per frame (ms)")
+    right.set_yscale("log")
     right.legend(fontsize=8)
     first = table.iloc[0]
     fig.suptitle(f"Webcam streams through the real endpoint, 640x480 @ {CAMERA_FPS:.0f} fps\n{first['cpu']}, "

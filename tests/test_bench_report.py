@@ -26,6 +26,13 @@ def test_missing_results_name_the_command_not_a_number(tmp_path: Path) -> None:
     assert "|" not in section  # no table without a file behind it
 
 
+def test_stream_and_load_sections_name_their_commands_when_not_measured(tmp_path: Path) -> None:
+    section = render(tmp_path)
+    assert "### Webcam streams, several visitors\n\nNot measured yet: `python bench/webcam_stream.py` writes " \
+           "`webcam_stream.csv`." in section
+    assert "### Under load\n\nNot measured yet: `python bench/load.py` writes `load.csv`." in section
+
+
 def test_replace_section_keeps_the_rest_of_the_readme() -> None:
     text = f"intro\n{START}\nold\n{END}\noutro\n"
     assert replace_section(text, f"{START}new{END}") == f"intro\n{START}new{END}\noutro\n"

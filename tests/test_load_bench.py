@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from bench.load import image_problem, main, shares
+from bench.report import load
 
 
 @pytest.mark.slow
@@ -24,6 +25,7 @@ def test_tiny_load_answers_every_request_whole(tmp_path: Path) -> None:
     assert total["server_tracebacks"] == 0
     assert total["rss_after_run_mib"] > 0 and total["rss_after_mark_mib"] > 0
     assert (tmp_path / "load.png").stat().st_size > 0
+    assert "| all | " in load(tmp_path) and "tracebacks in the server's log" in load(tmp_path)  # the README's table
 
 
 def test_a_cut_short_image_counts_as_truncated(tmp_path: Path, fixtures_dir: Path) -> None:

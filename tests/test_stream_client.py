@@ -14,6 +14,7 @@ import pytest
 
 from bench.app_server import App, running_app
 from bench.gradio_stream import StreamError, StreamSession, data_url_bytes, find_stream_event
+from bench.report import webcam_streams
 from bench.webcam_latency import SIZE_HW, make_frames
 from bench.webcam_stream import FRAMES_SEEN, plot, run_users, summarise
 
@@ -66,3 +67,5 @@ def test_stream_bench_counts_what_each_user_received(app: App, frames: list[byte
     assert table[["out_of_order", "bad_frames"]].to_numpy().sum() == 0
     plot(table, {2: runs}, tmp_path / "webcam_stream.png")
     assert (tmp_path / "webcam_stream.png").stat().st_size > 0
+    table.to_csv(tmp_path / "webcam_stream.csv", index=False)
+    assert "\n| 2 | " in webcam_streams(tmp_path)  # the README's row for 2 users
