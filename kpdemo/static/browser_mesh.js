@@ -83,6 +83,7 @@
       this.snapshotWaiters = [];
       this.resetCounts();
       this.button.addEventListener("click", () => (this.running ? this.stop() : this.start()));
+      this.button.disabled = false;
     }
 
     resetCounts() {
@@ -104,16 +105,18 @@
       this.button.textContent = "Stop";
       this.resetCounts();
       try {
-        this.say("loading the in-browser model");
-        const mesh = await faceMesh();
-        this.say("asking for the camera");
-        this.stream = await navigator.mediaDevices.getUserMedia(CAMERA_CONSTRAINTS);
+        this.say("asking for the camera"); // first: a visitor who says no downloads no model
+        this.stream = await navigator.mediaDevices.getUserMedia(CAMERA_CONSTRAINTS).catch((error) => {
+          throw new Error(`no camera (${error.name}: ${error.message}); allow this page to use the camera`);
+        });
         this.video.srcObject = this.stream;
         await this.video.play();
+        this.say("loading the in-browser model");
+        const mesh = await faceMesh();
         this.say("running");
         await this.loop(mesh);
       } catch (error) {
-        this.stop(`error: ${error.name === "Error" ? "" : error.name + ": "}${error.message}`);
+        this.stop(`error: ${error.message}`);
       }
     }
 
@@ -122,12 +125,13 @@
       this.button.textContent = "Start camera";
       if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
       this.stream = null;
+      this.snapshotWaiters.splice(0).forEach(({ reject }) => reject(new Error(`the in-browser mesh stopped: ${note}`)));
       this.say(note);
     }
 
     /** Mesh frames one after another until stopped, or until the panel leaves the page (tab or mode switched). */
     async loop(mesh) {
-      const ctx = this.frame.getContext("2d", { willReadFrequently: false });
+      const ctx = this.frame.getContext("2d");
       while (this.running) {
         if (!this.element.isConnected || this.element.offsetParent === null) {
           this.stop();
@@ -184,11 +188,11 @@
     answerSnapshots() {
       if (!this.snapshotWaiters.length) return;
       const snapshot = { image: this.frame.toDataURL("image/png"), faces: this.faces, frames: this.frames };
-      this.snapshotWaiters.splice(0).forEach((resolve) => resolve(snapshot));
+      this.snapshotWaiters.splice(0).forEach(({ resolve }) => resolve(snapshot));
     }
 
     snapshot() {
-      return new Promise((resolve) => this.snapshotWaiters.push(resolve));
+      return new Promise((resolve, reject) => this.snapshotWaiters.push({ resolve, reject }));
     }
   }
 

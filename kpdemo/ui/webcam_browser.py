@@ -22,11 +22,12 @@ SCRIPT = STATIC_DIR / "browser_mesh.js"
 SERVER, BROWSER = "on the server", "in this browser"
 
 # The panel's elements keep fixed ids: the script finds them inside its element, the browser tests from outside.
+# The button stays disabled until the script is mounted on it (a click before then would do nothing).
 PANEL_HTML = """
 <div class="kpdemo-browser-mesh">
   <p>MediaPipe face mesh (468 points) runs in this page: the camera's frames stay on your device.
      The first start loads the model (about 10 MB) from this app.</p>
-  <button id="browser-mesh-toggle" type="button">Start camera</button>
+  <button id="browser-mesh-toggle" type="button" disabled>Start camera</button>
   <canvas id="browser-mesh-view" width="640" height="480"></canvas>
   <div id="browser-mesh-status">frames: 0, with face: 0, fps: 0.0</div>
 </div>

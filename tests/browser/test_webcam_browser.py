@@ -20,7 +20,7 @@ import pytest
 
 from kpdemo.detection import get_predictor
 
-from .ui import open_tab, webcam_counts
+from .ui import open_tab, wait_for_text, webcam_counts
 
 pytestmark = pytest.mark.browser
 
@@ -91,3 +91,17 @@ def test_browser_mode_meshes_in_page_and_sends_no_frame(page, save_screenshot):
     server_status = page.locator("#webcam-status textarea")
     server_status.wait_for()
     assert webcam_counts(server_status.input_value())[0] == 0, "the server processed frames in the in-browser mode"
+
+
+def test_browser_mode_says_when_the_camera_is_refused(page):
+    """A visitor who refuses the camera reads why nothing runs (Chromium's fake UI always accepts, so the refusal is
+    made by replacing getUserMedia with one that rejects as a refusing browser does)."""
+    open_tab(page, "Webcam")
+    page.get_by_label("in this browser", exact=True).check()
+    page.locator("#browser-mesh-toggle").wait_for()
+    page.evaluate("() => { navigator.mediaDevices.getUserMedia = () =>"
+                  " Promise.reject(new DOMException('Permission denied', 'NotAllowedError')); }")
+    page.locator("#browser-mesh-toggle").click()
+    text = wait_for_text(page, "#browser-mesh-status", r"error: no camera \(NotAllowedError", timeout_ms=30_000)
+    assert "allow this page to use the camera" in text
+    assert page.locator("#browser-mesh-toggle").inner_text() == "Start camera", "the panel should be ready to retry"
