@@ -7,9 +7,9 @@ astronaut photo with the face at varying sizes, positions and tilts (a moving he
 and the server get. ``ratio_vs_mediapipe468`` compares medians measured in the same run. Writes
 ``bench/results/webcam_latency.csv`` and ``bench/results/webcam_latency.png``.
 
-Checkpoints are timed as a deployment serves them: through ONNX Runtime, exported first where no fresh export sits
-beside them (``python -m trainers.tools.export``); ``--torch`` times the PyTorch fallback instead. The ``backend``
-column says which ran.
+Checkpoints are timed as a deployment serves them: through ONNX Runtime, exported first where no fresh export (or
+no int8 twin, which live frames run on) sits beside them (``python -m trainers.tools.export``); ``--torch`` times the
+PyTorch fallback instead. The ``backend`` column says which ran on the frames.
 
     nice -n 10 python bench/webcam_latency.py [--frames 120] [--users 2] [--torch]
 """
@@ -69,18 +69,19 @@ def run_session(key: str, frames: list[bytes]) -> tuple[list[float], int]:
 
 
 def export_checkpoints(keys: list[str]) -> None:
-    """Write a fresh ONNX export beside every shipped checkpoint that lacks one (what the app then serves)."""
+    """Write fresh ONNX exports (float and int8) beside every shipped checkpoint that lacks one (what the app then
+    serves)."""
     from kpdemo.detection.onnx_backend import load_fresh_export
-    from trainers.tools.export import export_onnx
+    from trainers.tools.export import main as export
 
     for key in keys:
         path = CHECKPOINTS_DIR / f"{key.removeprefix('checkpoint:')}.pt"
-        if load_fresh_export(path) is None:
-            export_onnx(path)
+        if load_fresh_export(path) is None or load_fresh_export(path, int8=True) is None:
+            export([str(path)])
 
 
 def time_predictor(key: str, frames: list[bytes], users: int) -> dict:
-    backend = getattr(get_predictor(key), "backend", "mediapipe")  # load outside the timing
+    backend = getattr(get_predictor(key), "video_backend", "mediapipe")  # load outside the timing
     latencies, with_face = run_session(key, frames)
     lat = np.array(latencies)
     start = time.perf_counter()

@@ -6,6 +6,10 @@ workers need no lock around it. The ``.pt`` stays the source of truth: an export
 checkpoint it was made from and is used only while that still matches (:func:`load_fresh_export`), so retraining a
 model never serves the old weights (file times cannot tell: a git clone sets them in checkout order).
 ``onnxruntime`` is imported lazily, so the app still starts (on PyTorch) where it is not installed.
+
+An export may have an int8 twin, ``<stem>.int8.onnx`` (convolutions quantized, calibrated on training crops; see
+``trainers.tools.export``), under the same freshness rule: ~2.7x faster per face on a CPU with VNNI, for a small
+accuracy cost that live webcam frames can afford and photos need not pay.
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def onnx_path(checkpoint: Path) -> Path:
-    """Where a checkpoint's export lives: beside it, same stem (``checkpoints/foo.pt`` -> ``checkpoints/foo.onnx``)."""
-    return Path(checkpoint).with_suffix(".onnx")
+def onnx_path(checkpoint: Path, int8: bool = False) -> Path:
+    """Where a checkpoint's export lives: beside it, same stem (``checkpoints/foo.pt`` -> ``checkpoints/foo.onnx``,
+    its int8 twin ``checkpoints/foo.int8.onnx``)."""
+    return Path(checkpoint).with_suffix(".int8.onnx" if int8 else ".onnx")
 
 
-def load_fresh_export(checkpoint: Path) -> OnnxNetwork | None:
-    """The checkpoint's export, loaded, if it exists and was made from this very checkpoint file; None when absent
-    or stale. Errors loading an existing export (no onnxruntime, a broken file) propagate to the caller."""
-    export = onnx_path(checkpoint)
+def load_fresh_export(checkpoint: Path, int8: bool = False) -> OnnxNetwork | None:
+    """The checkpoint's export (``int8``: its int8 twin), loaded, if it exists and was made from this very checkpoint
+    file; None when absent or stale. Errors loading an existing export (no onnxruntime, a broken file) propagate to
+    the caller."""
+    export = onnx_path(checkpoint, int8)
     if not export.is_file():
         return None
     network = OnnxNetwork(export)
