@@ -65,7 +65,6 @@ class Record:
     client: int
     endpoint: str  # /detect, /align or stream
     identical: bool  # an input other requests send too
-    done_s: float  # when it was answered, from the load's start
     latency_ms: float
     outcome: str  # ok, failed or truncated
     detail: str = ""
@@ -128,10 +127,9 @@ class Load:
 
     def answered(self, client: int, endpoint: str, identical: bool, latency_s: float, problem: str,
                  failed: bool = False) -> None:
-        """Record a request answered now after ``latency_s``; ``problem`` says what was wrong with it, if anything."""
+        """Record a request answered after ``latency_s``; ``problem`` says what was wrong with it, if anything."""
         outcome = "failed" if failed else "truncated" if problem else "ok"
-        self.add(Record(client, endpoint, identical, time.monotonic() - self.start, latency_s * 1000, outcome,
-                        problem))
+        self.add(Record(client, endpoint, identical, latency_s * 1000, outcome, problem))
 
 
 def api_client(load: Load, client: int, count: int, identical: list[Path], distinct: Callable[[], Path],
