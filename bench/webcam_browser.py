@@ -19,7 +19,6 @@ import argparse
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_serving  # noqa: E402
+from bench.app_server import running_app  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames, write_y4m  # noqa: E402
 from tests.browser.ui import choose, open_tab, start_webcam  # noqa: E402
 
@@ -120,31 +120,20 @@ def measure(page, model_label: str, seconds: float) -> dict[str, float]:
 def run(models: list[str], seconds: float) -> pd.DataFrame:
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "stamped.y4m")
-        log_path = Path(tmp) / "app.log"
-        with open(log_path, "w") as log:
-            app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, stdout=log,
-                                   stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            wait_until_serving(url, app, log_path, 180)
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"])
-                page = browser.new_page(viewport={"width": 1280, "height": 1000})
-                page.set_default_timeout(120_000)
-                page.goto(url, wait_until="domcontentloaded")
-                open_tab(page, "Webcam")
-                start_webcam(page, "webcam-camera")
-                page.locator("#webcam-output img").wait_for()
-                page.evaluate(WATCH_JS, [STAMP_BITS, STAMP_CELL, *STAMP_ORIGIN])
-                rows = [measure(page, model, seconds) for model in models]
-                browser.close()
-        finally:
-            app.terminate()
-            app.wait(timeout=30)
+        with running_app(Path(tmp) / "app.log", PYTHONUNBUFFERED="1") as app, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(app.url, wait_until="domcontentloaded")
+            open_tab(page, "Webcam")
+            start_webcam(page, "webcam-camera")
+            page.locator("#webcam-output img").wait_for()
+            page.evaluate(WATCH_JS, [STAMP_BITS, STAMP_CELL, *STAMP_ORIGIN])
+            rows = [measure(page, model, seconds) for model in models]
+            browser.close()
     table = pd.DataFrame(rows)
     table["clip_fps"] = CLIP_FPS
     table["cpu"] = platform.processor() or platform.machine()

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
-import socket
 import struct
-import subprocess
-import sys
-import time
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.app_server import running_app
 from kpdemo.detection import read_image
 from kpdemo.ui.align import align
 from kpdemo.ui.detect import detect
@@ -75,40 +70,15 @@ def test_webcam_counts_frames_and_frames_with_face(fixtures_dir: Path) -> None:
 # ---------------------------------------------------------------- the real app in a subprocess
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve_app(tmp_path_factory: pytest.TempPathFactory, **env_vars: str) -> Iterator[str]:
     """``python app.py`` on a free port with its own runs folder and ``env_vars``; yields its URL once it answers.
 
     Shared with test_api.py, which needs the same real start-up with other settings.
     """
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = os.environ | {"KPDEMO_RUNS": str(tmp_path_factory.mktemp("runs")), "GRADIO_ANALYTICS_ENABLED": "False"}
-    env |= env_vars
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"app did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    env = {"KPDEMO_RUNS": str(tmp_path_factory.mktemp("runs"))} | env_vars
+    with running_app(tmp_path_factory.mktemp("app") / "app.log", **env) as app:
+        yield app.url
 
 
 def bad_uploads(folder: Path) -> dict[Path, str]:

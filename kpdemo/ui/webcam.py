@@ -32,8 +32,10 @@ CAMERA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480
 #: A stream ends after this many seconds (the visitor presses record again), so an abandoned tab does not hold a
 #: worker for ever.
 STREAM_TIME_LIMIT_S = 1800
-#: Streams served at once; more sessions wait their turn frame by frame. Two cores and the GIL gain nothing from more.
-STREAM_CONCURRENCY = 4
+#: Visitors streaming at once. A stream holds its worker for its whole life (not per frame), so this is a visitor
+#: count: with 4, a fifth visitor got one frame in 5 s while four got 15 fps each (``bench/webcam_stream.py``).
+#: Beyond it a visitor waits for a stream to end; below it the cores are shared, each stream slowing as more join.
+STREAM_CONCURRENCY = 16
 #: A tracking predictor (:meth:`~kpdemo.detection.base.LandmarkPredictor.track`) still runs its face detector on every
 #: this-many-th frame, to pick up faces that entered and drop ones that left.
 REDETECT_EVERY = 10

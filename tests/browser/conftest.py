@@ -1,7 +1,8 @@
 """Browser-test fixtures: the real app in a subprocess, headless Debian Chromium driven by Playwright, artifacts.
 
 Why these choices:
-- The app runs as ``python app.py --port N`` exactly as a user starts it, so the tests cover the CLI, the Gradio
+- The app runs as ``python app.py --port N`` exactly as a user starts it (``bench/app_server.py``, as the load
+  benches start it), so the tests cover the CLI, the Gradio
   server, the frontend and the models together. One app and one browser serve the whole session (start-up is the
   expensive part: importing torch + MediaPipe + Gradio takes most of the suite's time on 2 cores).
 - Chromium is Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it); Playwright's own browser download is never
@@ -14,17 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.app_server import running_app
 from kpdemo.config import runs_dir
 
 from .fake_webcam import make_face_video
@@ -33,7 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("KPDEMO_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO / "test-artifacts"
 README_SCREENSHOTS = REPO / "docs" / "screenshots"
-APP_START_TIMEOUT_S = 180.0
 #: Refresh docs/screenshots/ from this run (and show real run records in them, not the synthetic fixtures).
 UPDATE_README_SCREENSHOTS = os.environ.get("KPDEMO_UPDATE_SCREENSHOTS") == "1"
 #: The user's runs, read at import: tests/conftest.py later points KPDEMO_RUNS at a temporary folder.
@@ -49,32 +44,6 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_serving(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
-    """Poll ``url`` until it answers 200; fail at once with the app's log if the process dies first."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited with code {proc.returncode} before serving:\n{log_tail(log_path)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"app not serving at {url} after {timeout_s:.0f} s:\n{log_tail(log_path)}")
-
-
-def log_tail(path: Path, chars: int = 4000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
 
 
 @pytest.fixture(scope="session")
@@ -107,25 +76,9 @@ def app_runs_dir(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -
 
 @pytest.fixture(scope="session")
 def app_url(chromium_path: Path, artifacts_dir: Path, app_runs_dir: Path) -> Iterator[str]:
-    """``python app.py --port N`` in a subprocess (its log in test-artifacts/app.log); killed at session end."""
-    port = free_port()
-    log_path = artifacts_dir / "app.log"
-    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "PYTHONUNBUFFERED": "1", "KPDEMO_RUNS": str(app_runs_dir)}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_serving(url, proc, log_path, APP_START_TIMEOUT_S)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """``python app.py --port N`` in a subprocess (its log in test-artifacts/app.log); stopped at session end."""
+    with running_app(artifacts_dir / "app.log", PYTHONUNBUFFERED="1", KPDEMO_RUNS=str(app_runs_dir)) as app:
+        yield app.url
 
 
 @pytest.fixture(scope="session")
