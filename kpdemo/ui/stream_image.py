@@ -35,9 +35,7 @@ class StreamedFrame(gr.Image):
     constructor's named parameters as the component's props, so a narrower ``__init__`` would lose them.
     """
 
-    def get_block_name(self) -> str:
-        """Rendered by the page's own Image component: only the payload differs."""
-        return "image"
+    is_template = True  # rendered by the page's own Image component: only the payload differs
 
     def postprocess(self, value: np.ndarray | None) -> ImageData | None:
         if value is None:
