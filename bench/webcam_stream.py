@@ -9,8 +9,9 @@ a browser would show. The server runs on loopback in a subprocess; the users are
 Per user: frames per second (annotated frames received / wall time), round trip per frame (send -> annotated frame
 back; p50, p95, max ms), and whether anything piled up: ``out_of_order`` counts replies whose server frame counter
 (the status line's ``frames: N``) is not the number of frames this user sent, ``late`` replies that took over
-``LATE_S``, ``bad_frames`` annotated frames that did not decode to 640x480. The server's resident memory after each
-run. Writes ``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
+``LATE_S``, ``bad_frames`` annotated frames that did not decode to 640x480. The server's resident memory and the
+files in its Gradio cache folder after each run (``--users 1 --duration 600 --out bench/results/soak`` is the
+10-minute stream that shows neither grows with the stream). Writes ``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
 
     nice -n 10 python bench/webcam_stream.py [--users 1 5] [--duration 20] [--model mediapipe468]
 """
@@ -100,7 +101,14 @@ def run_users(app: App, users: int, frames: list[bytes], duration_s: float, mode
         return list(pool.map(lambda u: stream_user(app, u, frames, duration_s, go, model), range(users)))
 
 
-def summarise(runs: list[UserRun], users: int, rss_mib: float, stream_every: float, duration_s: float) -> list[dict]:
+def cache_usage(folder: Path) -> tuple[int, float]:
+    """(files, MiB) under the app's Gradio cache folder: a stream must not leave a file per frame there."""
+    files = [f for f in folder.rglob("*") if f.is_file()] if folder.exists() else []
+    return len(files), sum(f.stat().st_size for f in files) / 2**20
+
+
+def summarise(runs: list[UserRun], users: int, rss_mib: float, stream_every: float, duration_s: float,
+              cache: tuple[int, float]) -> list[dict]:
     rows = []
     for run in runs:
         rtt = np.array(run.round_trips_ms) if run.round_trips_ms else np.array([np.nan])
@@ -110,6 +118,7 @@ def summarise(runs: list[UserRun], users: int, rss_mib: float, stream_every: flo
             "max_ms": round(float(rtt.max()), 1), "out_of_order": run.out_of_order, "late": run.late,
             "bad_frames": run.bad_frames, "error": run.error, "server_rss_mib": round(rss_mib),
             "stream_every_s": stream_every, "duration_s": duration_s,
+            "cache_files": cache[0], "cache_mib": round(cache[1], 2),
         })
     return rows
 
@@ -154,14 +163,17 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = parser.parse_args(argv)
     frames = make_frames(CLIP_FRAMES)
     rows, traces = [], {}
-    with running_app(Path(tempfile.mkdtemp(prefix="webcam_stream_")) / "app.log") as app:
+    work = Path(tempfile.mkdtemp(prefix="webcam_stream_"))
+    cache_dir = work / "gradio_cache"  # the app's own cache folder, so its growth can be read
+    with running_app(work / "app.log", GRADIO_TEMP_DIR=str(cache_dir)) as app:
         warm = stream_user(app, 0, frames[:WARMUP_FRAMES], WARMUP_FRAMES / CAMERA_FPS, model=args.model)
         if warm.error:
             raise RuntimeError(f"warm-up stream failed: {warm.error}")
         stream_every = StreamSession.connect(app.url).event.stream_every
         for users in args.users:
             traces[users] = run_users(app, users, frames, args.duration, args.model)
-            rows += summarise(traces[users], users, app.rss_mib(), stream_every, args.duration)
+            rows += summarise(traces[users], users, app.rss_mib(), stream_every, args.duration,
+                              cache_usage(cache_dir))
             print(pd.DataFrame(rows[-users:]).to_string(index=False))
     table = pd.DataFrame(rows).assign(cpu=cpu_name(), cpu_threads=os.cpu_count(),
                                       load_avg_1min=round(os.getloadavg()[0], 2))
