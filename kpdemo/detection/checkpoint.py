@@ -56,7 +56,7 @@ class CheckpointPredictor(LandmarkPredictor):
 
     ``video_backend`` is what runs it on live frames: ``"onnxruntime-int8"`` where a fresh ``.int8.onnx`` sits beside
     the checkpoint, else the same as ``backend``. Why int8 there only: a webcam frame must fit MediaPipe's budget
-    (the int8 network is ~2.7x faster on a VNNI CPU: 68-point PIP 4.7 -> 1.8 ms), and its cost, +0.35% relative NME
+    (the int8 network is ~2x faster on a VNNI CPU: 68-point PIP 2.5 -> 1.2 ms), and its cost, +0.35% relative NME
     on 300-W validation faces and 0.15 px mean shift, is far below a live frame's jitter; photos get the float
     network (and two passes with flip averaging), where accuracy matters and a few ms do not. Both frame kinds of a
     stream (re-detection and tracking) take the int8 network, so the points do not step when one follows the other.

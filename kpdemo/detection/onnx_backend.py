@@ -8,7 +8,7 @@ model never serves the old weights (file times cannot tell: a git clone sets the
 ``onnxruntime`` is imported lazily, so the app still starts (on PyTorch) where it is not installed.
 
 An export may have an int8 twin, ``<stem>.int8.onnx`` (convolutions quantized, calibrated on training crops; see
-``trainers.tools.export``), under the same freshness rule: ~2.7x faster per face on a CPU with VNNI, for a small
+``trainers.tools.export``), under the same freshness rule: ~2x faster per face on a CPU with VNNI, for a small
 accuracy cost that live webcam frames can afford and photos need not pay.
 """
 

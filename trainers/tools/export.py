@@ -13,10 +13,12 @@ that disagrees by more than ``--tolerance`` crop pixels is deleted so it is neve
 
 Then an int8 twin, ``<checkpoint>.int8.onnx`` (:func:`export_int8`), which the app runs on live webcam frames:
 convolutions quantized (int8 weights per channel, uint8 activations whose ranges come from training crops of the
-checkpoint's own dataset), everything else float. For the 68-point PIP model it takes ``session.run`` from ~4.7 to
-~1.8 ms on this 2-core VNNI CPU, for +0.35% relative NME on 300-W validation faces (3.854 -> 3.868%) and a mean
-shift of 0.09 px from the float model. It is checked against the float export on the validation crops and deleted
-when their mean distance exceeds ``--int8-tolerance``; it is skipped, with a note, where the dataset is not here.
+checkpoint's own dataset), everything else float. For the 68-point PIP model it takes ``session.run`` from ~2.5 to
+~1.2 ms on this 2-core VNNI CPU, for +0.35% relative NME on 300-W validation faces (3.854 -> 3.868%) and a mean
+shift of 0.15 px from the float model (``bench/onnx_int8.py``). It is checked against the float export on the
+validation crops and deleted when their mean distance exceeds ``--int8-tolerance``; it is skipped, with a note,
+where the dataset is not here. CPUs without VNNI run it too, more slowly and possibly less exactly (ONNX Runtime's
+AVX2 uint8 x int8 kernel can saturate), and the check runs on the exporting machine only.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def export_onnx(checkpoint_path: Path, out_path: Path | None = None, opset: int 
     )
     # The exporter gives each bias-free conv a zero bias computed at run time (Expand of a Cast scalar); ONNX Runtime
     # leaves Expand unfolded, and a conv whose bias is not a constant can neither absorb its BatchNorm nor take the
-    # blocked NCHWc kernels: folding the constants here makes the 68-point PIP network ~30% faster in ORT.
+    # blocked NCHWc kernels: folding the constants here takes the 68-point PIP network from ~3.6 to ~2.5 ms in ORT.
     onnxscript.optimizer.fold_constants(program.model)
     onnxscript.optimizer.remove_unused_nodes(program.model)
     program.model.metadata_props[META_KEY] = json.dumps(asdict(meta))
@@ -146,12 +148,13 @@ def export_int8(checkpoint_path: Path, calibration: np.ndarray | None = None) ->
     """Quantize the checkpoint's float export (written first by :func:`export_onnx`) to ``<stem>.int8.onnx``.
 
     Static QDQ quantization of the convolutions only: they are ~90% of the network's time; the residual adds and
-    PIP's decoding (argmax, gathers, the neighbour merge) stay float, where 8 bits would round point coordinates
-    (measured on the 68-point model: quantizing adds and pooling as well is no faster beyond noise and shifts
-    points 0.16 px instead of 0.09). ``calibration``: float inputs (N, C, H, W) whose activation ranges (min/max)
-    set the scales; default :data:`CALIBRATION_CROPS` training crops of the checkpoint's dataset (never test data).
-    ``quant_pre_process`` first folds the float16 Casts and BatchNorm into the conv weights (ONNX Runtime's basic
-    optimisations), so the quantizer sees plain convs with float32 weights."""
+    PIP's decoding (argmax, gathers, the neighbour merge) stay float, where 8 bits would round point coordinates.
+    Measured on the 68-point model: quantizing the adds and pooling as well is no faster beyond noise and moves the
+    points 1.7x as far from the float ones; quantizing every op but the merge gives val NME 3.883% (convs only:
+    3.868%). ``calibration``: float inputs (N, C, H, W) whose activation ranges (min/max) set the scales; default
+    :data:`CALIBRATION_CROPS` training crops of the checkpoint's dataset (never test data). ``quant_pre_process``
+    first folds the float16 Casts and BatchNorm into the conv weights (ONNX Runtime's basic optimisations), so the
+    quantizer sees plain convs with float32 weights."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
