@@ -9,8 +9,8 @@ a browser would show. The server runs on loopback in a subprocess; the users are
 Per user: frames per second (annotated frames received / wall time), round trip per frame (send -> annotated frame
 back; p50, p95, max ms), and whether anything piled up: ``out_of_order`` counts replies whose server frame counter
 (the status line's ``frames: N``) is not the number of frames this user sent, ``late`` replies that took over
-``LATE_S``, ``bad_frames`` annotated frames that did not decode to 640x480. The server's resident memory and the
-files in its Gradio cache folder after each run (``--users 1 --duration 600 --out bench/results/soak`` is the
+``LATE_S``, ``bad_frames`` annotated frames that did not decode to 640x480. The server's resident memory before and
+after each run, and the files in its Gradio cache folder after it (``--users 1 --duration 600 --out bench/results/soak`` is the
 10-minute stream that shows neither grows with the stream). Writes ``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
 
     nice -n 10 python bench/webcam_stream.py [--users 1 5] [--duration 20] [--model mediapipe468]
@@ -107,8 +107,15 @@ def cache_usage(folder: Path) -> tuple[int, float]:
     return len(files), sum(f.stat().st_size for f in files) / 2**20
 
 
-def summarise(runs: list[UserRun], users: int, rss_mib: float, stream_every: float, duration_s: float,
-              cache: tuple[int, float]) -> list[dict]:
+def server_state(app: App, cache_dir: Path) -> dict[str, float]:
+    """The server's memory and cache folder now, as columns of the results."""
+    files, mib = cache_usage(cache_dir)
+    return {"server_rss_mib": round(app.rss_mib()), "cache_files": files, "cache_mib": round(mib, 2)}
+
+
+def summarise(runs: list[UserRun], users: int, stream_every: float, duration_s: float,
+              server: dict[str, float]) -> list[dict]:
+    """One row per user; ``server`` (:func:`server_state` after the run, plus ``server_rss_start_mib``) on each."""
     rows = []
     for run in runs:
         rtt = np.array(run.round_trips_ms) if run.round_trips_ms else np.array([np.nan])
@@ -116,9 +123,8 @@ def summarise(runs: list[UserRun], users: int, rss_mib: float, stream_every: flo
             "users": users, "user": run.user, "fps": round(run.fps, 2), "frames": len(run.round_trips_ms),
             "p50_ms": round(float(np.median(rtt)), 1), "p95_ms": round(float(np.percentile(rtt, 95)), 1),
             "max_ms": round(float(rtt.max()), 1), "out_of_order": run.out_of_order, "late": run.late,
-            "bad_frames": run.bad_frames, "error": run.error, "server_rss_mib": round(rss_mib),
-            "stream_every_s": stream_every, "duration_s": duration_s,
-            "cache_files": cache[0], "cache_mib": round(cache[1], 2),
+            "bad_frames": run.bad_frames, "error": run.error, "stream_every_s": stream_every,
+            "duration_s": duration_s, **server,
         })
     return rows
 
@@ -171,9 +177,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             raise RuntimeError(f"warm-up stream failed: {warm.error}")
         stream_every = StreamSession.connect(app.url).event.stream_every
         for users in args.users:
+            start = app.rss_mib()
             traces[users] = run_users(app, users, frames, args.duration, args.model)
-            rows += summarise(traces[users], users, app.rss_mib(), stream_every, args.duration,
-                              cache_usage(cache_dir))
+            server = server_state(app, cache_dir) | {"server_rss_start_mib": round(start)}
+            rows += summarise(traces[users], users, stream_every, args.duration, server)
             print(pd.DataFrame(rows[-users:]).to_string(index=False))
     table = pd.DataFrame(rows).assign(cpu=cpu_name(), cpu_threads=os.cpu_count(),
                                       load_avg_1min=round(os.getloadavg()[0], 2))

@@ -60,7 +60,7 @@ def test_inputs_can_be_set_by_label_and_unknown_ones_are_refused(app: App, frame
 
 def test_stream_bench_counts_what_each_user_received(app: App, frames: list[bytes], tmp_path: Path) -> None:
     runs = run_users(app, 2, frames, duration_s=1.0, model=None)
-    table = pd.DataFrame(summarise(runs, 2, app.rss_mib(), 0.033, 1.0, (3, 0.5))).assign(
+    table = pd.DataFrame(summarise(runs, 2, 0.033, 1.0, {"server_rss_mib": 900, "cache_files": 3})).assign(
         cpu="cpu", cpu_threads=2, load_avg_1min=0.0)
     assert [r.error for r in runs] == ["", ""]
     assert (table["frames"] > 0).all() and (table["fps"] > 0).all()
