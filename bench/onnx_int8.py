@@ -6,7 +6,8 @@ checkpoint's own dataset's ``val`` split (never test: this choice must not be tu
 crops, scored by the same code as ``bench/checkpoint_eval.py`` (:class:`trainers.tools.evaluate.HeldOut`) with the
 two exports' predictions. Time: ``session.run`` on one face, the two sessions alternating in one process (so load on
 a shared machine hits both alike), medians; as the app runs them (:class:`~kpdemo.detection.onnx_backend.OnnxNetwork`,
-two threads). Exports both first where either is missing (``python -m trainers.tools.export``). Prints a table.
+two threads). Exports both first where either is missing (``python -m trainers.tools.export``). Writes
+``bench/results/onnx_int8.csv``.
 
     nice -n 10 python bench/onnx_int8.py [checkpoints/ibug68_pip.pt ...] [--repeats 300]
 """
@@ -14,6 +15,7 @@ two threads). Exports both first where either is missing (``python -m trainers.t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +31,8 @@ from kpdemo.detection.onnx_backend import OnnxNetwork, load_fresh_export, onnx_p
 from trainers.engine.train import predict  # noqa: E402
 from trainers.tools.evaluate import HeldOut, held_out_predictions  # noqa: E402
 from trainers.tools.export import main as export  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class OnnxModule(torch.nn.Module):
@@ -81,6 +85,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300, help="timing turns per network (5 calls each)")
     args = parser.parse_args()
     table = pd.DataFrame([row for c in args.checkpoints for row in compare(c, args.repeats)])
+    table["cpu_threads"], table["load_avg_1min"] = os.cpu_count(), round(os.getloadavg()[0], 2)
+    RESULTS.mkdir(exist_ok=True)
+    table.to_csv(RESULTS / "onnx_int8.csv", index=False)
     print(table.to_string(index=False))
 
 

@@ -74,6 +74,18 @@ def webcam(results: Path) -> str:
             + "\n\n![webcam latency](bench/results/webcam_latency.png)")
 
 
+def int8_exports(results: Path) -> str:
+    frame = pd.read_csv(results / "onnx_int8.csv")
+    rows = [[f"`{r.checkpoint}`", f"`{r.export}`", r.val_faces, f"{r.rmse_px:.3f}", f"{r.nme_pct:.3f}%",
+             f"{r.run_median_ms:.2f}", f"{r.MiB:.1f}"] for r in frame.itertuples()]
+    return ("Webcam frames run each checkpoint's int8 export (its convolutions quantized by ONNX Runtime, calibrated "
+            "on 300 training crops); photos keep the float one. What that costs and buys, on the checkpoint's "
+            "validation split (never test) from ground-truth crops, and ONNX Runtime's time for one face on "
+            f"{frame['cpu_threads'].iloc[0]} threads (1-min load {frame['load_avg_1min'].iloc[0]}) "
+            "(`python bench/onnx_int8.py checkpoints/*_pip.pt` -> `bench/results/onnx_int8.csv`).\n\n"
+            + markdown_table(["checkpoint", "export", "val faces", "RMSE px", "NME", "ms per face", "MiB"], rows))
+
+
 def training(results: Path) -> str:
     frame = pd.read_csv(results / "train_speed.csv")
     first = frame.iloc[0]
@@ -119,8 +131,10 @@ def webcam_streams(results: Path) -> str:
     first = frame.iloc[0]
     rows = [[users, f"{g['fps'].min():.1f} - {g['fps'].max():.1f}", f"{g['p50_ms'].median():.0f}",
              f"{g['p95_ms'].max():.0f}", int(g["out_of_order"].sum()), int(g["late"].sum()),
-             int(g["bad_frames"].sum()), int(g["error"].notna().sum()), int(g["server_rss_mib"].iloc[0])]
+             int(g["bad_frames"].sum()), int(g["error"].notna().sum()), int(g["server_rss_mib"].iloc[0]),
+             int(g["cache_files"].iloc[0])]
             for users, g in frame.groupby("users")]
+    soak = soak_line(results / "soak" / "webcam_stream.csv")
     return (f"Visitors streaming a 30 fps 640x480 face clip at once through the Webcam tab's real endpoint of "
             f"`python app.py` on loopback, {first['duration_s']:g} s per run, each speaking the page's protocol "
             f"(`bench/gradio_stream.py`: a frame sent only when the last is answered, on the page's "
@@ -131,8 +145,52 @@ def webcam_streams(results: Path) -> str:
             "nothing piled up when no reply answered another frame than the last one sent (out of order) and none "
             "took over 1 s (late).\n\n"
             + markdown_table(["users", "fps per user (min - max)", "round trip p50 ms", "p95 ms", "out of order",
-                              "late", "bad frames", "broken streams", "server RSS MiB"], rows)
-            + "\n\n![webcam streams](bench/results/webcam_stream.png)")
+                              "late", "bad frames", "broken streams", "server RSS MiB", "files in cache"], rows)
+            + f"\n\n{soak}\n\n![webcam streams](bench/results/webcam_stream.png)")
+
+
+def soak_line(path: Path) -> str:
+    """The long single-visitor stream: does anything grow with the stream's length?"""
+    if not path.exists():
+        return ("The 10-minute stream is not measured yet: `python bench/webcam_stream.py --users 1 --duration 600 "
+                "--out bench/results/soak` writes `bench/results/soak/webcam_stream.csv`.")
+    r = pd.read_csv(path).iloc[0]
+    return (f"One visitor streaming for {r['duration_s'] / 60:g} minutes (`python bench/webcam_stream.py --users 1 "
+            f"--duration {r['duration_s']:g} --out bench/results/soak`): {r['fps']:.1f} fps, {int(r['frames'])} "
+            f"frames, {int(r['late'])} late; server RSS {r['server_rss_start_mib']:.0f} MiB before, "
+            f"{r['server_rss_mib']:.0f} MiB after; {int(r['cache_files'])} files ({r['cache_mib']:.1f} MiB) in "
+            "Gradio's cache folder at the end (annotated frames travel inline, `kpdemo/ui/stream_image.py`).")
+
+
+def webcam_browser(results: Path) -> str:
+    frame = pd.read_csv(results / "webcam_browser.csv")
+    first = frame.iloc[0]
+    rows = [[r.model, f"{r.shown_fps:.1f}", f"{r.lag_median_ms:.0f}", f"{r.lag_p95_ms:.0f}", f"{r.server_fps:.1f}"]
+            for r in frame.itertuples()]
+    return (f"One visitor in headless Chromium whose fake camera plays a {first['clip_fps']} fps 640x480 clip, "
+            "server and browser on the same machine "
+            f"({first['cores']} cores, 1-min load {first['load_1min']:.2f} at the end): annotated frames the page "
+            "showed per second, and the lag from a frame's capture to its annotated display, read from frame "
+            "indices stamped in the clip (`python bench/webcam_browser.py` -> `bench/results/webcam_browser.csv`, "
+            "`webcam_browser.png`).\n\n"
+            + markdown_table(["model", "frames shown per s", "capture -> display lag, median ms", "p95 ms",
+                              "server fps"], rows)
+            + "\n\n![webcam in the browser](bench/results/webcam_browser.png)")
+
+
+def jitter(results: Path) -> str:
+    frame = pd.read_csv(results / "jitter.csv")
+    rows = [[r.model, f"{r.still_jitter_raw_px:.3f}", f"{r.still_jitter_smoothed_px:.3f}", f"{r.jitter_ratio:.2f}",
+             f"{r.moving_added_lag_frames:.2f} ({r.moving_added_lag_ms:.0f} ms)"] for r in frame.itertuples()]
+    first = frame.iloc[0]
+    return ("Point jitter through the webcam path at 30 fps, with and without the One-Euro filter: a still face "
+            f"with fresh sensor noise (sigma {first['noise_sigma']:g} grey levels) in every frame (RMS distance of "
+            "each point from its mean position), and the lag the filter adds on a face sweeping side to side at up "
+            "to 300 px/s (the delay that best aligns the smoothed track with the raw one) "
+            "(`python bench/jitter.py` -> `bench/results/jitter.csv`, `jitter.png`).\n\n"
+            + markdown_table(["model", "still jitter raw px", "smoothed px", "smoothed / raw",
+                              "lag added on the moving face, frames"], rows)
+            + "\n\n![jitter](bench/results/jitter.png)")
 
 
 def load(results: Path) -> str:
@@ -158,7 +216,10 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Shipped models", shipped_models, "python bench/checkpoint_eval.py"),
     ("Against MediaPipe and dlib", peers, "python bench/accuracy.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
+    ("int8 exports", int8_exports, "python bench/onnx_int8.py"),
+    ("Webcam in the browser", webcam_browser, "python bench/webcam_browser.py"),
     ("Webcam streams, several visitors", webcam_streams, "python bench/webcam_stream.py"),
+    ("Webcam jitter", jitter, "python bench/jitter.py"),
     ("Under load", load, "python bench/load.py"),
     ("Training speed", training, "python bench/train_speed.py"),
     ("Grid at once", grid_speed, "python bench/train_speed.py --grid optimizers"),

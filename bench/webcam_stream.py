@@ -9,9 +9,10 @@ a browser would show. The server runs on loopback in a subprocess; the users are
 Per user: frames per second (annotated frames received / wall time), round trip per frame (send -> annotated frame
 back; p50, p95, max ms), and whether anything piled up: ``out_of_order`` counts replies whose server frame counter
 (the status line's ``frames: N``) is not the number of frames this user sent, ``late`` replies that took over
-``LATE_S``, ``bad_frames`` annotated frames that did not decode to 640x480. The server's resident memory before and
-after each run, and the files in its Gradio cache folder after it (``--users 1 --duration 600 --out bench/results/soak`` is the
-10-minute stream that shows neither grows with the stream). Writes ``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
+``LATE_S``, ``bad_frames`` annotated frames that did not decode to 640x480. The server's resident memory before
+and after each run, and the files in its Gradio cache folder after it (``--users 1 --duration 600 --out
+bench/results/soak`` is the 10-minute stream that shows neither grows with the stream). Writes
+``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
 
     nice -n 10 python bench/webcam_stream.py [--users 1 5] [--duration 20] [--model mediapipe468]
 """

@@ -57,7 +57,8 @@ class LandmarkSmoother:
     """
 
     #: Chosen with ``bench/jitter.py`` at 30 fps: 0.4 Hz keeps a still face's jitter near a quarter of the raw
-    #: figure (1.0 Hz left a third), and beta 0.05 lets a head sweeping at 300 px/s through with under half a frame of lag.
+    #: figure (1.0 Hz left a third), and beta 0.05 lets a head sweeping at 300 px/s through with under half a frame
+    #: of lag.
     MIN_CUTOFF_HZ = 0.4
     BETA = 0.05
 
