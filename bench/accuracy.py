@@ -16,7 +16,13 @@ normalised by the ground truth's outer eye corners. A face is "found" when a pre
 of the true points; images with no such face count as failures. Writes ``bench/results/accuracy.csv`` (one row per
 dataset x model) and ``accuracy.png``.
 
+``--split val`` scores the validation splits the same way (for choosing anything: the test splits only report; a
+set without a val split, such as the challenging subset, is skipped); ``--models`` keeps only the named models of
+the lineup (predictor keys as the app lists them, e.g. ``checkpoint:ibug68_pip``, ``mediapipe468``, or ``dlib``);
+``--out`` writes elsewhere than the README's table.
+
     python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w ibug300w_challenging]
+    python bench/accuracy.py --split val --datasets ibug300w --models checkpoint:ibug68_pip --out /tmp/val.csv
 """
 
 from __future__ import annotations
@@ -82,14 +88,16 @@ def common_anchors(truth_schema: KeypointSchema) -> list[str]:
     return shared_anchors(truth_schema, MEDIAPIPE468)
 
 
-def score(predictor: LandmarkPredictor, data: LandmarkSet, limit: int | None) -> Scored:
+def score(predictor: LandmarkPredictor, data: LandmarkSet, limit: int | None,
+          presentation: tuple[int, float] | None = None) -> Scored:
+    """Per-image NME of ``predictor``'s full path on ``data`` (shown as ``presentation``, default the dataset's)."""
     truth_schema: KeypointSchema = data.schema
     same = predictor.schema.id == truth_schema.id
     names = [] if same else shared_anchors(truth_schema, predictor.schema)
     if not same and not names:
         raise ValueError(f"{predictor.name} shares no anchors with {truth_schema.id}")
     common = [n for n in common_anchors(truth_schema) if n in predictor.schema.anchors]
-    upscale, pad = PRESENTATION[data.name]
+    upscale, pad = presentation or PRESENTATION[data.name]
     n = len(data) if limit is None else min(limit, len(data))
     norm = normaliser(data.points[:n], truth_schema)
     nme, nme_common = np.full(n, np.inf), np.full(n, np.inf)
@@ -115,14 +123,18 @@ def anchor_error(pts: np.ndarray, truth: np.ndarray, schema: KeypointSchema, tru
     return float(point_errors(pred, true)[0])
 
 
-def predictors_for(schema_id: str) -> list[LandmarkPredictor]:
-    """The project's checkpoints for this schema, MediaPipe face mesh, and dlib when installed."""
-    chosen = [get_predictor(e.key) for e in available_predictors(refresh=True)
-              if e.schema == schema_id and e.key.startswith("checkpoint:")]
-    chosen.append(get_predictor("mediapipe468"))
-    if dlib_available():
-        chosen.append(DlibPredictor())
-    return chosen
+def lineup(schema_id: str) -> list[str]:
+    """Keys of the models scored on a dataset of this schema: the project's checkpoints for it, MediaPipe face mesh,
+    and dlib when installed."""
+    keys = [e.key for e in available_predictors(refresh=True)
+            if e.schema == schema_id and e.key.startswith("checkpoint:")]
+    return [*keys, "mediapipe468", *(["dlib"] if dlib_available() else [])]
+
+
+def predictors_for(schema_id: str, models: list[str] | None = None) -> list[LandmarkPredictor]:
+    """The lineup's predictors for this schema, only those named in ``models`` when given."""
+    keys = [k for k in lineup(schema_id) if models is None or k in models]
+    return [DlibPredictor() if k == "dlib" else get_predictor(k) for k in keys]
 
 
 def summary(dataset: str, model: str, model_schema: str, result: Scored) -> dict[str, object]:
@@ -147,24 +159,28 @@ def pooled(parts: list[Scored]) -> Scored:
                   parts[0].points_compared, parts[0].anchors_common)
 
 
-def run(datasets: list[str], limit: int | None) -> pd.DataFrame:
+def run(datasets: list[str], limit: int | None, split: str = "test", models: list[str] | None = None) -> pd.DataFrame:
     rows, scored = [], {}
     for name in datasets:
-        test = load_dataset(name).split("test")
-        for predictor in predictors_for(test.schema.id):
-            result = scored[name, predictor.name] = score(predictor, test, limit)
+        held_out = load_dataset(name).split(split)
+        if not len(held_out):
+            print(f"{name}: no {split} split, skipped")
+            continue
+        for predictor in predictors_for(held_out.schema.id, models):
+            result = scored[name, predictor.name] = score(predictor, held_out, limit)
             rows.append(summary(name, predictor.name, predictor.schema.id, result))
             print(rows[-1])
         for pool, members in POOLED.items():
-            if name != members[-1] or not all(m in datasets for m in members):
+            if name != members[-1]:
                 continue
-            for predictor in predictors_for(test.schema.id):
-                parts = [scored[m, predictor.name] for m in members]
-                rows.append(summary(pool, predictor.name, predictor.schema.id, pooled(parts)))
+            for predictor in predictors_for(held_out.schema.id, models):
+                if all((m, predictor.name) in scored for m in members):
+                    parts = [scored[m, predictor.name] for m in members]
+                    rows.append(summary(pool, predictor.name, predictor.schema.id, pooled(parts)))
     return pd.DataFrame(rows)
 
 
-def plot(table: pd.DataFrame, path: Path) -> None:
+def plot(table: pd.DataFrame, path: Path, split: str = "test") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,7 +199,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
                               zip(100 * part["nme_common_mean"], part["failure_rate_common_10pct"], strict=True)],
                      fontsize=7)
         ax.set_xticks(x, [f"{m}\n({p} pts)" for m, p in zip(part["model"], part["points_compared"], strict=True)])
-        ax.set_title(f"{name} test split")
+        ax.set_title(f"{name} {split} split")
         ax.set_ylabel("NME (% of outer-eye distance)")
         ax.tick_params(axis="x", labelsize=7)
         ax.legend(fontsize=7)
@@ -194,15 +210,25 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(PRESENTATION), choices=list(PRESENTATION))
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N test images of each set")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N images of each set")
+    parser.add_argument("--split", default="test", choices=["test", "val"],
+                        help="val to choose anything (a recipe, a checkpoint); test only reports")
+    parser.add_argument("--models", nargs="+", default=None, metavar="KEY",
+                        help="score only these models of the lineup, e.g. checkpoint:ibug68_pip mediapipe468 dlib")
     parser.add_argument("--out", type=Path, default=RESULTS / "accuracy.csv")
     args = parser.parse_args(argv)
-    if not dlib_available():
+    if args.models is not None:
+        known = {k for name in args.datasets for k in lineup(load_dataset(name).schema.id)}
+        if unknown := sorted(set(args.models) - known):
+            parser.error(f"--models {' '.join(unknown)}: not in these datasets' lineup ({', '.join(sorted(known))})")
+    if not dlib_available() and args.models is None:
         print("dlib column skipped: pip install -r requirements-bench.txt to add it")
-    table = run(args.datasets, args.limit)
+    table = run(args.datasets, args.limit, args.split, args.models)
+    if table.empty:
+        raise SystemExit("nothing scored")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
-    plot(table, args.out.with_suffix(".png"))
+    plot(table, args.out.with_suffix(".png"), args.split)
     print(table.to_string(index=False))
 
 

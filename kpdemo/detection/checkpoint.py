@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -24,7 +25,7 @@ import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.detection.base import Face, LandmarkPredictor
-from kpdemo.detection.crops import crop_matrix, crop_to_image
+from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle
 from kpdemo.detection.faces import Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
 from kpdemo.schemas import flip_horizontal, get_schema
@@ -46,6 +47,37 @@ def cut_crop(image: np.ndarray, matrix: np.ndarray, out_hw: tuple[int, int], cha
     out_h, out_w = out_hw
     warped = cv2.warpAffine(src, big, (2 * out_w, 2 * out_h), flags=cv2.INTER_LINEAR, borderValue=0)
     return cv2.resize(warped, (out_w, out_h), interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True)
+class PhotoRecipe:
+    """How a photo's faces are refined after the detector-box pass (models with ``meta.refine``).
+
+    Each of ``passes`` refine passes cuts crops around the previous answer as training crops were cut, one per view
+    (every ``scales`` x ``angles`` pair: the window's size relative to the training crop, and its extra turn in
+    degrees), each also mirrored when ``mirror``; the views' answers, mapped back to the image, are averaged.
+    ``upright`` turns every refine crop so that the previous answer's eyes are level (schemas with eyes).
+    """
+
+    passes: int = 1
+    upright: bool = False
+    scales: tuple[float, ...] = (1.0,)
+    angles: tuple[float, ...] = (0.0,)
+    mirror: bool = True
+
+    @property
+    def views(self) -> list[tuple[float, float]]:
+        """(scale, turn) of each crop a refine pass cuts per face (before mirroring)."""
+        return [(scale, turn) for scale in self.scales for turn in self.angles]
+
+    @property
+    def crops_per_face(self) -> int:
+        """Network inputs per face on a photo: the detector-box crop plus every refine view (x2 when mirrored)."""
+        return 1 + self.passes * len(self.views) * (2 if self.mirror else 1)
+
+
+#: The photo path's recipe: one refine pass on the training-style crop, averaged with its mirror image.
+PHOTO_RECIPE = PhotoRecipe()
 
 
 class CheckpointPredictor(LandmarkPredictor):
@@ -76,6 +108,7 @@ class CheckpointPredictor(LandmarkPredictor):
             raise CheckpointError(f"{self.path.name}: weights do not fit the model it names ({first_line})") from None
         self.name = name or self.path.stem
         self.detector = detector or default_detector()
+        self.recipe = PHOTO_RECIPE  # what predict() does on photos; a bench may try others
         self._lock = threading.Lock()
         self.backend, self._network = self._pick_backend()
         self._check_output_size(self._network)
@@ -142,11 +175,18 @@ class CheckpointPredictor(LandmarkPredictor):
         network = self._video_network if video else self._network
         return network_to_crop(network(np.ascontiguousarray(x, dtype=np.float32)), self.input_hw)
 
-    def crop_around(self, points: np.ndarray) -> np.ndarray:
-        """The crop affine cut exactly as in training: ``crop_scale`` x the box of (predicted) points, centred."""
-        lo, hi = points.min(0), points.max(0)
-        (cx, cy), side = (lo + hi) / 2, float((hi - lo).max())
-        return crop_matrix(float(cx), float(cy), self.meta.crop_scale * side, self.input_hw)
+    def crop_around(self, points: np.ndarray, scale: float = 1.0, angle: float = 0.0) -> np.ndarray:
+        """The crop affine cut exactly as in training: ``crop_scale`` x the box of (predicted) points, centred.
+
+        ``scale`` widens the window by that factor; ``angle`` (degrees) turns it with the image, the box then
+        being taken in the turned frame (so an ``angle`` equal to the eye line's gives the crop of an upright face).
+        """
+        turn = np.deg2rad(angle)
+        to_window = np.array([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]])
+        turned = np.asarray(points, np.float64) @ to_window.T
+        lo, hi = turned.min(0), turned.max(0)
+        (cx, cy), side = to_window.T @ ((lo + hi) / 2), float((hi - lo).max())
+        return crop_matrix(float(cx), float(cy), self.meta.crop_scale * side * scale, self.input_hw, angle)
 
     def points_in(self, image: np.ndarray, matrices: list[np.ndarray], mirror: bool = False,
                   video: bool = False) -> list[np.ndarray]:
@@ -181,15 +221,27 @@ class CheckpointPredictor(LandmarkPredictor):
             faces.append(Face(np.concatenate([pts.min(0), pts.max(0)]), pts, face.score))
         return faces
 
+    def refine(self, image: np.ndarray, points: list[np.ndarray], recipe: PhotoRecipe) -> list[np.ndarray]:
+        """Each face's points after the recipe's refine passes (one batched network call per pass)."""
+        views = recipe.views
+        for _ in range(recipe.passes):
+            windows = []
+            for face in points:
+                base = upright_angle(*self.schema.eye_centres(face)) if recipe.upright and self.schema.has_eyes else 0.0
+                windows += [self.crop_around(face, scale, base + turn) for scale, turn in views]
+            found = np.stack(self.points_in(image, windows, mirror=recipe.mirror))
+            points = list(found.reshape(len(points), len(views), *found.shape[1:]).mean(1))
+        return points
+
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
-        """Detect, crop by the detector's calibrated box, predict; for photos, once more on a crop cut around the
-        first answer (``meta.refine``), averaged with its mirror image: a detector box only estimates where the
-        landmark box is (worse on turned faces), the second crop is cut exactly as training crops were. Live frames
-        (``video``) take one pass."""
+        """Detect, crop by the detector's calibrated box, predict; for photos, refine (``meta.refine``) by
+        ``self.recipe``: crops cut around the first answer as training crops were, with their mirror images. A
+        detector box only estimates where the landmark box is (worse on turned faces); the refine crop is cut exactly
+        as training crops were. Live frames (``video``) take one pass."""
         detections = self.detector.detect(image, video=video)
         if not detections:
             return []
         points = self.points_in(image, [self.crop_for(d) for d in detections], video=video)
         if self.meta.refine and not video:
-            points = self.points_in(image, [self.crop_around(p) for p in points], mirror=True)
+            points = self.refine(image, points, self.recipe)
         return [Face(d.box, p, d.score) for d, p in zip(detections, points, strict=True)]

@@ -12,15 +12,27 @@ import numpy as np
 from kpdemo.datasets.kaggle15 import transform_points
 
 
-def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int]) -> np.ndarray:
+def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int], angle: float = 0.0) -> np.ndarray:
     """2x3 pixel-index affine cutting a window ``side`` tall (width by the output's aspect) centred on (cx, cy).
 
-    For a square output this is exactly :func:`kpdemo.datasets.kaggle15.square_crop_matrix` of a box of that side.
+    ``angle`` (degrees, image axes: y down) turns the window with the image: a face whose eye line runs at ``angle``
+    comes out level in the crop. For a square output and no turn this is exactly
+    :func:`kpdemo.datasets.kaggle15.square_crop_matrix` of a box of that side.
     """
     out_h, out_w = out_hw
     s = out_h / side
-    x0, y0 = cx - side * out_w / out_h / 2, cy - side / 2
-    return np.array([[s, 0, 0.5 * s - s * x0 - 0.5], [0, s, 0.5 * s - s * y0 - 0.5]], np.float64)
+    t = np.deg2rad(angle)
+    linear = s * np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])  # scale x rotation by -angle
+    # continuous pixels (index + 0.5): crop = linear @ (image - centre) + output centre, written for indices
+    shift = linear @ (0.5 - np.array([cx, cy])) + np.array([out_w, out_h]) / 2 - 0.5
+    return np.column_stack([linear, shift]).astype(np.float64)
+
+
+def upright_angle(right_eye: np.ndarray, left_eye: np.ndarray) -> float:
+    """The eye line's angle (degrees, image axes) from the subject's right eye (image left on a frontal face) to the
+    left: the ``angle`` of :func:`crop_matrix` that levels the eyes."""
+    dx, dy = np.asarray(left_eye, np.float64) - np.asarray(right_eye, np.float64)
+    return float(np.degrees(np.arctan2(dy, dx)))
 
 
 def crop_to_image(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:

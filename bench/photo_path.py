@@ -1,0 +1,130 @@
+"""Photo-path inference recipes of a checkpoint, compared on validation faces only (never on a test split).
+
+The Detect tab's path for a checkpoint (:meth:`kpdemo.detection.CheckpointPredictor.predict`): detect, crop by the
+detector's calibrated box, predict, then refine by a :class:`~kpdemo.detection.checkpoint.PhotoRecipe` (refine
+passes, test-time views of scale and turn, a crop turned upright on the previous answer's eyes). Each recipe runs the
+full path of ``bench/accuracy.py`` (same scoring) on
+
+* ``ibug300w`` val: the 10% of the official 300-W train images held out from training (they pick checkpoints), and
+* the same faces tilted: image i turned by +``--tilt`` degrees (even i) or -``--tilt`` (odd i) about its centre,
+  borders replicated, points turned alike: a stand-in for the tilted faces of the challenging subset, which is a
+  test set and so may not choose anything.
+
+Columns: NME mean / median, failures over 10%, the change of the mean against the shipped recipe (relative, and a
+95% paired-bootstrap interval in NME points), network crops per face (the deterministic cost) and wall ms per image
+(read, detect, crops; as measured on this machine at that moment). Writes ``bench/results/photo_path_val.csv``.
+
+    python bench/photo_path.py [--model checkpoint:ibug68_pip] [--tilt 25] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.accuracy import RESULTS, score  # noqa: E402
+from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
+from kpdemo.datasets.kaggle15 import transform_points  # noqa: E402
+from kpdemo.detection import CheckpointPredictor, get_predictor  # noqa: E402
+from kpdemo.detection.checkpoint import PHOTO_RECIPE, PhotoRecipe  # noqa: E402
+from kpdemo.metrics import failure_rate  # noqa: E402
+
+#: The recipes compared: name -> recipe. The shipped one is ``PHOTO_RECIPE`` (listed first, the reference).
+RECIPES: dict[str, PhotoRecipe] = {
+    "shipped": PHOTO_RECIPE,
+    "detector box only": PhotoRecipe(passes=0),
+    "refine, no mirror": PhotoRecipe(mirror=False),
+    "2 passes": PhotoRecipe(passes=2),
+    "3 passes": PhotoRecipe(passes=3),
+    "upright": PhotoRecipe(upright=True),
+    "2 passes upright": PhotoRecipe(passes=2, upright=True),
+    "scales .95/1/1.05": PhotoRecipe(scales=(0.95, 1.0, 1.05)),
+    "turns -10/0/10": PhotoRecipe(angles=(-10.0, 0.0, 10.0)),
+    "scales x turns": PhotoRecipe(scales=(0.95, 1.0, 1.05), angles=(-10.0, 0.0, 10.0)),
+    "upright, scales": PhotoRecipe(upright=True, scales=(0.95, 1.0, 1.05)),
+    "2 passes upright, scales x turns": PhotoRecipe(passes=2, upright=True, scales=(0.95, 1.0, 1.05),
+                                                    angles=(-10.0, 0.0, 10.0)),
+}
+
+
+def tilted(data: LandmarkSet, degrees: float) -> LandmarkSet:
+    """``data`` with image i turned by +``degrees`` (even i) or -``degrees`` (odd i) about its centre, its points
+    turned alike (borders replicated, so no black wedge tells the detector where the image was turned)."""
+    images, points = [], []
+    for i in range(len(data)):
+        image = data.image(i)
+        h, w = image.shape[:2]
+        turn = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), degrees if i % 2 == 0 else -degrees, 1.0)
+        images.append(cv2.warpAffine(image, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        points.append(transform_points(data.points[i], turn))
+    return LandmarkSet(f"{data.name}_tilt{degrees:g}", data.schema.id, np.stack(points), data.splits,
+                       data.identities, data.sources, images=np.stack(images))
+
+
+def paired_interval(delta: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of the mean of per-image differences (images resampled, pairs kept)."""
+    rng = np.random.default_rng(seed)
+    means = delta[rng.integers(0, len(delta), (draws, len(delta)))].mean(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def compare(predictor: CheckpointPredictor, sets: list[LandmarkSet], limit: int | None) -> pd.DataFrame:
+    """One row per set x recipe; the predictor's recipe is restored afterwards."""
+    rows, kept = [], predictor.recipe
+    predictor.predict(sets[0].image(0))  # sessions and the detector load on first use, not inside a timing
+    try:
+        for data in sets:
+            reference = None
+            for name, recipe in RECIPES.items():
+                predictor.recipe = recipe
+                start = time.perf_counter()
+                nme = score(predictor, data, limit, presentation=(1, 0.0)).nme
+                ms = 1000 * (time.perf_counter() - start) / len(nme)
+                reference = nme if reference is None else reference
+                both = np.isfinite(nme) & np.isfinite(reference)
+                low, high = paired_interval(nme[both] - reference[both])
+                found = np.isfinite(nme)
+                rows.append({
+                    "set": data.name, "recipe": name, "passes": recipe.passes, "upright": recipe.upright,
+                    "scales": "/".join(f"{s:g}" for s in recipe.scales),
+                    "turns": "/".join(f"{a:g}" for a in recipe.angles), "mirror": recipe.mirror,
+                    "images": len(nme), "found_rate": float(found.mean()),
+                    "nme_mean": float(nme[found].mean()), "nme_median": float(np.median(nme[found])),
+                    "failure_rate_10pct": failure_rate(nme, 0.10),
+                    "vs_shipped_rel": float(nme[both].mean() / reference[both].mean() - 1),
+                    "delta_ci95_low": low, "delta_ci95_high": high,
+                    "crops_per_face": recipe.crops_per_face, "ms_per_image": ms,
+                })
+                print({k: round(v, 5) if isinstance(v, float) else v for k, v in rows[-1].items()})
+    finally:
+        predictor.recipe = kept
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="checkpoint:ibug68_pip", help="a 68-point checkpoint's predictor key")
+    parser.add_argument("--tilt", type=float, default=25.0, help="degrees of the tilted copy of the val faces")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N val images")
+    parser.add_argument("--out", type=Path, default=RESULTS / "photo_path_val.csv")
+    args = parser.parse_args(argv)
+    predictor = get_predictor(args.model)
+    if not isinstance(predictor, CheckpointPredictor) or not predictor.meta.refine:
+        parser.error(f"{args.model}: not a checkpoint whose photo path refines (meta.refine)")
+    val = load_dataset("ibug300w").split("val")
+    table = compare(predictor, [val, tilted(val, args.tilt)], args.limit)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False, float_format="%.6g")
+    print(table[["set", "recipe", "nme_mean", "failure_rate_10pct", "vs_shipped_rel", "delta_ci95_low",
+                 "delta_ci95_high", "crops_per_face", "ms_per_image"]].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
