@@ -17,12 +17,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kpdemo.datasets.pack import build_pack, packed_set
+from kpdemo.datasets.pack import PACK_BUDGET_MIB, TRAVEL_LIMIT_MIB, build_pack, packed_set, travelling_mib
 from trainers.campaign import MAX_FILE_MB, MAX_FILES, unpack
 
 REPO = Path(__file__).resolve().parents[1]
 #: What the GPU machine does not have (see the developers' guide); importing any of them must not be needed.
 ABSENT_ON_DEVICE = ("torchvision", "mediapipe", "gradio", "albumentations", "plotly", "onnxscript")
+
+
+def test_the_working_tree_leaves_the_pack_its_share_of_a_device_call() -> None:
+    """A device call carries the working tree and the pack, 64 MiB in all: a repository that grows past its share
+    would make the prepared campaign fail to start on the one GPU session that gets it."""
+    tree = travelling_mib(REPO)
+    assert tree + PACK_BUDGET_MIB <= TRAVEL_LIMIT_MIB, f"working tree {tree:.1f} MiB + pack {PACK_BUDGET_MIB} MiB"
 
 
 @pytest.fixture(scope="module")
