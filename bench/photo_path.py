@@ -3,18 +3,21 @@
 The Detect tab's path for a checkpoint (:meth:`kpdemo.detection.CheckpointPredictor.predict`): detect, crop by the
 detector's calibrated box, predict, then refine by a :class:`~kpdemo.detection.checkpoint.PhotoRecipe` (refine
 passes, test-time views of scale and turn, a crop turned upright on the previous answer's eyes). Each recipe runs the
-full path of ``bench/accuracy.py`` (same scoring) on
+full path of ``bench/accuracy.py`` (same scoring) for each shipped checkpoint that refines, on
 
-* ``ibug300w`` val: the 10% of the official 300-W train images held out from training (they pick checkpoints), and
-* the same faces tilted: image i turned by +``--tilt`` degrees (even i) or -``--tilt`` (odd i) about its centre,
-  borders replicated, points turned alike: a stand-in for the tilted faces of the challenging subset, which is a
-  test set and so may not choose anything.
+* its dataset's val split (``ibug300w``: the 10% of the official 300-W train images held out from training, which
+  pick checkpoints; ``imm_frontal``: 2 of the 12 people, 20 images), and
+* the same faces tilted, once per ``--tilt`` angle: image i turned by +angle (even i) or -angle (odd i) about its
+  centre, borders replicated, points turned alike: a stand-in for the tilted faces of the 300-W challenging subset,
+  which is a test set and so may not choose anything.
 
-Columns: NME mean / median, failures over 10%, the change of the mean against the shipped recipe (relative, and a
-95% paired-bootstrap interval in NME points), network crops per face (the deterministic cost) and wall ms per image
-(read, detect, crops; as measured on this machine at that moment). Writes ``bench/results/photo_path_val.csv``.
+Columns: NME mean / median, failures over 10%, the change of the mean against the reference (the first recipe: one
+refine pass with its mirror, the photo path before recipes; relative, and a 95% paired-bootstrap interval of the
+per-image difference, in NME units), ``shipped`` (the recipe is today's :data:`PHOTO_RECIPE`), network crops per
+face (the deterministic cost) and wall ms per image (read, detect, crops; as measured on this machine at that
+moment: the lead's timing benches measure on a quiet one). Writes ``bench/results/photo_path_val.csv``.
 
-    python bench/photo_path.py [--model checkpoint:ibug68_pip] [--tilt 25] [--limit N]
+    python bench/photo_path.py [--models checkpoint:ibug68_pip checkpoint:imm73_pip] [--tilt 25 40] [--limit N]
 """
 
 from __future__ import annotations
@@ -29,16 +32,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import RESULTS, score  # noqa: E402
+from bench.accuracy import PRESENTATION, RESULTS, score  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.datasets.kaggle15 import transform_points  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.checkpoint import PHOTO_RECIPE, PhotoRecipe  # noqa: E402
 from kpdemo.metrics import failure_rate  # noqa: E402
 
-#: The recipes compared: name -> recipe. The shipped one is ``PHOTO_RECIPE`` (listed first, the reference).
+#: The shipped checkpoints whose photo path refines, and the dataset whose val split judges each.
+CHECKPOINTS = {"checkpoint:ibug68_pip": "ibug300w", "checkpoint:imm73_pip": "imm_frontal"}
+#: The recipes compared: name -> recipe; the first is the reference.
 RECIPES: dict[str, PhotoRecipe] = {
-    "shipped": PHOTO_RECIPE,
+    "one pass": PhotoRecipe(),
     "detector box only": PhotoRecipe(passes=0),
     "refine, no mirror": PhotoRecipe(mirror=False),
     "2 passes": PhotoRecipe(passes=2),
@@ -49,6 +54,8 @@ RECIPES: dict[str, PhotoRecipe] = {
     "turns -10/0/10": PhotoRecipe(angles=(-10.0, 0.0, 10.0)),
     "scales x turns": PhotoRecipe(scales=(0.95, 1.0, 1.05), angles=(-10.0, 0.0, 10.0)),
     "upright, scales": PhotoRecipe(upright=True, scales=(0.95, 1.0, 1.05)),
+    "upright, turns": PhotoRecipe(upright=True, angles=(-10.0, 0.0, 10.0)),
+    "2 passes upright, turns": PhotoRecipe(passes=2, upright=True, angles=(-10.0, 0.0, 10.0)),
     "2 passes upright, scales x turns": PhotoRecipe(passes=2, upright=True, scales=(0.95, 1.0, 1.05),
                                                     angles=(-10.0, 0.0, 10.0)),
 }
@@ -75,7 +82,8 @@ def paired_interval(delta: np.ndarray, draws: int = 2000, seed: int = 0) -> tupl
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def compare(predictor: CheckpointPredictor, sets: list[LandmarkSet], limit: int | None) -> pd.DataFrame:
+def compare(predictor: CheckpointPredictor, sets: list[LandmarkSet], presentation: tuple[int, float],
+            limit: int | None) -> pd.DataFrame:
     """One row per set x recipe; the predictor's recipe is restored afterwards."""
     rows, kept = [], predictor.recipe
     predictor.predict(sets[0].image(0))  # sessions and the detector load on first use, not inside a timing
@@ -85,21 +93,22 @@ def compare(predictor: CheckpointPredictor, sets: list[LandmarkSet], limit: int 
             for name, recipe in RECIPES.items():
                 predictor.recipe = recipe
                 start = time.perf_counter()
-                nme = score(predictor, data, limit, presentation=(1, 0.0)).nme
+                nme = score(predictor, data, limit, presentation).nme
                 ms = 1000 * (time.perf_counter() - start) / len(nme)
                 reference = nme if reference is None else reference
                 both = np.isfinite(nme) & np.isfinite(reference)
                 low, high = paired_interval(nme[both] - reference[both])
                 found = np.isfinite(nme)
                 rows.append({
-                    "set": data.name, "recipe": name, "passes": recipe.passes, "upright": recipe.upright,
+                    "model": predictor.name, "set": data.name, "recipe": name,
+                    "passes": recipe.passes, "upright": recipe.upright,
                     "scales": "/".join(f"{s:g}" for s in recipe.scales),
                     "turns": "/".join(f"{a:g}" for a in recipe.angles), "mirror": recipe.mirror,
                     "images": len(nme), "found_rate": float(found.mean()),
                     "nme_mean": float(nme[found].mean()), "nme_median": float(np.median(nme[found])),
                     "failure_rate_10pct": failure_rate(nme, 0.10),
-                    "vs_shipped_rel": float(nme[both].mean() / reference[both].mean() - 1),
-                    "delta_ci95_low": low, "delta_ci95_high": high,
+                    "vs_reference_rel": float(nme[both].mean() / reference[both].mean() - 1),
+                    "delta_ci95_low": low, "delta_ci95_high": high, "shipped": recipe == PHOTO_RECIPE,
                     "crops_per_face": recipe.crops_per_face, "ms_per_image": ms,
                 })
                 print({k: round(v, 5) if isinstance(v, float) else v for k, v in rows[-1].items()})
@@ -110,19 +119,24 @@ def compare(predictor: CheckpointPredictor, sets: list[LandmarkSet], limit: int 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="checkpoint:ibug68_pip", help="a 68-point checkpoint's predictor key")
-    parser.add_argument("--tilt", type=float, default=25.0, help="degrees of the tilted copy of the val faces")
+    parser.add_argument("--models", nargs="+", default=list(CHECKPOINTS), choices=list(CHECKPOINTS))
+    parser.add_argument("--tilt", type=float, nargs="+", default=[25.0, 40.0],
+                        help="degrees of the tilted copies of the val faces")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N val images")
     parser.add_argument("--out", type=Path, default=RESULTS / "photo_path_val.csv")
     args = parser.parse_args(argv)
-    predictor = get_predictor(args.model)
-    if not isinstance(predictor, CheckpointPredictor) or not predictor.meta.refine:
-        parser.error(f"{args.model}: not a checkpoint whose photo path refines (meta.refine)")
-    val = load_dataset("ibug300w").split("val")
-    table = compare(predictor, [val, tilted(val, args.tilt)], args.limit)
+    tables = []
+    for key in args.models:
+        predictor = get_predictor(key)
+        if not isinstance(predictor, CheckpointPredictor) or not predictor.meta.refine:
+            parser.error(f"{key}: not a checkpoint whose photo path refines (meta.refine)")
+        val = load_dataset(CHECKPOINTS[key]).split("val")
+        sets = [val, *(tilted(val, degrees) for degrees in args.tilt)]
+        tables.append(compare(predictor, sets, PRESENTATION[val.name], args.limit))
+    table = pd.concat(tables, ignore_index=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.6g")
-    print(table[["set", "recipe", "nme_mean", "failure_rate_10pct", "vs_shipped_rel", "delta_ci95_low",
+    print(table[["model", "set", "recipe", "nme_mean", "failure_rate_10pct", "vs_reference_rel", "delta_ci95_low",
                  "delta_ci95_high", "crops_per_face", "ms_per_image"]].to_string(index=False))
 
 

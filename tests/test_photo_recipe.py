@@ -83,3 +83,23 @@ def test_the_recipe_is_what_photos_run(shipped: CheckpointPredictor, astronaut: 
     twice = shipped.refine(astronaut, shipped.refine(astronaut, first, PhotoRecipe()), PhotoRecipe())
     np.testing.assert_allclose(shipped.predict(astronaut)[0].points, twice[0], atol=1e-4)
     assert not np.allclose(twice[0], first[0], atol=0.05)
+
+
+def test_the_benchs_tilted_faces_carry_their_points() -> None:
+    """bench/photo_path.py's tilted val copy: a bright blob and its labelled centre turn together, both ways (points
+    turned as if pixel indices were continuous coordinates land ~0.3 px off the blob)."""
+    from bench.photo_path import tilted
+    from kpdemo.datasets import LandmarkSet
+
+    ys, xs = np.mgrid[:64, :64]
+    blob = 250 * np.exp(-((xs - 44) ** 2 + (ys - 20) ** 2) / (2 * 2.0**2))  # centred on pixel (44, 20): (44.5, 20.5)
+    images = np.repeat(np.round(blob).astype(np.uint8)[None, ..., None], 3, axis=-1).repeat(2, axis=0)
+    points = np.tile(np.float32([44.5, 20.5]), (2, 68, 1))
+    data = LandmarkSet("toy", "ibug68", points, np.full(2, "val"), np.full(2, None), np.array(["a", "b"]),
+                       images=images)
+    turned = tilted(data, 30.0)
+    for i in range(2):
+        gray = turned.image(i)[..., 0].astype(float)
+        centroid = np.array([(xs * gray).sum(), (ys * gray).sum()]) / gray.sum() + 0.5
+        np.testing.assert_allclose(turned.points[i, 0], centroid, atol=0.05)
+    assert not np.allclose(turned.points[0], turned.points[1])  # +30 and -30 degrees

@@ -76,8 +76,16 @@ class PhotoRecipe:
         return 1 + self.passes * len(self.views) * (2 if self.mirror else 1)
 
 
-#: The photo path's recipe: one refine pass on the training-style crop, averaged with its mirror image.
-PHOTO_RECIPE = PhotoRecipe()
+#: The photo path's recipe: two refine passes on crops turned upright on the previous answer's eye line, each the
+#: mean of the crop turned by -10, 0, +10 degrees and their mirror images (13 network crops a face, 3 batched calls).
+#: Chosen on validation faces only (``python bench/photo_path.py``, ``bench/results/photo_path_val.csv``), against
+#: one plain refine pass with its mirror (the recipe before): 300-W val NME 3.870 -> 3.808% (-1.6%), the same faces
+#: tilted +-25 deg 4.135 -> 3.804% (-8.0%), +-40 deg 5.32 -> 3.86% with failures over 10% from 4.2 to 0.6%; IMM val
+#: -1.1% (tilted +-40 deg: -32%). Why: a detector box and a first answer only roughly place a turned face; a crop
+#: cut upright, as most training faces were, is easier, and the second upright pass starts from better eyes. More
+#: plain passes or scale views did not help; turn views help only around an upright crop (alone they push a tilted
+#: face past the +-30 deg the model was trained on).
+PHOTO_RECIPE = PhotoRecipe(passes=2, upright=True, angles=(-10.0, 0.0, 10.0))
 
 
 class CheckpointPredictor(LandmarkPredictor):
@@ -90,8 +98,9 @@ class CheckpointPredictor(LandmarkPredictor):
     the checkpoint, else the same as ``backend``. Why int8 there only: a webcam frame must fit MediaPipe's budget
     (the int8 network is ~2x faster on a VNNI CPU: 68-point PIP 2.5 -> 1.2 ms), and its cost, +0.35% relative NME
     on 300-W validation faces and 0.15 px mean shift, is far below a live frame's jitter; photos get the float
-    network (and two passes with flip averaging), where accuracy matters and a few ms do not. Both frame kinds of a
-    stream (re-detection and tracking) take the int8 network, so the points do not step when one follows the other.
+    network (and the refine passes of :data:`PHOTO_RECIPE`), where accuracy matters and a few ms do not. Both frame
+    kinds of a stream (re-detection and tracking) take the int8 network, so the points do not step when one follows
+    the other.
     """
 
     def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None) -> None:
@@ -235,9 +244,9 @@ class CheckpointPredictor(LandmarkPredictor):
 
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
         """Detect, crop by the detector's calibrated box, predict; for photos, refine (``meta.refine``) by
-        ``self.recipe``: crops cut around the first answer as training crops were, with their mirror images. A
-        detector box only estimates where the landmark box is (worse on turned faces); the refine crop is cut exactly
-        as training crops were. Live frames (``video``) take one pass."""
+        ``self.recipe`` (:data:`PHOTO_RECIPE`): crops cut around the previous answer as training crops were. A
+        detector box only estimates where the landmark box is (worse on turned faces). Live frames (``video``) take
+        one pass."""
         detections = self.detector.detect(image, video=video)
         if not detections:
             return []
