@@ -25,7 +25,7 @@ import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.detection.base import Face, LandmarkPredictor
-from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle
+from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn
 from kpdemo.detection.faces import Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
 from kpdemo.schemas import flip_horizontal, get_schema
@@ -190,8 +190,7 @@ class CheckpointPredictor(LandmarkPredictor):
         ``scale`` widens the window by that factor; ``angle`` (degrees) turns it with the image, the box then
         being taken in the turned frame (so an ``angle`` equal to the eye line's gives the crop of an upright face).
         """
-        turn = np.deg2rad(angle)
-        to_window = np.array([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]])
+        to_window = window_turn(angle)
         turned = np.asarray(points, np.float64) @ to_window.T
         lo, hi = turned.min(0), turned.max(0)
         (cx, cy), side = to_window.T @ ((lo + hi) / 2), float((hi - lo).max())

@@ -12,6 +12,12 @@ import numpy as np
 from kpdemo.datasets.kaggle15 import transform_points
 
 
+def window_turn(angle: float) -> np.ndarray:
+    """2x2 rotation from image axes to those of a window turned by ``angle`` degrees (a rotation by -angle)."""
+    t = np.deg2rad(angle)
+    return np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+
+
 def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int], angle: float = 0.0) -> np.ndarray:
     """2x3 pixel-index affine cutting a window ``side`` tall (width by the output's aspect) centred on (cx, cy).
 
@@ -21,8 +27,7 @@ def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int], angl
     """
     out_h, out_w = out_hw
     s = out_h / side
-    t = np.deg2rad(angle)
-    linear = s * np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])  # scale x rotation by -angle
+    linear = s * window_turn(angle)
     # continuous pixels (index + 0.5): crop = linear @ (image - centre) + output centre, written for indices
     shift = linear @ (0.5 - np.array([cx, cy])) + np.array([out_w, out_h]) / 2 - 0.5
     return np.column_stack([linear, shift]).astype(np.float64)
