@@ -158,3 +158,21 @@ def test_seed004_findings_read_iou_and_both_baselines(tmp_path: Path) -> None:
     assert "mirror_pretrained IoU 0.30" in table.loc["polygons", "our numbers"]
     assert table.loc["frontalize", "verdict"] == "refuted"
     assert "mean face 37.0 / 0.45" in table.loc["frontalize", "our numbers"]
+
+
+def test_shipping_a_new_best_unlinks_the_record_it_replaced(tmp_path: Path) -> None:
+    from trainers.tools.ship import unlink_superseded
+
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"weights")
+    records = {}
+    for name, pointer in (("old", "../../../model.pt"), ("new", "../../../model.pt"), ("other", "../../../x.pt")):
+        folder = tmp_path / "runs" / "exp" / name
+        folder.mkdir(parents=True)
+        (folder / "record.json").write_text(json.dumps({"name": name, "checkpoint": pointer}))
+        records[name] = folder / "record.json"
+    cleared = unlink_superseded(tmp_path / "runs", target, keep=records["new"].parent)
+    assert cleared == [records["old"]]
+    assert json.loads(records["old"].read_text())["checkpoint"] is None
+    assert json.loads(records["new"].read_text())["checkpoint"] == "../../../model.pt"
+    assert json.loads(records["other"].read_text())["checkpoint"] == "../../../x.pt"

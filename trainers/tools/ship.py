@@ -46,6 +46,22 @@ def shipped_checkpoint(dest: Path) -> str | None:
     return pointer if pointer and (dest / pointer).is_file() else None
 
 
+def unlink_superseded(dest_root: Path, target: Path, keep: Path) -> list[Path]:
+    """Clear the checkpoint link of every shipped record (but ``keep``'s) that points at ``target``: a shipped
+    file that now holds another run's weights must not be credited to the run it replaced. Returns those records."""
+    cleared = []
+    for record_path in sorted(dest_root.glob(f"*/*/{RECORD}")):
+        record = json.loads(record_path.read_text())
+        pointer = record.get("checkpoint")
+        if record_path.parent.resolve() == keep.resolve() or not pointer:
+            continue
+        if (record_path.parent / pointer).resolve() == target.resolve():
+            record["checkpoint"] = None
+            record_path.write_text(json.dumps(record, indent=2, default=str))
+            cleared.append(record_path)
+    return cleared
+
+
 def ship_checkpoint(run_dir: Path, target: Path) -> Path:
     """Write ``run_dir``'s best checkpoint to ``target`` with floating-point weights as fp16.
 
@@ -88,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         run_dest = args.dest / record["experiment"] / record["name"]
         dest = ship_record(args.best, args.dest, checkpoint=Path(os.path.relpath(target, run_dest)).as_posix())
         print(f"checkpoint -> {target} ({target.stat().st_size / 2**20:.1f} MiB), record -> {dest}")
+        for superseded in unlink_superseded(args.dest, target, keep=dest):
+            print(f"{superseded.parent.name}: no longer linked to {target.name}")
         shipped += 1
     print(f"shipped {shipped} run record(s) to {args.dest}")
     return 0
