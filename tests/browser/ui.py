@@ -144,12 +144,25 @@ def plotly_trace_count(page: Page, selector: str, expect: int | None = None, tim
     return plot.evaluate("el => el.data.length")
 
 
-def start_webcam(page: Page, elem_id: str) -> None:
-    """Grant camera access (auto-accepted by Chromium's fake UI) and press the record button to start streaming."""
+def start_webcam(page: Page, elem_id: str, attempts: int = 3) -> None:
+    """Grant camera access (auto-accepted by Chromium's fake UI) and press the record button to start streaming.
+
+    The button is pressed only once the preview shows frames, and again if it did not turn into "Stop": on a loaded
+    machine a press that lands while the component is still attaching the camera is lost (seen once in a full run).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     camera = page.locator(f"#{elem_id}")
     camera.locator("[title='grant webcam access'] button").click()
-    camera.locator("button[aria-label='capture photo']").click()
-    camera.get_by_text("Stop").wait_for()
+    page.wait_for_function("sel => (document.querySelector(sel)?.videoWidth ?? 0) > 0", arg=f"#{elem_id} video")
+    for _ in range(attempts):
+        camera.locator("button[aria-label='capture photo']").click()
+        try:
+            camera.get_by_text("Stop").wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeoutError:
+            continue
+    raise AssertionError(f"#{elem_id} did not start recording after {attempts} presses: {camera.inner_text()!r}")
 
 
 def webcam_counts(status: str) -> tuple[int, int]:
