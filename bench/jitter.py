@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.webcam_latency import cpu_name  # noqa: E402
 from kpdemo.detection import read_image  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 from kpdemo.ui.webcam import WebcamSession, process_frame  # noqa: E402
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     table = pd.DataFrame(rows)
     table["fps"] = FPS
     table["noise_sigma"] = NOISE_SIGMA
-    table["cpu"] = platform.processor() or platform.machine()
+    table["cpu"] = cpu_name()
     table["load_1min"] = os.getloadavg()[0]
     RESULTS.mkdir(exist_ok=True)
     table.to_csv(RESULTS / "jitter.csv", index=False, float_format="%.4g")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -32,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.app_server import running_app  # noqa: E402
+from bench.webcam_latency import cpu_name  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames, write_y4m  # noqa: E402
 from tests.browser.ui import choose, open_tab, start_webcam  # noqa: E402
@@ -136,7 +136,7 @@ def run(models: list[str], seconds: float) -> pd.DataFrame:
             browser.close()
     table = pd.DataFrame(rows)
     table["clip_fps"] = CLIP_FPS
-    table["cpu"] = platform.processor() or platform.machine()
+    table["cpu"] = cpu_name()
     table["cores"] = os.cpu_count()
     table["load_1min"] = os.getloadavg()[0]
     return table
