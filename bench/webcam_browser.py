@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.app_server import running_app  # noqa: E402
 from bench.webcam_latency import cpu_name  # noqa: E402
+from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames, write_y4m  # noqa: E402
 from tests.browser.ui import choose, open_tab, start_webcam  # noqa: E402
@@ -110,11 +110,10 @@ def measure(page, model_label: str, seconds: float) -> dict[str, float]:
     time.sleep(seconds)
     shown = page.evaluate("() => window.__shown")
     status = page.locator("#webcam-status textarea").input_value()
-    server_fps = re.search(r"fps: ([\d.]+)", status)
-    last_ms = re.search(r"last frame (\d+) ms", status)
+    line = STATUS_LINE.search(status)
     return {"model": chosen, **summarise(shown, seconds),
-            "server_fps": float(server_fps[1]) if server_fps else float("nan"),
-            "server_ms_last_frame": float(last_ms[1]) if last_ms else float("nan")}
+            "server_fps": float(line["fps"]) if line else float("nan"),
+            "server_ms_last_frame": float(line["last_ms"]) if line and line["last_ms"] else float("nan")}
 
 
 def run(models: list[str], seconds: float) -> pd.DataFrame:

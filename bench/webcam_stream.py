@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from bench.app_server import App, running_app  # noqa: E402
 from bench.gradio_stream import StreamSession, data_url_bytes, play  # noqa: E402
 from bench.webcam_latency import SIZE_HW, cpu_name, make_frames  # noqa: E402
+from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 CAMERA_FPS = 30.0
@@ -46,7 +46,6 @@ CLIP_FRAMES = 90  # 3 s of head movement, looped
 WARMUP_FRAMES = 10  # one short stream first: the model loads on the first frame
 TARGET_FPS = 8.0  # each of 5 users on a 2-core server (issue 16)
 LATE_S = 1.0  # a reply this slow means frames are waiting somewhere (a page would look frozen)
-FRAMES_SEEN = re.compile(r"frames: (\d+)")
 
 
 @dataclass
@@ -86,8 +85,8 @@ def stream_user(app: App, user: int, frames: list[bytes], duration_s: float, go:
             for _, round_trip, outputs in play(session, frames, duration_s, CAMERA_FPS):
                 run.round_trips_ms.append(round_trip * 1000)
                 run.answered_s.append(time.monotonic() - start)
-                seen = FRAMES_SEEN.search(outputs[1] or "")
-                run.out_of_order += not seen or int(seen[1]) != session.frames_sent
+                seen = STATUS_LINE.search(outputs[1] or "")
+                run.out_of_order += not seen or int(seen["frames"]) != session.frames_sent
                 run.late += round_trip > LATE_S
                 run.bad_frames += not annotated_ok(outputs)
         except Exception as exc:  # recorded, not raised: the other users' numbers still count

@@ -16,7 +16,8 @@ from bench.app_server import App, running_app
 from bench.gradio_stream import StreamError, StreamSession, data_url_bytes, find_stream_event
 from bench.report import webcam_streams
 from bench.webcam_latency import SIZE_HW, make_frames
-from bench.webcam_stream import FRAMES_SEEN, plot, run_users, summarise
+from bench.webcam_stream import plot, run_users, summarise
+from kpdemo.ui.webcam import STATUS_LINE
 
 pytestmark = pytest.mark.slow
 
@@ -39,11 +40,11 @@ def test_each_frame_is_answered_by_its_annotated_frame(app: App, frames: list[by
             annotated, status, state = session.send(jpeg)
             image = cv2.imdecode(np.frombuffer(data_url_bytes(annotated), np.uint8), cv2.IMREAD_COLOR)
             assert image.shape[:2] == SIZE_HW
-            assert int(FRAMES_SEEN.search(status)[1]) == sent, status  # this frame, not an earlier one
+            assert int(STATUS_LINE.search(status)["frames"]) == sent, status  # this frame, not an earlier one
             assert state is None  # gr.State stays on the server
         assert "with face: 6" in status  # every frame of the clip shows the face
     with StreamSession.connect(app.url) as other:  # a new page: a new server session, counting from one
-        assert FRAMES_SEEN.search(other.send(frames[0])[1])[1] == "1"
+        assert STATUS_LINE.search(other.send(frames[0])[1])["frames"] == "1"
 
 
 def test_inputs_can_be_set_by_label_and_unknown_ones_are_refused(app: App, frames: list[bytes]) -> None:

@@ -9,6 +9,7 @@ rate over the last second or so); browser tests read it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ STREAM_CONCURRENCY = 16
 REDETECT_EVERY = 10
 
 
+#: What :meth:`WebcamSession.status` writes, for the benches and browser tests that read the line back; the
+#: in-browser mode's page (``kpdemo/static/browser_mesh.js``) writes the same line without the last-frame time.
+STATUS_LINE = re.compile(r"frames: (?P<frames>\d+), with face: (?P<with_face>\d+), fps: (?P<fps>[\d.]+)"
+                         r"(?: \(last frame (?P<last_ms>\d+) ms\))?")
+
+
 @dataclass
 class WebcamSession:
     """Per-session counters and smoothing state (server side)."""
@@ -62,6 +69,7 @@ class WebcamSession:
         return (len(self.stamps) - 1) / (self.stamps[-1] - self.stamps[0])
 
     def status(self, note: str = "") -> str:
+        """The status line (read back with :data:`STATUS_LINE`)."""
         text = f"frames: {self.frames}, with face: {self.with_face}, fps: {self.fps:.1f}"
         text += f" (last frame {self.last_latency_ms:.0f} ms)"
         return f"{text} | {note}" if note else text

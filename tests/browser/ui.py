@@ -7,12 +7,13 @@ their visible label/role inside the current tab. Gradio renders only the selecte
 from __future__ import annotations
 
 import base64
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+from kpdemo.ui.webcam import STATUS_LINE
 
 if TYPE_CHECKING:  # playwright itself is imported by the fixtures, which skip when it is missing
     from playwright.sync_api import Locator, Page
@@ -167,6 +168,6 @@ def start_webcam(page: Page, elem_id: str, attempts: int = 3) -> None:
 
 def webcam_counts(status: str) -> tuple[int, int]:
     """(frames processed, frames with a face) from the Webcam tab's ``frames: N, with face: M, ...`` line."""
-    match = re.search(r"frames: (\d+), with face: (\d+)", status)
+    match = STATUS_LINE.search(status)
     assert match, f"unexpected webcam status {status!r}"
-    return int(match.group(1)), int(match.group(2))
+    return int(match["frames"]), int(match["with_face"])
