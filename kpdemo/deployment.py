@@ -42,6 +42,8 @@ PUBLIC_FLAG = "KPDEMO_PUBLIC"
 SPACE_FLAG = "SPACE_ID"
 DATASETS_FOLDER = "datasets"  # <user area>/datasets/<name>/: imported datasets (kpdemo.datasets.uploads)
 RUNS_FOLDER = "runs"  # <user area>/runs/<experiment>/<run>/: training runs of a public server
+INCOMING_FOLDER = ".incoming"  # <user area>/.incoming/import-*/: an import being written, renamed into datasets/ whole
+STALE_IMPORT_HOURS = 1.0  # an import is written in seconds: a folder this old was left by a process that died mid-import
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ class Limits:
     @property
     def runs_dir(self) -> Path:
         return self.user_area / RUNS_FOLDER
+
+    @property
+    def incoming_dir(self) -> Path:
+        return self.user_area / INCOMING_FOLDER
 
     def describe(self) -> str:
         """One sentence for the Train tab: what a visitor of this server may do (empty when nothing is capped)."""
@@ -178,11 +184,13 @@ def clean_user_area(limits: Limits, keep: Iterable[Path] = (), now: float | None
     """Remove user-area entries older than the age cap, then oldest first while the area is over its size cap.
 
     ``keep`` (the running training's run and dataset) is never removed, nor counted against anyone's share:
-    deleting data under a live run would fail it half way. Returns what was removed. Does nothing without caps.
+    deleting data under a live run would fail it half way. Without caps it only removes imports left half written
+    by a crash (:func:`remove_stale_imports`). Returns what was removed.
     """
-    if not (limits.user_area_max_mb or limits.user_area_max_age_hours):
-        return []
     now = time.time() if now is None else now
+    stale = remove_stale_imports(limits, now)
+    if not (limits.user_area_max_mb or limits.user_area_max_age_hours):
+        return stale
     kept = {Path(p).resolve() for p in keep}
     entries = sorted(((_last_change(p), _size(p), p) for p in user_area_entries(limits)), key=lambda e: e[0])
     total = sum(size for _, size, _ in entries)
@@ -199,4 +207,14 @@ def clean_user_area(limits: Limits, keep: Iterable[Path] = (), now: float | None
     for experiment in limits.runs_dir.glob("*"):  # an experiment folder whose runs were all removed
         if experiment.is_dir() and not any(experiment.iterdir()):
             experiment.rmdir()
-    return removed
+    return stale + removed
+
+
+def remove_stale_imports(limits: Limits, now: float) -> list[Path]:
+    """Remove import folders not touched for :data:`STALE_IMPORT_HOURS`: a live import renames or removes its own
+    folder within seconds, so an older one belongs to a process that died half way and nobody else will clean it."""
+    stale = [p for p in sorted(limits.incoming_dir.glob("*"))
+             if p.is_dir() and now - _last_change(p) > STALE_IMPORT_HOURS * 3600]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale

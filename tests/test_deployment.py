@@ -168,6 +168,16 @@ def test_user_area_is_cleaned_oldest_first(env: pytest.MonkeyPatch, tmp_path: Pa
     assert clean_user_area(replace(limits, user_area_max_mb=0, user_area_max_age_hours=0), now=now + 1e6) == []
 
 
+def test_imports_left_by_a_crash_are_removed_even_without_caps(env: pytest.MonkeyPatch) -> None:
+    """A process killed mid-import leaves its temp folder in .incoming; the next clean-up removes it, never a live one."""
+    now = 1_000_000_000.0
+    limits = replace(current_limits(), user_area_max_mb=0, user_area_max_age_hours=0)
+    crashed = make_entry(limits.incoming_dir / "import-crashed", 0.1, 2, now)
+    live = make_entry(limits.incoming_dir / "import-live", 0.1, 0.01, now)
+    assert clean_user_area(limits, now=now) == [crashed]
+    assert live.exists() and not crashed.exists()
+
+
 def test_import_and_start_clean_the_user_area(env: pytest.MonkeyPatch) -> None:
     """An import past the size cap removes older datasets (never the new one) and the menu forgets them."""
     env.setenv("KPDEMO_USER_AREA_MAX_MB", "0.01")  # less than one imported dataset

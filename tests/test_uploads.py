@@ -43,7 +43,7 @@ def limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Limits:
 
 def nothing_kept(limits: Limits) -> bool:
     """No dataset folder and no leftover of a half-done import."""
-    leftovers = [*limits.datasets_dir.glob("*"), *(limits.user_area / ".incoming").glob("*")]
+    leftovers = [*limits.datasets_dir.glob("*"), *limits.incoming_dir.glob("*")]
     return not leftovers
 
 

@@ -340,7 +340,7 @@ def import_upload(path: Path, name: str = "", limits: Limits | None = None) -> M
     limits = limits or current_limits()
     path = Path(path)
     data, fmt = read_upload(path, limits.max_upload_images)
-    incoming = limits.user_area / ".incoming"  # beside datasets/, on the same filesystem: the rename is atomic
+    incoming = limits.incoming_dir  # beside datasets/, on the same filesystem: the rename is atomic
     incoming.mkdir(parents=True, exist_ok=True)
     limits.datasets_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="import-", dir=incoming))
