@@ -10,6 +10,8 @@ two threads). Exports both first where either is missing (``python -m trainers.t
 ``bench/results/onnx_int8.csv``.
 
     nice -n 10 python bench/onnx_int8.py [checkpoints/ibug68_pip.pt ...] [--repeats 300]
+
+Without checkpoints it compares every shipped landmark checkpoint, as the README's table shows them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.checkpoint_eval import landmark_checkpoints  # noqa: E402
 from kpdemo.checkpoints import load_checkpoint  # noqa: E402
-from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
 from kpdemo.detection.onnx_backend import OnnxNetwork, load_fresh_export, onnx_path  # noqa: E402
 from trainers.engine.train import predict  # noqa: E402
 from trainers.tools.evaluate import HeldOut, held_out_predictions  # noqa: E402
@@ -81,10 +83,11 @@ def compare(checkpoint: Path, repeats: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="*", type=Path, default=[CHECKPOINTS_DIR / "ibug68_pip.pt"])
+    parser.add_argument("checkpoints", nargs="*", type=Path, help="default: every shipped landmark checkpoint")
     parser.add_argument("--repeats", type=int, default=300, help="timing turns per network (5 calls each)")
     args = parser.parse_args()
-    table = pd.DataFrame([row for c in args.checkpoints for row in compare(c, args.repeats)])
+    checkpoints = args.checkpoints or landmark_checkpoints()
+    table = pd.DataFrame([row for c in checkpoints for row in compare(c, args.repeats)])
     table["cpu_threads"], table["load_avg_1min"] = os.cpu_count(), round(os.getloadavg()[0], 2)
     RESULTS.mkdir(exist_ok=True)
     table.to_csv(RESULTS / "onnx_int8.csv", index=False)
