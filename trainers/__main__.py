@@ -22,7 +22,7 @@ from kpdemo.config import runs_dir
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on_ray
 from trainers.engine.grid import group_configs, run_grid
-from trainers.engine.train import run_config
+from trainers.engine.train import resolve_device, run_config
 from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment
 
 
@@ -185,6 +185,9 @@ def run_at_once(configs: list[TrainConfig], root: Path, quick: bool) -> int:
         return experiment.runner if experiment else None
 
     groups = [[c] for c in renamed if own_runner(c)] + group_configs([c for c in renamed if not own_runner(c)])
+    if any(len(g) > 1 and resolve_device(g[0].device).type == "cpu" for g in groups):
+        print("note: on a CPU a grid at once is usually slower than its runs one by one (each convolution becomes "
+              "one grouped convolution; bench/results/grid_speed.csv): --grid-at-once pays on a GPU", flush=True)
     for i, group in enumerate(groups, 1):
         together = " (together)" if len(group) > 1 else ""
         print(f"[{i}/{len(groups)}] {group[0].experiment}/{', '.join(c.run_name() for c in group)}{together}",

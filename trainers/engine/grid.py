@@ -1,9 +1,10 @@
 """Train the runs of a grid that share their data and architecture as one batched model (``--grid-at-once``).
 
-Why: a seed-001 ConvNet is far too small to keep a GPU (or even a CPU's vector units) busy, and the runs of a grid
-differ only in a few numbers (init, optimizer, learning rate, dropout, ...). Stacking their weights along a new
-leading dimension and running the model through ``torch.func.vmap`` turns R small convolutions into one grouped
-one per layer, and one augmented batch feeds all R runs.
+Why: a seed-001 ConvNet is far too small to keep a GPU busy, and the runs of a grid differ only in a few numbers
+(init, optimizer, learning rate, dropout, ...). Stacking their weights along a new leading dimension and running the
+model through ``torch.func.vmap`` turns R small convolutions into one grouped one per layer, and one augmented batch
+feeds all R runs. That pays on a GPU only: CPU kernels run a grouped convolution slower than its groups one after
+another (``bench/results/grid_speed.csv``: 0.49x on the 2-core CPU), so on a CPU train the runs one by one.
 
 What a run keeps: its own initial weights (built exactly as :func:`trainers.engine.train.run_config` builds them,
 from the same seed), its optimizer kind and hyperparameters (:mod:`trainers.engine.stacked_optim` reproduces
