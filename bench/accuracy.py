@@ -166,14 +166,15 @@ def run(datasets: list[str], limit: int | None, split: str = "test", models: lis
         if not len(held_out):
             print(f"{name}: no {split} split, skipped")
             continue
-        for predictor in predictors_for(held_out.schema.id, models):
+        predictors = predictors_for(held_out.schema.id, models)
+        for predictor in predictors:
             result = scored[name, predictor.name] = score(predictor, held_out, limit)
             rows.append(summary(name, predictor.name, predictor.schema.id, result))
             print(rows[-1])
         for pool, members in POOLED.items():
             if name != members[-1]:
                 continue
-            for predictor in predictors_for(held_out.schema.id, models):
+            for predictor in predictors:
                 if all((m, predictor.name) in scored for m in members):
                     parts = [scored[m, predictor.name] for m in members]
                     rows.append(summary(pool, predictor.name, predictor.schema.id, pooled(parts)))
