@@ -43,7 +43,7 @@ SPACE_FLAG = "SPACE_ID"
 DATASETS_FOLDER = "datasets"  # <user area>/datasets/<name>/: imported datasets (kpdemo.datasets.uploads)
 RUNS_FOLDER = "runs"  # <user area>/runs/<experiment>/<run>/: training runs of a public server
 INCOMING_FOLDER = ".incoming"  # <user area>/.incoming/import-*/: an import being written, renamed into datasets/ whole
-STALE_IMPORT_HOURS = 1.0  # an import is written in seconds: a folder this old was left by a process that died mid-import
+STALE_IMPORT_HOURS = 1.0  # an import is written in seconds: a folder this old is a dead process's leftover
 
 
 @dataclass(frozen=True)

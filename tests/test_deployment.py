@@ -169,7 +169,7 @@ def test_user_area_is_cleaned_oldest_first(env: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def test_imports_left_by_a_crash_are_removed_even_without_caps(env: pytest.MonkeyPatch) -> None:
-    """A process killed mid-import leaves its temp folder in .incoming; the next clean-up removes it, never a live one."""
+    """A process killed mid-import leaves its temp folder in .incoming: the next clean-up removes it, not a live one."""
     now = 1_000_000_000.0
     limits = replace(current_limits(), user_area_max_mb=0, user_area_max_age_hours=0)
     crashed = make_entry(limits.incoming_dir / "import-crashed", 0.1, 2, now)
