@@ -62,6 +62,7 @@ def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack
     assert report["finished"] and report["device"] == "cpu"
     for phase in ("smoke", "seed001", "landmarks", "throughput"):
         assert report[phase]["status"] == "done", (phase, report[phase])
+    assert report["smoke"]["ok"], report["smoke"]
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) <= MAX_FILES and all(p.stat().st_size <= MAX_FILE_MB * 2**20 for p in files)
     assert {p.name for p in files} >= {"campaign.json", "seed001.tar.gz", "landmarks_finetunes.tar.gz"}
