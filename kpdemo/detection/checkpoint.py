@@ -84,8 +84,8 @@ class PhotoRecipe:
 #: where it was picked: -1.6%, -8.0%, -27%; with the fourth-cycle model the only recipe ahead on all three sets adds
 #: scale views, 37 crops, for at most 0.013 points); IMM val -1.1% (+-40 deg: -32%). Why: a detector box and a
 #: first answer only roughly place a turned face; a crop cut upright, as most training faces were, is easier, and
-#: the second upright pass starts from better eyes. More plain passes or scale
-#: views did not help; turn views help only around an upright crop (alone they push a tilted face past the +-30 deg
+#: the second upright pass starts from better eyes. More plain passes did not help, scale views not enough to pay
+#: for their crops; turn views help only around an upright crop (alone they push a tilted face past the +-30 deg
 #: the model was trained on).
 PHOTO_RECIPE = PhotoRecipe(passes=2, upright=True, angles=(-10.0, 0.0, 10.0))
 
