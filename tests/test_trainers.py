@@ -139,6 +139,25 @@ def test_findings_judge_claims_from_records(tmp_path: Path) -> None:
     assert (table.drop(index="init")["verdict"] == "pending").all()
 
 
+def test_findings_judge_each_budget_of_a_grid_apart(tmp_path: Path) -> None:
+    """A GPU campaign's 500-epoch records shipped beside a CPU profile's must not be mixed into one verdict: the row
+    shows the largest budget's numbers and budget, and names the smaller budget's differing verdict."""
+    from dataclasses import replace
+
+    from trainers.tools.findings import findings
+
+    for config in EXPERIMENTS["init"].configs:  # short CPU runs: zeros ends better than Xavier -> refuted
+        _fake_run(tmp_path, replace(config, epochs=6, train_subset=1500),
+                  [0.0046, 0.0030, 0.0020] if config.init == "zeros" else [0.004, 0.0035, 0.003])
+    for config in EXPERIMENTS["init"].configs:  # the long runs on every image: zeros stalls -> reproduced
+        _fake_run(tmp_path, replace(config, epochs=500, train_subset=0),
+                  [0.0046, 0.0045, 0.0045] if config.init == "zeros" else [0.004, 0.002, 0.0008])
+    row = findings([tmp_path]).set_index("experiment").loc["init"]
+    assert row["budget"] == "500 epochs, all train images"
+    assert row["verdict"] == "reproduced (refuted at 6 epochs, 1500 train images)"
+    assert "xavier ends 0.0008" in row["our numbers"] and "0.0030" not in row["our numbers"]
+
+
 def test_seed004_findings_read_iou_and_both_baselines(tmp_path: Path) -> None:
     from kpdemo.runs import RunWriter
     from trainers.tools.findings import findings
