@@ -47,11 +47,11 @@ from trainers.engine.data import make_splits
 from trainers.engine.grid import run_grid
 from trainers.engine.train import resolve_device, run_config
 from trainers.grids import get_experiment
+from trainers.grids.seed001 import SEED_GRIDS
 from trainers.tools.ship import ship_checkpoint
 
 #: Seed 001 trained 500-2,000 epochs per run; the campaign gives every seed grid at least the lower figure.
 SEED_EPOCHS = 500
-SEED_GRIDS = ("init", "optimizers", "augmentation", "dropout", "cv")
 #: Landmark runs: the 68-point model first (the fine-tunes start from it).
 LANDMARK_TAGS = ("pip_r18", "imm73_pip", "kaggle15_pip")
 #: What comes back from a device call: at most 8 files of at most 16 MiB.

@@ -13,6 +13,9 @@ from trainers.grids.registry import Experiment, grid, register
 
 MODELS = ("simplenet", "convnet")
 LRS = {"sgd": (1e-1, 1e-2, 1e-3), "momentum": (1e-2, 1e-3, 1e-4), "adam": (1e-3, 1e-4, 1e-5)}
+#: The grids whose claims compare the runs of one grid with each other (``best`` ships models instead): the GPU
+#: campaign trains these at the seed's budget, and the findings judge each budget of them apart.
+SEED_GRIDS = ("init", "optimizers", "augmentation", "dropout", "cv")
 
 #: The best configuration found (used by ``cv`` and for the shipped checkpoint).
 BEST = TrainConfig(model="convnet", init="default", optimizer="adam", lr=1e-3, schedule="cosine",

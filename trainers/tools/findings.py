@@ -20,6 +20,7 @@ from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.markdown import markdown_table, replace_between
 from kpdemo.runs import load_runs
 from trainers.grids import EXPERIMENTS
+from trainers.grids.seed001 import SEED_GRIDS
 
 README = Path(__file__).parents[1] / "README.md"  # trainers/README.md
 CSV = Path(__file__).parents[1] / "findings.csv"
@@ -176,11 +177,6 @@ CHECKS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Finding]] = {
 }
 
 
-#: Claims judged by comparing the runs of one grid with each other: runs of the grid at different budgets (a CPU
-#: profile beside the GPU campaign's 500 epochs) must not be mixed, so each budget is judged on its own runs.
-ONE_BUDGET_CHECKS = ("init", "optimizers", "augmentation", "dropout", "cv")
-
-
 def budget(runs: pd.DataFrame) -> str:
     """How much training the runs had, so a refutation on a small budget reads as such."""
     epochs = sorted({int(e) for e in runs["epochs"]})
@@ -191,25 +187,20 @@ def budget(runs: pd.DataFrame) -> str:
 
 def by_budget(runs: pd.DataFrame) -> list[pd.DataFrame]:
     """The runs split by training budget (epochs, training subset), largest first (every image beats any subset)."""
-    def size(key: tuple[int, int]) -> float:
-        epochs, subset = key
-        return epochs * (subset or float("inf"))
-
-    groups = dict(list(runs.groupby(["epochs", "train_subset"])))
-    return [groups[key] for key in sorted(groups, key=lambda k: size((int(k[0]), int(k[1]))), reverse=True)]
+    groups = runs.groupby(["epochs", "train_subset"])
+    ordered = sorted(groups, key=lambda kv: int(kv[0][0]) * (int(kv[0][1]) or float("inf")), reverse=True)
+    return [group for _, group in ordered]
 
 
 def judge(name: str, done: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]:
-    """One table row's numbers, budget and verdict. For a one-grid claim the numbers are the largest budget's, and
-    the verdict names each budget's when the budgets disagree (e.g. refuted after 6 CPU epochs, reproduced after
-    500), so a verdict never silently mixes or hides them."""
-    check = CHECKS[name]
+    """One table row's numbers, budget and verdict. A seed grid's runs at different budgets (a CPU profile beside
+    the GPU campaign's 500 epochs) are judged apart: the numbers are the largest budget's, and the verdict names each
+    other budget's when they disagree (e.g. refuted after 6 CPU epochs, reproduced after 500), so a verdict never
+    silently mixes or hides them. Other claims compare runs of different budgets on purpose and read them all."""
     if not len(done):
         return {"our numbers": "no finished runs", "budget": "", "verdict": "pending"}
-    if name not in ONE_BUDGET_CHECKS:
-        numbers, verdict = check(done, history)
-        return {"our numbers": numbers or "no finished runs", "budget": budget(done), "verdict": verdict}
-    judged = [(group, *check(group, history)) for group in by_budget(done)]
+    groups = by_budget(done) if name in SEED_GRIDS else [done]
+    judged = [(group, *CHECKS[name](group, history)) for group in groups]
     top, numbers, verdict = judged[0]
     if len({v for _, _, v in judged}) > 1:
         verdict = f"{verdict} ({'; '.join(f'{v} at {budget(g)}' for g, _, v in judged[1:])})"
