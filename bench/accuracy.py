@@ -6,7 +6,9 @@ Every model runs its *full* image pipeline (its own face detector, then landmark
 * ``imm_frontal`` test persons (800x600),
 * ``ibug300w`` test = the 300-W common set (554 crops of 256x256),
 * ``ibug300w_challenging`` = the 300-W challenging subset (135 crops of 256x256); with the common set it makes the
-  300-W full set (689), reported as ``ibug300w_full`` (per-image scores of both, pooled), as papers do.
+  300-W full set (689), reported as ``ibug300w_full`` (per-image scores of both, pooled), as papers do,
+* ``ytf68`` test (645 YouTube-Faces frames of 160x160, of people absent from its train split): the one 68-point test
+  set here that dlib's predictor, trained on the 300-W release, cannot have seen.
 
 A model with the dataset's own schema is scored on all points; others on the anchors both schemas name
 (:func:`kpdemo.schemas.shared_anchors`: eye corners and centres, brow ends, nose tip, mouth corners, lip centres,
@@ -17,12 +19,16 @@ of the true points; images with no such face count as failures. Writes ``bench/r
 dataset x model) and ``accuracy.png``.
 
 ``--split val`` scores the validation splits the same way (for choosing anything: the test splits only report; a
-set without a val split, such as the challenging subset, is skipped); ``--models`` keeps only the named models of
+set without a val split, such as the challenging subset, is skipped); ``--split train`` scores training images, to
+see which models have seen which images: a model scores worse on faces it never saw than on its training faces, so a
+peer that scores no worse on a test split than on our training split has likely been trained on that test split
+(written to ``accuracy_train.csv``; the README's "Seen in training?" table); ``--models`` keeps only the named models of
 the lineup (predictor keys as the app lists them, e.g. ``checkpoint:ibug68_pip``, ``mediapipe468``, or ``dlib``);
-``--out`` writes elsewhere than the README's table.
+``--out`` writes elsewhere than ``accuracy.csv`` (``accuracy_<split>.csv`` for the other splits).
 
-    python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w ibug300w_challenging]
+    python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w ibug300w_challenging ytf68]
     python bench/accuracy.py --split val --datasets ibug300w --models checkpoint:ibug68_pip --out /tmp/val.csv
+    python bench/accuracy.py --split train --datasets ibug300w --models checkpoint:ibug68_pip dlib
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from kpdemo.schemas import MEDIAPIPE468, KeypointSchema, shared_anchors  # noqa:
 RESULTS = Path(__file__).parent / "results"
 #: How each test image is presented: (upscale factor, padding as a fraction of the side on each edge).
 PRESENTATION = {"kaggle15": (3, 0.25), "imm_frontal": (1, 0.0), "ibug300w": (1, 0.0),
-                "ibug300w_challenging": (1, 0.0)}
+                "ibug300w_challenging": (1, 0.0), "ytf68": (1, 0.0)}
 #: Sets reported together as well: name -> the datasets whose per-image scores are pooled.
 POOLED = {"ibug300w_full": ("ibug300w", "ibug300w_challenging")}
 
@@ -188,9 +194,14 @@ def plot(table: pd.DataFrame, path: Path, split: str = "test") -> None:
     import matplotlib.pyplot as plt
 
     datasets = list(dict.fromkeys(table["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
-    for ax, name in zip(axes[0], datasets, strict=True):
+    cols = min(3, len(datasets))
+    rows = -(-len(datasets) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(datasets):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, datasets, strict=False):
         part = table[table["dataset"] == name].reset_index(drop=True)
+        ax.set_ylim(0, 1.25 * 100 * part[["nme_found_mean", "nme_common_mean"]].max().max())  # room for labels
         x = np.arange(len(part))
         own = ax.bar(x - 0.2, 100 * part["nme_found_mean"], 0.4, color="#4c72b0", label="own points")
         common = ax.bar(x + 0.2, 100 * part["nme_common_mean"], 0.4, color="#dd8452",
@@ -212,12 +223,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(PRESENTATION), choices=list(PRESENTATION))
     parser.add_argument("--limit", type=int, default=None, help="score only the first N images of each set")
-    parser.add_argument("--split", default="test", choices=["test", "val"],
-                        help="val to choose anything (a recipe, a checkpoint); test only reports")
+    parser.add_argument("--split", default="test", choices=["test", "val", "train"],
+                        help="val to choose anything (a recipe, a checkpoint); test only reports; train shows "
+                             "which models have seen the training images")
     parser.add_argument("--models", nargs="+", default=None, metavar="KEY",
                         help="score only these models of the lineup, e.g. checkpoint:ibug68_pip mediapipe468 dlib")
-    parser.add_argument("--out", type=Path, default=RESULTS / "accuracy.csv")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default bench/results/accuracy.csv, accuracy_<split>.csv for val and train")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = RESULTS / ("accuracy.csv" if args.split == "test" else f"accuracy_{args.split}.csv")
     if args.models is not None:
         known = {k for name in args.datasets for k in lineup(load_dataset(name).schema.id)}
         if unknown := sorted(set(args.models) - known):
