@@ -54,7 +54,7 @@ def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack
     env = os.environ | {"KPDEMO_DATA": str(tmp_path / "no-data-here"), "KPDEMO_CACHE": str(tmp_path / "cache")}
     done = subprocess.run(
         [sys.executable, "-c", bootstrap, "--device", "cpu", "--quick", "--budget-s", "300", "--out", str(out),
-         "--runs", str(runs), "--pack", str(small_pack)],
+         "--runs", str(runs), "--pack", str(small_pack), "--workers", "2"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -63,6 +63,8 @@ def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack
     for phase in ("smoke", "seed001", "landmarks", "throughput"):
         assert report[phase]["status"] == "done", (phase, report[phase])
     assert report["smoke"]["ok"], report["smoke"]
+    assert report["seed001"]["workers"] == 2 and report["seed001"]["groups"] == 2  # init: one group per model
+    assert set(report["seed001"]["init"]) == {"done"}, report["seed001"]
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) <= MAX_FILES and all(p.stat().st_size <= MAX_FILE_MB * 2**20 for p in files)
     assert {p.name for p in files} >= {"campaign.json", "seed001.tar.gz", "landmarks_finetunes.tar.gz"}

@@ -9,6 +9,7 @@ through ``model_kwargs`` (same code path, a tenth of the compute) to keep each t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from kpdemo.models import load_model
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.grid import group_configs, run_grid
+from trainers.engine.side_by_side import train_side_by_side
 from trainers.engine.stacked_optim import StackedOptimizer
 from trainers.engine.train import run_config
 from trainers.grids import EXPERIMENTS
@@ -107,6 +109,23 @@ def test_a_stopped_group_still_records_every_run(dataset: str, tmp_path: Path) -
         record = json.loads((run_dir / "record.json").read_text())
         assert record["status"] == "stopped" and record["checkpoint"] == "best.pt" and record["test"]
         assert len(_history(run_dir)) == 1
+
+
+def test_groups_side_by_side_record_what_they_record_in_this_process(dataset: str, tmp_path: Path) -> None:
+    """The campaign's worker processes (:mod:`trainers.engine.side_by_side`) train a group as this process does:
+    same runs, same per-epoch losses, every group reported to ``on_done`` as it ends."""
+    configs = _configs(dataset)
+    here = run_grid(configs, tmp_path / "here", show_progress=False)
+    ended: list[int] = []
+    outcomes = train_side_by_side([configs[:2], configs[2:]], tmp_path / "workers", time.time() + 600, workers=2,
+                                  on_done=lambda index, outcome: ended.append(index))
+    assert sorted(ended) == [0, 1] and not any(isinstance(o, Exception) for o in outcomes)
+    workers = [run_dir for outcome in outcomes for run_dir in outcome]
+    for solo, run_dir in zip(here, workers, strict=True):
+        assert run_dir == tmp_path / "workers" / solo.relative_to(tmp_path / "here")
+        assert json.loads((run_dir / "record.json").read_text())["status"] == "done"
+        for column in ("train_loss", "val_loss"):
+            np.testing.assert_allclose(_history(run_dir)[column], _history(solo)[column], rtol=RTOL)
 
 
 def test_grouping_of_the_seed_001_grids(dataset: str) -> None:

@@ -6,7 +6,9 @@ write their records, best checkpoints and test metrics):
 
 1. ``smoke``: is CUDA there, does a training step run (under 30 s);
 2. ``seed001``: the seed-001 grids (``init``, ``optimizers``, ``augmentation``, ``dropout``, ``cv``) at the seed's
-   budget (``SEED_EPOCHS`` epochs on the whole kaggle15 training split), grid-at-once (:mod:`trainers.engine.grid`);
+   budget (``SEED_EPOCHS`` epochs on the whole kaggle15 training split), grid-at-once (:mod:`trainers.engine.grid`),
+   their twelve groups side by side in worker processes on CUDA (:mod:`trainers.engine.side_by_side`: one such
+   group leaves a GPU mostly idle, waiting on kernel launches; one after another, they would not reach 500 epochs);
 3. ``landmarks``: the shipped landmark family at full budget: ``pip_r18`` on every 68-point face with as many
    epochs as its share of the budget allows (measured, so its cosine schedule completes), then its IMM and Kaggle
    fine-tunes;
@@ -44,7 +46,8 @@ from bench.train_speed import grid_speed
 from kpdemo.models import build_model
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.data import make_splits
-from trainers.engine.grid import run_grid
+from trainers.engine.grid import group_configs
+from trainers.engine.side_by_side import Outcome, train_side_by_side
 from trainers.engine.train import resolve_device, run_config
 from trainers.grids import get_experiment
 from trainers.grids.seed001 import SEED_GRIDS
@@ -182,6 +185,13 @@ def epochs_that_fit(config: TrainConfig, runs_root: Path, seconds: float, floor:
     return max(floor, min(ceiling, int(seconds * 0.9 / (per_image * images))))
 
 
+def run_statuses(outcome: Outcome) -> list[str]:
+    """Each run's ``status`` from its record, or one ``failed: ...`` for a group that ended in an exception."""
+    if isinstance(outcome, Exception):
+        return [f"failed: {type(outcome).__name__}: {outcome}"]
+    return [json.loads((run_dir / "record.json").read_text())["status"] for run_dir in outcome]
+
+
 def run_phase(name: str, work: Callable[[], dict[str, object]], report: Report) -> None:
     """Run one phase; a failure is recorded and the campaign goes on to the next phase."""
     tick = time.monotonic()
@@ -202,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto | cuda | cpu")
     parser.add_argument("--pack", type=Path, help="training pack (kpdemo.datasets.pack); default: the datasets")
     parser.add_argument("--quick", action="store_true", help="the CPU smoke profile (tiny subsets, 1-2 epochs)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes training the seed grids' groups side by side (default: one per group on "
+                             "CUDA, at most one per CPU core; 1 on a CPU, where they would only share the cores)")
     parser.add_argument("--unpack", nargs=2, type=Path, metavar=("OUT", "RUNS_ROOT"),
                         help="extract a returned campaign's archives into a runs root, then exit")
     args = parser.parse_args(argv)
@@ -229,16 +242,24 @@ def main(argv: list[str] | None = None) -> int:
         end = clock.phase_end(SHARES["seed001"], shares_left)
         grids = SEED_GRIDS[:1] if args.quick else SEED_GRIDS
         epochs = 2 if args.quick else SEED_EPOCHS
-        done: dict[str, object] = {"epochs": epochs}
+        jobs = [(grid, group) for grid in grids
+                for group in group_configs(seed_configs(grid, common + quick + [f"epochs={epochs}"]))]
+        workers = args.workers or (min(len(jobs), os.cpu_count() or 1) if device.type == "cuda" else 1)
         finished: list[Path] = []
-        for i, grid in enumerate(grids):
-            grid_end = time.monotonic() + (end - time.monotonic()) / (len(grids) - i)
-            configs = seed_configs(grid, common + quick + [f"epochs={epochs}"])
-            dirs = run_grid(configs, runs_root, show_progress=True,
-                            should_stop=lambda e=grid_end: time.monotonic() > e)
-            finished += dirs
+
+        def archive_group(index: int, outcome: Outcome) -> None:
+            if isinstance(outcome, Exception):
+                print(f"[campaign] a {jobs[index][0]} group failed: {type(outcome).__name__}: {outcome}", flush=True)
+                return
+            finished.extend(outcome)
             archive(out, "seed001", finished, runs_root)
-            done[grid] = [json.loads((d / "record.json").read_text())["status"] for d in dirs]
+
+        deadline = time.time() + (end - time.monotonic())
+        outcomes = train_side_by_side([group for _, group in jobs], runs_root, deadline, workers, archive_group)
+        done: dict[str, object] = {"epochs": epochs, "groups": len(jobs), "workers": workers}
+        for grid in grids:
+            done[grid] = [status for (name, _), outcome in zip(jobs, outcomes, strict=True) if name == grid
+                          for status in run_statuses(outcome)]
         return done
 
     def landmarks() -> dict[str, object]:
