@@ -65,6 +65,7 @@ def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack
     assert report["smoke"]["ok"], report["smoke"]
     assert report["seed001"]["workers"] == 2 and report["seed001"]["groups"] == 2  # init: one group per model
     assert set(report["seed001"]["init"]) == {"done"}, report["seed001"]
+    assert report["seed001"]["images_per_s_summed"] > 0
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) <= MAX_FILES and all(p.stat().st_size <= MAX_FILE_MB * 2**20 for p in files)
     assert {p.name for p in files} >= {"campaign.json", "seed001.tar.gz", "landmarks_finetunes.tar.gz"}

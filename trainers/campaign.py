@@ -185,6 +185,17 @@ def epochs_that_fit(config: TrainConfig, runs_root: Path, seconds: float, floor:
     return max(floor, min(ceiling, int(seconds * 0.9 / (per_image * images))))
 
 
+def images_trained(run_dirs: list[Path]) -> int:
+    """Training images the runs went through (epochs recorded x their training split): with the phase's seconds,
+    the throughput the seed grids reached side by side, to set against ``grid_speed.csv``'s one-process modes."""
+    total = 0
+    for run_dir in run_dirs:
+        record = json.loads((run_dir / "record.json").read_text())
+        epochs = sum(1 for _ in (run_dir / "history.csv").open()) - 1
+        total += epochs * int(record["env"]["train_images"])
+    return total
+
+
 def run_statuses(outcome: Outcome) -> list[str]:
     """Each run's ``status`` from its record, or one ``failed: ...`` for a group that ended in an exception."""
     if isinstance(outcome, Exception):
@@ -255,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
             archive(out, "seed001", finished, runs_root)
 
         deadline = time.time() + (end - time.monotonic())
+        tick = time.monotonic()
         outcomes = train_side_by_side([group for _, group in jobs], runs_root, deadline, workers, archive_group)
-        done: dict[str, object] = {"epochs": epochs, "groups": len(jobs), "workers": workers}
+        done: dict[str, object] = {"epochs": epochs, "groups": len(jobs), "workers": workers,
+                                   "images_per_s_summed": round(images_trained(finished) / (time.monotonic() - tick))}
         for grid in grids:
             done[grid] = [status for (name, _), outcome in zip(jobs, outcomes, strict=True) if name == grid
                           for status in run_statuses(outcome)]
