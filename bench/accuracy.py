@@ -20,15 +20,15 @@ dataset x model) and ``accuracy.png``.
 
 ``--split val`` scores the validation splits the same way (for choosing anything: the test splits only report; a
 set without a val split, such as the challenging subset, is skipped); ``--split train`` scores training images, to
-see which models have seen which images: a model scores worse on faces it never saw than on its training faces, so a
-peer that scores no worse on a test split than on our training split has likely been trained on that test split
-(written to ``accuracy_train.csv``; the README's "Seen in training?" table); ``--models`` keeps only the named models of
+see which models have seen which images: against MediaPipe, trained on neither split, a model trained on the training
+split only scores relatively worse on the test split, and one that has seen both does not (written to
+``accuracy_train.csv``; the README's "Seen in training?" table); ``--models`` keeps only the named models of
 the lineup (predictor keys as the app lists them, e.g. ``checkpoint:ibug68_pip``, ``mediapipe468``, or ``dlib``);
 ``--out`` writes elsewhere than ``accuracy.csv`` (``accuracy_<split>.csv`` for the other splits).
 
     python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w ibug300w_challenging ytf68]
     python bench/accuracy.py --split val --datasets ibug300w --models checkpoint:ibug68_pip --out /tmp/val.csv
-    python bench/accuracy.py --split train --datasets ibug300w --models checkpoint:ibug68_pip dlib
+    python bench/accuracy.py --split train --datasets ibug300w --models checkpoint:ibug68_pip mediapipe468 dlib
 """
 
 from __future__ import annotations
