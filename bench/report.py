@@ -11,6 +11,7 @@ it), so a rerun benchmark cannot silently leave stale numbers in the README.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -169,6 +170,33 @@ def grid_speed(results: Path) -> str:
                               "1-min load"], rows))
 
 
+def gpu_campaign(results: Path) -> str:
+    """What the one GPU call did: the campaign's own report (its ``campaign.json``, copied here by the session)."""
+    report = json.loads((results / "campaign.json").read_text())
+    seed = report.get("seed001", {})
+    rows = [["smoke", report["smoke"]["status"], f"{report['smoke']['seconds']:.0f}",
+             f"a training step runs: {report['smoke'].get('ok')}"]]
+    grids = [g for g in seed if isinstance(seed[g], list)]
+    epochs = "; ".join(f"{g}: {len(seed[g])} runs, epochs {min(r['epochs'] for r in seed[g])}-"
+                       f"{max(r['epochs'] for r in seed[g])} of {seed['epochs']}" for g in grids)
+    rows.append(["seed001", seed.get("status", "not run"), f"{seed.get('seconds', 0):.0f}",
+                 f"{seed.get('groups')} groups in {seed.get('workers')} processes, "
+                 f"{seed.get('images_per_s_summed')} training images/s summed; {epochs}"])
+    marks = report.get("landmarks", {})
+    fits = "; ".join(f"{tag}: {run['epochs']} epochs ({run['status']}), val NME {pct(run['best']['val_nme'])}"
+                     for tag, run in marks.items() if isinstance(run, dict))
+    rows.append(["landmarks", marks.get("status", "not run"), f"{marks.get('seconds', 0):.0f}", fits])
+    speed = report.get("throughput", {})
+    rows.append(["throughput", speed.get("status", "not run"), f"{speed.get('seconds', 0):.0f}",
+                 "the GPU rows of \"Grid at once\""])
+    return (f"The prepared campaign (`python -m trainers.campaign`, `bench/README.md`) in one device call on "
+            f"{report.get('gpu', report['device'])} ({report.get('gpu_memory_gib', '?')} GiB), torch "
+            f"{report['torch']}: {report.get('seconds', 'n/a')} s of a {report['budget_s']:.0f} s budget "
+            "(its `campaign.json`, copied to `bench/results/`; the runs' records are in "
+            "`checkpoints/runs/` and the findings in `trainers/README.md`).\n\n"
+            + markdown_table(["phase", "status", "seconds", "result"], rows))
+
+
 def footprint(results: Path) -> str:
     sizes = pd.read_csv(results / "model_size.csv")
     starts = pd.read_csv(results / "cold_start.csv")
@@ -281,6 +309,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Under load", load, "python bench/load.py"),
     ("Training speed", training, "python bench/train_speed.py"),
     ("Grid at once", grid_speed, "python bench/train_speed.py --grid optimizers"),
+    ("GPU campaign", gpu_campaign, "python -m trainers.campaign --device cuda"),
     ("Size and cold start", footprint, "python bench/footprint.py"),
 ]
 

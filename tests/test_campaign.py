@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.report import gpu_campaign
 from kpdemo.datasets.pack import PACK_BUDGET_MIB, TRAVEL_LIMIT_MIB, build_pack, packed_set, travelling_mib
 from trainers.campaign import MAX_FILE_MB, MAX_FILES, unpack
 
@@ -64,8 +65,10 @@ def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack
         assert report[phase]["status"] == "done", (phase, report[phase])
     assert report["smoke"]["ok"], report["smoke"]
     assert report["seed001"]["workers"] == 2 and report["seed001"]["groups"] == 2  # init: one group per model
-    assert set(report["seed001"]["init"]) == {"done"}, report["seed001"]
+    assert {(r["status"], r["epochs"]) for r in report["seed001"]["init"]} == {("done", 2)}, report["seed001"]
     assert report["seed001"]["images_per_s_summed"] > 0
+    section = gpu_campaign(out)  # the README's "GPU campaign" section renders what the campaign reports
+    assert "| seed001 | done |" in section and "init: 4 runs, epochs 2-2 of 2" in section, section
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) <= MAX_FILES and all(p.stat().st_size <= MAX_FILE_MB * 2**20 for p in files)
     assert {p.name for p in files} >= {"campaign.json", "seed001.tar.gz", "landmarks_finetunes.tar.gz"}

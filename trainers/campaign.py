@@ -185,22 +185,19 @@ def epochs_that_fit(config: TrainConfig, runs_root: Path, seconds: float, floor:
     return max(floor, min(ceiling, int(seconds * 0.9 / (per_image * images))))
 
 
-def images_trained(run_dirs: list[Path]) -> int:
-    """Training images the runs went through (epochs recorded x their training split): with the phase's seconds,
-    the throughput the seed grids reached side by side, to set against ``grid_speed.csv``'s one-process modes."""
-    total = 0
-    for run_dir in run_dirs:
+def run_summaries(outcome: Outcome) -> list[dict[str, object]]:
+    """Each run's name, ``status`` and epochs recorded (``history.csv`` rows) with its training images, or one
+    ``failed: ...`` entry for a group that ended in an exception."""
+    if isinstance(outcome, Exception):
+        return [{"run": None, "status": f"failed: {type(outcome).__name__}: {outcome}", "epochs": 0,
+                 "train_images": 0}]
+    summaries = []
+    for run_dir in outcome:
         record = json.loads((run_dir / "record.json").read_text())
         epochs = sum(1 for _ in (run_dir / "history.csv").open()) - 1
-        total += epochs * int(record["env"]["train_images"])
-    return total
-
-
-def run_statuses(outcome: Outcome) -> list[str]:
-    """Each run's ``status`` from its record, or one ``failed: ...`` for a group that ended in an exception."""
-    if isinstance(outcome, Exception):
-        return [f"failed: {type(outcome).__name__}: {outcome}"]
-    return [json.loads((run_dir / "record.json").read_text())["status"] for run_dir in outcome]
+        summaries.append({"run": run_dir.name, "status": record["status"], "epochs": epochs,
+                          "train_images": int(record["env"]["train_images"])})
+    return summaries
 
 
 def run_phase(name: str, work: Callable[[], dict[str, object]], report: Report) -> None:
@@ -268,11 +265,14 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.time() + (end - time.monotonic())
         tick = time.monotonic()
         outcomes = train_side_by_side([group for _, group in jobs], runs_root, deadline, workers, archive_group)
-        done: dict[str, object] = {"epochs": epochs, "groups": len(jobs), "workers": workers,
-                                   "images_per_s_summed": round(images_trained(finished) / (time.monotonic() - tick))}
+        seconds = time.monotonic() - tick
+        done: dict[str, object] = {"epochs": epochs, "groups": len(jobs), "workers": workers}
         for grid in grids:
-            done[grid] = [status for (name, _), outcome in zip(jobs, outcomes, strict=True) if name == grid
-                          for status in run_statuses(outcome)]
+            done[grid] = [summary for (name, _), outcome in zip(jobs, outcomes, strict=True) if name == grid
+                          for summary in run_summaries(outcome)]
+        # the throughput the grids reached side by side, to set against grid_speed.csv's one-process modes
+        images = sum(r["epochs"] * r["train_images"] for grid in grids for r in done[grid])
+        done["images_per_s_summed"] = round(images / seconds)
         return done
 
     def landmarks() -> dict[str, object]:
