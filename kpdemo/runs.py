@@ -29,6 +29,9 @@ import torch
 
 RECORD = "record.json"
 HISTORY = "history.csv"
+#: Statuses of a run whose record is complete: trained all its epochs, or stopped early (a time budget such as the GPU
+#: campaign's deadline, or the Train tab's Stop) with its best checkpoint, history and test metrics written.
+FINISHED = ("done", "stopped")
 #: A "running" record whose heartbeat is older than this is reported as "stalled" (its process is gone).
 STALE_AFTER = timedelta(minutes=30)
 

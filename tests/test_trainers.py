@@ -116,7 +116,7 @@ def test_quick_profile_writes_a_complete_record(tmp_path: Path) -> None:
     assert meta.input_size == (96, 96) and model(torch.zeros(1, 1, 96, 96)).shape == (1, 30)
 
 
-def _fake_run(root: Path, config: TrainConfig, val_losses: list[float]) -> None:
+def _fake_run(root: Path, config: TrainConfig, val_losses: list[float], status: str = "done") -> None:
     """A record written by the real RunWriter, with given validation losses (findings logic only)."""
     from kpdemo.runs import RunWriter
 
@@ -124,7 +124,7 @@ def _fake_run(root: Path, config: TrainConfig, val_losses: list[float]) -> None:
     for epoch, loss in enumerate(val_losses, 1):
         writer.log_epoch({"epoch": epoch, "train_loss": loss, "val_loss": loss, "val_rmse_px": 48 * loss**0.5})
     best = min(val_losses)
-    writer.finish(best={"epoch": 1, "val_loss": best, "val_rmse_px": 48 * best**0.5},
+    writer.finish(status, best={"epoch": 1, "val_loss": best, "val_rmse_px": 48 * best**0.5},
                   test={"rmse_px": 48 * best**0.5})
 
 
@@ -156,6 +156,24 @@ def test_findings_judge_each_budget_of_a_grid_apart(tmp_path: Path) -> None:
     assert row["budget"] == "500 epochs, all train images"
     assert row["verdict"] == "reproduced (refuted at 6 epochs, 1500 train images)"
     assert "xavier ends 0.0008" in row["our numbers"] and "0.0030" not in row["our numbers"]
+
+
+def test_findings_read_runs_a_time_budget_stopped_at_the_epochs_they_reached(tmp_path: Path) -> None:
+    """The GPU campaign stops runs at its deadline: their records are complete ("stopped"), so the verdict reads
+    them, and the budget says how far they got, not the 500 epochs they planned."""
+    from dataclasses import replace
+
+    from trainers.tools.findings import findings
+
+    for config in EXPERIMENTS["init"].configs:
+        long = replace(config, epochs=500, train_subset=0)
+        if config.init == "zeros":
+            _fake_run(tmp_path, long, [0.0046, 0.0045, 0.0045], status="stopped")
+        else:
+            _fake_run(tmp_path, long, [0.004, 0.002, 0.0015, 0.0008], status="stopped")
+    row = findings([tmp_path]).set_index("experiment").loc["init"]
+    assert row["runs"] == 4 and row["verdict"] == "reproduced"
+    assert row["budget"] == "3-4 of 500 epochs, all train images"
 
 
 def test_seed004_findings_read_iou_and_both_baselines(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ Reads run records (default: the shipped ones in ``checkpoints/runs/``), decides 
 reproduce or refute it, and writes the table into ``trainers/README.md`` (between the findings markers) and
 ``trainers/findings.csv``. Nothing in the table is typed by hand; an experiment with no finished runs is
 reported as pending. A seed grid recorded at several budgets (the CPU profile and the GPU campaign's 500 epochs) is
-judged at each apart: the row gives the largest budget, and its verdict names any other budget's that differs.
+judged at each apart: the row gives the largest budget, and its verdict names any other budget's that differs. Runs
+a time budget stopped early count at the epochs they reached, which the budget column gives.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.markdown import markdown_table, replace_between
-from kpdemo.runs import load_runs
+from kpdemo.runs import FINISHED, load_runs
 from trainers.grids import EXPERIMENTS
 from trainers.grids.seed001 import SEED_GRIDS
 
@@ -178,11 +179,22 @@ CHECKS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], Finding]] = {
 
 
 def budget(runs: pd.DataFrame) -> str:
-    """How much training the runs had, so a refutation on a small budget reads as such."""
-    epochs = sorted({int(e) for e in runs["epochs"]})
+    """How much training the runs had, so a refutation on a small budget reads as such: the epochs they planned,
+    and the range they reached when a time budget stopped some of them first (e.g. "310-500 of 500 epochs")."""
+    planned = "/".join(str(e) for e in sorted({int(e) for e in runs["epochs"]}))
+    reached = sorted({int(e) for e in runs["epochs_reached"]})
+    epochs = planned if "/".join(map(str, reached)) == planned else f"{reached[0]}-{reached[-1]} of {planned}"
     subset = sorted({int(s) for s in runs["train_subset"]})
     images = "/".join("all" if s == 0 else str(s) for s in subset)
-    return f"{'/'.join(map(str, epochs))} epochs, {images} train images"
+    return f"{epochs} epochs, {images} train images"
+
+
+def epochs_reached(runs: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
+    """Epochs each run trained: all it planned when done, its history's rows (the last one maybe partial) when a
+    time budget stopped it."""
+    rows = history.groupby(["experiment", "run"]).size() if len(history) else pd.Series(dtype=int)
+    logged = [rows.get((e, r), 0) for e, r in zip(runs["experiment"], runs["run"], strict=True)]
+    return runs["epochs"].where(runs["status"] == "done", pd.Series(logged, index=runs.index))
 
 
 def by_budget(runs: pd.DataFrame) -> list[pd.DataFrame]:
@@ -209,9 +221,12 @@ def judge(name: str, done: pd.DataFrame, history: pd.DataFrame) -> dict[str, str
 
 def findings(roots: list[Path]) -> pd.DataFrame:
     runs, history = load_runs(roots)
+    if len(runs):
+        runs = runs[runs["status"].isin(FINISHED)]
+        runs = runs.assign(epochs_reached=epochs_reached(runs, history))
     rows = []
     for name in CHECKS:
-        done = runs[(runs.get("experiment") == name) & (runs.get("status") == "done")] if len(runs) else runs
+        done = runs[runs["experiment"] == name] if len(runs) else runs
         rows.append({"experiment": name, "seed claim": EXPERIMENTS[name].claim} | judge(name, done, history)
                     | {"runs": len(done)})
     return pd.DataFrame(rows)

@@ -1,9 +1,10 @@
 """``python -m trainers.tools.ship RUNS_ROOT [--experiments ...] [--best RUN_DIR --to checkpoints/NAME.pt]``.
 
-Copies run records (``record.json`` + ``history.csv``, never weights) from a runs root into the repo's shipped
-runs (``checkpoints/runs/<experiment>/<run>/``) so the dashboard has results on a fresh clone. ``--best`` also
-ships one run's checkpoint as a single file beside them, its weights stored as fp16 (``load_model`` widens them
-back to float32), and points that run's shipped record at it.
+Copies the records of finished runs (``record.json`` + ``history.csv``, never weights; done, or stopped early by a
+time budget, as the GPU campaign's runs may be) from a runs root into the repo's shipped runs
+(``checkpoints/runs/<experiment>/<run>/``) so the dashboard has results on a fresh clone. ``--best`` also ships one
+run's checkpoint as a single file beside them, its weights stored as fp16 (``load_model`` widens them back to
+float32), and points that run's shipped record at it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.datasets import get_dataset
-from kpdemo.runs import HISTORY, RECORD, read_record
+from kpdemo.runs import FINISHED, HISTORY, RECORD, read_record
 
 
 def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None) -> Path:
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     for record_path in sorted(args.runs_root.glob(f"*/*/{RECORD}")):
         run_dir = record_path.parent
         record = read_record(run_dir)
-        if record.get("status") != "done" or (args.experiments and record["experiment"] not in args.experiments):
+        if record.get("status") not in FINISHED or (args.experiments and record["experiment"] not in args.experiments):
             continue
         if args.best and run_dir.resolve() == args.best.resolve():
             continue
