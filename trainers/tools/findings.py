@@ -11,6 +11,7 @@ a time budget stopped early count at the epochs they reached, which the budget c
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -183,7 +184,8 @@ def budget(runs: pd.DataFrame) -> str:
     and the range they reached when a time budget stopped some of them first (e.g. "310-500 of 500 epochs")."""
     planned = "/".join(str(e) for e in sorted({int(e) for e in runs["epochs"]}))
     reached = sorted({int(e) for e in runs["epochs_reached"]})
-    epochs = planned if "/".join(map(str, reached)) == planned else f"{reached[0]}-{reached[-1]} of {planned}"
+    span = f"{reached[0]}" if len(reached) == 1 else f"{reached[0]}-{reached[-1]}"
+    epochs = planned if "/".join(map(str, reached)) == planned else f"{span} of {planned}"
     subset = sorted({int(s) for s in runs["train_subset"]})
     images = "/".join("all" if s == 0 else str(s) for s in subset)
     return f"{epochs} epochs, {images} train images"
@@ -198,10 +200,11 @@ def epochs_reached(runs: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
 
 
 def by_budget(runs: pd.DataFrame) -> list[pd.DataFrame]:
-    """The runs split by training budget (epochs, training subset), largest first (every image beats any subset)."""
-    groups = runs.groupby(["epochs", "train_subset"])
-    ordered = sorted(groups, key=lambda kv: int(kv[0][0]) * (int(kv[0][1]) or float("inf")), reverse=True)
-    return [group for _, group in ordered]
+    """The runs split by planned budget (epochs, training subset), largest first by the epochs they reached (every
+    image beats any subset)."""
+    groups = [group for _, group in runs.groupby(["epochs", "train_subset"])]
+    return sorted(groups, key=lambda g: int(g["epochs_reached"].max()) * (int(g["train_subset"].iloc[0]) or math.inf),
+                  reverse=True)
 
 
 def judge(name: str, done: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]:
