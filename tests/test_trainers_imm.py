@@ -53,6 +53,19 @@ def test_resolve_weights_errors_name_what_is_missing(tmp_path: Path) -> None:
         resolve_weights("run:pretrain_ytf", tmp_path, "w300")
 
 
+def test_a_run_a_time_budget_stopped_is_a_start_a_failed_one_is_not(tmp_path: Path) -> None:
+    """The GPU campaign's deadline may stop the 68-point run its fine-tunes start from (``run:pip_r18``): its best
+    checkpoint is complete, so they start from it; a failed run is never a start."""
+    from kpdemo.runs import RunWriter
+
+    for name, status in (("a", "stopped"), ("b", "failed")):
+        writer = RunWriter(tmp_path, "landmarks", name, {"tag": "main" if status == "stopped" else "broken"}, {})
+        writer.finish(status, checkpoint="best.pt")
+    assert resolve_weights("run:main", tmp_path, "landmarks") == tmp_path / "landmarks" / "a" / "best.pt"
+    with pytest.raises(FileNotFoundError, match="no finished run tagged 'broken'"):
+        resolve_weights("run:broken", tmp_path, "landmarks")
+
+
 def test_albumentations_moves_points_with_the_image_and_swaps_labels() -> None:
     """Draw a bright dot at each of two labelled points; after augmentation each label still sits on a dot."""
     schema = get_schema("nose1")

@@ -2,9 +2,10 @@
 
 * ``path/to/file.pt``: a kpdemo checkpoint, or a plain torchvision ``state_dict`` such as a locally kept ImageNet
   ``resnet18-*.pth`` (nothing is ever downloaded);
-* ``run:TAG``: the best checkpoint of the newest finished run with ``config.tag == TAG`` in the same experiment
-  folder, so "pre-train on YouTube-Faces, then fine-tune on 300-W" is two configs of one grid (and still works
-  under ``--quick``, whose run names differ).
+* ``run:TAG``: the best checkpoint of the newest finished run (done, or stopped early by a time budget: its best
+  checkpoint is as good a start) with ``config.tag == TAG`` in the same experiment folder, so "pre-train on
+  YouTube-Faces, then fine-tune on 300-W" is two configs of one grid (and still works under ``--quick``, whose run
+  names differ).
 
 Tensors are copied where name and shape match; a first conv that differs only in input channels (RGB weights into
 a grayscale net) gets the RGB kernels summed. Heads of another size are left as built.
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from kpdemo.checkpoints import FORMAT, CheckpointError, load_checkpoint
+from kpdemo.runs import FINISHED
 
 RUN_PREFIX = "run:"
 
@@ -37,7 +39,7 @@ def resolve_weights(spec: str, runs_root: Path, experiment: str) -> Path:
     found = []
     for record_path in (Path(runs_root) / experiment).glob("*/record.json"):
         record = json.loads(record_path.read_text())
-        if record.get("config", {}).get("tag") == tag and record.get("status") == "done" and record.get("checkpoint"):
+        if record.get("config", {}).get("tag") == tag and record.get("status") in FINISHED and record.get("checkpoint"):
             found.append((record.get("finished") or "", record_path.parent / record["checkpoint"]))
     if not found:
         raise FileNotFoundError(f"no finished run tagged {tag!r} under {Path(runs_root) / experiment} to start from")
