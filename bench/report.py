@@ -176,19 +176,25 @@ def gpu_campaign(results: Path) -> str:
     seed = report.get("seed001", {})
     rows = [["smoke", report["smoke"]["status"], f"{report['smoke']['seconds']:.0f}",
              f"a training step runs: {report['smoke'].get('ok')}"]]
+    def reached(runs: list[dict]) -> str:
+        low, high = min(r["epochs"] for r in runs), max(r["epochs"] for r in runs)
+        return f"{low}" if low == high else f"{low}-{high}"
+
     grids = [g for g in seed if isinstance(seed[g], list)]
-    epochs = "; ".join(f"{g}: {len(seed[g])} runs, epochs {min(r['epochs'] for r in seed[g])}-"
-                       f"{max(r['epochs'] for r in seed[g])} of {seed['epochs']}" for g in grids)
+    epochs = "; ".join(f"{g}: {len(seed[g])} runs, {reached(seed[g])} of {seed['epochs']} epochs"
+                       + "".join(f" ({r['status']})" for r in seed[g] if r["status"].startswith("failed"))
+                       for g in grids)
     rows.append(["seed001", seed.get("status", "not run"), f"{seed.get('seconds', 0):.0f}",
-                 f"{seed.get('groups')} groups in {seed.get('workers')} processes, "
+                 seed.get("error") or f"{seed.get('groups')} groups in {seed.get('workers')} processes, "
                  f"{seed.get('images_per_s_summed')} training images/s summed; {epochs}"])
     marks = report.get("landmarks", {})
     fits = "; ".join(f"{tag}: {run['epochs']} epochs ({run['status']}), val NME {pct(run['best']['val_nme'])}"
                      for tag, run in marks.items() if isinstance(run, dict))
-    rows.append(["landmarks", marks.get("status", "not run"), f"{marks.get('seconds', 0):.0f}", fits])
+    rows.append(["landmarks", marks.get("status", "not run"), f"{marks.get('seconds', 0):.0f}",
+                 marks.get("error") or fits])
     speed = report.get("throughput", {})
     rows.append(["throughput", speed.get("status", "not run"), f"{speed.get('seconds', 0):.0f}",
-                 "the GPU rows of \"Grid at once\""])
+                 speed.get("error") or "the GPU rows of \"Grid at once\""])
     return (f"The prepared campaign (`python -m trainers.campaign`, `bench/README.md`) in one device call on "
             f"{report.get('gpu', report['device'])} ({report.get('gpu_memory_gib', '?')} GiB), torch "
             f"{report['torch']}: {report.get('seconds', 'n/a')} s of a {report['budget_s']:.0f} s budget "
