@@ -116,11 +116,13 @@ def test_quick_profile_writes_a_complete_record(tmp_path: Path) -> None:
     assert meta.input_size == (96, 96) and model(torch.zeros(1, 1, 96, 96)).shape == (1, 30)
 
 
-def _fake_run(root: Path, config: TrainConfig, val_losses: list[float], status: str = "done") -> None:
+def _fake_run(root: Path, config: TrainConfig, val_losses: list[float], status: str = "done",
+              train_images: int | None = None) -> None:
     """A record written by the real RunWriter, with given validation losses (findings logic only)."""
     from kpdemo.runs import RunWriter
 
-    writer = RunWriter(root, config.experiment, config.run_name(), config.to_dict(), {"device": "cpu"})
+    env = {"device": "cpu"} | ({"train_images": train_images} if train_images else {})
+    writer = RunWriter(root, config.experiment, config.run_name(), config.to_dict(), env)
     for epoch, loss in enumerate(val_losses, 1):
         writer.log_epoch({"epoch": epoch, "train_loss": loss, "val_loss": loss, "val_rmse_px": 48 * loss**0.5})
     best = min(val_losses)
@@ -168,12 +170,19 @@ def test_findings_read_runs_a_time_budget_stopped_at_the_epochs_they_reached(tmp
     for config in EXPERIMENTS["init"].configs:
         long = replace(config, epochs=500, train_subset=0)
         if config.init == "zeros":
-            _fake_run(tmp_path, long, [0.0046, 0.0045, 0.0045], status="stopped")
+            _fake_run(tmp_path, long, [0.0046, 0.0045, 0.0045], status="stopped", train_images=4673)
         else:
-            _fake_run(tmp_path, long, [0.004, 0.002, 0.0015, 0.0008], status="stopped")
+            _fake_run(tmp_path, long, [0.004, 0.002, 0.0015, 0.0008], status="stopped", train_images=4673)
     row = findings([tmp_path]).set_index("experiment").loc["init"]
     assert row["runs"] == 4 and row["verdict"] == "reproduced"
     assert row["budget"] == "3-4 of 500 epochs, all train images"
+
+    for config in EXPERIMENTS["init"].configs:  # a CPU profile that went through more images leads the row
+        _fake_run(tmp_path, replace(config, epochs=20, train_subset=1500),
+                  [0.0046, 0.0030, 0.0020] if config.init == "zeros" else [0.004, 0.0035, 0.003], train_images=1500)
+    row = findings([tmp_path]).set_index("experiment").loc["init"]
+    assert row["budget"] == "20 epochs, 1500 train images"  # 20 x 1,500 images beat 4 x 4,673
+    assert row["verdict"] == "refuted (reproduced at 3-4 of 500 epochs, all train images)"
 
 
 def test_seed004_findings_read_iou_and_both_baselines(tmp_path: Path) -> None:

@@ -200,11 +200,14 @@ def epochs_reached(runs: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
 
 
 def by_budget(runs: pd.DataFrame) -> list[pd.DataFrame]:
-    """The runs split by planned budget (epochs, training subset), largest first by the epochs they reached (every
-    image beats any subset)."""
-    groups = [group for _, group in runs.groupby(["epochs", "train_subset"])]
-    return sorted(groups, key=lambda g: int(g["epochs_reached"].max()) * (int(g["train_subset"].iloc[0]) or math.inf),
-                  reverse=True)
+    """The runs split by planned budget (epochs, training subset), largest first by the training images they went
+    through (epochs reached x training images; a record without its image count: every image beats any subset)."""
+    def images(group: pd.DataFrame) -> float:
+        counted = group["env_train_images"].max() if "env_train_images" in group else math.nan
+        per_epoch = counted if pd.notna(counted) else (int(group["train_subset"].iloc[0]) or math.inf)
+        return int(group["epochs_reached"].max()) * per_epoch
+
+    return sorted((group for _, group in runs.groupby(["epochs", "train_subset"])), key=images, reverse=True)
 
 
 def judge(name: str, done: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]:
@@ -229,9 +232,9 @@ def findings(roots: list[Path]) -> pd.DataFrame:
         runs = runs.assign(epochs_reached=epochs_reached(runs, history))
     rows = []
     for name in CHECKS:
-        done = runs[runs["experiment"] == name] if len(runs) else runs
-        rows.append({"experiment": name, "seed claim": EXPERIMENTS[name].claim} | judge(name, done, history)
-                    | {"runs": len(done)})
+        finished = runs[runs["experiment"] == name] if len(runs) else runs
+        rows.append({"experiment": name, "seed claim": EXPERIMENTS[name].claim} | judge(name, finished, history)
+                    | {"runs": len(finished)})
     return pd.DataFrame(rows)
 
 
