@@ -113,14 +113,17 @@ def test_a_stopped_group_still_records_every_run(dataset: str, tmp_path: Path) -
 
 def test_groups_side_by_side_record_what_they_record_in_this_process(dataset: str, tmp_path: Path) -> None:
     """The campaign's worker processes (:mod:`trainers.engine.side_by_side`) train a group as this process does:
-    same runs, same per-epoch losses, every group reported to ``on_done`` as it ends."""
+    same runs, same per-epoch losses, every group reported to ``on_done`` as it ends; a group that fails is reported
+    as its error and costs the others nothing."""
     configs = _configs(dataset)
     here = run_grid(configs, tmp_path / "here", show_progress=False)
     ended: list[int] = []
-    outcomes = train_side_by_side([configs[:2], configs[2:]], tmp_path / "workers", time.time() + 600, workers=2,
-                                  on_done=lambda index, outcome: ended.append(index))
-    assert sorted(ended) == [0, 1] and not any(isinstance(o, Exception) for o in outcomes)
-    workers = [run_dir for outcome in outcomes for run_dir in outcome]
+    broken = [replace(configs[0], model="no_such_model")]
+    outcomes = train_side_by_side([configs[:2], broken, configs[2:]], tmp_path / "workers", time.time() + 600,
+                                  workers=2, on_done=lambda index, outcome: ended.append(index))
+    assert sorted(ended) == [0, 1, 2]
+    assert isinstance(outcomes[1], RuntimeError) and "no_such_model" in str(outcomes[1])
+    workers = [run_dir for outcome in (outcomes[0], outcomes[2]) for run_dir in outcome]
     for solo, run_dir in zip(here, workers, strict=True):
         assert run_dir == tmp_path / "workers" / solo.relative_to(tmp_path / "here")
         assert json.loads((run_dir / "record.json").read_text())["status"] == "done"

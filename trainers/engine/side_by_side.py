@@ -9,16 +9,20 @@ another, each with an equal share of the time still left.
 
 Workers are spawned, never forked (CUDA cannot be used in a forked child). They inherit the environment
 (``KPDEMO_DATA``, ``KPDEMO_PACK``, ...) and write into the same runs root as this process. A run trained in a worker
-is the run trained here: same seeds, same batches; only the CPU thread count may differ (see ``tests``).
+is the run trained here: same seeds, same batches; only the CPU thread count may differ (see ``tests``). Each worker
+holds its own copy of the data: about 2.5 GB of host memory for the kaggle15 groups from the training pack (measured
+on a CPU, where the activations add more), so twelve want about 30 GB. The GPU machine has 128 GB; a 23 GB machine
+running twelve CPU workers had one killed for memory, which is why each group has a process of its own (a process
+pool would have taken every other worker down with it).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
@@ -39,14 +43,25 @@ def train_until(configs: list[TrainConfig], runs_root: Path, deadline: float, th
     return run_grid(configs, runs_root, show_progress=False, should_stop=lambda: time.time() > deadline)
 
 
+def _work(index: int, configs: list[TrainConfig], runs_root: Path, deadline: float, threads: int,
+          results: multiprocessing.Queue) -> None:
+    """A worker's whole life: train one group, then report ``(index, run dirs, error)`` to the parent."""
+    try:
+        dirs = train_until(configs, runs_root, deadline, threads)
+        results.put((index, [str(d) for d in dirs], None))
+    except Exception as exc:  # the parent reports it as this group's outcome
+        results.put((index, None, f"{type(exc).__name__}: {exc}"))
+
+
 def train_side_by_side(groups: list[list[TrainConfig]], runs_root: Path, deadline: float, workers: int,
                        on_done: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
     """Train every group of ``groups`` by ``deadline``, ``workers`` at a time; returns each group's outcome in order.
 
     ``on_done(index, outcome)`` is called in this process as each group ends (to archive what has finished while
-    the rest trains). A group that fails gives its exception and the others go on. With ``workers=1`` the groups
-    train here, one after another, each until an equal share of the time left (so a slow group cannot starve the
-    ones after it)."""
+    the rest trains). A group that fails gives its exception and the others go on; so does a worker that dies
+    without a word (killed for memory, say): each group has a process of its own, where a pool would take every
+    other worker down with it. With ``workers=1`` the groups train here, one after another, each until an equal
+    share of the time left (so a slow group cannot starve the ones after it)."""
     outcomes: list[Outcome | None] = [None] * len(groups)
 
     def finish(index: int, outcome: Outcome) -> None:
@@ -62,13 +77,40 @@ def train_side_by_side(groups: list[list[TrainConfig]], runs_root: Path, deadlin
             except Exception as exc:  # a group's failure must not cost the groups after it
                 finish(i, exc)
         return outcomes  # type: ignore[return-value]
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(train_until, group, runs_root, deadline, threads): i for i, group in enumerate(groups)}
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"groups ({workers} workers)",
-                           unit="group"):
-            try:
-                finish(futures[future], future.result())
-            except Exception as exc:  # a worker's failure (or its crash) is that group's outcome
-                finish(futures[future], exc)
+    waiting, running = list(range(len(groups))), {}
+    with tqdm(total=len(groups), desc=f"groups ({workers} workers)", unit="group") as bar:
+
+        def report(index: int, dirs: list[str] | None, error: str | None) -> None:
+            if index not in running:  # a message trailing a worker already reported dead
+                return
+            running.pop(index).join()
+            finish(index, [Path(d) for d in dirs] if error is None else RuntimeError(error))
+            bar.update()
+
+        try:
+            while waiting or running:
+                while waiting and len(running) < workers:
+                    i = waiting.pop(0)
+                    running[i] = context.Process(target=_work, args=(i, groups[i], runs_root, deadline, threads,
+                                                                     results))
+                    running[i].start()
+                try:
+                    report(*results.get(timeout=1.0))
+                    continue
+                except queue.Empty:
+                    pass
+                for i in [i for i, process in running.items() if not process.is_alive()]:
+                    try:  # a worker's last message can trail its exit
+                        report(*results.get(timeout=1.0))
+                    except queue.Empty:
+                        code = running[i].exitcode
+                        report(i, None, f"the worker training this group died (exit code {code}: killed for memory?)")
+                    break
+        finally:
+            for process in running.values():  # only on an error here: no worker outlives the call
+                process.terminate()
     return outcomes  # type: ignore[return-value]
