@@ -46,20 +46,26 @@ def test_pack_round_trip(small_pack: Path) -> None:
     assert np.isfinite(faces.points).all()
 
 
-@pytest.mark.needs_data
-def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack: Path, tmp_path: Path) -> None:
-    out, runs = tmp_path / "out", tmp_path / "runs"
-    bootstrap = (f"import sys, runpy; sys.modules.update(dict.fromkeys({ABSENT_ON_DEVICE!r})); "
+def _quick_campaign(pack: Path, tmp_path: Path, setup: str = "") -> dict:
+    """The quick campaign with two workers, in a subprocess where the packages the device lacks cannot be imported
+    and the datasets are absent (only the pack), after the Python statements ``setup``; its ``campaign.json``."""
+    bootstrap = (f"import sys, runpy; sys.modules.update(dict.fromkeys({ABSENT_ON_DEVICE!r})); {setup}"
                  f"sys.argv = ['trainers.campaign'] + sys.argv[1:]; runpy.run_module('trainers.campaign', "
                  f"run_name='__main__')")
     env = os.environ | {"KPDEMO_DATA": str(tmp_path / "no-data-here"), "KPDEMO_CACHE": str(tmp_path / "cache")}
     done = subprocess.run(
-        [sys.executable, "-c", bootstrap, "--device", "cpu", "--quick", "--budget-s", "300", "--out", str(out),
-         "--runs", str(runs), "--pack", str(small_pack), "--workers", "2"],
+        [sys.executable, "-c", bootstrap, "--device", "cpu", "--quick", "--budget-s", "300", "--out",
+         str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--pack", str(pack), "--workers", "2"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads((out / "campaign.json").read_text())
+    return json.loads((tmp_path / "out" / "campaign.json").read_text())
+
+
+@pytest.mark.needs_data
+def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = _quick_campaign(small_pack, tmp_path)
     assert report["finished"] and report["device"] == "cpu"
     for phase in ("smoke", "seed001", "landmarks", "throughput"):
         assert report[phase]["status"] == "done", (phase, report[phase])
@@ -79,3 +85,17 @@ def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack
     assert restored
     records = list((tmp_path / "restored").glob("*/*/record.json"))
     assert {json.loads(r.read_text())["experiment"] for r in records} >= {"init", "landmarks"}
+
+
+@pytest.mark.needs_data
+def test_seed_groups_train_in_process_when_no_worker_can(small_pack: Path, tmp_path: Path) -> None:
+    """If no worker process trains at all (spawning broken on that machine, say), the seed phase does not come back
+    empty: it trains the groups in the campaign's own process in the time left, and says why."""
+    no_workers = ("import trainers.engine.side_by_side as sbs; real = sbs.train_side_by_side; "
+                  "sbs.train_side_by_side = lambda groups, root, deadline, workers, on_done=None: "
+                  "[RuntimeError('no worker could start') for _ in groups] if workers > 1 "
+                  "else real(groups, root, deadline, workers, on_done); ")
+    seed = _quick_campaign(small_pack, tmp_path, no_workers)["seed001"]
+    assert seed["status"] == "done" and seed["workers"] == 1
+    assert "no worker could start" in seed["workers_failed"]
+    assert {(r["status"], r["epochs"]) for r in seed["init"]} == {("done", 2)}, seed

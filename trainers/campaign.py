@@ -262,11 +262,18 @@ def main(argv: list[str] | None = None) -> int:
             finished.extend(outcome)
             archive(out, "seed001", finished, runs_root)
 
-        deadline = time.time() + (end - time.monotonic())
+        groups = [group for _, group in jobs]
         tick = time.monotonic()
-        outcomes = train_side_by_side([group for _, group in jobs], runs_root, deadline, workers, archive_group)
-        seconds = time.monotonic() - tick
+        outcomes = train_side_by_side(groups, runs_root, time.time() + (end - time.monotonic()), workers,
+                                      archive_group)
         done: dict[str, object] = {"epochs": epochs, "groups": len(jobs), "workers": workers}
+        if workers > 1 and all(isinstance(o, Exception) for o in outcomes) and time.monotonic() < end - 30:
+            # no worker trained at all (say, spawning fails on that machine): the plain path, in the time left
+            print("[campaign] every worker failed; training the groups in this process instead", flush=True)
+            done |= {"workers": 1, "workers_failed": str(outcomes[0])}
+            outcomes = train_side_by_side(groups, runs_root, time.time() + (end - time.monotonic()), 1,
+                                          archive_group)
+        seconds = time.monotonic() - tick
         for grid in grids:
             done[grid] = [summary for (name, _), outcome in zip(jobs, outcomes, strict=True) if name == grid
                           for summary in run_summaries(outcome)]
