@@ -59,8 +59,10 @@ SEED_EPOCHS = 500
 LANDMARK_TAGS = ("pip_r18", "imm73_pip", "kaggle15_pip")
 #: What comes back from a device call: at most 8 files of at most 16 MiB.
 MAX_FILES, MAX_FILE_MB = 8, 16
-#: Budget shares of the phases after the smoke test.
-SHARES = {"seed001": 0.45, "landmarks": 0.45, "throughput": 0.10}
+#: Budget shares of the phases after the smoke test. The seed grids at 500 epochs are what only a GPU can give (the
+#: issue's hard requirement); the landmark run from scratch is an experiment the shipped CPU-trained model must still
+#: beat on validation. Time a phase leaves unused flows to the phases after it.
+SHARES = {"seed001": 0.55, "landmarks": 0.35, "throughput": 0.10}
 SMOKE_LIMIT_S = 30.0
 #: Device-only speedups for the landmark runs: a bigger batch at the linearly scaled learning rate, bf16 autocast.
 GPU_LANDMARK_OVERRIDES = ("batch_size=128", "lr=0.004", "amp=true")
