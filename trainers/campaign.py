@@ -44,6 +44,7 @@ import torch
 
 from bench.train_speed import grid_speed
 from kpdemo.models import build_model
+from kpdemo.runs import HISTORY, read_record
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.data import make_splits
 from trainers.engine.grid import group_configs
@@ -195,8 +196,8 @@ def run_summaries(outcome: Outcome) -> list[dict[str, object]]:
                  "train_images": 0}]
     summaries = []
     for run_dir in outcome:
-        record = json.loads((run_dir / "record.json").read_text())
-        epochs = sum(1 for _ in (run_dir / "history.csv").open()) - 1
+        record = read_record(run_dir)
+        epochs = sum(1 for _ in (run_dir / HISTORY).open()) - 1
         summaries.append({"run": run_dir.name, "status": record["status"], "epochs": epochs,
                           "train_images": int(record["env"]["train_images"])})
     return summaries
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             finetuned += [run_dir] if config is not main_run else []
             name = "landmarks_finetunes" if finetuned else f"landmarks_{config.tag}"
             archive(out, name, finetuned or [run_dir], runs_root, with_weights=True)
-            record = json.loads((run_dir / "record.json").read_text())
+            record = read_record(run_dir)
             done[config.tag] = {"epochs": config.epochs, "status": record["status"], "best": record["best"],
                                 "test": record["test"]}
         return done

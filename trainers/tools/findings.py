@@ -210,14 +210,14 @@ def by_budget(runs: pd.DataFrame) -> list[pd.DataFrame]:
     return sorted((group for _, group in runs.groupby(["epochs", "train_subset"])), key=images, reverse=True)
 
 
-def judge(name: str, done: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]:
+def judge(name: str, finished: pd.DataFrame, history: pd.DataFrame) -> dict[str, str]:
     """One table row's numbers, budget and verdict. A seed grid's runs at different budgets (a CPU profile beside
     the GPU campaign's 500 epochs) are judged apart: the numbers are the largest budget's, and the verdict names each
     other budget's when they disagree (e.g. refuted after 6 CPU epochs, reproduced after 500), so a verdict never
     silently mixes or hides them. Other claims compare runs of different budgets on purpose and read them all."""
-    if not len(done):
+    if not len(finished):
         return {"our numbers": "no finished runs", "budget": "", "verdict": "pending"}
-    groups = by_budget(done) if name in SEED_GRIDS else [done]
+    groups = by_budget(finished) if name in SEED_GRIDS else [finished]
     judged = [(group, *CHECKS[name](group, history)) for group in groups]
     top, numbers, verdict = judged[0]
     if len({v for _, _, v in judged}) > 1:
