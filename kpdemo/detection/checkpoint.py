@@ -173,9 +173,10 @@ class CheckpointPredictor(LandmarkPredictor):
         return int(self.meta.input_size[0]), int(self.meta.input_size[1])
 
     def crop_for(self, detection: Detection) -> np.ndarray:
-        """The crop affine for one detected face (window = crop_scale x the estimated landmark box)."""
+        """The crop affine for one detected face (window = crop_scale x the estimated landmark box), turned by the
+        face's roll so the model sees it upright, as it saw most training faces (it was trained within +-30 deg)."""
         cx, cy, landmark_side = detection.landmark_box()
-        return crop_matrix(cx, cy, self.meta.crop_scale * landmark_side, self.input_hw)
+        return crop_matrix(cx, cy, self.meta.crop_scale * landmark_side, self.input_hw, detection.angle)
 
     def predict_crops(self, crops: np.ndarray, video: bool = False) -> np.ndarray:
         """(N, H, W[, C]) uint8 crops -> (N, K, 2) crop-pixel points (``video``: on the live-frame network)."""
@@ -214,14 +215,22 @@ class CheckpointPredictor(LandmarkPredictor):
             points = (points + twins) / 2
         return [crop_to_image(p, m) for p, m in zip(points, matrices, strict=True)]
 
+    def roll(self, points: np.ndarray) -> float:
+        """The eye line's angle of a face's points (degrees; 0 for a schema without eyes): the turn of a crop that
+        shows it upright."""
+        return upright_angle(*self.schema.eye_centres(points)) if self.schema.has_eyes else 0.0
+
     def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
         """Crop each face around its previous points, as training crops were cut (models with ``meta.refine``), and
-        predict: a webcam frame then costs one network call and no detector. None when a face's centre has left the
-        image, so the caller re-detects (it also re-detects every few frames: a crop always shows the model a face,
-        so a face that vanished inside the image is only dropped then)."""
+        predict: a webcam frame then costs one network call and no detector. Each crop is turned upright on the
+        previous eyes, so a head that rolls (past the +-30 deg of training, even onto its side) stays upright in
+        the crop. None when a face's centre has left the image, so the caller re-detects (it also re-detects every
+        few frames: a crop always shows the model a face, so a face that vanished inside the image is only dropped
+        then)."""
         if not self.meta.refine or not previous:
             return None
-        points = self.points_in(image, [self.crop_around(face.points) for face in previous], video=True)
+        windows = [self.crop_around(face.points, angle=self.roll(face.points)) for face in previous]
+        points = self.points_in(image, windows, video=True)
         h, w = image.shape[:2]
         faces = []
         for face, pts in zip(previous, points, strict=True):
@@ -237,7 +246,7 @@ class CheckpointPredictor(LandmarkPredictor):
         for _ in range(recipe.passes):
             windows = []
             for face in points:
-                base = upright_angle(*self.schema.eye_centres(face)) if recipe.upright and self.schema.has_eyes else 0.0
+                base = self.roll(face) if recipe.upright else 0.0
                 windows += [self.crop_around(face, scale, base + turn) for scale, turn in views]
             found = np.stack(self.points_in(image, windows, mirror=recipe.mirror))
             points = list(found.reshape(len(points), len(views), *found.shape[1:]).mean(1))
