@@ -61,15 +61,19 @@ RECIPES: dict[str, PhotoRecipe] = {
 }
 
 
-def tilted(data: LandmarkSet, degrees: float) -> LandmarkSet:
+def tilted(data: LandmarkSet, degrees: float, whole: bool = False) -> LandmarkSet:
     """``data`` with image i turned by +``degrees`` (even i) or -``degrees`` (odd i) about its centre, its points
-    turned alike (borders replicated, so no black wedge tells the detector where the image was turned)."""
+    turned alike (borders replicated, so no black wedge tells the detector where the image was turned). ``whole``
+    widens the canvas to the image's diagonal, so a turn by any angle keeps every pixel (and point) in view."""
     images, points = [], []
     for i in range(len(data)):
         image = data.image(i)
         h, w = image.shape[:2]
+        out_w, out_h = (int(np.ceil(np.hypot(h, w))),) * 2 if whole else (w, h)
         turn = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), degrees if i % 2 == 0 else -degrees, 1.0)
-        images.append(cv2.warpAffine(image, turn, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        turn[:, 2] += [(out_w - w) / 2, (out_h - h) / 2]
+        images.append(cv2.warpAffine(image, turn, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE))
         points.append(transform_points(data.points[i], turn))
     return LandmarkSet(f"{data.name}_tilt{degrees:g}", data.schema.id, np.stack(points), data.splits,
                        data.identities, data.sources, images=np.stack(images))

@@ -12,7 +12,7 @@ import pytest
 
 from kpdemo.datasets.kaggle15 import transform_points
 from kpdemo.detection import Detection, FaceDetector, default_detector, get_predictor, read_image
-from kpdemo.detection.crops import upright_angle
+from kpdemo.detection.crops import upright_angle, wrapped
 from kpdemo.detection.faces import MEDIAPIPE_SHORT_CALIBRATION, BoxCalibration, TurnedDetector
 from kpdemo.schemas import IBUG68
 
@@ -72,7 +72,7 @@ def test_the_detector_reports_each_face_roll(astronaut: np.ndarray, upright_poin
     points = transform_points(upright_points, matrix)
     det = the_face(default_detector().detect(image), points)
     truth = upright_angle(*IBUG68.eye_centres(points))
-    assert abs((det.angle - truth + 180) % 360 - 180) < 10
+    assert abs(wrapped(det.angle - truth)) < 10
 
 
 def test_a_webcam_stream_follows_a_head_on_its_side(astronaut: np.ndarray, upright_points: np.ndarray) -> None:

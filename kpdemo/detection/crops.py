@@ -40,6 +40,11 @@ def upright_angle(right_eye: np.ndarray, left_eye: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(dy, dx)))
 
 
+def wrapped(angle: float) -> float:
+    """``angle`` (degrees) brought into [-180, 180): the same turn, comparable by its size."""
+    return (angle + 180.0) % 360.0 - 180.0
+
+
 def crop_to_image(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Crop-pixel points back to full-image pixels through the inverse of the crop's affine."""
     return transform_points(points, cv2.invertAffineTransform(matrix))

@@ -12,9 +12,13 @@ in a 1024 px group photo. :func:`default_detector` therefore works in two modes:
 
 * photos (``video=False``): short range on the whole image (its boxes fit the landmark box best) plus full range on
   the whole image and on overlapping tiles of 384, 768, ... px (:class:`TiledDetector`), so a 40 px face is 20 px
-  at the model's input; duplicates are merged by :func:`suppress_duplicates`; Haar only if all that finds nothing.
+  at the model's input; duplicates are merged by :func:`suppress_duplicates`; if that finds no face, the same on
+  the image turned by quarter turns (:class:`TurnedDetector`); Haar only if all that finds nothing.
 * webcam frames (``video=True``): short range, then full range, then Haar, first non-empty result (one BlazeFace
   pass for a webcam's large face: the frame budget is ~100 ms).
+
+In both modes each MediaPipe face gets its roll at any angle, and false faces are dropped, by
+:class:`OrientedDetector`: checkpoint models then cut their crops upright (``Detection.angle``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn
+from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn, wrapped
 
 
 @dataclass(frozen=True)
@@ -328,7 +332,7 @@ class OrientedDetector(FaceDetector):
         if not views:
             return None
         surest = max(views, key=lambda turn: views[turn][0].score)
-        agreeing = min(QUARTER_TURNS, key=lambda turn: abs((det.angle - turn + 180.0) % 360.0 - 180.0))
+        agreeing = min(QUARTER_TURNS, key=lambda turn: abs(wrapped(det.angle - turn)))
         trusted = agreeing in views and views[agreeing][0].score >= views[surest][0].score - TRUST_MARGIN
         turn = agreeing if trusted else surest
         seen, matrix = views[turn]
@@ -336,8 +340,7 @@ class OrientedDetector(FaceDetector):
         centre = crop_to_image(np.array([[(x0 + x1) / 2, (y0 + y1) / 2]]), matrix)[0]
         half = np.sqrt((x1 - x0) * (y1 - y0)) / np.hypot(*matrix[0, :2]) / 2  # crop px -> image px
         box = np.concatenate([centre - half, centre + half]).astype(np.float32)
-        angle = (turn + seen.angle + 180.0) % 360.0 - 180.0
-        return Detection(box, det.score, det.detector, seen.calibration, angle)
+        return Detection(box, det.score, det.detector, seen.calibration, wrapped(turn + seen.angle))
 
 
 class TurnedDetector(FaceDetector):
@@ -367,7 +370,7 @@ class TurnedDetector(FaceDetector):
     def _back(det: Detection, matrix: np.ndarray, turn: float) -> Detection:
         corners = crop_to_image(det.box.reshape(2, 2).astype(np.float64), matrix)
         box = np.concatenate([corners.min(0), corners.max(0)]).astype(np.float32)
-        return Detection(box, det.score, det.detector, det.calibration, (turn + det.angle + 180.0) % 360.0 - 180.0)
+        return Detection(box, det.score, det.detector, det.calibration, wrapped(turn + det.angle))
 
 
 class MergedDetector(FaceDetector):
