@@ -22,6 +22,8 @@ def main() -> None:
     Image.fromarray(photo).save(HERE / "astronaut.png")
     tilted = compose_frame(photo, (512, 512), scale=1.1, centre=(0.5, 0.55), angle_deg=25)
     Image.fromarray(tilted).save(HERE / "astronaut_tilted.jpg", quality=92)
+    lying = compose_frame(photo, (480, 640), scale=0.9, centre=(0.5, 0.5), angle_deg=-100)  # her head to the right
+    Image.fromarray(lying).save(HERE / "astronaut_lying.jpg", quality=92)
     left = compose_frame(photo, (480, 480), scale=0.9, centre=(0.5, 0.5), angle_deg=-8)
     right = compose_frame(photo[:, ::-1], (480, 480), scale=0.7, centre=(0.5, 0.6))
     Image.fromarray(np.hstack([left, right])).save(HERE / "astronaut_pair.jpg", quality=92)
