@@ -92,23 +92,44 @@ def seen_in_training(results: Path) -> str:
                               "test / train", "relative to MediaPipe's"], rows))
 
 
-def turned_faces(results: Path) -> str:
-    frame = pd.read_csv(results / "rotation.csv")
-    angles = sorted(frame["angle"].unique())
+def sweep_rows(frame: pd.DataFrame, key: str) -> tuple[list, list[list[str]]]:
+    """A sweep's steps, and per model its NME on the common anchors (failures) at each step."""
+    steps = list(dict.fromkeys(frame[key]))
     rows = []
     for model, part in frame.groupby("model", sort=False):
-        by_angle = part.set_index("angle")
+        by_step = part.set_index(key)
         rows.append([model] + [f"{pct(r.nme_common_mean)} ({pct(r.failure_rate_common_10pct)})"
-                               for r in (by_angle.loc[a] for a in angles)])
-    return (f"The full path of each model on the {frame['dataset'].iloc[0]} faces ({frame['images'].iloc[0]}) "
-            "turned about the image centre by each angle (half one way, half the other; canvas widened to the "
-            "diagonal, borders replicated): a person lying down, a photo turned sideways without EXIF (`python "
+                               for r in (by_step.loc[step] for step in steps)])
+    return steps, rows
+
+
+def turned_faces(results: Path) -> str:
+    frame = pd.read_csv(results / "rotation.csv")
+    angles, rows = sweep_rows(frame, "angle")
+    return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) turned about "
+            "the image centre by each angle (half one way, half the other; canvas widened to the diagonal, "
+            "borders replicated): a person lying down, a photo turned sideways without EXIF (`python "
             "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
             "faces found, and in brackets the failures (NME > 10% or no face found). Ours finds each face's roll "
             "with BlazeFace looking through quarter turns and cuts its crops upright "
             "(`OrientedDetector` in `kpdemo/detection/faces.py`).\n\n"
             + markdown_table(["model", *[f"{a:g} deg" for a in angles]], rows)
             + "\n\n![turned faces](bench/results/rotation.png)")
+
+
+def closeups(results: Path) -> str:
+    frame = pd.read_csv(results / "closeup.csv")
+    windows, rows = sweep_rows(frame, "window")
+    return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) re-framed as "
+            "480 px pictures of a window ever tighter around the face: its side a multiple of the face's 68-point "
+            "box (1.4: the whole face with a margin, as in the test set; 1.0: the points just fit; below: jaw, chin "
+            "and brows cut by the frame, like a webcam user close to the camera or a selfie) (`python "
+            "bench/closeup.py` -> `bench/results/closeup.csv`, `closeup.png`). NME on the common anchors over the "
+            "faces found, points outside the picture included, and in brackets the failures. When nothing else "
+            "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
+            "`kpdemo/detection/faces.py`).\n\n"
+            + markdown_table(["model", *[f"window {w:g}" for w in windows]], rows)
+            + "\n\n![faces cut by the frame](bench/results/closeup.png)")
 
 
 def webcam(results: Path) -> str:
@@ -326,6 +347,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Seen in training?", seen_in_training,
      "python bench/accuracy.py --split train --datasets ibug300w --models checkpoint:ibug68_pip mediapipe468 dlib"),
     ("Turned faces", turned_faces, "python bench/rotation.py"),
+    ("Faces cut by the frame", closeups, "python bench/closeup.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
     ("Photo path", photo_path, "python bench/photo_path.py"),
     ("int8 exports", int8_exports, "python bench/onnx_int8.py"),

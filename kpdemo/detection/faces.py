@@ -12,10 +12,11 @@ in a 1024 px group photo. :func:`default_detector` therefore works in two modes:
 
 * photos (``video=False``): short range on the whole image (its boxes fit the landmark box best) plus full range on
   the whole image and on overlapping tiles of 384, 768, ... px (:class:`TiledDetector`), so a 40 px face is 20 px
-  at the model's input; duplicates are merged by :func:`suppress_duplicates`; if that finds no face, the same on
-  the image turned by quarter turns (:class:`TurnedDetector`); Haar only if all that finds nothing.
-* webcam frames (``video=True``): short range, then full range, then Haar, first non-empty result (one BlazeFace
-  pass for a webcam's large face: the frame budget is ~100 ms).
+  at the model's input; duplicates are merged by :func:`suppress_duplicates`; if that finds no face, short range
+  on the image in a black border (:class:`PaddedDetector`: a face cut by the frame), then the merged pair on the
+  image turned by quarter turns (:class:`TurnedDetector`); Haar only if all that finds nothing.
+* webcam frames (``video=True``): short range, full range, short range in a black border, then Haar, first
+  non-empty result (one BlazeFace pass for a webcam's large face: the frame budget is ~100 ms).
 
 In both modes each MediaPipe face gets its roll at any angle, and false faces are dropped, by
 :class:`OrientedDetector`: checkpoint models then cut their crops upright (``Detection.angle``).
@@ -24,7 +25,7 @@ In both modes each MediaPipe face gets its roll at any angle, and false faces ar
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -373,6 +374,31 @@ class TurnedDetector(FaceDetector):
         return Detection(box, det.score, det.detector, det.calibration, wrapped(turn + det.angle))
 
 
+class PaddedDetector(FaceDetector):
+    """``detector`` on the image with a black border ``pad`` x its longer side wide on every edge; boxes in the
+    image's pixels (they may reach past its edges).
+
+    Why: a face cut by the frame (a webcam user close to the camera, a selfie, a tight crop) is often missed by
+    BlazeFace, which learnt faces with some context around them. On 84 300-W val faces framed by a window 0.8 /
+    0.7 x the face's landmark box (``bench/closeup.py``'s ``framed``), the photo detector found 76% / 43%; the
+    short-range model alone in a black border found 99% / 88% (border 0.25), 99% / 92% (0.4), 100% / 92% (0.6,
+    the default; at a window of 0.6: 38%, 36%, 52%); the full-range model far fewer (41% / 8% at 0.25). A
+    replicated border finds fewer than a black one (tried at 0.25). The landmark crop then reaches past the image,
+    filled black as training crops were.
+    """
+
+    def __init__(self, detector: FaceDetector, pad: float = 0.6) -> None:
+        self.detector = detector
+        self.pad = pad
+        self.name = f"{detector.name} (padded)"
+
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        border = round(self.pad * max(image.shape[:2]))
+        padded = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        shift = np.float32(border)
+        return [replace(det, box=det.box - shift) for det in self.detector.detect(padded, video)]
+
+
 class MergedDetector(FaceDetector):
     """Every detector's faces together, duplicates suppressed with the earlier detector's box winning."""
 
@@ -413,17 +439,20 @@ class PhotoVideoDetector(FaceDetector):
 
 
 def photo_detector(short: FaceDetector, full: FaceDetector, fallback: FaceDetector) -> FaceDetector:
-    """Short-range on the whole image plus tiled full-range, merged; when that finds no face, the same on the image
-    turned by quarter turns; ``fallback`` only when that finds none either. Faces oriented by ``short``
-    (:class:`OrientedDetector`), which also drops the false ones."""
+    """Short-range on the whole image plus tiled full-range, merged; when that finds no face, short range on the
+    image in a black border (a face cut by the frame), then the merged pair on the image turned by quarter turns;
+    ``fallback`` only when none of those finds a face. Faces oriented by ``short`` (:class:`OrientedDetector`),
+    which also drops the false ones."""
     merged = MergedDetector([short, TiledDetector(full, verifier=short)])
-    return FallbackDetector([OrientedDetector(merged, short), OrientedDetector(TurnedDetector(merged), short),
-                             fallback])
+    return FallbackDetector([OrientedDetector(merged, short), OrientedDetector(PaddedDetector(short), short),
+                             OrientedDetector(TurnedDetector(merged), short), fallback])
 
 
 def video_detector(short: FaceDetector, full: FaceDetector, fallback: FaceDetector) -> FaceDetector:
-    """Short range, then full range, then ``fallback``: the first that finds a face; faces oriented by ``short``."""
-    return FallbackDetector([OrientedDetector(short, short), OrientedDetector(full, short), fallback])
+    """Short range, full range, short range on the frame in a black border (a face cut by the frame: a user close
+    to the camera), then ``fallback``: the first that finds a face; faces oriented by ``short``."""
+    return FallbackDetector([OrientedDetector(short, short), OrientedDetector(full, short),
+                             OrientedDetector(PaddedDetector(short), short), fallback])
 
 
 def default_detector() -> FaceDetector:

@@ -1,0 +1,76 @@
+"""Every model's full path on copies of a test split made harder one step at a time: a sweep, its table and plot.
+
+Shared by the benches that ask how a model copes as one thing about a photo worsens (``bench/rotation.py``: the
+face's roll; ``bench/closeup.py``: how tightly the frame cuts the face). Each copy is scored as
+``bench/accuracy.py`` scores the test sets (:func:`bench.accuracy.score`: each model's own face detector, the face
+whose box holds the true centre, a face not found is a failure), one row per step x model.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.accuracy import PRESENTATION, predictors_for, score, summary  # noqa: E402
+from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
+
+#: The test faces every sweep starts from: the 300-W common set, the 68-point set the peers are compared on.
+DATASET = "ibug300w"
+
+
+def held_out(split: str, limit: int | None) -> LandmarkSet:
+    """The split's faces, only the first ``limit`` when given."""
+    faces = load_dataset(DATASET).split(split)
+    return faces if limit is None else faces.select(np.arange(min(limit, len(faces))))
+
+
+def sweep(faces: LandmarkSet, harder: Callable[[LandmarkSet, float], LandmarkSet], steps: list[float], key: str,
+          models: list[str] | None, label: str) -> pd.DataFrame:
+    """One row per step x model: ``bench/accuracy.py``'s columns, with the step under ``key``."""
+    predictors = predictors_for(faces.schema.id, models)
+    rows = []
+    for step in steps:
+        copy = harder(faces, step)
+        for predictor in predictors:
+            result = score(predictor, copy, None, PRESENTATION[DATASET])
+            rows.append({key: step} | summary(label, predictor.name, predictor.schema.id, result))
+            print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()})
+    return pd.DataFrame(rows)
+
+
+def plot(table: pd.DataFrame, key: str, xlabel: str, path: Path, reverse: bool = False) -> None:
+    """NME on the common anchors (found faces) and the failure rate (misses included), against the step."""
+    fig, (nme_ax, fail_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for model, part in table.groupby("model", sort=False):
+        nme_ax.plot(part[key], 100 * part["nme_common_mean"], marker="o", label=model)
+        fail_ax.plot(part[key], 100 * part["failure_rate_common_10pct"], marker="o", label=model)
+    nme_ax.set(xlabel=xlabel, ylabel="NME, common anchors, found faces (%)", yscale="log")
+    fail_ax.set(xlabel=xlabel, ylabel="failures: NME > 10% or not found (%)", ylim=(-3, 103))
+    for ax in (nme_ax, fail_ax):
+        ax.set_xticks(sorted(table[key].unique()))
+        ax.grid(alpha=0.3)
+        if reverse:
+            ax.invert_xaxis()
+    fail_ax.legend()
+    fig.suptitle(f"{table['dataset'].iloc[0]} faces, full path")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write(table: pd.DataFrame, key: str, xlabel: str, out: Path, reverse: bool = False) -> None:
+    """The sweep's CSV and, beside it, its plot (same stem, .png)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False, float_format="%.6g")
+    plot(table, key, xlabel, out.with_suffix(".png"), reverse)
+    print(table[[key, "model", "found_rate", "nme_found_mean", "nme_common_mean",
+                 "failure_rate_common_10pct"]].to_string(index=False))
