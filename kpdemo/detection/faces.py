@@ -300,9 +300,9 @@ class OrientedDetector(FaceDetector):
     turn plus the eye line it sees there is the face's roll. Mostly: now and then it scores a face upside down a
     little higher, so the turn that agrees with the detector's own roll keeps the face unless another is surer by
     :data:`TRUST_MARGIN`. On 300-W faces turned by 0-180 deg (120 val and 120 train images, 11 angles each), that
-    margin left 1 roll in 1,320 more than 30 deg off at every angle (median 1.5-2.5 deg), where the surest turn
-    alone left 1-2 per angle and the detector's own roll failed from 90 deg on (margins tried: 0.02-0.15, chosen
-    on the val images, confirmed on the train ones).
+    margin left 3 of the 1,320 val rolls and 2 of the 1,320 train ones more than 30 deg off, at most 2 of 120 at
+    any angle (median error 1.5-2.5 deg), where the surest turn alone left 5 and 4, and the detector's own roll
+    failed from 90 deg on (margins tried: 0.02-0.15, chosen on the val images, confirmed on the train ones).
 
     A face no turn confirms is dropped: BlazeFace's false faces (a helmet visor, a badge on a suit, seen on the
     astronaut photo turned) are faces from no side, while every one of those 2,640 real faces was confirmed. So the
