@@ -13,7 +13,6 @@ set on validation faces: :class:`kpdemo.detection.faces.PaddedDetector`). Writes
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import sweep  # noqa: E402
 from bench.accuracy import RESULTS  # noqa: E402
-from bench.sweep import DATASET, held_out, sweep, write  # noqa: E402
 from kpdemo.datasets import LandmarkSet  # noqa: E402
 from kpdemo.datasets.kaggle15 import transform_points  # noqa: E402
 from kpdemo.detection.crops import crop_matrix  # noqa: E402
@@ -48,17 +47,8 @@ def framed(data: LandmarkSet, window: float) -> LandmarkSet:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--windows", type=float, nargs="+", default=list(WINDOWS))
-    parser.add_argument("--split", default="test", help="test reports; val is for choosing")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
-    parser.add_argument("--models", nargs="+", default=None,
-                        help="predictor keys (e.g. checkpoint:ibug68_pip mediapipe468 dlib); default: the lineup")
-    parser.add_argument("--out", type=Path, default=RESULTS / "closeup.csv")
-    args = parser.parse_args(argv)
-    table = sweep(held_out(args.split, args.limit), framed, args.windows, "window", args.models,
-                  f"{DATASET} {args.split}")
-    write(table, "window", "window / face's landmark box (tighter to the right)", args.out, reverse=True)
+    sweep.main(argv, __doc__, WINDOWS, framed, "window", "window / face's landmark box (tighter to the right)",
+               RESULTS / "closeup.csv", reverse=True)
 
 
 if __name__ == "__main__":

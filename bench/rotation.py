@@ -12,30 +12,20 @@ validation faces (see :class:`kpdemo.detection.faces.OrientedDetector`). Writes 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import sweep  # noqa: E402
 from bench.accuracy import RESULTS  # noqa: E402
 from bench.photo_path import tilted  # noqa: E402
-from bench.sweep import DATASET, held_out, sweep, write  # noqa: E402
 
 ANGLES = (0, 30, 60, 90, 120, 150, 180)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--angles", type=float, nargs="+", default=list(ANGLES))
-    parser.add_argument("--split", default="test", help="test reports; val is for choosing")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
-    parser.add_argument("--models", nargs="+", default=None,
-                        help="predictor keys (e.g. checkpoint:ibug68_pip mediapipe468 dlib); default: the lineup")
-    parser.add_argument("--out", type=Path, default=RESULTS / "rotation.csv")
-    args = parser.parse_args(argv)
-    table = sweep(held_out(args.split, args.limit), lambda faces, angle: tilted(faces, angle, whole=True),
-                  args.angles, "angle", args.models, f"{DATASET} {args.split}")
-    write(table, "angle", "roll of the face (degrees)", args.out)
+    sweep.main(argv, __doc__, ANGLES, lambda faces, angle: tilted(faces, angle, whole=True), "angle",
+               "roll of the face (degrees)", RESULTS / "rotation.csv")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ whose box holds the true centre, a face not found is a failure), one row per ste
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -74,3 +75,21 @@ def write(table: pd.DataFrame, key: str, xlabel: str, out: Path, reverse: bool =
     plot(table, key, xlabel, out.with_suffix(".png"), reverse)
     print(table[[key, "model", "found_rate", "nme_found_mean", "nme_common_mean",
                  "failure_rate_common_10pct"]].to_string(index=False))
+
+
+
+def main(argv: list[str] | None, description: str, steps: tuple[float, ...],
+         harder: Callable[[LandmarkSet, float], LandmarkSet], key: str, xlabel: str, out: Path,
+         reverse: bool = False) -> None:
+    """The command line every sweep bench shares: ``--<key>s`` (the steps), ``--split``, ``--limit``, ``--models``,
+    ``--out`` (default ``out``); runs the sweep on the split and writes its CSV and plot."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(f"--{key}s", dest="steps", metavar=key.upper(), type=float, nargs="+", default=list(steps))
+    parser.add_argument("--split", default="test", help="test reports; val is for choosing")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="predictor keys (e.g. checkpoint:ibug68_pip mediapipe468 dlib); default: the lineup")
+    parser.add_argument("--out", type=Path, default=out)
+    args = parser.parse_args(argv)
+    table = sweep(held_out(args.split, args.limit), harder, args.steps, key, args.models, f"{DATASET} {args.split}")
+    write(table, key, xlabel, args.out, reverse)

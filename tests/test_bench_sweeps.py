@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,18 +25,10 @@ def test_a_whole_canvas_turn_keeps_every_point_in_view() -> None:
     assert side == int(np.ceil(np.hypot(*faces.image(0).shape[:2])))
     assert (turned.points >= 0).all() and (turned.points <= side).all()
     # the centre stays the centre: the turn is about it, on a canvas grown evenly
-    np.testing.assert_allclose(turned.points.mean(1) - side / 2,
-                               _turned(faces.points.mean(1) - faces.image(0).shape[0] / 2, [45, -45, 45, -45]),
-                               atol=1e-3)
-
-
-def _turned(vectors: np.ndarray, degrees: list[float]) -> np.ndarray:
-    """Each vector turned as cv2.getRotationMatrix2D turns an image by the angle (counter-clockwise on screen)."""
-    out = []
-    for (x, y), a in zip(vectors, degrees, strict=True):
-        t = np.deg2rad(a)
-        out.append([np.cos(t) * x + np.sin(t) * y, -np.sin(t) * x + np.cos(t) * y])
-    return np.array(out)
+    half = faces.image(0).shape[0] / 2
+    expected = [cv2.getRotationMatrix2D((0, 0), a, 1.0)[:, :2] @ (c - half)
+                for c, a in zip(faces.points.mean(1), [45, -45, 45, -45], strict=True)]
+    np.testing.assert_allclose(turned.points.mean(1) - side / 2, expected, atol=1e-3)
 
 
 def test_a_window_frames_the_face_box_at_the_asked_size() -> None:

@@ -259,10 +259,7 @@ class TiledDetector(FaceDetector):
     def _in_tile(self, image: np.ndarray, x: int, y: int, size: int) -> list[Detection]:
         """Faces in the tile at (x, y), in full-image pixels."""
         shift = np.array([x, y, x, y], np.float32)
-        return [
-            Detection(d.box + shift, d.score, d.detector, d.calibration, d.angle)
-            for d in self.detector.detect(image[y : y + size, x : x + size])
-        ]
+        return [replace(d, box=d.box + shift) for d in self.detector.detect(image[y : y + size, x : x + size])]
 
     def _verified(self, image: np.ndarray, det: Detection, crop_size: int = 256) -> bool:
         """Whether ``verifier`` finds a face near the centre of a crop around ``det`` (see the class docstring)."""
@@ -458,7 +455,7 @@ def video_detector(short: FaceDetector, full: FaceDetector, fallback: FaceDetect
 
 def default_detector() -> FaceDetector:
     """Photos: every face from ~40 px up, at any roll (:func:`photo_detector`); video frames: the first of
-    short range -> full range -> Haar that finds a face (:func:`video_detector`).
+    short range -> full range -> short range in a black border -> Haar that finds a face (:func:`video_detector`).
 
     Both modes share the three detectors, so each MediaPipe graph is built once.
     """

@@ -1,6 +1,7 @@
-"""Faces at any roll: a head on its side or upside down gets its points as an upright one does, in photos and on
-webcam frames (:class:`~kpdemo.detection.faces.OrientedDetector`, :class:`~kpdemo.detection.faces.TurnedDetector`,
-upright crops in :class:`~kpdemo.detection.CheckpointPredictor`)."""
+"""Faces at any roll, and faces cut by the frame: a head on its side or upside down, or too close to the camera for
+the frame to hold it, gets its points as an upright, whole face does, in photos and on webcam frames
+(:class:`~kpdemo.detection.faces.OrientedDetector`, :class:`~kpdemo.detection.faces.TurnedDetector`,
+:class:`~kpdemo.detection.faces.PaddedDetector`, upright crops in :class:`~kpdemo.detection.CheckpointPredictor`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 
 from kpdemo.datasets.kaggle15 import transform_points
 from kpdemo.detection import Detection, FaceDetector, default_detector, get_predictor, read_image
-from kpdemo.detection.crops import upright_angle, wrapped
-from kpdemo.detection.faces import MEDIAPIPE_SHORT_CALIBRATION, BoxCalibration, TurnedDetector
+from kpdemo.detection.crops import crop_matrix, upright_angle, wrapped
+from kpdemo.detection.faces import MEDIAPIPE_SHORT_CALIBRATION, BoxCalibration, PaddedDetector, TurnedDetector
 from kpdemo.schemas import IBUG68
 
 MODEL = "checkpoint:ibug68_pip"
+FRAME = 480  # px, the side of a close-up picture
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,13 @@ def the_face(faces: list, truth: np.ndarray):
 def mean_error(points: np.ndarray, truth: np.ndarray) -> float:
     """Mean point distance as a share of the outer-eye-corner distance (the NME of the benchmarks)."""
     return float(np.linalg.norm(points - truth, axis=1).mean() / np.linalg.norm(truth[36] - truth[45]))
+
+
+def close_up(image: np.ndarray, points: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """A ``FRAME`` px picture of a square ``window`` x the face's landmark box, centred on it, and the points in it."""
+    lo, hi = points.min(0), points.max(0)
+    matrix = crop_matrix(*((lo + hi) / 2), window * float((hi - lo).max()), (FRAME, FRAME))
+    return cv2.warpAffine(image, matrix, (FRAME, FRAME), flags=cv2.INTER_LINEAR), transform_points(points, matrix)
 
 
 @pytest.mark.parametrize("degrees", [60, 90, 135, 180, 270])
@@ -116,3 +125,35 @@ def test_turned_detection_maps_back_to_the_image() -> None:
     (det,) = TurnedDetector(UprightOnly()).detect(image)
     assert det.box == pytest.approx([50, 10, 70, 30], abs=1e-3)
     assert det.angle == pytest.approx(95.0)
+
+
+@pytest.mark.parametrize("video", [False, True])
+@pytest.mark.parametrize("window", [0.8, 0.75])
+def test_a_face_cut_by_the_frame_is_found_with_its_points(astronaut: np.ndarray, upright_points: np.ndarray,
+                                                          window: float, video: bool) -> None:
+    """The astronaut framed tighter than her face (jaw, chin and brows cut) gets the points of the whole photo."""
+    frame, truth = close_up(astronaut, upright_points, window)
+    faces = get_predictor(MODEL).predict(frame, video=video)
+    assert len(faces) == 1
+    assert mean_error(faces[0].points, truth) < 0.06
+
+
+class BorderedOnly(FaceDetector):
+    """Finds the bright square of a test image, but only when a black border surrounds the image."""
+
+    name = "bordered-only"
+
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        if image[0].any():
+            return []
+        ys, xs = np.nonzero(image[..., 0] > 128)
+        box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+        return [Detection(box, 0.9, self.name, MEDIAPIPE_SHORT_CALIBRATION, angle=3.0)]
+
+
+def test_padded_detection_maps_back_to_the_image() -> None:
+    image = np.full((60, 100, 3), 40, np.uint8)
+    image[10:30, 50:70] = 255
+    (det,) = PaddedDetector(BorderedOnly(), pad=0.25).detect(image)
+    assert det.box == pytest.approx([50, 10, 70, 30])
+    assert det.angle == 3.0 and det.detector == "bordered-only"
