@@ -8,7 +8,7 @@ import torch
 
 from kpdemo.models import build_model
 from kpdemo.schemas import get_schema
-from kpdemo.training.augment import AUGMENTATIONS, flip_batch, random_affine, warp_batch
+from kpdemo.training.augment import AUGMENTATIONS, flip_batch, frame_cut_batch, random_affine, warp_batch
 from kpdemo.training.losses import masked_loss
 from kpdemo.training.tensors import points_from_network, points_to_network
 
@@ -75,6 +75,35 @@ def test_policies_keep_shapes() -> None:
     for policy in AUGMENTATIONS.values():
         out = policy(images, points, mask, PERM)
         assert [t.shape for t in out] == [images.shape, points.shape, mask.shape]
+
+
+def test_frame_cut_blackens_beyond_an_edge_inside_the_face_box() -> None:
+    """Every cut sample loses a band at one or more sides, from just outside its landmark box to at most ``depth``
+    of the box inside (hidden points do not count); the face's middle is kept; unhit samples are untouched."""
+    n, hw = 64, (80, 80)
+    images = torch.rand(n, 3, *hw, generator=torch.Generator().manual_seed(1)) * 0.9 + 0.1  # no black pixels
+    corners = torch.tensor([[-0.5, -0.5], [0.5, 0.5], [0.0, 0.1]])  # landmark box [-0.5, 0.5]^2
+    points, mask = corners.expand(n, 3, 2).clone(), torch.ones(n, 3, dtype=torch.bool)
+    mask[:, 2] = False  # a hidden point far outside must not widen the box
+    points[:, 2] = torch.tensor([0.95, 0.95])
+    depth = 0.25
+    cut = frame_cut_batch(images, points, mask, p=0.5, depth=depth, generator=torch.Generator().manual_seed(2))
+    black = (cut == 0).all(1)  # (N, H, W)
+    hit = black.flatten(1).any(1)
+    assert 10 < hit.sum() < 54  # p 0.5 x (1 - 1/16 with no side chosen)
+    assert torch.equal(cut[~hit], images[~hit])
+    centres = (2 * torch.arange(80) + 1) / 80 - 1
+    deepest = 0.5 - depth * 1.0  # the box is 1.0 wide: an edge sits at most 0.25 inside it
+    middle = centres.abs() < deepest - 0.02
+    assert not black[:, middle][:, :, middle].any()
+    rows, cols = black.all(2), black.all(1)  # cut bands span the whole crop
+    assert torch.equal(black, rows[:, :, None] | cols[:, None, :])
+    for band in (rows, cols):  # each band runs from the crop's side to an edge no further out than the box + 5%
+        top, bottom = band[:, :40], band[:, 40:]
+        assert (top[:, :-1] >= top[:, 1:]).all() and (bottom[:, :-1] <= bottom[:, 1:]).all()
+        for far_side, side_pixel in ((centres < -0.56, band[:, :1]), (centres > 0.56, band[:, -1:])):
+            assert torch.equal(band[:, far_side], side_pixel.expand(-1, int(far_side.sum())))
+    assert (rows | cols)[hit].any(1).all()
 
 
 def test_masked_loss_ignores_hidden_points() -> None:

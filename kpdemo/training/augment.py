@@ -13,7 +13,7 @@ the dataset's own crops).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -95,6 +95,32 @@ def blur_batch(images: torch.Tensor, p: float, generator: torch.Generator | None
     return torch.where(_chance(len(images), p, images, generator), blurred, images)
 
 
+def frame_cut_batch(images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, p: float, depth: float,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per sample, the picture's edge cuts the face: each side of the crop, with chance 1/2,
+    gets an edge somewhere from just outside the face's landmark box to ``depth`` x the box's size inside it, and
+    every pixel beyond goes black, as the app's crop of a face the frame cuts is black beyond the picture (a webcam
+    user close to the camera, a selfie). Points stay labelled, so the model learns to place the chin or brows it
+    cannot see from the rest of the face. Run it before the warp, so the edge turns with the face."""
+    n, _, h, w = images.shape
+    big = torch.finfo(points.dtype).max
+    visible = mask.unsqueeze(-1)
+    lo = torch.where(visible, points, big).amin(1)  # (N, 2) normalised x, y
+    hi = torch.where(visible, points, -big).amax(1)
+    size = (hi - lo).clamp(min=0)
+    u = torch.rand(n, 8, device=images.device, generator=generator)
+    cut = (-0.05 + (depth + 0.05) * u[:, :4]) * size.repeat(1, 2)  # how far inside the box each edge sits
+    sides = (u[:, 4:] < 0.5) & (torch.rand(n, 1, device=images.device, generator=generator) < p)
+    xs = (2 * torch.arange(w, device=images.device, dtype=images.dtype) + 1) / w - 1  # pixel centres
+    ys = (2 * torch.arange(h, device=images.device, dtype=images.dtype) + 1) / h - 1
+    left = sides[:, :1] & (xs < (lo[:, :1] + cut[:, :1]))  # (N, W)
+    right = sides[:, 2:3] & (xs > (hi[:, :1] - cut[:, 2:3]))
+    top = sides[:, 1:2] & (ys < (lo[:, 1:] + cut[:, 1:2]))  # (N, H)
+    bottom = sides[:, 3:4] & (ys > (hi[:, 1:] - cut[:, 3:4]))
+    beyond = (left | right)[:, None, :] | (top | bottom)[:, :, None]  # (N, H, W)
+    return images.masked_fill(beyond[:, None], 0.0)
+
+
 def photometric_batch(images: torch.Tensor, gray_p: float, strength: float,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """Brightness and contrast jitter of +-``strength`` per sample, and grayscale with probability ``gray_p``
@@ -130,11 +156,13 @@ class Augmentation:
     blur: float = 0.0
     gray: float = 0.0
     color: float = 0.0
+    frame_cut: float = 0.0
+    cut_depth: float = 0.25
 
     @property
     def active(self) -> bool:
         return self.flip or bool(self.degrees or self.scale or self.shift or self.occlusion or self.blur
-                                 or self.gray or self.color)
+                                 or self.gray or self.color or self.frame_cut)
 
     def __call__(
         self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, perm: torch.Tensor,
@@ -144,6 +172,8 @@ class Augmentation:
         if self.flip:
             which = torch.rand(n, device=images.device, generator=generator) < 0.5
             images, points, mask = flip_batch(images, points, mask, perm, which)
+        if self.frame_cut:
+            images = frame_cut_batch(images, points, mask, self.frame_cut, self.cut_depth, generator)
         if self.degrees or self.scale or self.shift or context != 1.0:
             affine = random_affine(n, self.degrees, self.scale, self.shift, images.shape[-2:], images.device,
                                    generator)
@@ -179,6 +209,10 @@ def center_view(images: torch.Tensor, points: torch.Tensor, context: float) -> t
     return images[..., top:top + oh, left:left + ow], points * context
 
 
+#: Faces in the wild (the PIP family's recipe): +-30 deg, zoom and shift wide enough to cover a face detector's box
+#: error, occlusion rectangles, blur, grayscale, brightness/contrast.
+WILD = Augmentation(flip=True, degrees=30.0, scale=0.15, shift=0.1, occlusion=0.4, blur=0.2, gray=0.2, color=0.3)
+
 #: Policies by name (the ``augmentation`` config value). ``flip_rotate`` is seed 001's; ``jitter`` adds the
 #: small zoom/shift the seed suggested as a next step.
 AUGMENTATIONS: dict[str, Augmentation] = {
@@ -186,10 +220,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "flip": Augmentation(flip=True),
     "flip_rotate": Augmentation(flip=True, degrees=15.0),
     "flip_rotate_jitter": Augmentation(flip=True, degrees=15.0, scale=0.08, shift=0.06),
-    # Faces in the wild (the PIP family's recipe): +-30 deg, zoom and shift wide enough to cover a face
-    # detector's box error, occlusion rectangles, blur, grayscale, brightness/contrast.
-    "wild": Augmentation(flip=True, degrees=30.0, scale=0.15, shift=0.1, occlusion=0.4, blur=0.2, gray=0.2,
-                         color=0.3),
+    "wild": WILD,
+    # ``wild`` plus faces the picture's edge cuts (p 0.3, up to a quarter of the face): close-ups and selfies.
+    "wild_cut": replace(WILD, frame_cut=0.3),
 }
 
 
