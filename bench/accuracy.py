@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +78,14 @@ def present(image: np.ndarray, upscale: int, pad: float) -> tuple[np.ndarray, fl
     return np.ascontiguousarray(rgb), float(upscale), float(offset)
 
 
-def pick_face(predictor: LandmarkPredictor, image: np.ndarray, centre: np.ndarray) -> np.ndarray | None:
+#: How a scorer gets a model's points for the face of the true points (both in the presented image's pixels), or
+#: None when there are none: the full path's :func:`pick_face`, or a model handed a box (``bench/given_boxes.py``).
+Locate = Callable[[LandmarkPredictor, np.ndarray, np.ndarray], "np.ndarray | None"]
+
+
+def pick_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> np.ndarray | None:
     """Points of the predicted face whose box holds the true centre (the nearest such box), or None."""
+    centre = truth.mean(0)
     best, best_d = None, np.inf
     for face in predictor.predict(image):
         x0, y0, x1, y1 = face.box
@@ -95,8 +102,9 @@ def common_anchors(truth_schema: KeypointSchema) -> list[str]:
 
 
 def score(predictor: LandmarkPredictor, data: LandmarkSet, limit: int | None,
-          presentation: tuple[int, float] | None = None) -> Scored:
-    """Per-image NME of ``predictor``'s full path on ``data`` (shown as ``presentation``, default the dataset's)."""
+          presentation: tuple[int, float] | None = None, locate: Locate = pick_face) -> Scored:
+    """Per-image NME of ``predictor`` on ``data`` (shown as ``presentation``, default the dataset's): its full path,
+    or however ``locate`` finds the face."""
     truth_schema: KeypointSchema = data.schema
     same = predictor.schema.id == truth_schema.id
     names = [] if same else shared_anchors(truth_schema, predictor.schema)
@@ -110,7 +118,7 @@ def score(predictor: LandmarkPredictor, data: LandmarkSet, limit: int | None,
     for i in tqdm(range(n), desc=f"{data.name}: {predictor.name}", unit="img", leave=False):
         image, scale, offset = present(data.image(i), upscale, pad)
         truth = data.points[i]
-        pts = pick_face(predictor, image, truth.mean(0) * scale + offset)
+        pts = locate(predictor, image, truth * scale + offset)
         if pts is None:
             continue
         pts = (pts - offset) / scale

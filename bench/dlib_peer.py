@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from kpdemo.detection import Face, LandmarkPredictor
+from kpdemo.detection.base import as_boxes
 from kpdemo.schemas import IBUG68
 
 
@@ -43,11 +44,23 @@ class DlibPredictor(LandmarkPredictor):
         self.predictor = dlib.shape_predictor(str(dlib_model_path()))
 
     def predict(self, image: np.ndarray) -> list[Face]:
-        faces = []
-        for rect in self.detector(image, self.upsample):
-            shape = self.predictor(image, rect)
-            # dlib's points are integer pixel indices; +0.5 moves them to the continuous convention of our data
-            pts = np.array([[p.x + 0.5, p.y + 0.5] for p in shape.parts()], np.float32)
-            box = np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], np.float32)
-            faces.append(Face(box, pts, 1.0))
-        return faces
+        return [self._shape(image, rect) for rect in self.detector(image, self.upsample)]
+
+    def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+        """The predictor run on each given box as on a box of its own detector (dlib's ``rectangle`` is inclusive)."""
+        import dlib
+
+        return [self._shape(image, dlib.rectangle(*(round(float(v)) for v in (x0, y0, x1 - 1, y1 - 1))))
+                for x0, y0, x1, y1 in as_boxes(boxes)]
+
+    def detector_boxes(self, image: np.ndarray) -> np.ndarray:
+        """dlib's own face boxes (x0, y0, x1, y1), the boxes its 68-point predictor was trained on."""
+        rects = self.detector(image, self.upsample)
+        return np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float32).reshape(-1, 4)
+
+    def _shape(self, image: np.ndarray, rect: object) -> Face:
+        shape = self.predictor(image, rect)
+        # dlib's points are integer pixel indices; +0.5 moves them to the continuous convention of our data
+        pts = np.array([[p.x + 0.5, p.y + 0.5] for p in shape.parts()], np.float32)
+        box = np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], np.float32)
+        return Face(box, pts, 1.0)

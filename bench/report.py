@@ -62,6 +62,27 @@ def peers(results: Path) -> str:
             + "\n\n![accuracy](bench/results/accuracy.png)")
 
 
+def given_boxes(results: Path) -> str:
+    frame = pd.read_csv(results / "given_boxes.csv")
+    models = list(dict.fromkeys(frame["model"]))
+    rows = []
+    for (dataset, boxes), part in frame.groupby(["dataset", "boxes"], sort=False):
+        by_model = part.set_index("model")
+        rows.append([dataset, boxes, int(part["images"].iloc[0])]
+                    + [f"{pct(by_model.loc[m].nme_common_mean)} ({pct(by_model.loc[m].failure_rate_common_10pct)})"
+                       if m in by_model.index else "n/a" for m in models])
+    return ("Landmarks alone: every model handed the same box per test face, so no face detector takes part, as "
+            "landmark benchmarks compare models and as a user with their own face detector calls them "
+            "(`predict_in_boxes`; `python bench/given_boxes.py` -> `bench/results/given_boxes.csv`, "
+            "`given_boxes.png`). Boxes: the true points' box; BlazeFace's raw box; dlib's HOG box, the box dlib's "
+            "predictor was trained on. Ours takes a box as the face's landmark box and refines around its first "
+            "answer; MediaPipe's mesh runs on a crop twice the box; dlib's predictor runs on the box. An image with "
+            "no box from that detector is a failure for every model. NME on the common anchors over the faces "
+            "answered, and in brackets the failures (NME > 10% or no box).\n\n"
+            + markdown_table(["test set", "boxes", "images", *models], rows)
+            + "\n\n![landmarks alone](bench/results/given_boxes.png)")
+
+
 def seen_in_training(results: Path) -> str:
     train = pd.read_csv(results / "accuracy_train.csv")
     test = pd.read_csv(results / "accuracy.csv").set_index(["dataset", "model"])
@@ -344,6 +365,7 @@ def load(results: Path) -> str:
 SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Shipped models", shipped_models, "python bench/checkpoint_eval.py"),
     ("Against MediaPipe and dlib", peers, "python bench/accuracy.py"),
+    ("Landmarks alone", given_boxes, "python bench/given_boxes.py"),
     ("Seen in training?", seen_in_training,
      "python bench/accuracy.py --split train --datasets ibug300w --models checkpoint:ibug68_pip mediapipe468 dlib"),
     ("Turned faces", turned_faces, "python bench/rotation.py"),

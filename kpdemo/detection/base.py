@@ -29,6 +29,24 @@ class Face:
         }
 
 
+def as_boxes(boxes: object) -> np.ndarray:
+    """Face boxes as an (N, 4) float32 array of (x0, y0, x1, y1), or a ValueError that says what is wrong with them."""
+    try:
+        array = np.asarray(boxes, np.float32)
+    except (TypeError, ValueError):
+        raise ValueError("face boxes must be numbers: (x0, y0, x1, y1) per face") from None
+    if array.ndim == 1 and array.size == 4:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"face boxes must be (x0, y0, x1, y1) per face, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError("face boxes must be finite numbers")
+    empty = (array[:, 2] <= array[:, 0]) | (array[:, 3] <= array[:, 1])
+    if empty.any():
+        raise ValueError(f"face box {int(np.flatnonzero(empty)[0])} has no area: x1 must exceed x0 and y1 exceed y0")
+    return array
+
+
 class LandmarkPredictor:
     """Image in, faces out. Subclasses set ``name`` and ``schema`` and implement :meth:`predict`.
 
@@ -51,6 +69,13 @@ class LandmarkPredictor:
 
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
         raise NotImplementedError
+
+    def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+        """One face per box (x0, y0, x1, y1) the caller gives, from their own face detector or drawn by hand, in
+        order; None where the model finds no face in its box. Skips this predictor's own face detector, so a
+        benchmark that hands every model the same boxes compares landmarks alone. ``boxes`` must pass
+        :func:`as_boxes`."""
+        raise NotImplementedError(f"{self.name} cannot take face boxes")
 
     def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
         """The faces of a video frame found from the previous frame's faces, without running a face detector (as

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
-from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.base import Face, LandmarkPredictor, as_boxes
 from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn
-from kpdemo.detection.faces import Detection, FaceDetector, default_detector
+from kpdemo.detection.faces import GIVEN_BOX, Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
 from kpdemo.schemas import flip_horizontal, get_schema
 
@@ -257,7 +257,14 @@ class CheckpointPredictor(LandmarkPredictor):
         ``self.recipe`` (:data:`PHOTO_RECIPE`): crops cut around the previous answer as training crops were. A
         detector box only estimates where the landmark box is (worse on turned faces). Live frames (``video``) take
         one pass."""
-        detections = self.detector.detect(image, video=video)
+        return self._faces(image, self.detector.detect(image, video=video), video)
+
+    def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+        """Each box taken as its face's landmark box (:data:`GIVEN_BOX`), then the photo path as after a detector."""
+        detections = [Detection(box, 1.0, "given box", GIVEN_BOX) for box in as_boxes(boxes)]
+        return list(self._faces(image, detections, video=False))
+
+    def _faces(self, image: np.ndarray, detections: list[Detection], video: bool) -> list[Face]:
         if not detections:
             return []
         points = self.points_in(image, [self.crop_for(d) for d in detections], video=video)

@@ -60,6 +60,8 @@ class BoxCalibration:
 MEDIAPIPE_SHORT_CALIBRATION = BoxCalibration(scale=0.964, dx=0.002, dy=0.064)
 MEDIAPIPE_FULL_CALIBRATION = BoxCalibration(scale=0.877, dx=0.006, dy=0.097)
 HAAR_CALIBRATION = BoxCalibration(scale=0.994, dx=0.011, dy=0.156)
+#: A box a caller hands in (``LandmarkPredictor.predict_in_boxes``) is taken as the face's landmark box.
+GIVEN_BOX = BoxCalibration(scale=1.0, dx=0.0, dy=0.0)
 
 #: How far around a face already found tile levels grey out (x its width per side); see :func:`masked`.
 MASK_MARGIN = 0.25

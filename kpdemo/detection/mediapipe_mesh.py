@@ -22,7 +22,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.base import Face, LandmarkPredictor, as_boxes
 from kpdemo.detection.crops import crop_matrix, crop_to_image
 from kpdemo.detection.faces import Detection, FaceDetector, MediaPipeFaceDetector, default_detector
 from kpdemo.schemas import MEDIAPIPE468, MEDIAPIPE478
@@ -76,6 +76,10 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
         if faces:  # video: the extra pass only when nothing found
             return faces
         return self._add_uncovered(image, self.small_face_detector.detect(image), faces, limit=self.max_faces)
+
+    def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+        """The mesh of the face in each box, meshed on its own crop as a face the whole-image pass missed."""
+        return [next(iter(self._mesh_crop(image, box)), None) for box in as_boxes(boxes)]
 
     def _add_uncovered(
         self, image: np.ndarray, detections: list[Detection], faces: list[Face], limit: float = math.inf

@@ -1,0 +1,68 @@
+"""The README's "From Python" snippet runs as written, and face boxes handed in get a clear check."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kpdemo.detection import get_predictor, read_image
+from kpdemo.detection.base import as_boxes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_snippet() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## From Python"):text.index("## Data")]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    exec(compile(readme_snippet(), "README.md#from-python", "exec"), namespace)
+    assert namespace["face"].points.shape == (68, 2)
+    assert namespace["in_box"] is not None
+    # the astronaut's face from her own detected box: the same face, within a few pixels (face ~150 px wide)
+    assert np.abs(namespace["in_box"].points - namespace["face"].points).mean() < 3.0
+    assert len(namespace["haar_model"].predict(namespace["image"])) >= 1
+    assert "checkpoint:ibug68_pip" in capsys.readouterr().out
+
+
+def test_boxes_far_from_the_face_still_answer_per_box() -> None:
+    """One answer per box, in order, even a loose box (1.4x) and a shifted one; the mesh answers None on a box with
+    no face in it, where a checkpoint (which always sees a face in its crop) still answers."""
+    image = read_image(ROOT / "examples" / "astronaut.png")
+    model = get_predictor("checkpoint:ibug68_pip")
+    face = model.predict(image)[0]
+    (x0, y0, x1, y1), w = face.box, face.box[2] - face.box[0]
+    loose = [x0 - 0.2 * w, y0 - 0.2 * w, x1 + 0.2 * w, y1 + 0.2 * w]
+    shifted = [x0 + 0.1 * w, y0 + 0.1 * w, x1 + 0.1 * w, y1 + 0.1 * w]
+    answers = model.predict_in_boxes(image, [loose, shifted])
+    assert len(answers) == 2
+    for answer in answers:
+        assert np.abs(answer.points - face.points).mean() < 4.0
+    mesh = get_predictor("mediapipe468")
+    corner = [0, 0, 40, 40]  # sky above the astronaut's helmet
+    meshed, empty = mesh.predict_in_boxes(image, [face.box, corner])
+    assert meshed is not None and meshed.points.shape == (468, 2) and empty is None
+
+
+@pytest.mark.parametrize("boxes, message", [
+    ([[10, 10, 5, 20]], "no area"),
+    ([[0, 0, 10]], "per face"),
+    ([["a", 0, 1, 1]], "numbers"),
+    ([[0, 0, np.inf, 10]], "finite"),
+])
+def test_malformed_boxes_are_named(boxes: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        as_boxes(boxes)
+    with pytest.raises(ValueError, match=message):
+        get_predictor("checkpoint:ibug68_pip").predict_in_boxes(np.zeros((64, 64, 3), np.uint8), boxes)
+
+
+def test_one_box_may_be_given_flat() -> None:
+    assert as_boxes([1, 2, 3, 4]).shape == (1, 4)
