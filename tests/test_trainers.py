@@ -3,6 +3,7 @@ Kaggle-CSV run on a synthetic CSV (no data needed), and the ``--quick`` CPU prof
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.models import load_model
 from kpdemo.runs import load_runs
 from kpdemo.schemas import KAGGLE15_NAMES
@@ -222,3 +224,38 @@ def test_shipping_a_new_best_unlinks_the_record_it_replaced(tmp_path: Path) -> N
     assert json.loads(records["old"].read_text())["checkpoint"] is None
     assert json.loads(records["new"].read_text())["checkpoint"] == "../../../model.pt"
     assert json.loads(records["other"].read_text())["checkpoint"] == "../../../x.pt"
+
+
+def test_a_soup_averages_one_architecture_and_names_what_differs() -> None:
+    from trainers.tools.ship import soup
+
+    a = {"w": torch.tensor([1.0, 3.0]), "bn.num_batches_tracked": torch.tensor(5)}
+    b = {"w": torch.tensor([3.0, 5.0]), "bn.num_batches_tracked": torch.tensor(9)}
+    mixed = soup(a, b)
+    assert torch.equal(mixed["w"], torch.tensor([2.0, 4.0]))
+    assert int(mixed["bn.num_batches_tracked"]) == 5
+    with pytest.raises(ValueError, match="'w' is \\(2,\\) in one, \\(3,\\)"):
+        soup(a, {**b, "w": torch.zeros(3)})
+    with pytest.raises(ValueError, match="'extra' is in one only"):
+        soup(a, {**b, "extra": torch.zeros(1)})
+
+
+def test_shipping_a_soup_records_its_partner_as_it_was(tmp_path: Path) -> None:
+    """The soup may replace the very file it was averaged with: the record keeps that file's hash from before."""
+    from trainers.tools.ship import main as ship_main
+
+    assert trainers_main(["augmentation", "--quick", "--device", "cpu", "--only", "flip", "--runs",
+                          str(tmp_path / "runs")]) == 0
+    run_dir = next((tmp_path / "runs").glob("*/*/record.json")).parent
+    record = json.loads((run_dir / "record.json").read_text())
+    partner = tmp_path / "shipped.pt"
+    state, meta = load_checkpoint(run_dir / record["checkpoint"])
+    save_checkpoint(partner, {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}, meta)
+    before = hashlib.sha256(partner.read_bytes()).hexdigest()
+    assert ship_main([str(tmp_path / "runs"), "--best", str(run_dir), "--soup-with", str(partner), "--to",
+                      str(partner), "--dest", str(tmp_path / "shipped")]) == 0
+    souped, _ = load_checkpoint(partner)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    torch.testing.assert_close(souped[key].float(), (state[key] + 0.5).half().float())
+    shipped = json.loads(next((tmp_path / "shipped").glob("*/*/record.json")).read_text())
+    assert shipped["soup_with"] == {"path": partner.as_posix(), "sha256": before}

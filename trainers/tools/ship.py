@@ -4,12 +4,16 @@ Copies the records of finished runs (``record.json`` + ``history.csv``, never we
 time budget, as the GPU campaign's runs may be) from a runs root into the repo's shipped runs
 (``checkpoints/runs/<experiment>/<run>/``) so the dashboard has results on a fresh clone. ``--best`` also ships one
 run's checkpoint as a single file beside them, its weights stored as fp16 (``load_model`` widens them back to
-float32), and points that run's shipped record at it.
+float32), and points that run's shipped record at it. ``--soup-with`` ships instead the mean of that run's weights and
+another checkpoint's (a weight soup: both must be one architecture, and the run fine-tuned from the other, so their
+weights lie in one basin); the record then names that file and its SHA-256 as they were in ``soup_with`` (the file
+may be the very one the soup replaces).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -24,8 +28,10 @@ from kpdemo.datasets import get_dataset
 from kpdemo.runs import FINISHED, HISTORY, RECORD, read_record
 
 
-def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None) -> Path:
-    """Copy one run's record and history under ``dest_root``; ``checkpoint`` is a path relative to the copy."""
+def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None,
+                soup_with: dict[str, str] | None = None) -> Path:
+    """Copy one run's record and history under ``dest_root``; ``checkpoint`` is a path relative to the copy;
+    ``soup_with`` (path, sha256) names the checkpoint its shipped weights were averaged with."""
     record = read_record(run_dir)
     dest = dest_root / record["experiment"] / record["name"]
     dest.mkdir(parents=True, exist_ok=True)
@@ -34,6 +40,8 @@ def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None) -
         if not figure.name.startswith("predictions"):
             shutil.copy2(figure, dest / figure.name)
     record["checkpoint"] = checkpoint or shipped_checkpoint(dest)
+    if soup_with is not None:
+        record["soup_with"] = soup_with
     (dest / RECORD).write_text(json.dumps(record, indent=2, default=str))
     return dest
 
@@ -63,8 +71,22 @@ def unlink_superseded(dest_root: Path, target: Path, keep: Path) -> list[Path]:
     return cleared
 
 
-def ship_checkpoint(run_dir: Path, target: Path) -> Path:
-    """Write ``run_dir``'s best checkpoint to ``target`` with floating-point weights as fp16.
+def soup(state: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The mean of two state dicts of one architecture (integer buffers, such as BatchNorm's batch count, are
+    ``state``'s); a ValueError names the first tensor that does not match."""
+    if state.keys() != other.keys():
+        raise ValueError(f"cannot average weights of different models: {sorted(state.keys() ^ other.keys())[0]!r} "
+                         "is in one only")
+    for key, value in state.items():
+        if value.shape != other[key].shape:
+            raise ValueError(f"cannot average weights of different models: {key!r} is {tuple(value.shape)} in one, "
+                             f"{tuple(other[key].shape)} in the other")
+    return {k: (v.float() + other[k].float()) / 2 if v.is_floating_point() else v for k, v in state.items()}
+
+
+def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) -> Path:
+    """Write ``run_dir``'s best checkpoint (averaged with ``soup_with``'s weights when given) to ``target`` with
+    floating-point weights as fp16.
 
     ``meta.refine`` is set from the training set's registry entry, so a run recorded before that flag existed
     ships with it too."""
@@ -74,6 +96,12 @@ def ship_checkpoint(run_dir: Path, target: Path) -> Path:
     if not record.get("checkpoint"):
         raise FileNotFoundError(f"{run_dir} has no checkpoint (status {record.get('status')})")
     state, meta = load_checkpoint(run_dir / record["checkpoint"])
+    if soup_with is not None:
+        other, other_meta = load_checkpoint(soup_with)
+        if (other_meta.model, other_meta.schema) != (meta.model, meta.schema):
+            raise ValueError(f"{soup_with} is a {other_meta.model} for {other_meta.schema}, the run a {meta.model} "
+                             f"for {meta.schema}: only one architecture's weights can be averaged")
+        state = soup(state, other)
     meta.refine = get_dataset(meta.dataset).own_point_crops if meta.dataset else False
     save_checkpoint(target, {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, meta)
     return target
@@ -84,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs_root", type=Path)
     parser.add_argument("--experiments", nargs="*", help="only these experiments (default: all finished runs)")
     parser.add_argument("--best", type=Path, help="a run directory whose checkpoint to ship")
+    parser.add_argument("--soup-with", type=Path, help="ship the mean of --best's weights and this checkpoint's")
     parser.add_argument("--to", type=Path, help="where --best's checkpoint goes, e.g. checkpoints/ibug68_pip.pt")
     parser.add_argument("--dest", type=Path, default=SHIPPED_RUNS_DIR)
     args = parser.parse_args(argv)
     if args.best and not args.to:
         parser.error("--best needs --to checkpoints/<name>.pt")
+    if args.soup_with and not args.best:
+        parser.error("--soup-with needs --best RUN_DIR")
     shipped = 0
     for record_path in sorted(args.runs_root.glob(f"*/*/{RECORD}")):
         run_dir = record_path.parent
@@ -100,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         ship_record(run_dir, args.dest)
         shipped += 1
     if args.best:
-        target = ship_checkpoint(args.best, args.to)
+        partner = None if args.soup_with is None else {
+            "path": args.soup_with.as_posix(), "sha256": hashlib.sha256(args.soup_with.read_bytes()).hexdigest()}
+        target = ship_checkpoint(args.best, args.to, args.soup_with)
         record = read_record(args.best)
         run_dest = args.dest / record["experiment"] / record["name"]
-        dest = ship_record(args.best, args.dest, checkpoint=Path(os.path.relpath(target, run_dest)).as_posix())
+        dest = ship_record(args.best, args.dest, checkpoint=Path(os.path.relpath(target, run_dest)).as_posix(),
+                           soup_with=partner)
         print(f"checkpoint -> {target} ({target.stat().st_size / 2**20:.1f} MiB), record -> {dest}")
         for superseded in unlink_superseded(args.dest, target, keep=dest):
             print(f"{superseded.parent.name}: no longer linked to {target.name}")
