@@ -1,7 +1,9 @@
 """Face detection and landmark prediction behind one interface.
 
 :class:`LandmarkPredictor` is the public API: ``predict(image RGB uint8) -> list[Face]`` with points in full-image
-pixels. Implementations: MediaPipe face mesh and kpdemo checkpoints (which take any :class:`FaceDetector` plug-in).
+pixels, or ``predict_in_boxes(image, boxes)`` for faces whose boxes the caller already has (the README's "From
+Python" shows both). Implementations: MediaPipe face mesh and kpdemo checkpoints (which take any
+:class:`FaceDetector` plug-in).
 :func:`available_predictors` / :func:`get_predictor` discover and cache them.
 """
 
