@@ -142,10 +142,11 @@ def photometric_batch(images: torch.Tensor, gray_p: float, strength: float,
 class Augmentation:
     """A named augmentation policy; ``none`` does nothing.
 
-    Geometry (flip, rotation, zoom, shift) moves the points with the pixels; occlusion, blur and the photometric
-    changes touch pixels only. ``context`` > 1 says the stored crops are that much wider than the model's crop
-    (real surroundings instead of black corners when a rotated or shrunk face is cut out): every batch, augmented
-    or not, is cut to ``1 / context`` of the stored size by the same warp (:func:`center_view` for evaluation).
+    Geometry (flip, rotation, zoom, shift) moves the points with the pixels; the frame cut, occlusion, blur and the
+    photometric changes touch pixels only. ``context`` > 1 says the stored crops are that much wider than the
+    model's crop (real surroundings instead of black corners when a rotated or shrunk face is cut out): every batch,
+    augmented or not, is cut to ``1 / context`` of the stored size by the same warp (:func:`center_view` for
+    evaluation).
     """
 
     flip: bool = False
