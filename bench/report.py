@@ -148,7 +148,9 @@ def closeups(results: Path) -> str:
             "bench/closeup.py` -> `bench/results/closeup.csv`, `closeup.png`). NME on the common anchors over the "
             "faces found, points outside the picture included, and in brackets the failures. When nothing else "
             "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
-            "`kpdemo/detection/faces.py`).\n\n"
+            "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
+            "off (half its weights come from a fine-tune on crops cut by a picture edge: `wild_cut` in "
+            "`trainers/README.md`).\n\n"
             + markdown_table(["model", *[f"window {w:g}" for w in windows]], rows)
             + "\n\n![faces cut by the frame](bench/results/closeup.png)")
 

@@ -79,10 +79,10 @@ class PhotoRecipe:
 #: The photo path's recipe: two refine passes on crops turned upright on the previous answer's eye line, each the
 #: mean of the crop turned by -10, 0, +10 degrees and their mirror images (13 network crops a face, 3 batched calls).
 #: Chosen on validation faces only (``python bench/photo_path.py``, ``bench/results/photo_path_val.csv``), against
-#: one plain refine pass with its mirror (the recipe before), for the shipped 68-point model: 300-W val NME 3.63 ->
-#: 3.52% (-2.9%), the same faces tilted +-25 deg 3.75 -> 3.52%, +-40 deg 4.75 -> 3.53% (with the first-cycle model,
-#: where it was picked: -1.6%, -8.0%, -27%; with the fourth-cycle model the only recipe ahead on all three sets adds
-#: scale views, 37 crops, for at most 0.013 points); IMM val -1.1% (+-40 deg: -32%). Why: a detector box and a
+#: one plain refine pass with its mirror (the recipe before), for the shipped 68-point model: 300-W val NME 3.62 ->
+#: 3.52% (-2.8%), the same faces tilted +-25 deg 3.75 -> 3.51%, +-40 deg 4.48 -> 3.54% (with the first-cycle model,
+#: where it was picked: -1.6%, -8.0%, -27%; with the shipped soup the only recipe ahead on all three sets adds scale
+#: views, 37 crops, for at most 0.02 points); IMM val -1.1% (+-40 deg: -32%). Why: a detector box and a
 #: first answer only roughly place a turned face; a crop cut upright, as most training faces were, is easier, and
 #: the second upright pass starts from better eyes. More plain passes did not help, scale views not enough to pay
 #: for their crops; turn views help only around an upright crop (alone they push a tilted face past the +-30 deg
@@ -98,8 +98,8 @@ class CheckpointPredictor(LandmarkPredictor):
 
     ``video_backend`` is what runs it on live frames: ``"onnxruntime-int8"`` where a fresh ``.int8.onnx`` sits beside
     the checkpoint, else the same as ``backend``. Why int8 there only: a webcam frame must fit MediaPipe's budget
-    (the int8 network is ~2x faster on a VNNI CPU: 68-point PIP 2.5 -> 1.2 ms), and its cost, +0.35% relative NME
-    on 300-W validation faces and 0.15 px mean shift, is far below a live frame's jitter; photos get the float
+    (the int8 network is ~2x faster on a VNNI CPU: 68-point PIP 2.4 -> 1.1 ms), and its cost, +0.4% relative NME
+    on 300-W validation faces and 0.19 px mean shift, is far below a live frame's jitter; photos get the float
     network (and the refine passes of :data:`PHOTO_RECIPE`), where accuracy matters and a few ms do not. Both frame
     kinds of a stream (re-detection and tracking) take the int8 network, so the points do not step when one follows
     the other.

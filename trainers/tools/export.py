@@ -13,12 +13,12 @@ that disagrees by more than ``--tolerance`` crop pixels is deleted so it is neve
 
 Then an int8 twin, ``<checkpoint>.int8.onnx`` (:func:`export_int8`), which the app runs on live webcam frames:
 convolutions quantized (int8 weights per channel, uint8 activations whose ranges come from training crops of the
-checkpoint's own dataset), everything else float. For the 68-point PIP model it takes ``session.run`` from ~2.5 to
-~1.2 ms on this 2-core VNNI CPU, for +0.35% relative NME on 300-W validation faces (3.854 -> 3.868%) and a mean
-shift of 0.15 px from the float model (``bench/onnx_int8.py``). It is checked against the float export on the
-validation crops and deleted when their mean distance exceeds ``--int8-tolerance``; it is skipped, with a note,
-where the dataset is not here. CPUs without VNNI run it too, more slowly and possibly less exactly (ONNX Runtime's
-AVX2 uint8 x int8 kernel can saturate), and the check runs on the exporting machine only.
+checkpoint's own dataset), everything else float. For the 68-point PIP model it takes ``session.run`` from ~2.4 to
+~1.1 ms on this 2-core VNNI CPU, for +0.4% relative NME on 300-W validation faces (3.599 -> 3.613%) and a mean
+shift of 0.19 px from the float model (``bench/onnx_int8.py``; the export prints the shift). It is checked against
+the float export on the validation crops and deleted when their mean distance exceeds ``--int8-tolerance``; it is
+skipped, with a note, where the dataset is not here. CPUs without VNNI run it too, more slowly and possibly less
+exactly (ONNX Runtime's AVX2 uint8 x int8 kernel can saturate), and the check runs on the exporting machine only.
 """
 
 from __future__ import annotations
