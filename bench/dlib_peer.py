@@ -51,7 +51,7 @@ class DlibPredictor(LandmarkPredictor):
         import dlib
 
         return [self._shape(image, dlib.rectangle(*(round(float(v)) for v in (x0, y0, x1 - 1, y1 - 1))))
-                for x0, y0, x1, y1 in as_boxes(boxes)]
+                for x0, y0, x1, y1 in as_boxes(boxes, image.shape)]
 
     def detector_boxes(self, image: np.ndarray) -> np.ndarray:
         """dlib's own face boxes (x0, y0, x1, y1), the boxes its 68-point predictor was trained on."""

@@ -56,13 +56,16 @@ def test_boxes_far_from_the_face_still_answer_per_box() -> None:
     ([[0, 0, 10]], "per face"),
     ([["a", 0, 1, 1]], "numbers"),
     ([[0, 0, np.inf, 10]], "finite"),
+    ([[70, 10, 90, 30]], "box 0 lies outside the 64x64 image"),
+    ([[10, 10, 30, 30], [-30, 10, 0, 30]], "box 1 lies outside"),
 ])
 def test_malformed_boxes_are_named(boxes: list, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        as_boxes(boxes)
+        as_boxes(boxes, (64, 64, 3))
     with pytest.raises(ValueError, match=message):
         get_predictor("checkpoint:ibug68_pip").predict_in_boxes(np.zeros((64, 64, 3), np.uint8), boxes)
 
 
-def test_one_box_may_be_given_flat() -> None:
+def test_one_box_may_be_given_flat_and_reach_past_the_edges() -> None:
     assert as_boxes([1, 2, 3, 4]).shape == (1, 4)
+    assert as_boxes([-20, -20, 10, 10], (64, 64)).shape == (1, 4)  # a face the frame cuts

@@ -29,8 +29,10 @@ class Face:
         }
 
 
-def as_boxes(boxes: object) -> np.ndarray:
-    """Face boxes as an (N, 4) float32 array of (x0, y0, x1, y1), or a ValueError that says what is wrong with them."""
+def as_boxes(boxes: object, image_hw: tuple[int, ...] | None = None) -> np.ndarray:
+    """Face boxes as an (N, 4) float32 array of (x0, y0, x1, y1), or a ValueError that says what is wrong with them;
+    with ``image_hw`` also when a box lies wholly outside that image (a box may reach past its edges: a face the
+    frame cuts)."""
     try:
         array = np.asarray(boxes, np.float32)
     except (TypeError, ValueError):
@@ -44,6 +46,11 @@ def as_boxes(boxes: object) -> np.ndarray:
     empty = (array[:, 2] <= array[:, 0]) | (array[:, 3] <= array[:, 1])
     if empty.any():
         raise ValueError(f"face box {int(np.flatnonzero(empty)[0])} has no area: x1 must exceed x0 and y1 exceed y0")
+    if image_hw is not None:
+        h, w = image_hw[:2]
+        outside = (array[:, 2] <= 0) | (array[:, 3] <= 0) | (array[:, 0] >= w) | (array[:, 1] >= h)
+        if outside.any():
+            raise ValueError(f"face box {int(np.flatnonzero(outside)[0])} lies outside the {w}x{h} image")
     return array
 
 
@@ -74,7 +81,7 @@ class LandmarkPredictor:
         """One face per box (x0, y0, x1, y1) the caller gives, from their own face detector or drawn by hand, in
         order; None where the model finds no face in its box. Skips this predictor's own face detector, so a
         benchmark that hands every model the same boxes compares landmarks alone. ``boxes`` must pass
-        :func:`as_boxes`."""
+        :func:`as_boxes` for this image."""
         raise NotImplementedError(f"{self.name} cannot take face boxes")
 
     def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:

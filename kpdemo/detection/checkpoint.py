@@ -261,7 +261,7 @@ class CheckpointPredictor(LandmarkPredictor):
 
     def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """Each box taken as its face's landmark box (:data:`GIVEN_BOX`), then the photo path as after a detector."""
-        detections = [Detection(box, 1.0, "given box", GIVEN_BOX) for box in as_boxes(boxes)]
+        detections = [Detection(box, 1.0, "given box", GIVEN_BOX) for box in as_boxes(boxes, image.shape)]
         return self._faces(image, detections, video=False)
 
     def _faces(self, image: np.ndarray, detections: list[Detection], video: bool) -> list[Face]:

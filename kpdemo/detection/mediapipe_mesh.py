@@ -79,7 +79,7 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
 
     def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """The mesh of the face in each box, meshed on its own crop as a face the whole-image pass missed."""
-        return [next(iter(self._mesh_crop(image, box)), None) for box in as_boxes(boxes)]
+        return [next(iter(self._mesh_crop(image, box)), None) for box in as_boxes(boxes, image.shape)]
 
     def _add_uncovered(
         self, image: np.ndarray, detections: list[Detection], faces: list[Face], limit: float = math.inf
