@@ -259,3 +259,19 @@ def test_shipping_a_soup_records_its_partner_as_it_was(tmp_path: Path) -> None:
     torch.testing.assert_close(souped[key].float(), (state[key] + 0.5).half().float())
     shipped = json.loads(next((tmp_path / "shipped").glob("*/*/record.json")).read_text())
     assert shipped["soup_with"] == {"path": partner.as_posix(), "sha256": before}
+
+
+def test_landmark_findings_name_a_run_trained_on_another_recipe() -> None:
+    from trainers.tools.findings import pip_vs_direct
+
+    runs = pd.DataFrame([
+        {"dataset": "faces68_wide160", "model": "pip", "tag": "pip_r18", "epochs": 8, "augmentation": "wild",
+         "test_nme": 0.045},
+        {"dataset": "faces68_wide160", "model": "pip", "tag": "pip_r18", "epochs": 30, "augmentation": "wild_cut",
+         "test_nme": 0.034},
+        {"dataset": "faces68_wide160", "model": "resnet18", "tag": "direct_r18", "epochs": 8, "augmentation": "wild",
+         "test_nme": 0.065},
+    ])
+    numbers, verdict = pip_vs_direct(runs, pd.DataFrame())
+    assert numbers.startswith("pip_r18 (30 ep, wild_cut): 3.40%; pip_r18 (8 ep): 4.50%")
+    assert verdict == "reproduced"

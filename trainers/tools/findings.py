@@ -161,7 +161,9 @@ def pip_vs_direct(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
     head against direct regression at the same epochs; reproduced when PIP wins that comparison and its best run
     reaches PFLD's figure."""
     faces = runs[runs["dataset"].isin(["faces68_wide160", "w300_wide160"])]
-    parts = [f"{r.tag} ({int(r.epochs)} ep): {r.test_nme:.2%}" for r in faces.sort_values("test_nme").itertuples()]
+    usual = faces["augmentation"].mode().iloc[0] if len(faces) else None  # a run on another recipe says which
+    parts = [f"{r.tag} ({int(r.epochs)} ep{'' if r.augmentation == usual else f', {r.augmentation}'}): "
+             f"{r.test_nme:.2%}" for r in faces.sort_values("test_nme").itertuples()]
     pairs = [(p, d) for p in faces[faces["model"] == "pip"].itertuples()
              for d in faces[faces["model"] != "pip"].itertuples() if p.epochs == d.epochs]
     if not pairs:
