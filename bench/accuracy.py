@@ -80,7 +80,7 @@ def present(image: np.ndarray, upscale: int, pad: float) -> tuple[np.ndarray, fl
 
 #: How a scorer gets a model's points for the face of the true points (both in the presented image's pixels), or
 #: None when there are none: the full path's :func:`pick_face`, or a model handed a box (``bench/given_boxes.py``).
-Locate = Callable[[LandmarkPredictor, np.ndarray, np.ndarray], "np.ndarray | None"]
+Locate = Callable[[LandmarkPredictor, np.ndarray, np.ndarray], np.ndarray | None]
 
 
 def pick_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> np.ndarray | None:

@@ -31,14 +31,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import RESULTS, predictors_for, score, summary  # noqa: E402
+from bench.accuracy import RESULTS, Locate, predictors_for, score, summary  # noqa: E402
 from bench.dlib_peer import DlibPredictor, dlib_available  # noqa: E402
 from kpdemo.datasets import load_dataset  # noqa: E402
 from kpdemo.detection import LandmarkPredictor, MediaPipeFaceDetector  # noqa: E402
 
 DATASETS = ("ibug300w", "ibug300w_challenging", "ytf68")
 #: A box source: (presented image, true points in its pixels) -> the face's box (x0, y0, x1, y1), or None.
-BoxSource = Callable[[np.ndarray, np.ndarray], "np.ndarray | None"]
+BoxSource = Callable[[np.ndarray, np.ndarray], np.ndarray | None]
 
 
 def holding_centre(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray | None:
@@ -62,8 +62,7 @@ def box_sources() -> dict[str, BoxSource]:
     return sources
 
 
-def in_given_box(source: BoxSource, cache: dict) -> Callable[[LandmarkPredictor, np.ndarray, np.ndarray],
-                                                             np.ndarray | None]:
+def in_given_box(source: BoxSource, cache: dict) -> Locate:
     """A ``locate`` for :func:`bench.accuracy.score` that hands the model the source's box (found once per image
     and shared by every model through ``cache``)."""
     def locate(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> np.ndarray | None:

@@ -124,35 +124,39 @@ def sweep_rows(frame: pd.DataFrame, key: str) -> tuple[list, list[list[str]]]:
     return steps, rows
 
 
+def sweep_section(results: Path, name: str, key: str, step_label: str, prose: str, alt: str) -> str:
+    """A sweep bench's section: ``prose`` (its first words name the faces), then per model its NME on the common
+    anchors (failures) at each step, then its plot."""
+    frame = pd.read_csv(results / f"{name}.csv")
+    steps, rows = sweep_rows(frame, key)
+    return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) {prose}\n\n"
+            + markdown_table(["model", *[step_label.format(step) for step in steps]], rows)
+            + f"\n\n![{alt}](bench/results/{name}.png)")
+
+
 def turned_faces(results: Path) -> str:
-    frame = pd.read_csv(results / "rotation.csv")
-    angles, rows = sweep_rows(frame, "angle")
-    return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) turned about "
-            "the image centre by each angle (half one way, half the other; canvas widened to the diagonal, "
-            "borders replicated): a person lying down, a photo turned sideways without EXIF (`python "
-            "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
-            "faces found, and in brackets the failures (NME > 10% or no face found). Ours finds each face's roll "
-            "with BlazeFace looking through quarter turns and cuts its crops upright "
-            "(`OrientedDetector` in `kpdemo/detection/faces.py`).\n\n"
-            + markdown_table(["model", *[f"{a:g} deg" for a in angles]], rows)
-            + "\n\n![turned faces](bench/results/rotation.png)")
+    return sweep_section(
+        results, "rotation", "angle", "{:g} deg",
+        "turned about the image centre by each angle (half one way, half the other; canvas widened to the diagonal, "
+        "borders replicated): a person lying down, a photo turned sideways without EXIF (`python "
+        "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
+        "faces found, and in brackets the failures (NME > 10% or no face found). Ours finds each face's roll "
+        "with BlazeFace looking through quarter turns and cuts its crops upright "
+        "(`OrientedDetector` in `kpdemo/detection/faces.py`).", "turned faces")
 
 
 def closeups(results: Path) -> str:
-    frame = pd.read_csv(results / "closeup.csv")
-    windows, rows = sweep_rows(frame, "window")
-    return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) re-framed as "
-            "480 px pictures of a window ever tighter around the face: its side a multiple of the face's 68-point "
-            "box (1.4: the whole face with a margin, as in the test set; 1.0: the points just fit; below: jaw, chin "
-            "and brows cut by the frame, like a webcam user close to the camera or a selfie) (`python "
-            "bench/closeup.py` -> `bench/results/closeup.csv`, `closeup.png`). NME on the common anchors over the "
-            "faces found, points outside the picture included, and in brackets the failures. When nothing else "
-            "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
-            "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
-            "off (half its weights come from a fine-tune on crops cut by a picture edge: `wild_cut` in "
-            "`trainers/README.md`).\n\n"
-            + markdown_table(["model", *[f"window {w:g}" for w in windows]], rows)
-            + "\n\n![faces cut by the frame](bench/results/closeup.png)")
+    return sweep_section(
+        results, "closeup", "window", "window {:g}",
+        "re-framed as 480 px pictures of a window ever tighter around the face: its side a multiple of the face's "
+        "68-point box (1.4: the whole face with a margin, as in the test set; 1.0: the points just fit; below: jaw, "
+        "chin and brows cut by the frame, like a webcam user close to the camera or a selfie) (`python "
+        "bench/closeup.py` -> `bench/results/closeup.csv`, `closeup.png`). NME on the common anchors over the "
+        "faces found, points outside the picture included, and in brackets the failures. When nothing else "
+        "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
+        "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
+        "off (half its weights come from a fine-tune on crops cut by a picture edge: `wild_cut` in "
+        "`trainers/README.md`).", "faces cut by the frame")
 
 
 def webcam(results: Path) -> str:

@@ -110,7 +110,7 @@ def frame_cut_batch(images: torch.Tensor, points: torch.Tensor, mask: torch.Tens
     size = (hi - lo).clamp(min=0)
     u = torch.rand(n, 8, device=images.device, generator=generator)
     cut = (-0.05 + (depth + 0.05) * u[:, :4]) * size.repeat(1, 2)  # how far inside the box each edge sits
-    sides = (u[:, 4:] < 0.5) & (torch.rand(n, 1, device=images.device, generator=generator) < p)
+    sides = (u[:, 4:] < 0.5) & _chance(n, p, images, generator).view(n, 1)
     xs = (2 * torch.arange(w, device=images.device, dtype=images.dtype) + 1) / w - 1  # pixel centres
     ys = (2 * torch.arange(h, device=images.device, dtype=images.dtype) + 1) / h - 1
     left = sides[:, :1] & (xs < (lo[:, :1] + cut[:, :1]))  # (N, W)
