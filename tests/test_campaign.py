@@ -19,7 +19,7 @@ import pytest
 
 from bench.report import gpu_campaign
 from kpdemo.datasets.pack import PACK_BUDGET_MIB, TRAVEL_LIMIT_MIB, build_pack, packed_set, travelling_mib
-from trainers.campaign import MAX_FILE_MB, MAX_FILES, unpack
+from trainers.campaign import GPU_BATCH, MAX_FILE_MB, MAX_FILES, SHIPPED_68, landmark_configs, on_gpu, unpack
 
 REPO = Path(__file__).resolve().parents[1]
 #: What the GPU machine does not have (see the developers' guide); importing any of them must not be needed.
@@ -44,6 +44,19 @@ def test_pack_round_trip(small_pack: Path) -> None:
     assert faces.images.shape[1:] == (160, 160, 3) and faces.schema.num_points == 68
     assert set(faces.splits) == {"train", "val", "test"}
     assert np.isfinite(faces.points).all()
+
+
+@pytest.mark.needs_data
+def test_the_68_point_run_continues_the_shipped_model_and_small_sets_keep_their_batch() -> None:
+    """The GPU's minutes go to one more cycle of the shipped model's chain, on the frame-cut recipe it needs; the
+    fine-tunes start from that run; a GPU batch scales the rate with it, except on IMM's 80 faces."""
+    main, imm, kaggle = landmark_configs([])
+    assert main.tag == "pip_r18" and main.weights == SHIPPED_68 and (REPO / SHIPPED_68).exists()
+    assert main.augmentation == "wild_cut"
+    assert imm.weights == kaggle.weights == "run:pip_r18"
+    big = on_gpu(main)
+    assert big.batch_size == GPU_BATCH and big.lr == pytest.approx(main.lr * GPU_BATCH / main.batch_size)
+    assert on_gpu(imm) == imm
 
 
 def _quick_campaign(pack: Path, tmp_path: Path, setup: str = "") -> dict:

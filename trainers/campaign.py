@@ -10,8 +10,8 @@ write their records, best checkpoints and test metrics):
    their twelve groups side by side in worker processes on CUDA (:mod:`trainers.engine.side_by_side`: one such
    group leaves a GPU mostly idle, waiting on kernel launches; one after another, they would not reach 500 epochs);
 3. ``landmarks``: the shipped landmark family at full budget: ``pip_r18`` on every 68-point face with as many
-   epochs as its share of the budget allows (measured, so its cosine schedule completes), then its IMM and Kaggle
-   fine-tunes;
+   epochs as its share of the budget allows (measured, so its cosine schedule completes), continuing the shipped
+   68-point model (``SHIPPED_68``) on the ``wild_cut`` recipe, then its IMM and Kaggle fine-tunes;
 4. ``throughput``: images/s summed over a grid, one-by-one vs grid-at-once (``grid_speed.csv``).
 
 Everything it needs travels with the working tree: the code, and the training pack
@@ -65,8 +65,17 @@ MAX_FILES, MAX_FILE_MB = 8, 16
 #: beat on validation. Time a phase leaves unused flows to the phases after it.
 SHARES = {"seed001": 0.55, "landmarks": 0.35, "throughput": 0.10}
 SMOKE_LIMIT_S = 30.0
-#: Device-only speedups for the landmark runs: a bigger batch at the linearly scaled learning rate, bf16 autocast.
-GPU_LANDMARK_OVERRIDES = ("batch_size=128", "lr=0.004", "amp=true")
+#: Where the 68-point run starts: the shipped model. It is the end of a chain of CPU-trained cosine cycles (about
+#: 270 epochs, ``checkpoints/runs/landmarks``) and a soup with a fine-tune on faces cut by the frame; the few minutes
+#: a GPU gives are worth more as one more, longer cycle of that chain than as a fresh start that must first catch up
+#: with it (a from-scratch cycle fitting the phase is ~150 epochs). A file of the working tree, so it travels.
+SHIPPED_68 = "checkpoints/ibug68_pip.pt"
+#: The continuation's recipe: the frame-cut crops the shipped soup needs (or the close-ups are lost), at the rate the
+#: CPU cycles restarted at (batch 32; scaled with the batch on a GPU).
+CONTINUE_68 = ("augmentation=wild_cut", "lr=0.00025")
+#: The batch of the landmark runs on a GPU (at the linearly scaled learning rate), for training sets of at least
+#: ``GPU_BATCH_MIN_STEPS`` such batches: IMM's 80 faces keep their own, or an epoch would be one step.
+GPU_BATCH, GPU_BATCH_MIN_STEPS = 128, 8
 
 
 @dataclass
@@ -173,8 +182,18 @@ def seed_configs(grid: str, overrides: list[str]) -> list[TrainConfig]:
 
 
 def landmark_configs(overrides: list[str]) -> list[TrainConfig]:
+    """The landmark runs in order, the 68-point one continuing the shipped model (``SHIPPED_68``, ``CONTINUE_68``)."""
     by_tag = {c.tag: c for c in get_experiment("landmarks").configs}
-    return [apply_overrides(by_tag[tag], overrides) for tag in LANDMARK_TAGS]
+    configs = [apply_overrides(by_tag[tag], overrides) for tag in LANDMARK_TAGS]
+    return [apply_overrides(configs[0], [f"weights={SHIPPED_68}", *CONTINUE_68]), *configs[1:]]
+
+
+def on_gpu(config: TrainConfig) -> TrainConfig:
+    """``config`` with a ``GPU_BATCH`` batch at the linearly scaled learning rate, where its training set holds
+    ``GPU_BATCH_MIN_STEPS`` such batches (a GPU idles on a small batch of these 128 px crops)."""
+    if len(make_splits(config).train) < GPU_BATCH * GPU_BATCH_MIN_STEPS:
+        return config
+    return replace(config, batch_size=GPU_BATCH, lr=config.lr * GPU_BATCH / config.batch_size)
 
 
 def epochs_that_fit(config: TrainConfig, runs_root: Path, seconds: float, floor: int, ceiling: int) -> int:
@@ -287,8 +306,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def landmarks() -> dict[str, object]:
         end = clock.phase_end(SHARES["landmarks"], shares_left - SHARES["seed001"])
-        overrides = common + quick + (list(GPU_LANDMARK_OVERRIDES) if device.type == "cuda" else [])
-        configs = landmark_configs(overrides + (["epochs=1"] if args.quick else []))
+        configs = landmark_configs(common + quick + (["epochs=1"] if args.quick else []))
+        if device.type == "cuda":
+            configs = [on_gpu(config) for config in configs]
         main_run, finetunes = configs[0], configs[1:]
         if not args.quick:  # the 68-point run gets ~70% of the phase; its epochs are measured to fit, cosine complete
             seconds = 0.7 * (end - time.monotonic())
