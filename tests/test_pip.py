@@ -122,3 +122,28 @@ def test_quick_pip_run_learns_and_resumes(tmp_path: Path) -> None:
     assert list(again["epoch"]) == [1, 2, 3]
     for column in ("train_loss", "val_loss", "val_nme"):
         assert np.allclose(again[column], history[column], rtol=1e-4), column
+
+
+def test_starting_weights_keep_the_neighbour_table_they_were_trained_with() -> None:
+    """A run from weights keeps their fitted table: its neighbour offsets were learnt against it, and a refit on
+    other shapes (a subset, another dataset) pairs them with the wrong points. A fresh model, or one whose table did
+    not come with the weights, is fitted."""
+    from trainers.engine.train import fit_data_layers
+    from trainers.engine.weights import copy_matching
+
+    rng = np.random.default_rng(0)
+    trained, other = rng.uniform(-0.8, 0.8, (30, 68, 2)), rng.uniform(-0.8, 0.8, (30, 68, 2))
+    source = build_model("pip", num_points=68, in_channels=3, input_size=128, neighbors=10)
+    source.fit_shapes(trained)
+    started = build_model("pip", num_points=68, in_channels=3, input_size=128, neighbors=10)
+    left = copy_matching(started, source.state_dict())
+    fit_data_layers(started, other, brought=set(started.state_dict()) - set(left))
+    assert torch.equal(started.neighbor_index, source.neighbor_index)
+    assert torch.equal(started.merge, source.merge)
+
+    fresh = build_model("pip", num_points=68, in_channels=3, input_size=128, neighbors=10)
+    fit_data_layers(fresh, other, brought=set())
+    refit = build_model("pip", num_points=68, in_channels=3, input_size=128, neighbors=10)
+    refit.fit_shapes(other)
+    assert torch.equal(fresh.neighbor_index, refit.neighbor_index)
+    assert not torch.equal(fresh.neighbor_index, source.neighbor_index)  # the two shape sets give other tables
