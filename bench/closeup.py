@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import sweep  # noqa: E402
@@ -42,8 +41,7 @@ def framed(data: LandmarkSet, window: float) -> LandmarkSet:
         images.append(cv2.warpAffine(data.image(i), matrix, (FRAME, FRAME), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE))
         points.append(transform_points(data.points[i], matrix))
-    return LandmarkSet(f"{data.name}_window{window:g}", data.schema.id, np.stack(points), data.splits,
-                       data.identities, data.sources, images=np.stack(images))
+    return data.remade(f"{data.name}_window{window:g}", images, points)
 
 
 def main(argv: list[str] | None = None) -> None:

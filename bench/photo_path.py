@@ -75,8 +75,7 @@ def tilted(data: LandmarkSet, degrees: float, whole: bool = False) -> LandmarkSe
         images.append(cv2.warpAffine(image, turn, (out_w, out_h), flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE))
         points.append(transform_points(data.points[i], turn))
-    return LandmarkSet(f"{data.name}_tilt{degrees:g}", data.schema.id, np.stack(points), data.splits,
-                       data.identities, data.sources, images=np.stack(images))
+    return data.remade(f"{data.name}_tilt{degrees:g}", images, points)
 
 
 def paired_interval(delta: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float]:

@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -124,39 +125,57 @@ def sweep_rows(frame: pd.DataFrame, key: str) -> tuple[list, list[list[str]]]:
     return steps, rows
 
 
-def sweep_section(results: Path, name: str, key: str, step_label: str, prose: str, alt: str) -> str:
-    """A sweep bench's section: ``prose`` (its first words name the faces), then per model its NME on the common
-    anchors (failures) at each step, then its plot."""
-    frame = pd.read_csv(results / f"{name}.csv")
-    steps, rows = sweep_rows(frame, key)
-    return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) {prose}\n\n"
-            + markdown_table(["model", *[step_label.format(step) for step in steps]], rows)
-            + f"\n\n![{alt}](bench/results/{name}.png)")
+@dataclass(frozen=True)
+class SweepSection:
+    """A sweep bench's section: ``prose`` (its first words say what was done to the faces), then per model its NME
+    on the common anchors (failures) at each step (``key`` in ``<name>.csv``, headed by ``step_label``), then the
+    plot (``<name>.png``, described by ``alt``)."""
+
+    name: str
+    key: str
+    step_label: str
+    alt: str
+    prose: str
+
+    def __call__(self, results: Path) -> str:
+        frame = pd.read_csv(results / f"{self.name}.csv")
+        steps, rows = sweep_rows(frame, self.key)
+        return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) "
+                f"{self.prose}\n\n"
+                + markdown_table(["model", *[self.step_label.format(step) for step in steps]], rows)
+                + f"\n\n![{self.alt}](bench/results/{self.name}.png)")
 
 
-def turned_faces(results: Path) -> str:
-    return sweep_section(
-        results, "rotation", "angle", "{:g} deg",
-        "turned about the image centre by each angle (half one way, half the other; canvas widened to the diagonal, "
-        "borders replicated): a person lying down, a photo turned sideways without EXIF (`python "
-        "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
-        "faces found, and in brackets the failures (NME > 10% or no face found). Ours finds each face's roll "
-        "with BlazeFace looking through quarter turns and cuts its crops upright "
-        "(`OrientedDetector` in `kpdemo/detection/faces.py`).", "turned faces")
+TURNED_FACES = SweepSection(
+    "rotation", "angle", "{:g} deg", "turned faces",
+    "turned about the image centre by each angle (half one way, half the other; canvas widened to the diagonal, "
+    "borders replicated): a person lying down, a photo turned sideways without EXIF (`python "
+    "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
+    "faces found, and in brackets the failures (NME > 10% or no face found). Ours finds each face's roll "
+    "with BlazeFace looking through quarter turns and cuts its crops upright "
+    "(`OrientedDetector` in `kpdemo/detection/faces.py`).")
 
+CLOSEUPS = SweepSection(
+    "closeup", "window", "window {:g}", "faces cut by the frame",
+    "re-framed as 480 px pictures of a window ever tighter around the face: its side a multiple of the face's "
+    "68-point box (1.4: the whole face with a margin, as in the test set; 1.0: the points just fit; below: jaw, "
+    "chin and brows cut by the frame, like a webcam user close to the camera or a selfie) (`python "
+    "bench/closeup.py` -> `bench/results/closeup.csv`, `closeup.png`). NME on the common anchors over the "
+    "faces found, points outside the picture included, and in brackets the failures. When nothing else "
+    "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
+    "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
+    "off (half its weights come from a fine-tune on crops cut by a picture edge: `wild_cut` in "
+    "`trainers/README.md`).")
 
-def closeups(results: Path) -> str:
-    return sweep_section(
-        results, "closeup", "window", "window {:g}",
-        "re-framed as 480 px pictures of a window ever tighter around the face: its side a multiple of the face's "
-        "68-point box (1.4: the whole face with a margin, as in the test set; 1.0: the points just fit; below: jaw, "
-        "chin and brows cut by the frame, like a webcam user close to the camera or a selfie) (`python "
-        "bench/closeup.py` -> `bench/results/closeup.csv`, `closeup.png`). NME on the common anchors over the "
-        "faces found, points outside the picture included, and in brackets the failures. When nothing else "
-        "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
-        "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
-        "off (half its weights come from a fine-tune on crops cut by a picture edge: `wild_cut` in "
-        "`trainers/README.md`).", "faces cut by the frame")
+SMALL_FACES = SweepSection(
+    "small_faces", "size", "{:g} px", "small faces",
+    "shrunk (area resampling: the detail is lost, as from farther away) until the face's 68-point box is the "
+    "named size on its longer side (the test crops' own faces are about 183 px), each pasted in the middle of "
+    "a grey 640x480 picture: a face across the room from a webcam, in a group photo or a street scene (`python "
+    "bench/small_faces.py` -> `bench/results/small_faces.csv`, `small_faces.png`). NME on the common anchors "
+    "over the faces found, each normalised by its own eye-corner distance, and in brackets the failures (NME "
+    "> 10% or no face found). MediaPipe's mesh meshes the faces its own detector misses on crops cut around our "
+    "detector's boxes (tiled BlazeFace), so the two find the same faces; dlib finds faces with its HOG detector.")
 
 
 def webcam(results: Path) -> str:
@@ -374,8 +393,9 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Landmarks alone", given_boxes, "python bench/given_boxes.py"),
     ("Seen in training?", seen_in_training,
      "python bench/accuracy.py --split train --datasets ibug300w --models checkpoint:ibug68_pip mediapipe468 dlib"),
-    ("Turned faces", turned_faces, "python bench/rotation.py"),
-    ("Faces cut by the frame", closeups, "python bench/closeup.py"),
+    ("Turned faces", TURNED_FACES, "python bench/rotation.py"),
+    ("Faces cut by the frame", CLOSEUPS, "python bench/closeup.py"),
+    ("Small faces", SMALL_FACES, "python bench/small_faces.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
     ("Photo path", photo_path, "python bench/photo_path.py"),
     ("int8 exports", int8_exports, "python bench/onnx_int8.py"),

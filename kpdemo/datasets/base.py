@@ -94,6 +94,12 @@ class LandmarkSet:
             split=str(self.splits[i]),
         )
 
+    def remade(self, name: str, images: list[np.ndarray], points: list[np.ndarray]) -> LandmarkSet:
+        """The same faces (splits, people, sources, visibility) shown in other pictures: ``images[i]`` with the
+        face's points moved to ``points[i]``. How the robustness benches make harder copies of a test split."""
+        return LandmarkSet(name, self.schema.id, np.stack(points), self.splits, self.identities, self.sources,
+                           mask=self.mask, images=np.stack(images))
+
     def select(self, indices: np.ndarray) -> LandmarkSet:
         """A new set holding only ``indices`` (shares nothing mutable with this one)."""
         idx = np.asarray(indices)
