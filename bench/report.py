@@ -164,7 +164,7 @@ CLOSEUPS = SweepSection(
     "faces found, points outside the picture included, and in brackets the failures. When nothing else "
     "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
     "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
-    "off (half its weights come from a fine-tune on crops cut by a picture edge: `wild_cut` in "
+    "off (its last two fine-tunes, each averaged with its start, saw crops cut by a picture edge: `wild_cut` in "
     "`trainers/README.md`).")
 
 SMALL_FACES = SweepSection(
