@@ -283,8 +283,8 @@ def fit_data_layers(model: nn.Module, shapes: np.ndarray, brought: set[str]) -> 
     """Fit the data-dependent layers (PIP's neighbour table, a PCA shape head: ``fit_shapes``) on the training
     shapes, except a layer whose fitted buffers all came with the starting weights (``brought``: state keys copied):
     its weights were learnt against those tables, and a refit on other shapes (a training subset, another dataset)
-    pairs them with the wrong neighbours, or zeroes a PCA head's coefficients. Measured: the 68-point model shipped then,
-    3.60% validation NME, scored 10.6% with its neighbour table refit on 256 of its training faces."""
+    pairs them with the wrong neighbours, or zeroes a PCA head's coefficients. Measured: the 68-point model shipped
+    then, 3.60% validation NME, scored 10.6% with its neighbour table refit on 256 of its training faces."""
     for name, module in model.named_modules():
         if not hasattr(module, "fit_shapes"):
             continue
