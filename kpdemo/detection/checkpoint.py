@@ -98,8 +98,8 @@ class CheckpointPredictor(LandmarkPredictor):
 
     ``video_backend`` is what runs it on live frames: ``"onnxruntime-int8"`` where a fresh ``.int8.onnx`` sits beside
     the checkpoint, else the same as ``backend``. Why int8 there only: a webcam frame must fit MediaPipe's budget
-    (the int8 network is ~2x faster on a VNNI CPU: 68-point PIP 2.4 -> 1.1 ms), and its cost, +0.4% relative NME
-    on 300-W validation faces and 0.19 px mean shift, is far below a live frame's jitter; photos get the float
+    (the int8 network is ~2x faster on a VNNI CPU: 68-point PIP 3.8 -> 1.9 ms), and its cost, +0.15% relative NME
+    on 300-W validation faces and 0.17 px mean shift, is far below a live frame's jitter; photos get the float
     network (and the refine passes of :data:`PHOTO_RECIPE`), where accuracy matters and a few ms do not. Both frame
     kinds of a stream (re-detection and tracking) take the int8 network, so the points do not step when one follows
     the other.
