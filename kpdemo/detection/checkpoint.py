@@ -82,7 +82,7 @@ class PhotoRecipe:
 #: one plain refine pass with its mirror (the recipe before), for the shipped 68-point model: 300-W val NME 3.62 ->
 #: 3.52% (-2.8%), the same faces tilted +-25 deg 3.75 -> 3.51%, +-40 deg 4.48 -> 3.54% (with the first-cycle model,
 #: where it was picked: -1.6%, -8.0%, -27%; with the shipped soup the only recipe ahead on all three sets adds scale
-#: views, 37 crops, for at most 0.02 points); IMM val -1.1% (+-40 deg: -32%). Why: a detector box and a
+#: views, 37 crops, for at most 0.01 points); IMM val -1.1% (+-40 deg: -32%). Why: a detector box and a
 #: first answer only roughly place a turned face; a crop cut upright, as most training faces were, is easier, and
 #: the second upright pass starts from better eyes. More plain passes did not help, scale views not enough to pay
 #: for their crops; turn views help only around an upright crop (alone they push a tilted face past the +-30 deg
