@@ -13,7 +13,6 @@ import pytest
 from bench import closeup, rotation, small_faces
 from bench.photo_path import tilted
 from bench.sweep import held_out
-from kpdemo.datasets import LandmarkSet
 
 pytestmark = pytest.mark.needs_data
 MODEL = "checkpoint:ibug68_pip"
@@ -48,8 +47,7 @@ def test_a_shrunk_face_keeps_its_points_on_the_pixels_they_mark() -> None:
     ys, xs = np.mgrid[:faces.image(0).shape[0], :faces.image(0).shape[1]] + 0.5
     blobs = np.stack([np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * 8.0 ** 2)) for x, y in nose])
     images = np.repeat((255 * blobs).astype(np.uint8)[..., None], 3, axis=3)
-    drawn = LandmarkSet(faces.name, faces.schema.id, faces.points, faces.splits, faces.identities, faces.sources,
-                        images=images)
+    drawn = faces.remade(faces.name, list(images), list(faces.points))
     small = small_faces.shrunk(drawn, 48)
     assert small.image(0).shape == (*small_faces.FRAME, 3)
     # the shrunk picture's sides are whole pixels, so the box is 48 px to within a pixel's rounding

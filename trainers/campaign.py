@@ -307,15 +307,17 @@ def main(argv: list[str] | None = None) -> int:
     def landmarks() -> dict[str, object]:
         end = clock.phase_end(SHARES["landmarks"], shares_left - SHARES["seed001"])
         configs = landmark_configs(common + quick + (["epochs=1"] if args.quick else []))
-        if device.type == "cuda":
-            configs = [on_gpu(config) for config in configs]
-        main_run, finetunes = configs[0], configs[1:]
+        # each run is sized for the GPU just before it trains, so the dataset on_gpu counts is the one the run then
+        # finds in cached_dataset's two places (sizing all three first evicted each before its run: three reloads)
+        scaled = on_gpu if device.type == "cuda" else (lambda config: config)
+        main_run, finetunes = scaled(configs[0]), configs[1:]
         if not args.quick:  # the 68-point run gets ~70% of the phase; its epochs are measured to fit, cosine complete
             seconds = 0.7 * (end - time.monotonic())
             main_run = replace(main_run, epochs=epochs_that_fit(main_run, runs_root, seconds, floor=5, ceiling=400))
         done: dict[str, object] = {}
         finetuned: list[Path] = []
         for config in [main_run, *finetunes]:
+            config = config if config is main_run else scaled(config)
             run_dir = run_config(config, runs_root, show_progress=True,
                                  should_stop=lambda: time.monotonic() > end)
             finetuned += [run_dir] if config is not main_run else []

@@ -347,8 +347,8 @@ def run_config(
     model = new_model(config, schema, train)
     start = init_weights_from(model, config.weights, runs_root, config.experiment) \
         if config.weights and not resume else {}
-    fit_data_layers(model, train.points.cpu().numpy(), brought=set(model.state_dict()) -
-                    set(start.get("weights_not_copied", model.state_dict())))
+    brought = set(model.state_dict()) - set(start["weights_not_copied"]) if start else set()
+    fit_data_layers(model, train.points.cpu().numpy(), brought)
     model = place_model(model, config, device)
     optimizer = make_optimizer(config, model.parameters())
     augment = get_augmentation(config.augmentation)
