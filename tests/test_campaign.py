@@ -19,7 +19,9 @@ import pytest
 
 from bench.report import gpu_campaign
 from kpdemo.datasets.pack import PACK_BUDGET_MIB, TRAVEL_LIMIT_MIB, build_pack, packed_set, travelling_mib
+from trainers import campaign
 from trainers.campaign import GPU_BATCH, MAX_FILE_MB, MAX_FILES, SHIPPED_68, landmark_configs, on_gpu, unpack
+from trainers.engine.data import make_splits
 
 REPO = Path(__file__).resolve().parents[1]
 #: What the GPU machine does not have (see the developers' guide); importing any of them must not be needed.
@@ -49,13 +51,14 @@ def test_pack_round_trip(small_pack: Path) -> None:
 @pytest.mark.needs_data
 def test_the_68_point_run_continues_the_shipped_model_and_small_sets_keep_their_batch() -> None:
     """The GPU's minutes go to one more cycle of the shipped model's chain, on the frame-cut recipe it needs; the
-    fine-tunes start from that run; a GPU batch scales the rate with it, except on IMM's 80 faces."""
+    fine-tunes start from that run; a GPU batch scales the rate with it (by its square root: AdamW), except on IMM's
+    80 faces."""
     main, imm, kaggle = landmark_configs([])
     assert main.tag == "pip_r18" and main.weights == SHIPPED_68 and (REPO / SHIPPED_68).exists()
     assert main.augmentation == "wild_cut"
     assert imm.weights == kaggle.weights == "run:pip_r18"
-    big = on_gpu(main)
-    assert big.batch_size == GPU_BATCH and big.lr == pytest.approx(main.lr * GPU_BATCH / main.batch_size)
+    big = on_gpu(main)  # AdamW: the rate grows with the square root of the batch
+    assert big.batch_size == GPU_BATCH and big.lr == pytest.approx(main.lr * (GPU_BATCH / main.batch_size) ** 0.5)
     assert on_gpu(imm) == imm
 
 
@@ -115,3 +118,15 @@ def test_seed_groups_train_in_process_when_no_worker_can(small_pack: Path, tmp_p
     assert seed["status"] == "done" and seed["workers"] == 1
     assert "no worker could start" in seed["workers_failed"]
     assert {(r["status"], r["epochs"]) for r in seed["init"]} == {("done", 2)}, seed
+
+
+@pytest.mark.needs_data
+def test_epoch_seconds_separates_an_epochs_fixed_cost_from_its_per_image_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 68-point run is sized from two probes: their difference is the per-image cost, the rest a fixed cost
+    per epoch (evaluation, records). Scaling one probe's whole time by images took that fixed cost for image work
+    and gave the H200 run 5 epochs of a phase that held ~150."""
+    fixed, per_image = 0.3, 1e-4  # seconds: what the H200's 68-point probes measure, roughly
+    monkeypatch.setattr(campaign, "steady_epoch_s", lambda config, root, images: fixed + per_image * images)
+    main = landmark_configs([])[0]
+    images = len(make_splits(main).train)
+    assert campaign.epoch_seconds(main, Path("unused")) == pytest.approx(fixed + per_image * images)

@@ -23,13 +23,15 @@ phase), ``seed001.tar.gz`` (the records and histories of every finished seed gri
 ``landmarks_pip_r18.tar.gz`` and ``landmarks_finetunes.tar.gz`` (records and fp16 checkpoints), and
 ``grid_speed.csv``: five files. The runs themselves train under ``--runs`` (default: a temporary folder), outside
 ``--out``, since every file there would count. ``python -m trainers.campaign --unpack DIR RUNS_ROOT`` puts the records
-back into a runs root for :mod:`trainers.tools.ship`. ``--quick`` is the CPU smoke profile CI runs.
+back into a runs root for :mod:`trainers.tools.ship`. ``--quick`` is the CPU smoke profile CI runs. ``--phases``
+runs some phases only, sharing the budget among them (a second device call that redoes one part).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -40,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from bench.train_speed import grid_speed
@@ -56,6 +59,9 @@ from trainers.tools.ship import ship_checkpoint
 
 #: Seed 001 trained 500-2,000 epochs per run; the campaign gives every seed grid at least the lower figure.
 SEED_EPOCHS = 500
+#: The stacked seed nets' memory layout: contiguous, since channels-last made the stacked ConvNet step 12-14% slower
+#: on the H200 (``bench/results/grid_step_cuda.csv``: vmap's grouped convolutions reorder the maps either way).
+SEED_LAYOUT = ["channels_last=false"]
 #: Landmark runs: the 68-point model first (the fine-tunes start from it).
 LANDMARK_TAGS = ("pip_r18", "imm73_pip", "kaggle15_pip")
 #: What comes back from a device call: at most 8 files of at most 16 MiB.
@@ -64,6 +70,8 @@ MAX_FILES, MAX_FILE_MB = 8, 16
 #: issue's hard requirement); the landmark run from scratch is an experiment the shipped CPU-trained model must still
 #: beat on validation. Time a phase leaves unused flows to the phases after it.
 SHARES = {"seed001": 0.55, "landmarks": 0.35, "throughput": 0.10}
+#: The 68-point run's part of the landmark phase (after its probes); the fine-tunes take ~25 s of the rest on an H200.
+MAIN_RUN_SHARE = 0.8
 SMOKE_LIMIT_S = 30.0
 #: Where the 68-point run starts: the shipped model. It is the end of a chain of CPU-trained cosine cycles (about
 #: 270 epochs, ``checkpoints/runs/landmarks``) and a soup with a fine-tune on faces cut by the frame; the few minutes
@@ -76,6 +84,12 @@ CONTINUE_68 = ("augmentation=wild_cut", "lr=0.00025")
 #: The batch of the landmark runs on a GPU (at the linearly scaled learning rate), for training sets of at least
 #: ``GPU_BATCH_MIN_STEPS`` such batches: IMM's 80 faces keep their own, or an epoch would be one step.
 GPU_BATCH, GPU_BATCH_MIN_STEPS = 128, 8
+#: Optimizers whose learning rate scales with the square root of the batch (see :func:`on_gpu`).
+ADAPTIVE = frozenset({"adam", "adamw"})
+#: The two probes that size the 68-point run (training images each) and their epochs (the last two are timed).
+PROBE_IMAGES, PROBE_EPOCHS = (512, 1536), 4
+#: The phases, in the order they run; ``--phases`` picks some (a second device call that redoes one part).
+PHASES = ("smoke", "seed001", "landmarks", "throughput")
 
 
 @dataclass
@@ -189,22 +203,37 @@ def landmark_configs(overrides: list[str]) -> list[TrainConfig]:
 
 
 def on_gpu(config: TrainConfig) -> TrainConfig:
-    """``config`` with a ``GPU_BATCH`` batch at the linearly scaled learning rate, where its training set holds
-    ``GPU_BATCH_MIN_STEPS`` such batches (a GPU idles on a small batch of these 128 px crops)."""
+    """``config`` with a ``GPU_BATCH`` batch where its training set holds ``GPU_BATCH_MIN_STEPS`` such batches (a GPU
+    idles on a small batch of these 128 px crops), its learning rate scaled with the batch: linearly for SGD (Goyal
+    et al. 2017), by the square root for Adam and AdamW, whose steps are already normalised per weight (Malladi et
+    al. 2022); a linear 4x for AdamW threw the shipped model's weights further than its CPU cycles ever did."""
     if len(make_splits(config).train) < GPU_BATCH * GPU_BATCH_MIN_STEPS:
         return config
-    return replace(config, batch_size=GPU_BATCH, lr=config.lr * GPU_BATCH / config.batch_size)
+    ratio = GPU_BATCH / config.batch_size
+    return replace(config, batch_size=GPU_BATCH,
+                   lr=config.lr * (math.sqrt(ratio) if config.optimizer in ADAPTIVE else ratio))
 
 
-def epochs_that_fit(config: TrainConfig, runs_root: Path, seconds: float, floor: int, ceiling: int) -> int:
-    """How many epochs of ``config`` fit in ``seconds``: one timed probe epoch on a 512-image subset, scaled."""
-    probe = replace(config, experiment=f"{config.experiment}-probe", epochs=1, train_subset=512, eval_subset=64,
+def steady_epoch_s(config: TrainConfig, runs_root: Path, images: int) -> float:
+    """Seconds of one epoch of ``config`` on ``images`` training images with its whole validation set, past the
+    first epochs' start-up (cuDNN's autotuning, allocation): the mean of a short probe run's last two epochs."""
+    probe = replace(config, experiment=f"{config.experiment}-probe", epochs=PROBE_EPOCHS, train_subset=images,
                     weights="")
-    tick = time.perf_counter()
-    run_config(probe, runs_root, show_progress=False)
-    per_image = (time.perf_counter() - tick) / 512
-    images = len(make_splits(config).train)
-    return max(floor, min(ceiling, int(seconds * 0.9 / (per_image * images))))
+    wall = pd.read_csv(run_config(probe, runs_root, show_progress=False) / HISTORY)["wall_time_s"].to_numpy()
+    return float(wall[-1] - wall[-3]) / 2
+
+
+def epoch_seconds(config: TrainConfig, runs_root: Path) -> float:
+    """Seconds one epoch of ``config`` takes, from two probes on ``PROBE_IMAGES`` training images: their difference
+    is the cost per training image, the rest an epoch's fixed cost (evaluation, records, checkpoints).
+
+    One probe's whole time scaled by images (the first version) counted start-up as per-image work: on the H200
+    it gave the 68-point run 5 epochs of a phase that held ~150 (each took 0.8 s)."""
+    small, large = PROBE_IMAGES
+    t_small, t_large = steady_epoch_s(config, runs_root, small), steady_epoch_s(config, runs_root, large)
+    per_image = max(t_large - t_small, 0.0) / (large - small)
+    fixed = max(t_small - small * per_image, 0.0)
+    return max(fixed + per_image * len(make_splits(config).train), 1e-3)
 
 
 def run_summaries(outcome: Outcome) -> list[dict[str, object]]:
@@ -245,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="processes training the seed grids' groups side by side (default: one per group on "
                              "CUDA, at most one per CPU core; 1 on a CPU, where they would only share the cores)")
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
+                        help="the phases to run (default: all, in their order); the budget is shared among these")
     parser.add_argument("--unpack", nargs=2, type=Path, metavar=("OUT", "RUNS_ROOT"),
                         help="extract a returned campaign's archives into a runs root, then exit")
     args = parser.parse_args(argv)
@@ -265,15 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     common = [f"device={device.type}"] + (["amp=true"] if device.type == "cuda" else [])
     quick = ["train_subset=64", "eval_subset=64"] if args.quick else []
 
-    run_phase("smoke", lambda: smoke(device), report)
-    shares_left = sum(SHARES.values())
+    phases = [name for name in PHASES if name in args.phases]
+    report.update(phases=phases)
 
-    def seed001() -> dict[str, object]:
-        end = clock.phase_end(SHARES["seed001"], shares_left)
+    def seed001(end: float) -> dict[str, object]:
         grids = SEED_GRIDS[:1] if args.quick else SEED_GRIDS
         epochs = 2 if args.quick else SEED_EPOCHS
         jobs = [(grid, group) for grid in grids
-                for group in group_configs(seed_configs(grid, common + quick + [f"epochs={epochs}"]))]
+                for group in group_configs(seed_configs(grid, common + quick + SEED_LAYOUT + [f"epochs={epochs}"]))]
         workers = args.workers or (min(len(jobs), os.cpu_count() or 1) if device.type == "cuda" else 1)
         finished: list[Path] = []
 
@@ -304,16 +334,16 @@ def main(argv: list[str] | None = None) -> int:
         done["images_per_s_summed"] = round(images / seconds)
         return done
 
-    def landmarks() -> dict[str, object]:
-        end = clock.phase_end(SHARES["landmarks"], shares_left - SHARES["seed001"])
+    def landmarks(end: float) -> dict[str, object]:
         configs = landmark_configs(common + quick + (["epochs=1"] if args.quick else []))
         # each run is sized for the GPU just before it trains, so the dataset on_gpu counts is the one the run then
         # finds in cached_dataset's two places (sizing all three first evicted each before its run: three reloads)
         scaled = on_gpu if device.type == "cuda" else (lambda config: config)
         main_run, finetunes = scaled(configs[0]), configs[1:]
-        if not args.quick:  # the 68-point run gets ~70% of the phase; its epochs are measured to fit, cosine complete
-            seconds = 0.7 * (end - time.monotonic())
-            main_run = replace(main_run, epochs=epochs_that_fit(main_run, runs_root, seconds, floor=5, ceiling=400))
+        if not args.quick:  # the 68-point run gets most of the phase; its epochs are measured to fit, cosine complete
+            epoch_s = epoch_seconds(main_run, runs_root)
+            seconds = MAIN_RUN_SHARE * (end - time.monotonic())
+            main_run = replace(main_run, epochs=max(5, min(400, int(seconds * 0.95 / epoch_s))))
         done: dict[str, object] = {}
         finetuned: list[Path] = []
         for config in [main_run, *finetunes]:
@@ -328,15 +358,20 @@ def main(argv: list[str] | None = None) -> int:
                                 "test": record["test"]}
         return done
 
-    def throughput() -> dict[str, object]:
+    def throughput(end: float) -> dict[str, object]:  # noqa: ARG001 - a fixed-size bench, not a timed one
         grid, images = ("init", 32) if args.quick else ("optimizers", 2048)
         rows = grid_speed(grid, device=device.type, images=images, epochs=1 if args.quick else 2,
                           out=out / "grid_speed.csv")
         return {"rows": rows}
 
-    run_phase("seed001", seed001, report)
-    run_phase("landmarks", landmarks, report)
-    run_phase("throughput", throughput, report)
+    work = {"seed001": seed001, "landmarks": landmarks, "throughput": throughput}
+    for index, name in enumerate(phases):
+        if name == "smoke":
+            run_phase(name, lambda: smoke(device), report)
+            continue
+        shares_left = sum(SHARES[later] for later in phases[index:])  # time a phase leaves flows to the later ones
+        end = clock.phase_end(SHARES[name], shares_left)
+        run_phase(name, lambda: work[name](end), report)  # noqa: B023 - called at once, within this iteration
     report.update(finished=True, seconds=round(time.monotonic() - clock.start, 1))
     returned = [p for p in out.iterdir() if p.is_file()]
     if len(returned) > MAX_FILES:

@@ -1,0 +1,163 @@
+"""Where a grid-at-once training step spends its time: one stacked seed-001 ConvNet group, several ways.
+
+Why: on the H200 the campaign's 500-epoch seed grids fell far short. The nine-run ConvNet group of ``optimizers``
+managed 23 epochs in 283 s (about 130 ms a step for 9 x 64 images, ~5 TFLOP/s summed over all groups) while the
+SimpleNet groups went 7x further. That is launch overhead, the twelve processes sharing one GPU, or the kernels
+themselves (``vmap`` turns each convolution of the stack into one grouped convolution, in bf16 and channels-last).
+This bench separates them in one process: milliseconds per training step (forward, backward, optimizer) of the
+``optimizers`` grid's ConvNet runs stacked as the campaign stacks them (:mod:`trainers.engine.grid`), with bf16
+autocast on and off and channels-last on and off, against the same runs stepped one after another with
+``torch.optim``; then a ``torch.profiler`` table of the campaign's own setting (the kernels that take the time).
+
+Synthetic batches (random 96x96 grey images, the kaggle15 shape): a step's cost does not depend on the pixels.
+Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_cuda.csv`` and
+``grid_step_cuda_profile.txt``; on a GPU, in a device call). On this repo's CPU: ``--steps 1 --warmup 1 --runs 2``
+proves it runs (``grid_step_cpu.csv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from kpdemo.models import build_model  # noqa: E402
+from kpdemo.training.losses import masked_loss  # noqa: E402
+from trainers.engine.grid import _Run, _Stack, _template  # noqa: E402
+from trainers.engine.stacked_optim import KINDS, StackedOptimizer, optimizer_kind  # noqa: E402
+from trainers.engine.train import _autocast, make_optimizer  # noqa: E402
+from trainers.grids import get_experiment  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+#: kaggle15's crops and points: what the seed grids train on.
+SIDE, POINTS, BATCH = 96, 15, 64
+
+Step = Callable[[], None]
+
+
+def group_runs(count: int, channels_last: bool, device: torch.device) -> list[_Run]:
+    """The first ``count`` ConvNet runs of the ``optimizers`` grid, each model built from its own seed."""
+    configs = [c for c in get_experiment("optimizers").configs if c.model == "convnet"][:count]
+    runs = []
+    for config in configs:
+        torch.manual_seed(config.seed)
+        model = build_model("convnet", num_points=POINTS, in_channels=1, input_size=(SIDE, SIDE), init=config.init,
+                            dropout=config.dropout).to(device)
+        model = model.to(memory_format=torch.channels_last) if channels_last else model
+        runs.append(_Run(replace(config, channels_last=channels_last), model))
+    return sorted(runs, key=lambda run: KINDS.index(optimizer_kind(run.hyper)))
+
+
+def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool) -> Step:
+    """The campaign's step: one vmapped forward of the stacked runs, one backward, one stacked optimizer step."""
+    template, rates = _template([run.model for run in runs])
+    stack = _Stack(runs, template.to(batch[0].device), rates, "mse")
+    optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs])
+
+    def step() -> None:
+        with _autocast(batch[0].device, amp):
+            losses = stack.losses(*batch)
+        optimizer.zero_grad()
+        losses.sum().backward()
+        optimizer.step()
+
+    return step
+
+
+def one_by_one_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool) -> Step:
+    """The same runs as plain models with their own ``torch.optim`` optimizers, stepped one after another."""
+    optimizers = [make_optimizer(run.config, run.model.parameters()) for run in runs]
+
+    def step() -> None:
+        for run, optimizer in zip(runs, optimizers, strict=True):
+            with _autocast(batch[0].device, amp):
+                loss = masked_loss(run.model(batch[0]), batch[1], batch[2], "mse")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    return step
+
+
+def synthetic_batch(channels_last: bool, device: torch.device) -> tuple[torch.Tensor, ...]:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(BATCH, 1, SIDE, SIDE, generator=generator).to(device)
+    points = (torch.rand(BATCH, POINTS, 2, generator=generator) * 2 - 1).to(device)
+    mask = torch.ones(BATCH, POINTS, dtype=torch.bool, device=device)
+    return (x.contiguous(memory_format=torch.channels_last) if channels_last else x), points, mask
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def ms_per_step(step: Step, steps: int, device: torch.device, warmup: int = 3) -> float:
+    for _ in range(warmup):  # cuDNN's autotuning, the allocator, lazy state
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return (time.perf_counter() - start) / steps * 1000
+
+
+def profile_table(step: Step, device: torch.device, steps: int = 5, rows: int = 25) -> str:
+    """The ops (and, on CUDA, kernels) that take ``steps`` steps' time, heaviest first."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--runs", type=int, default=9, help="ConvNet runs in the group (optimizers has 9)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per setting")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the trainer sets it
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for mode, build in (("grid_at_once", stacked_step), ("one_by_one", one_by_one_step)):
+        for amp in (True, False) if device.type == "cuda" else (False,):  # autocast is bf16 on CUDA only
+            for channels_last in (True, False):
+                runs = group_runs(args.runs, channels_last, device)
+                ms = ms_per_step(build(runs, synthetic_batch(channels_last, device), amp), args.steps, device,
+                                 args.warmup)
+                rows.append({"mode": mode, "bf16": amp, "channels_last": channels_last,
+                             "runs": len(runs), "batch": BATCH, "ms_per_step": ms,
+                             "images_per_s_summed": len(runs) * BATCH / ms * 1000, "device": str(device),
+                             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else
+                             "cpu", "torch": torch.__version__, "load_avg_1min": os.getloadavg()[0]})
+                print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
+                # written as each setting ends, so a device call cut short still returns what it measured
+                pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)
+    campaign_setting = stacked_step(group_runs(args.runs, True, device), synthetic_batch(True, device), True)
+    table = profile_table(campaign_setting, device, steps=min(args.steps, 5))
+    (args.out / f"grid_step_{device.type}_profile.txt").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
