@@ -257,36 +257,68 @@ def grid_speed(results: Path) -> str:
 
 
 def gpu_campaign(results: Path) -> str:
-    """What the one GPU call did: the campaign's own report (its ``campaign.json``, copied here by the session)."""
-    report = json.loads((results / "campaign.json").read_text())
-    seed = report.get("seed001", {})
-    rows = [["smoke", report["smoke"]["status"], f"{report['smoke']['seconds']:.0f}",
-             f"a training step runs: {report['smoke'].get('ok')}"]]
+    """What each GPU call did: the campaign's own reports (``campaign*.json``, copied here by the sessions; a call
+    that ran some phases only, ``--phases``, lists those)."""
+    paths = sorted(results.glob("campaign*.json"))
+    if not paths:
+        raise FileNotFoundError(2, "no campaign report", str(results / "campaign.json"))
+    return "\n\n".join(one_campaign(json.loads(path.read_text()), path.name) for path in paths)
+
+
+def one_campaign(report: dict, name: str) -> str:
+    phases = report.get("phases", ["smoke", "seed001", "landmarks", "throughput"])
+    rows = []
+    if "smoke" in phases:
+        rows.append(["smoke", report["smoke"]["status"], f"{report['smoke']['seconds']:.0f}",
+                     f"a training step runs: {report['smoke'].get('ok')}"])
+
     def reached(runs: list[dict]) -> str:
         low, high = min(r["epochs"] for r in runs), max(r["epochs"] for r in runs)
         return f"{low}" if low == high else f"{low}-{high}"
 
-    grids = [g for g in seed if isinstance(seed[g], list)]
-    epochs = "; ".join(f"{g}: {len(seed[g])} runs, {reached(seed[g])} of {seed['epochs']} epochs"
-                       + "".join(f" ({r['status']})" for r in seed[g] if r["status"].startswith("failed"))
-                       for g in grids)
-    rows.append(["seed001", seed.get("status", "not run"), f"{seed.get('seconds', 0):.0f}",
-                 seed.get("error") or f"{seed.get('groups')} groups in {seed.get('workers')} processes, "
-                 f"{seed.get('images_per_s_summed')} training images/s summed; {epochs}"])
-    marks = report.get("landmarks", {})
-    fits = "; ".join(f"{tag}: {run['epochs']} epochs ({run['status']}), val NME {pct(run['best']['val_nme'])}"
-                     for tag, run in marks.items() if isinstance(run, dict))
-    rows.append(["landmarks", marks.get("status", "not run"), f"{marks.get('seconds', 0):.0f}",
-                 marks.get("error") or fits])
-    speed = report.get("throughput", {})
-    rows.append(["throughput", speed.get("status", "not run"), f"{speed.get('seconds', 0):.0f}",
-                 speed.get("error") or "the GPU rows of \"Grid at once\""])
-    return (f"The prepared campaign (`python -m trainers.campaign`, `bench/README.md`) in one device call on "
-            f"{report.get('gpu', report['device'])} ({report.get('gpu_memory_gib', '?')} GiB), torch "
+    if "seed001" in phases:
+        seed = report.get("seed001", {})
+        grids = [g for g in seed if isinstance(seed[g], list)]
+        epochs = "; ".join(f"{g}: {len(seed[g])} runs, {reached(seed[g])} of {seed['epochs']} epochs"
+                           + "".join(f" ({r['status']})" for r in seed[g] if r["status"].startswith("failed"))
+                           for g in grids)
+        rows.append(["seed001", seed.get("status", "not run"), f"{seed.get('seconds', 0):.0f}",
+                     seed.get("error") or f"{seed.get('groups')} groups in {seed.get('workers')} processes, "
+                     f"{seed.get('images_per_s_summed')} training images/s summed; {epochs}"])
+    if "landmarks" in phases:
+        marks = report.get("landmarks", {})
+        fits = "; ".join(f"{tag}: {run['epochs']} epochs ({run['status']}), val NME {pct(run['best']['val_nme'])}"
+                         for tag, run in marks.items() if isinstance(run, dict))
+        rows.append(["landmarks", marks.get("status", "not run"), f"{marks.get('seconds', 0):.0f}",
+                     marks.get("error") or fits])
+    if "throughput" in phases:
+        speed = report.get("throughput", {})
+        rows.append(["throughput", speed.get("status", "not run"), f"{speed.get('seconds', 0):.0f}",
+                     speed.get("error") or "the GPU rows of \"Grid at once\""])
+    return (f"`{name}`: the prepared campaign (`python -m trainers.campaign"
+            f"{'' if 'phases' not in report else ' --phases ' + ' '.join(phases)}`, `bench/README.md`) in one "
+            f"device call on {report.get('gpu', report['device'])} ({report.get('gpu_memory_gib', '?')} GiB), torch "
             f"{report['torch']}: {report.get('seconds', 'n/a')} s of a {report['budget_s']:.0f} s budget "
-            "(its `campaign.json`, copied to `bench/results/`; the runs' records are in "
+            "(copied to `bench/results/`; the runs' records are in "
             "`checkpoints/runs/` and the findings in `trainers/README.md`).\n\n"
             + markdown_table(["phase", "status", "seconds", "result"], rows))
+
+
+def grid_step(results: Path) -> str:
+    """Milliseconds per stacked training step, several ways, per device measured (``grid_step_<device>.csv``)."""
+    frames = [pd.read_csv(p) for p in sorted(results.glob("grid_step_*.csv"))]
+    if not frames:
+        raise FileNotFoundError(2, "no grid step results", str(results / "grid_step_cuda.csv"))
+    frame = pd.concat(frames, ignore_index=True)
+    rows = [[r.device_name, r.mode.replace("_", " "), "bf16" if r.bf16 else "fp32",
+             "channels-last" if r.channels_last else "contiguous", f"{r.runs} x {r.batch}", f"{r.ms_per_step:.1f}",
+             f"{r.images_per_s_summed:,.0f}"] for r in frame.itertuples()]
+    return ("One training step (forward, backward, optimizer) of the `optimizers` grid's nine ConvNet runs on one "
+            "shared 64-image batch, stacked as the campaign stacks them and one after another, in one process "
+            "(`python bench/grid_step.py --device cuda` -> `bench/results/grid_step_cuda.csv`, with a "
+            "`torch.profiler` table of the campaign's setting in `grid_step_cuda_profile.txt`).\n\n"
+            + markdown_table(["device", "mode", "autocast", "layout", "runs x batch", "ms per step",
+                              "images/s summed"], rows))
 
 
 def footprint(results: Path) -> str:
@@ -406,6 +438,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Training speed", training, "python bench/train_speed.py"),
     ("Grid at once", grid_speed, "python bench/train_speed.py --grid optimizers"),
     ("GPU campaign", gpu_campaign, "python -m trainers.campaign --device cuda"),
+    ("A grid step on the GPU", grid_step, "python bench/grid_step.py --device cuda"),
     ("Size and cold start", footprint, "python bench/footprint.py"),
 ]
 
