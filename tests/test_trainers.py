@@ -226,6 +226,30 @@ def test_shipping_a_new_best_unlinks_the_record_it_replaced(tmp_path: Path) -> N
     assert json.loads(records["other"].read_text())["checkpoint"] == "../../../x.pt"
 
 
+def test_a_run_of_a_shipped_runs_name_does_not_take_its_record(tmp_path: Path) -> None:
+    """Rerunning a shipped model's config (the GPU campaign's IMM fine-tune) gives a run of the same name: shipping
+    its record must not replace the shipped one and inherit the link to the shipped weights; re-shipping the
+    shipped run itself still works."""
+    from trainers.tools.ship import TakenName, ship_record
+
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    shipped = tmp_path / "shipped" / "exp" / "run"
+    shipped.mkdir(parents=True)
+    (shipped / "record.json").write_text(json.dumps({"experiment": "exp", "name": "run", "started": "t0",
+                                                     "checkpoint": "../../../model.pt"}))
+    for started in ("t0", "t1"):
+        run_dir = tmp_path / started / "exp" / "run"
+        run_dir.mkdir(parents=True)
+        (run_dir / "record.json").write_text(json.dumps({"experiment": "exp", "name": "run", "started": started,
+                                                         "checkpoint": "best.pt"}))
+        (run_dir / "history.csv").write_text(f"epoch,train_loss\n1,{0.5 if started == 't0' else 0.25}\n")
+    with pytest.raises(TakenName, match="another run of that name"):
+        ship_record(tmp_path / "t1" / "exp" / "run", tmp_path / "shipped")
+    assert json.loads((shipped / "record.json").read_text())["started"] == "t0"
+    assert ship_record(tmp_path / "t0" / "exp" / "run", tmp_path / "shipped") == shipped
+    assert json.loads((shipped / "record.json").read_text())["checkpoint"] == "../../../model.pt"
+
+
 def test_a_soup_averages_one_architecture_and_names_what_differs() -> None:
     from trainers.tools.ship import soup
 

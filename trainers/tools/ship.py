@@ -28,12 +28,24 @@ from kpdemo.datasets import get_dataset
 from kpdemo.runs import FINISHED, HISTORY, RECORD, read_record
 
 
+class TakenName(ValueError):
+    """A shipped record of that name belongs to another run whose weights ship: copying over it would credit that
+    shipped file to this run (the GPU campaign's IMM fine-tune has the shipped IMM run's name: same config)."""
+
+
 def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None,
                 soup_with: dict[str, str] | None = None) -> Path:
     """Copy one run's record and history under ``dest_root``; ``checkpoint`` is a path relative to the copy;
-    ``soup_with`` (path, sha256) names the checkpoint its shipped weights were averaged with."""
+    ``soup_with`` (path, sha256) names the checkpoint its shipped weights were averaged with.
+
+    Refuses (:class:`TakenName`) to replace the record of another run of the same name that a shipped checkpoint
+    links to, unless ``checkpoint`` is given (``--best``: this run's weights then take that place)."""
     record = read_record(run_dir)
     dest = dest_root / record["experiment"] / record["name"]
+    linked = shipped_checkpoint(dest)
+    if linked and checkpoint is None and read_record(dest).get("started") != record.get("started"):
+        raise TakenName(f"{run_dir} not shipped: {dest} is another run of that name (started "
+                        f"{read_record(dest).get('started')}), and {linked} ships its weights")
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(run_dir / HISTORY, dest / HISTORY)
     for figure in run_dir.glob("*.png"):  # small figures; predictions_*.png show dataset faces and stay behind
@@ -128,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if args.best and run_dir.resolve() == args.best.resolve():
             continue
-        ship_record(run_dir, args.dest)
+        try:
+            ship_record(run_dir, args.dest)
+        except TakenName as exc:  # the other records still ship
+            print(f"warning: {exc}", file=sys.stderr)
+            continue
         shipped += 1
     if args.best:
         partner = None if args.soup_with is None else {
