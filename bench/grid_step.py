@@ -5,9 +5,11 @@ managed 23 epochs in 283 s (about 130 ms a step for 9 x 64 images, ~5 TFLOP/s su
 SimpleNet groups went 7x further. That is launch overhead, the twelve processes sharing one GPU, or the kernels
 themselves (``vmap`` turns each convolution of the stack into one grouped convolution, in bf16 and channels-last).
 This bench separates them in one process: milliseconds per training step (forward, backward, optimizer) of the
-``optimizers`` grid's ConvNet runs stacked as the campaign stacks them (:mod:`trainers.engine.grid`), with bf16
-autocast on and off and channels-last on and off, against the same runs stepped one after another with
-``torch.optim``; then a ``torch.profiler`` table of the campaign's own setting (the kernels that take the time).
+``optimizers`` grid's ConvNet runs stacked as the campaign stacks them (:mod:`trainers.engine.grid`: folded into the
+channels, :mod:`trainers.engine.folded`), stacked through ``vmap`` as it did before (``grid_at_once_vmap``: the
+first H200 measurement, whose profile showed the copies the folded forward removes), and stepped one after another
+with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off; then a ``torch.profiler``
+table of the campaign's own setting (the kernels that take the time).
 
 Synthetic batches (random 96x96 grey images, the kaggle15 shape): a step's cost does not depend on the pixels.
 Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_cuda.csv`` and
@@ -23,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
@@ -57,10 +60,11 @@ def group_runs(count: int, channels_last: bool, device: torch.device) -> list[_R
     return sorted(runs, key=lambda run: KINDS.index(optimizer_kind(run.hyper)))
 
 
-def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool) -> Step:
-    """The campaign's step: one vmapped forward of the stacked runs, one backward, one stacked optimizer step."""
+def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, fold: bool = True) -> Step:
+    """The campaign's step: one forward of the stacked runs (folded into the channels, or ``vmap`` with
+    ``fold=False``: the engine's path before the folded one), one backward, one stacked optimizer step."""
     template, rates = _template([run.model for run in runs])
-    stack = _Stack(runs, template.to(batch[0].device), rates, "mse")
+    stack = _Stack(runs, template.to(batch[0].device), rates, "mse", fold=fold)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs])
 
     def step() -> None:
@@ -138,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = True  # as the trainer sets it
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for mode, build in (("grid_at_once", stacked_step), ("one_by_one", one_by_one_step)):
+    modes: dict[str, Callable[[list[_Run], tuple[torch.Tensor, ...], bool], Step]] = {
+        "grid_at_once": stacked_step, "grid_at_once_vmap": partial(stacked_step, fold=False),
+        "one_by_one": one_by_one_step}
+    for mode, build in modes.items():
         for amp in (True, False) if device.type == "cuda" else (False,):  # autocast is bf16 on CUDA only
             for channels_last in (True, False):
                 runs = group_runs(args.runs, channels_last, device)
@@ -152,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
                 # written as each setting ends, so a device call cut short still returns what it measured
                 pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)
-    campaign_setting = stacked_step(group_runs(args.runs, True, device), synthetic_batch(True, device), True)
+    # the seed grids' setting in the campaign: folded, contiguous (trainers.campaign.SEED_LAYOUT), bf16 on CUDA
+    campaign_setting = stacked_step(group_runs(args.runs, False, device), synthetic_batch(False, device), True)
     table = profile_table(campaign_setting, device, steps=min(args.steps, 5))
     (args.out / f"grid_step_{device.type}_profile.txt").write_text(table)
     print(table)

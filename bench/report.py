@@ -250,8 +250,9 @@ def grid_speed(results: Path) -> str:
             "runs one after another: images per second summed over the grid's runs (`python bench/train_speed.py "
             "--grid optimizers` -> `bench/results/grid_speed.csv`; on a GPU the campaign writes "
             "`grid_speed_gpu.csv`). Grid-at-once is for a GPU, where one small model at a time leaves the device "
-            "idle between kernel launches; on a CPU, vmap turns each convolution into one grouped convolution, which "
-            "the CPU kernels run slower than the runs' convolutions one after another, so there train one by one.\n\n"
+            "idle between kernel launches; on a CPU, the stack runs each convolution as one grouped convolution, "
+            "which the CPU kernels run slower than the runs' convolutions one after another, so there train one "
+            "by one.\n\n"
             + markdown_table(["device", "grid", "runs", "groups", "mode", "images/s summed", "seconds", "speedup",
                               "1-min load"], rows))
 

@@ -96,7 +96,8 @@ def test_quick_campaign_runs_without_the_datasets_or_missing_packages(small_pack
     assert "| seed001 | done |" in section and "init: 4 runs, 2 of 2 epochs" in section, section
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) <= MAX_FILES and all(p.stat().st_size <= MAX_FILE_MB * 2**20 for p in files)
-    assert {p.name for p in files} >= {"campaign.json", "seed001.tar.gz", "landmarks_finetunes.tar.gz"}
+    assert {p.name for p in files} >= {"campaign.json", "seed001.tar.gz", "landmarks_finetunes.tar.gz",
+                                       "grid_speed.csv", "grid_step_cpu.csv", "grid_step_cpu_profile.txt"}
     with tarfile.open(out / "landmarks_finetunes.tar.gz") as tar:
         assert any(name.endswith("best.pt") for name in tar.getnames())
 

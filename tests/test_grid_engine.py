@@ -20,10 +20,10 @@ import pytest
 import torch
 
 from kpdemo.datasets.registry import get_dataset
-from kpdemo.models import load_model
+from kpdemo.models import build_model, load_model
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
-from trainers.engine.grid import group_configs, run_grid
+from trainers.engine.grid import _Run, _Stack, _template, group_configs, run_grid
 from trainers.engine.side_by_side import train_side_by_side
 from trainers.engine.stacked_optim import StackedOptimizer
 from trainers.engine.train import run_config
@@ -184,3 +184,39 @@ def test_stacked_optimizer_steps_as_torch_optim() -> None:
             torch.testing.assert_close(stacked[k][i], p.detach(), rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="contiguous"):
         StackedOptimizer(stacked[:1], [hyper[4], hyper[0], hyper[5], *hyper[1:4], *hyper[6:]])
+
+
+@pytest.mark.parametrize("model", ["convnet", "simplenet"])
+@pytest.mark.parametrize("rates", [(0.0, 0.0, 0.0), None])
+def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: tuple[float, ...] | None) -> None:
+    """The stack's two forwards, runs folded into the channels and vmap, on one batch: the same losses and the
+    same gradient for every run's every weight (float summation order aside). Rates 0 put the per-run dropout
+    layers in the template (identity at rate 0, so both forwards must agree exactly on them too)."""
+    torch.manual_seed(0)
+    kwargs = SMALL_CONVNET if model == "convnet" else {"hidden": 64}
+    configs = [TrainConfig(experiment="fold", dataset="kaggle15", model=model, optimizer=o, lr=1e-3, seed=i,
+                           dropout=0.0 if rates is None else rates[i], init="xavier", device="cpu")
+               for i, o in enumerate(("sgd", "momentum", "adam"))]
+    models = []
+    for config in configs:
+        torch.manual_seed(config.seed)
+        net = build_model(model, num_points=15, in_channels=1, input_size=(96, 96), init=config.init,
+                          dropout=0.1 if rates is not None else 0.0, **kwargs)
+        models.append(net)
+    runs = [_Run(config, net) for config, net in zip(configs, models, strict=True)]
+    template, run_rates = _template([run.model for run in runs])
+    if rates is not None:
+        run_rates = [[r] * len(run_rates[0]) for r in rates]
+    x = torch.randn(8, 1, 96, 96)
+    points, mask = torch.rand(8, 15, 2) * 2 - 1, torch.rand(8, 15) > 0.2
+    results = []
+    for fold in (True, False):
+        stack = _Stack(runs, template, run_rates, "mse", fold=fold)
+        assert (stack.layers is not None) == fold
+        losses = stack.losses(x, points, mask)
+        losses.sum().backward()
+        results.append((losses.detach(), {k: v.grad for k, v in stack.params.items()}))
+    (folded, folded_grads), (vmapped, vmapped_grads) = results
+    torch.testing.assert_close(folded, vmapped, rtol=1e-5, atol=1e-7)
+    for name, grad in folded_grads.items():
+        torch.testing.assert_close(grad, vmapped_grads[name], rtol=1e-4, atol=1e-6, msg=name)

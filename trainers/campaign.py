@@ -12,7 +12,8 @@ write their records, best checkpoints and test metrics):
 3. ``landmarks``: the shipped landmark family at full budget: ``pip_r18`` on every 68-point face with as many
    epochs as its share of the budget allows (measured, so its cosine schedule completes), continuing the shipped
    68-point model (``SHIPPED_68``) on the ``wild_cut`` recipe, then its IMM and Kaggle fine-tunes;
-4. ``throughput``: images/s summed over a grid, one-by-one vs grid-at-once (``grid_speed.csv``).
+4. ``throughput``: images/s summed over a grid, one-by-one vs grid-at-once (``grid_speed.csv``), and where one
+   stacked step's time goes (:mod:`bench.grid_step`: ``grid_step_<device>.csv`` and its profile).
 
 Everything it needs travels with the working tree: the code, and the training pack
 (:mod:`kpdemo.datasets.pack`, ``artifacts/pack/faces.npz``, git-ignored, named in the device call's ``carry``).
@@ -21,9 +22,10 @@ most ``MAX_FILES`` files of at most ``MAX_FILE_MB`` MiB under ``--out``, each wr
 so a timeout still returns every finished part: ``campaign.json`` (device, phases, timings, rewritten after every
 phase), ``seed001.tar.gz`` (the records and histories of every finished seed grid, rewritten after each grid),
 ``landmarks_pip_r18.tar.gz`` and ``landmarks_finetunes.tar.gz`` (records and fp16 checkpoints), and
-``grid_speed.csv``: five files. The runs themselves train under ``--runs`` (default: a temporary folder), outside
-``--out``, since every file there would count. ``python -m trainers.campaign --unpack DIR RUNS_ROOT`` puts the records
-back into a runs root for :mod:`trainers.tools.ship`. ``--quick`` is the CPU smoke profile CI runs. ``--phases``
+``grid_speed.csv``, ``grid_step_<device>.csv`` and ``grid_step_<device>_profile.txt``: seven files. The runs
+themselves train under ``--runs`` (default: a temporary folder), outside ``--out``, since every file there would
+count. ``python -m trainers.campaign --unpack DIR RUNS_ROOT`` puts the records back into a runs root for
+:mod:`trainers.tools.ship`. ``--quick`` is the CPU smoke profile CI runs. ``--phases``
 runs some phases only, sharing the budget among them (a second device call that redoes one part).
 """
 
@@ -45,6 +47,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from bench.grid_step import main as grid_step_main
 from bench.train_speed import grid_speed
 from kpdemo.models import build_model
 from kpdemo.runs import HISTORY, read_record
@@ -358,10 +361,13 @@ def main(argv: list[str] | None = None) -> int:
                                 "test": record["test"]}
         return done
 
-    def throughput(end: float) -> dict[str, object]:  # noqa: ARG001 - a fixed-size bench, not a timed one
+    def throughput(end: float) -> dict[str, object]:  # noqa: ARG001 - fixed-size benches, not timed ones
         grid, images = ("init", 32) if args.quick else ("optimizers", 2048)
         rows = grid_speed(grid, device=device.type, images=images, epochs=1 if args.quick else 2,
                           out=out / "grid_speed.csv")
+        # one stacked step, several ways, and its profile (bench/grid_step.py; ~1 minute on the H200)
+        grid_step_main(["--device", device.type, "--out", str(out)]
+                       + (["--runs", "2", "--steps", "1", "--warmup", "1"] if args.quick else ["--steps", "10"]))
         return {"rows": rows}
 
     work = {"seed001": seed001, "landmarks": landmarks, "throughput": throughput}

@@ -1,10 +1,12 @@
 """Train the runs of a grid that share their data and architecture as one batched model (``--grid-at-once``).
 
 Why: a seed-001 ConvNet is far too small to keep a GPU busy, and the runs of a grid differ only in a few numbers
-(init, optimizer, learning rate, dropout, ...). Stacking their weights along a new leading dimension and running the
-model through ``torch.func.vmap`` turns R small convolutions into one grouped one per layer, and one augmented batch
-feeds all R runs. That pays on a GPU only: CPU kernels run a grouped convolution slower than its groups one after
-another (``bench/results/grid_speed.csv``: 0.49x on the 2-core CPU), so on a CPU train the runs one by one.
+(init, optimizer, learning rate, dropout, ...). Stacking their weights along a new leading dimension turns R small
+convolutions into one grouped one per layer, and one augmented batch feeds all R runs. The seed models run with the
+runs folded into the channels (:mod:`trainers.engine.folded`); any other stackable model through
+``torch.func.vmap``, whose pooling rule copies the largest activations twice per stage. That pays on a GPU only:
+CPU kernels run a grouped convolution slower than its groups one after another (``bench/results/grid_speed.csv``:
+0.49x on the 2-core CPU), so on a CPU train the runs one by one.
 
 What a run keeps: its own initial weights (built exactly as :func:`trainers.engine.train.run_config` builds them,
 from the same seed), its optimizer kind and hyperparameters (:mod:`trainers.engine.stacked_optim` reproduces
@@ -53,6 +55,7 @@ from kpdemo.training.losses import masked_loss
 from kpdemo.training.tensors import TensorSet
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
+from trainers.engine.folded import RunDropout, foldable_layers, folded_forward
 from trainers.engine.stacked_optim import KINDS, StackedOptimizer, optimizer_kind
 from trainers.engine.train import (
     BestKeeper,
@@ -150,21 +153,6 @@ def run_grid(configs: list[TrainConfig], runs_root: Path, show_progress: bool = 
     return [dirs[i] for i in range(len(configs))]
 
 
-class RunDropout(nn.Module):
-    """``nn.Dropout`` with its rate in a buffer: stacked, each run applies its own rate (0 = exactly the identity),
-    since vmap shares one module structure and a module attribute could not differ per run."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("p", torch.zeros(()))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
-        return x * (keep / (1 - self.p))
-
-
 def _dropouts(model: nn.Module) -> list[nn.Dropout]:
     return [m for m in model.modules() if type(m) is nn.Dropout]
 
@@ -244,12 +232,17 @@ class _Run:
 
 
 class _Stack:
-    """The runs' weights stacked along dim 0 and a forward that evaluates every run's loss on one shared batch."""
+    """The runs' weights stacked along dim 0 and a forward that evaluates every run's loss on one shared batch:
+    folded into the channels (:mod:`trainers.engine.folded`) where the model allows, else through ``vmap``."""
 
-    def __init__(self, runs: list[_Run], template: nn.Module, rates: list[list[float]], kind: str) -> None:
+    def __init__(self, runs: list[_Run], template: nn.Module, rates: list[list[float]], kind: str,
+                 fold: bool = True) -> None:
         self.template, self.kind = template.train(), kind
+        #: The layers of the folded forward; None: vmap (a model that does not fold, or ``fold=False``).
+        self.layers = foldable_layers(template) if fold else None
         names = [name for name, _ in template.named_parameters()]
         per_run = [list(run.model.parameters()) for run in runs]
+        self.runs = len(runs)
         self.params = {name: torch.stack([params[i].detach() for params in per_run]).requires_grad_()
                        for i, name in enumerate(names)}
         device = per_run[0][0].device
@@ -261,6 +254,9 @@ class _Stack:
 
     def losses(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(runs,) training losses of the batch (``masked_loss`` per run, as a run trained alone computes it)."""
+        if self.layers is not None:
+            pred = folded_forward(self.layers, self.params, self.buffers, x, self.runs)
+            return torch.vmap(lambda p: masked_loss(p, points, mask, self.kind))(pred)
 
         def one(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]) -> torch.Tensor:
             return masked_loss(functional_call(self.template, (params, buffers), (x,)), points, mask, self.kind)

@@ -1,0 +1,115 @@
+"""The forward of a stack of runs with the runs folded into the channels: no ``vmap``, no reshuffled activations.
+
+Why: ``torch.func.vmap`` runs a stack's convolutions as grouped convolutions, but its max-pool rule moves the runs'
+dimension to the front of the batch and the next convolution moves it back beside the channels: two copies of the
+largest activations per stage, forward and backward. On the H200 a stacked step of nine seed ConvNets spent more time
+in those copies than in its convolutions (``bench/results/grid_step_cuda_profile.txt``: ``aten::copy_`` 27% of the
+GPU's time). Here the activations keep one layout from the first layer to the last:
+
+* before any layer with weights: the shared batch, ``(B, C, H, W)`` or ``(B, F)``;
+* after a convolution: ``(B, R*C, H, W)``, run r's channels at ``[r*C, (r+1)*C)`` (the layout a grouped convolution
+  reads and writes, so ReLU and max-pooling apply unchanged); the first convolution sees the shared batch, so it is
+  one dense convolution with ``R*C`` filters;
+* after a flatten or a dense layer: ``(R, B, F)``, dense layers as one batched matrix product (``baddbmm``).
+
+Which models fold (:func:`foldable_layers`): an ``nn.Sequential``, or a seed ConvNet (``features`` then ``head``),
+made only of convolutions without groups, ReLUs, max-pools, flattens, dense layers and per-run dropouts
+(:class:`RunDropout`). Anything else keeps ``vmap``. The arithmetic is each run's
+own (a grouped convolution is each group's convolution), so the losses and gradients equal vmap's up to float
+summation order (``tests/test_grid_engine.py``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kpdemo.models.seed001 import ConvNet
+
+
+class RunDropout(nn.Module):
+    """``nn.Dropout`` with its rate in a buffer: stacked, each run applies its own rate (0 = exactly the identity),
+    since a stack shares one module structure and a module attribute could not differ per run. Both stacked
+    forwards use it: vmap's through ``functional_call``, :func:`folded_forward` by its buffer's name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("p", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
+        return x * (keep / (1 - self.p))
+
+
+#: Layers without weights that act on every channel (or feature) alike, so on folded activations unchanged.
+CHANNELWISE = (nn.ReLU, nn.MaxPool2d)
+
+
+def foldable_layers(template: nn.Module) -> list[tuple[str, nn.Module]] | None:
+    """``(name prefix, layer)`` in the order the model's forward applies them, or None when it does not fold."""
+    if type(template) is ConvNet:
+        parts = [("features.", template.features), ("head.", template.head)]
+    elif type(template) is nn.Sequential:
+        parts = [("", template)]
+    else:
+        return None
+    layers = [(f"{prefix}{name}.", layer) for prefix, seq in parts for name, layer in seq.named_children()]
+    return layers if all(_foldable(layer) for _, layer in layers) else None
+
+
+def _foldable(layer: nn.Module) -> bool:
+    if isinstance(layer, nn.Conv2d):
+        return layer.groups == 1 and layer.padding_mode == "zeros" and layer.bias is not None
+    if isinstance(layer, nn.Linear):
+        return layer.bias is not None
+    if isinstance(layer, nn.Flatten):
+        return layer.start_dim == 1 and layer.end_dim == -1
+    return isinstance(layer, (*CHANNELWISE, RunDropout))
+
+
+def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.Tensor],
+                   buffers: dict[str, torch.Tensor], x: torch.Tensor, runs: int) -> torch.Tensor:
+    """Every run's output ``(R, B, ...)`` for the shared batch ``x``; ``params`` / ``buffers`` stacked along dim 0."""
+    state = "shared"  # then "folded" (B, R*C, H, W) after a convolution, "runs" (R, B, F) after a flatten / dense
+    for prefix, layer in layers:
+        if isinstance(layer, nn.Conv2d):
+            weight, bias = params[f"{prefix}weight"], params[f"{prefix}bias"]
+            if state == "runs":
+                raise ValueError(f"{prefix}: a convolution after a dense layer does not fold")
+            x = F.conv2d(x, weight.flatten(0, 1), bias.flatten(), layer.stride, layer.padding, layer.dilation,
+                         groups=1 if state == "shared" else runs)
+            state = "folded"
+        elif isinstance(layer, nn.Linear):
+            weight, bias = params[f"{prefix}weight"], params[f"{prefix}bias"]
+            if state == "shared":  # one product for all runs: (B, I) x (I, R*O)
+                x = F.linear(x, weight.flatten(0, 1), bias.flatten()).unflatten(1, (runs, -1)).transpose(0, 1)
+            else:  # as W x^T: the weight's gradient then comes out in its own layout (x W^T transposed it: a copy
+                # of every run's largest matrix each step)
+                x = torch.baddbmm(bias.unsqueeze(2), weight, x.transpose(1, 2)).transpose(1, 2)
+            state = "runs"
+        elif isinstance(layer, nn.Flatten):
+            if state == "folded":  # (B, R*C, H, W) -> (R, B, C*H*W), each run's features in its own model's order
+                x = x.unflatten(1, (runs, -1)).flatten(2).transpose(0, 1)
+                state = "runs"
+            else:
+                x = x.flatten(1) if state == "shared" else x
+        elif isinstance(layer, CHANNELWISE):
+            if state == "runs" and isinstance(layer, nn.MaxPool2d):
+                raise ValueError(f"{prefix}: pooling after a dense layer does not fold")
+            x = layer(x)
+        else:  # RunDropout: each run its own rate and masks
+            rate = buffers[f"{prefix}p"]
+            if state == "folded":
+                raise ValueError(f"{prefix}: dropout between convolutions does not fold")
+            if state == "shared":
+                x, state = x.expand(runs, *x.shape), "runs"
+            if layer.training:
+                shape = (runs,) + (1,) * (x.dim() - 1)
+                keep = (torch.rand_like(x) >= rate.view(shape)).to(x.dtype)
+                x = x * (keep / (1 - rate.view(shape)))
+    if state != "runs":
+        raise ValueError("a folded model must end in a dense layer")
+    return x
