@@ -2,9 +2,9 @@
 
 Why: ``torch.func.vmap`` runs a stack's convolutions as grouped convolutions, but its max-pool rule moves the runs'
 dimension to the front of the batch and the next convolution moves it back beside the channels: two copies of the
-largest activations per stage, forward and backward. On the H200 a stacked step of nine seed ConvNets spent more time
-in those copies than in its convolutions (``bench/results/grid_step_cuda_profile.txt``: ``aten::copy_`` 27% of the
-GPU's time). Here the activations keep one layout from the first layer to the last:
+largest activations per stage, forward and backward. On the H200 a vmapped step of nine seed ConvNets spent 27% of
+the GPU's time in ``aten::copy_`` (those moves, and autocast's casts) against ~15% in its convolutions
+(``bench/results/grid_step_cuda_profile.txt``). Here the activations keep one layout from the first layer to the last:
 
 * before any layer with weights: the shared batch, ``(B, C, H, W)`` or ``(B, F)``;
 * after a convolution: ``(B, R*C, H, W)``, run r's channels at ``[r*C, (r+1)*C)`` (the layout a grouped convolution
