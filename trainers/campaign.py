@@ -1,4 +1,4 @@
-"""``python -m trainers.campaign --budget-s 520 --out DIR [--device auto] [--pack PATH] [--quick]``.
+"""``python -m trainers.campaign --budget-s 500 --out DIR [--device auto] [--pack PATH] [--quick]``.
 
 The prepared GPU campaign: everything a session does with a lent GPU, as one command that fits one 10-minute
 device call. Phases, each with a share of the budget (a phase that runs out of time stops its runs, which still
@@ -268,7 +268,7 @@ def run_phase(name: str, work: Callable[[], dict[str, object]], report: Report) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainers.campaign", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--budget-s", type=float, default=520.0, help="wall-clock budget of the whole campaign")
+    parser.add_argument("--budget-s", type=float, default=500.0, help="wall-clock budget of the whole campaign")
     parser.add_argument("--out", type=Path, help="where the returned files go (the device call's $OUT)")
     parser.add_argument("--runs", type=Path, help="where the runs train (default: a temporary folder)")
     parser.add_argument("--device", default="auto", help="auto | cuda | cpu")
