@@ -12,6 +12,9 @@ the GPU's time in ``aten::copy_`` (those moves, and autocast's casts) against ~1
   one dense convolution with ``R*C`` filters;
 * after a flatten or a dense layer: ``(R, B, F)``, dense layers as one batched matrix product (``baddbmm``).
 
+A ReLU followed by a max-pool runs as the max-pool followed by the ReLU (:func:`pool_before_relu`: exact, and the
+ReLU then touches a quarter of the bytes).
+
 Which models fold (:func:`foldable_layers`): an ``nn.Sequential``, or a seed ConvNet (``features`` then ``head``),
 made only of convolutions without groups, ReLUs, max-pools, flattens, dense layers and per-run dropouts
 (:class:`RunDropout`). Anything else keeps ``vmap``. The arithmetic is each run's
@@ -57,7 +60,22 @@ def foldable_layers(template: nn.Module) -> list[tuple[str, nn.Module]] | None:
     else:
         return None
     layers = [(f"{prefix}{name}.", layer) for prefix, seq in parts for name, layer in seq.named_children()]
-    return layers if all(_foldable(layer) for _, layer in layers) else None
+    return pool_before_relu(layers) if all(_foldable(layer) for _, layer in layers) else None
+
+
+def pool_before_relu(layers: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:
+    """Each ReLU directly followed by a max-pool swapped with it: the same numbers, the ReLU's memory traffic cut
+    to a quarter.
+
+    ``max(relu(a), relu(b)) == relu(max(a, b))`` exactly (ReLU never reorders values), and the gradients agree: both
+    reach the window's first maximum when it is positive, and nothing when it is not. The ReLU then reads, writes
+    and differentiates the pooled maps instead of the convolution's (four times larger, and the largest tensors of
+    the step)."""
+    out = list(layers)
+    for i in range(len(out) - 1):
+        if isinstance(out[i][1], nn.ReLU) and isinstance(out[i + 1][1], nn.MaxPool2d):
+            out[i], out[i + 1] = out[i + 1], out[i]
+    return out
 
 
 def _foldable(layer: nn.Module) -> bool:
