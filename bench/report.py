@@ -174,8 +174,9 @@ SMALL_FACES = SweepSection(
     "a grey 640x480 picture: a face across the room from a webcam, in a group photo or a street scene (`python "
     "bench/small_faces.py` -> `bench/results/small_faces.csv`, `small_faces.png`). NME on the common anchors "
     "over the faces found, each normalised by its own eye-corner distance, and in brackets the failures (NME "
-    "> 10% or no face found). MediaPipe's mesh meshes the faces its own detector misses on crops cut around our "
-    "detector's boxes (tiled BlazeFace), so the two find the same faces; dlib finds faces with its HOG detector.")
+    "> 10% or no face found). MediaPipe's mesh meshes the faces its own detector misses, and those it meshed "
+    "under 144 px, on crops cut around them (our detector's boxes: tiled BlazeFace), so the two find the same "
+    "faces; dlib finds faces with its HOG detector.")
 
 
 def webcam(results: Path) -> str:

@@ -66,6 +66,26 @@ def test_mediapipe_mesh_finds_the_astronaut(astronaut: np.ndarray, refine: bool,
     assert right_eye[0] < left_eye[0]  # subject's right eye on the image's left
 
 
+def test_mediapipe_meshes_a_small_face_again_on_its_crop_and_leaves_a_large_one(astronaut: np.ndarray) -> None:
+    """A face under ``remesh_below`` px is meshed again on its own crop (better on small validation faces, see
+    ``REMESH_BELOW_PX``): its points then differ from the whole-image mesh's and still lie on the face; a large face
+    keeps the whole-image mesh, point for point."""
+    import cv2
+
+    # the astronaut's mesh is ~100 px across in the 512 px fixture; twice as large, ~200 px
+    large = cv2.resize(astronaut, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+    never, below = (MediaPipeMeshPredictor(remesh_below=px) for px in (0.0, 1e6))
+    for image, remeshed in ((astronaut, True), (large, False)):
+        whole, again = never.predict(image), MediaPipeMeshPredictor(remesh_below=144.0).predict(image)
+        assert len(whole) == len(again) == 1
+        if not remeshed:
+            np.testing.assert_array_equal(again[0].points, whole[0].points)
+            continue
+        assert np.abs(again[0].points - whole[0].points).max() > 0.5
+        np.testing.assert_allclose(again[0].points, below.predict(image)[0].points)
+        assert inside(again[0].points, grown(whole[0].box, 0.2))
+
+
 def test_haar_fallback_finds_the_astronaut(astronaut: np.ndarray) -> None:
     found = HaarFaceDetector().detect(astronaut)
     assert len(found) == 1
