@@ -26,6 +26,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.webcam_latency import cpu_name  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 IMAGE = REPO / "tests" / "fixtures" / "astronaut.png"
 
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes.to_csv(RESULTS / "model_size.csv", index=False)
     print(sizes.to_string(index=False))
     starts = pd.DataFrame([{"run": i, **cold_start_once()} for i in range(args.repeats)])
+    starts["cpu"] = cpu_name()  # a start's seconds are this machine's
     starts.to_csv(RESULTS / "cold_start.csv", index=False)
     print(starts.to_string(index=False))
 

@@ -331,7 +331,8 @@ def footprint(results: Path) -> str:
     return ("Model files and the cold start of `python app.py` (`python bench/footprint.py` -> "
             "`bench/results/model_size.csv`, `cold_start.csv`): "
             f"page served after {starts['page_served_s'].median():.1f} s and first Detect answered after "
-            f"{starts['first_detect_s'].median():.1f} s (median of {len(starts)} starts).\n\n"
+            f"{starts['first_detect_s'].median():.1f} s (median of {len(starts)} starts"
+            + (f", on {starts['cpu'].iloc[0]}" if "cpu" in starts else "") + ").\n\n"
             + markdown_table(["model file", "MiB", "parameters"], rows))
 
 
