@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from bench.train_speed import device_name, sync  # noqa: E402
 from kpdemo.models import build_model  # noqa: E402
 from kpdemo.training.losses import masked_loss  # noqa: E402
 from trainers.engine.grid import _Run, _Stack, _template  # noqa: E402
@@ -100,19 +101,14 @@ def synthetic_batch(channels_last: bool, device: torch.device) -> tuple[torch.Te
     return (x.contiguous(memory_format=torch.channels_last) if channels_last else x), points, mask
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def ms_per_step(step: Step, steps: int, device: torch.device, warmup: int = 3) -> float:
     for _ in range(warmup):  # cuDNN's autotuning, the allocator, lazy state
         step()
-    sync(device)
+    sync(device.type)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    sync(device)
+    sync(device.type)
     return (time.perf_counter() - start) / steps * 1000
 
 
@@ -124,7 +120,7 @@ def profile_table(step: Step, device: torch.device, steps: int = 5, rows: int = 
     with torch.profiler.profile(activities=activities) as prof:
         for _ in range(steps):
             step()
-        sync(device)
+        sync(device.type)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
@@ -154,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"mode": mode, "bf16": amp, "channels_last": channels_last,
                              "runs": len(runs), "batch": BATCH, "ms_per_step": ms,
                              "images_per_s_summed": len(runs) * BATCH / ms * 1000, "device": str(device),
-                             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else
-                             "cpu", "torch": torch.__version__, "load_avg_1min": os.getloadavg()[0]})
+                             "device_name": device_name(device.type), "torch": torch.__version__,
+                             "load_avg_1min": os.getloadavg()[0]})
                 print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
                 # written as each setting ends, so a device call cut short still returns what it measured
                 pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)

@@ -63,7 +63,7 @@ from trainers.tools.ship import ship_checkpoint
 #: Seed 001 trained 500-2,000 epochs per run; the campaign gives every seed grid at least the lower figure.
 SEED_EPOCHS = 500
 #: The stacked seed nets' memory layout: contiguous, since channels-last made the stacked ConvNet step 12-14% slower
-#: on the H200 (``bench/results/grid_step_cuda.csv``: vmap's grouped convolutions reorder the maps either way).
+#: on the H200 (``bench/results/grid_step_cuda.csv``, measured through vmap; the folded forward is untimed there).
 SEED_LAYOUT = ["channels_last=false"]
 #: Landmark runs: the 68-point model first (the fine-tunes start from it).
 LANDMARK_TAGS = ("pip_r18", "imm73_pip", "kaggle15_pip")
@@ -84,7 +84,7 @@ SHIPPED_68 = "checkpoints/ibug68_pip.pt"
 #: The continuation's recipe: the frame-cut crops the shipped soup needs (or the close-ups are lost), at the rate the
 #: CPU cycles restarted at (batch 32; scaled with the batch on a GPU).
 CONTINUE_68 = ("augmentation=wild_cut", "lr=0.00025")
-#: The batch of the landmark runs on a GPU (at the linearly scaled learning rate), for training sets of at least
+#: The batch of the landmark runs on a GPU (at the learning rate :func:`on_gpu` scales), for training sets of at least
 #: ``GPU_BATCH_MIN_STEPS`` such batches: IMM's 80 faces keep their own, or an epoch would be one step.
 GPU_BATCH, GPU_BATCH_MIN_STEPS = 128, 8
 #: Optimizers whose learning rate scales with the square root of the batch (see :func:`on_gpu`).

@@ -43,15 +43,15 @@ def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None,
     record = read_record(run_dir)
     dest = dest_root / record["experiment"] / record["name"]
     linked = shipped_checkpoint(dest)
-    if linked and checkpoint is None and read_record(dest).get("started") != record.get("started"):
-        raise TakenName(f"{run_dir} not shipped: {dest} is another run of that name (started "
-                        f"{read_record(dest).get('started')}), and {linked} ships its weights")
+    if linked and checkpoint is None and (started := read_record(dest).get("started")) != record.get("started"):
+        raise TakenName(f"{run_dir} not shipped: {dest} is another run of that name (started {started}), and "
+                        f"{linked} ships its weights")
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(run_dir / HISTORY, dest / HISTORY)
     for figure in run_dir.glob("*.png"):  # small figures; predictions_*.png show dataset faces and stay behind
         if not figure.name.startswith("predictions"):
             shutil.copy2(figure, dest / figure.name)
-    record["checkpoint"] = checkpoint or shipped_checkpoint(dest)
+    record["checkpoint"] = checkpoint or linked
     if soup_with is not None:
         record["soup_with"] = soup_with
     (dest / RECORD).write_text(json.dumps(record, indent=2, default=str))
