@@ -220,3 +220,40 @@ def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: 
     torch.testing.assert_close(folded, vmapped, rtol=1e-5, atol=1e-7)
     for name, grad in folded_grads.items():
         torch.testing.assert_close(grad, vmapped_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_compiled_runs_record_what_eager_runs_record(dataset: str, tmp_path: Path) -> None:
+    """``compile=true`` (:mod:`trainers.engine.compiled`), grid-at-once and alone: the same per-epoch losses as the
+    eager runs (Inductor's fused kernels sum in another order: RTOL), and records that say the loss was compiled.
+    The epoch's last, smaller batch runs eagerly (64 training images in batches of 24: two compiled, one eager);
+    the trial that compiles the backward puts the RNG back, so the augmented batches stay the eager run's."""
+    configs = _configs(dataset, batch_size=24, augmentation="flip_rotate")[1:]
+    eager = run_grid(configs, tmp_path / "eager", show_progress=False)
+    compiled = [replace(c, compile=True) for c in configs]
+    together = run_grid(compiled, tmp_path / "grid", show_progress=False)
+    alone = run_config(compiled[0], tmp_path / "alone", show_progress=False)
+    for run_dir, reference in [*zip(together, eager, strict=True), (alone, eager[0])]:
+        record = json.loads((run_dir / "record.json").read_text())
+        assert record["env"]["compiled"] == "yes" and record["config"]["compile"] is True
+        for column in ("train_loss", "val_loss"):
+            np.testing.assert_allclose(_history(run_dir)[column], _history(reference)[column], rtol=RTOL,
+                                       err_msg=f"{run_dir} {column}")
+
+
+def test_a_run_whose_compile_fails_trains_eagerly(dataset: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """No working compiler (say, no Triton on a GPU machine): a warning, the eager run's losses, and a record that
+    says why it was not compiled."""
+    def broken_compile(fn: object, **kwargs: object) -> object:
+        def fails(*args: object) -> None:
+            raise RuntimeError("no C++ compiler here")
+        return fails
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    config = _configs(dataset)[0]
+    eager = run_config(config, tmp_path / "eager", show_progress=False)
+    with pytest.warns(UserWarning, match="torch.compile failed"):
+        run_dir = run_config(replace(config, compile=True), tmp_path / "compiled", show_progress=False)
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["env"]["compiled"].startswith("failed, trained eagerly: RuntimeError: no C++ compiler here")
+    np.testing.assert_array_equal(_history(run_dir)["train_loss"], _history(eager)["train_loss"])

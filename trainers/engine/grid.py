@@ -53,6 +53,7 @@ from kpdemo.schemas import KeypointSchema
 from kpdemo.training.augment import get_augmentation, model_hw
 from kpdemo.training.losses import masked_loss
 from kpdemo.training.tensors import TensorSet
+from trainers.engine.compiled import compile_status, maybe_compiled
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.folded import RunDropout, foldable_layers, folded_forward
@@ -311,6 +312,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     template, rates = stackable
     stack = _Stack(stacked_runs, template.to(device), [rates[i] for i in order], lead.loss)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in stacked_runs])
+    step_losses = maybe_compiled(stack.losses, lead.compile, lead.batch_size, list(stack.params.values()))
     dropout_rng = _RngStream(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
 
     augment = get_augmentation(lead.augmentation)
@@ -331,7 +333,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                 total, count = torch.zeros(len(runs), device=device), 0
                 for images, points, mask in training_batches(train, lead, augment, flip_perm, generator):
                     with dropout_rng.active() if dropout_rng else nullcontext(), _autocast(device, lead.amp):
-                        losses = stack.losses(_prepare(images, lead.channels_last), points, mask)
+                        losses = step_losses(_prepare(images, lead.channels_last), points, mask)
                     optimizer.zero_grad()
                     losses.sum().backward()  # run i's loss reaches only run i's slice: each gets its own gradient
                     optimizer.step()
@@ -354,6 +356,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                     status = "stopped"
                     break
         for run in runs:
+            run.writer.record["env"] |= compile_status(step_losses)
             finish_run(run.config, schema, val, test, run.writer, run.keeper, status)
     except BaseException as exc:
         for run in runs:

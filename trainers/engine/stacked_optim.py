@@ -108,47 +108,64 @@ class StackedOptimizer:
     def step(self) -> None:
         for block in self.blocks:
             update = _sgd if block.kind in ("sgd", "momentum") else _adam
-            for index, stacked in enumerate(self.params):
-                if stacked.grad is None:
-                    continue
-                param, grad = stacked[block.start:block.stop], stacked.grad[block.start:block.stop]
-                update(block, block.state.setdefault(index, {}), param, grad)
+            live = [(index, p) for index, p in enumerate(self.params) if p.grad is not None]
+            if live:
+                update(block, [block.state.setdefault(index, {}) for index, _ in live],
+                       [p[block.start:block.stop] for _, p in live],
+                       [p.grad[block.start:block.stop] for _, p in live])
 
 
-def _sgd(block: _Block, state: dict[str, Any], param: torch.Tensor, grad: torch.Tensor) -> None:
-    """torch's ``_single_tensor_sgd`` (dampening 0, no nesterov) with per-run lr, momentum, weight decay."""
+def _columns(block: _Block, values: list[float], like: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [block.column(values, tensor) for tensor in like]
+
+
+def _sgd(block: _Block, states: list[dict[str, Any]], params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+    """torch's ``_single_tensor_sgd`` (dampening 0, no nesterov) with per-run lr, momentum, weight decay, over every
+    parameter of the block at once (``torch._foreach_*``: one fused kernel per operation on a GPU, not one per
+    parameter; the same arithmetic in the same order)."""
     decay = block.hyper("weight_decay")
     if any(decay):
-        grad = torch.addcmul(grad, param, block.column(decay, param))
+        grads = torch._foreach_addcmul(grads, params, _columns(block, decay, params))
     if block.kind == "momentum":
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = state["momentum_buffer"] = grad.detach().clone()
-        else:
-            buf.mul_(block.column(block.hyper("momentum"), param)).add_(grad)
-        grad = buf
-    param.addcmul_(grad, block.column([-lr for lr in block.hyper("lr")], param))
+        fresh = [i for i, state in enumerate(states) if "momentum_buffer" not in state]
+        for i in fresh:
+            states[i]["momentum_buffer"] = grads[i].detach().clone()
+        old = [i for i in range(len(states)) if i not in fresh]
+        if old:
+            buffers = [states[i]["momentum_buffer"] for i in old]
+            torch._foreach_mul_(buffers, _columns(block, block.hyper("momentum"), buffers))
+            torch._foreach_add_(buffers, [grads[i] for i in old])
+        grads = [state["momentum_buffer"] for state in states]
+    torch._foreach_addcmul_(params, grads, _columns(block, [-lr for lr in block.hyper("lr")], params))
 
 
-def _adam(block: _Block, state: dict[str, Any], param: torch.Tensor, grad: torch.Tensor) -> None:
-    """torch's ``_single_tensor_adam`` (no amsgrad; ``adamw``: decoupled decay) with per-run lr and weight decay."""
-    if not state:
-        state.update(step=0, exp_avg=torch.zeros_like(param, memory_format=torch.preserve_format),
-                     exp_avg_sq=torch.zeros_like(param, memory_format=torch.preserve_format))
+def _adam(block: _Block, states: list[dict[str, Any]], params: list[torch.Tensor], grads: list[torch.Tensor]) -> None:
+    """torch's ``_single_tensor_adam`` (no amsgrad; ``adamw``: decoupled decay) with per-run lr and weight decay, over
+    every parameter of the block at once (as :func:`_sgd`)."""
+    for state, param in zip(states, params, strict=True):
+        if not state:
+            state.update(step=0, exp_avg=torch.zeros_like(param, memory_format=torch.preserve_format),
+                         exp_avg_sq=torch.zeros_like(param, memory_format=torch.preserve_format))
+        state["step"] += 1
     beta1, beta2 = block.shared("betas")
     eps = block.shared("eps")
     lrs, decay = block.hyper("lr"), block.hyper("weight_decay")
-    state["step"] += 1
     if any(decay):
         if block.kind == "adamw":
-            param.mul_(block.column([1 - lr * wd for lr, wd in zip(lrs, decay, strict=True)], param))
+            torch._foreach_mul_(params, _columns(block, [1 - lr * wd for lr, wd in zip(lrs, decay, strict=True)],
+                                                 params))
         else:
-            grad = torch.addcmul(grad, param, block.column(decay, param))
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(grad, 1 - beta1)
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-    bias_correction1 = 1 - beta1 ** state["step"]
-    bias_correction2_sqrt = (1 - beta2 ** state["step"]) ** 0.5
-    denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            grads = torch._foreach_addcmul(grads, params, _columns(block, decay, params))
+    exp_avgs, exp_avg_sqs = [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states]
+    torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+    torch._foreach_mul_(exp_avg_sqs, beta2)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+    denom = torch._foreach_sqrt(exp_avg_sqs)
+    torch._foreach_div_(denom, [(1 - beta2 ** s["step"]) ** 0.5 for s in states])
+    torch._foreach_add_(denom, eps)
     # torch: param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1), i.e. param + (value * exp_avg) / denom
-    param.add_(exp_avg * block.column([-lr / bias_correction1 for lr in lrs], param) / denom)
+    steps = [block.column([-lr / (1 - beta1 ** s["step"]) for lr in lrs], p) for s, p in zip(states, params,
+                                                                                              strict=True)]
+    updates = torch._foreach_mul(exp_avgs, steps)
+    torch._foreach_div_(updates, denom)
+    torch._foreach_add_(params, updates)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from kpdemo.training.augment import Augmentation, center_view, get_augmentation,
 from kpdemo.training.ema import WeightAverage
 from kpdemo.training.losses import masked_loss
 from kpdemo.training.tensors import TensorSet, pixels_to_input, points_from_network
+from trainers.engine.compiled import Loss, compile_status, maybe_compiled
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import make_splits
 from trainers.engine.weights import init_weights_from
@@ -121,17 +123,19 @@ def train_one_epoch(
     model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorSet, config: TrainConfig,
     augment: Augmentation, flip_perm: torch.Tensor, generator: torch.Generator,
     should_stop: Callable[[], bool] | None = None, progress: tqdm | None = None,
-    average: WeightAverage | None = None,
+    average: WeightAverage | None = None, loss_fn: Loss | None = None,
 ) -> float:
     """One pass over ``data`` in shuffled batches; returns the mean training loss (on augmented batches).
 
-    Stored crops wider than the model's (``config.context``) are cut down in the augmentation's warp."""
+    Stored crops wider than the model's (``config.context``) are cut down in the augmentation's warp. ``loss_fn``
+    replaces :func:`batch_loss` on ``model`` (the run's compiled loss, :mod:`trainers.engine.compiled`)."""
     model.train()
     device = data.images.device
     total, count = torch.zeros((), device=device), 0
     for images, points, mask in training_batches(data, config, augment, flip_perm, generator):
         with _autocast(device, config.amp):
-            loss = batch_loss(model, _prepare(images, config.channels_last), points, mask, config.loss)
+            x = _prepare(images, config.channels_last)
+            loss = loss_fn(x, points, mask) if loss_fn else batch_loss(model, x, points, mask, config.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -355,6 +359,8 @@ def run_config(
     flip_perm = torch.from_numpy(schema.flip_permutation).to(device)
     average = WeightAverage(model, config.ema) if config.ema else None
     scored = average.module if average else model  # what is evaluated, kept as best and shipped
+    loss_fn = maybe_compiled(partial(batch_loss, model, kind=config.loss), config.compile, config.batch_size,
+                             list(model.parameters()))
 
     name = config.run_name()
     env = run_environment(device, config, train, val, test) | start
@@ -373,7 +379,7 @@ def run_config(
             for epoch in range(state.epoch + 1, config.epochs + 1):
                 tick = time.perf_counter()
                 train_loss = train_one_epoch(model, optimizer, train, config, augment, flip_perm, state.generator,
-                                             should_stop, bar, average)
+                                             should_stop, bar, average, loss_fn)
                 state.schedule.step()
                 val_metrics = evaluate(scored, val, schema, config)
                 row = epoch_row(epoch, train_loss, val_metrics, optimizer.param_groups[0]["lr"], tick,
@@ -387,6 +393,7 @@ def run_config(
                 if should_stop is not None and should_stop():
                     status = "stopped"
                     break
+        writer.record["env"] |= compile_status(loss_fn)
         finish_run(config, schema, val, test, writer, state.keeper, status)
         if status == "done":
             (writer.dir / RESUME_NAME).unlink(missing_ok=True)
