@@ -8,8 +8,9 @@ This bench separates them in one process: milliseconds per training step (forwar
 ``optimizers`` grid's ConvNet runs stacked as the campaign stacks them (:mod:`trainers.engine.grid`: folded into the
 channels, :mod:`trainers.engine.folded`), stacked through ``vmap`` as it did before (``grid_at_once_vmap``: the
 first H200 measurement, whose profile showed the copies the folded forward removes), and stepped one after another
-with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off; then a ``torch.profiler``
-table of the campaign's own setting (the kernels that take the time).
+with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off; the folded stack through
+``torch.compile`` (``grid_at_once_compiled``, :mod:`trainers.engine.compiled`: the campaign's setting, timed in that
+setting only); then a ``torch.profiler`` table of that compiled step (the kernels that take the time).
 
 Synthetic batches (random 96x96 grey images, the kaggle15 shape): a step's cost does not depend on the pixels.
 Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_cuda.csv`` and
@@ -36,6 +37,7 @@ import torch  # noqa: E402
 from bench.train_speed import device_name, sync  # noqa: E402
 from kpdemo.models import build_model  # noqa: E402
 from kpdemo.training.losses import masked_loss  # noqa: E402
+from trainers.engine.compiled import compile_status, maybe_compiled  # noqa: E402
 from trainers.engine.grid import _Run, _Stack, _template  # noqa: E402
 from trainers.engine.stacked_optim import KINDS, StackedOptimizer, optimizer_kind  # noqa: E402
 from trainers.engine.train import _autocast, make_optimizer  # noqa: E402
@@ -44,6 +46,8 @@ from trainers.grids import get_experiment  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 #: kaggle15's crops and points: what the seed grids train on.
 SIDE, POINTS, BATCH = 96, 15, 64
+#: The campaign's own step: folded and compiled (timed in one setting only: each compiles anew).
+COMPILED = "grid_at_once_compiled"
 
 Step = Callable[[], None]
 
@@ -61,20 +65,24 @@ def group_runs(count: int, channels_last: bool, device: torch.device) -> list[_R
     return sorted(runs, key=lambda run: KINDS.index(optimizer_kind(run.hyper)))
 
 
-def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, fold: bool = True) -> Step:
+def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, fold: bool = True,
+                 compiled: bool = False) -> Step:
     """The campaign's step: one forward of the stacked runs (folded into the channels, or ``vmap`` with
-    ``fold=False``: the engine's path before the folded one), one backward, one stacked optimizer step."""
+    ``fold=False``: the engine's path before the folded one; through ``torch.compile`` with ``compiled``, the
+    first warm-up step compiling it), one backward, one stacked optimizer step."""
     template, rates = _template([run.model for run in runs])
     stack = _Stack(runs, template.to(batch[0].device), rates, "mse", fold=fold)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs])
+    losses_of = maybe_compiled(stack.losses, compiled, BATCH, list(stack.params.values()))
 
     def step() -> None:
         with _autocast(batch[0].device, amp):
-            losses = stack.losses(*batch)
+            losses = losses_of(*batch)
         optimizer.zero_grad()
         losses.sum().backward()
         optimizer.step()
 
+    step.compiled = losses_of  # type: ignore[attr-defined]  # the row says whether it compiled (compile_status)
     return step
 
 
@@ -141,23 +149,28 @@ def main(argv: list[str] | None = None) -> int:
     modes: dict[str, Callable[[list[_Run], tuple[torch.Tensor, ...], bool], Step]] = {
         "grid_at_once": stacked_step, "grid_at_once_vmap": partial(stacked_step, fold=False),
         "one_by_one": one_by_one_step}
-    for mode, build in modes.items():
-        for amp in (True, False) if device.type == "cuda" else (False,):  # autocast is bf16 on CUDA only
-            for channels_last in (True, False):
-                runs = group_runs(args.runs, channels_last, device)
-                ms = ms_per_step(build(runs, synthetic_batch(channels_last, device), amp), args.steps, device,
-                                 args.warmup)
-                rows.append({"mode": mode, "bf16": amp, "channels_last": channels_last,
-                             "runs": len(runs), "batch": BATCH, "ms_per_step": ms,
-                             "images_per_s_summed": len(runs) * BATCH / ms * 1000, "device": str(device),
-                             "device_name": device_name(device.type), "torch": torch.__version__,
-                             "load_avg_1min": os.getloadavg()[0]})
-                print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
-                # written as each setting ends, so a device call cut short still returns what it measured
-                pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)
-    # the seed grids' setting in the campaign: folded, contiguous (trainers.campaign.SEED_LAYOUT), bf16 on CUDA
-    campaign_setting = stacked_step(group_runs(args.runs, False, device), synthetic_batch(False, device), True)
-    table = profile_table(campaign_setting, device, steps=min(args.steps, 5))
+    bf16 = (True, False) if device.type == "cuda" else (False,)  # autocast is bf16 on CUDA only
+    settings = [(mode, amp, channels_last) for mode in modes for amp in bf16 for channels_last in (True, False)]
+    settings.append((COMPILED, bf16[0], False))  # compiling costs a while: the campaign's setting only
+    modes[COMPILED] = partial(stacked_step, compiled=True)
+    campaign_step = None
+    for mode, amp, channels_last in settings:
+        runs = group_runs(args.runs, channels_last, device)
+        step = modes[mode](runs, synthetic_batch(channels_last, device), amp)
+        ms = ms_per_step(step, args.steps, device, args.warmup)
+        rows.append({"mode": mode, "bf16": amp, "channels_last": channels_last,
+                     "runs": len(runs), "batch": BATCH, "ms_per_step": ms,
+                     "compiled": compile_status(getattr(step, "compiled", None)).get("compiled", "no"),
+                     "images_per_s_summed": len(runs) * BATCH / ms * 1000, "device": str(device),
+                     "device_name": device_name(device.type), "torch": torch.__version__,
+                     "load_avg_1min": os.getloadavg()[0]})
+        print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
+        # written as each setting ends, so a device call cut short still returns what it measured
+        pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)
+        campaign_step = step if mode == COMPILED else campaign_step
+    # the seed grids' setting in the campaign: folded, compiled, contiguous (trainers.campaign.SEED_LAYOUT), bf16 on
+    # CUDA; its compiled step is profiled as it is (a new one would compile again)
+    table = profile_table(campaign_step, device, steps=min(args.steps, 5))
     (args.out / f"grid_step_{device.type}_profile.txt").write_text(table)
     print(table)
     return 0

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import torch
 
+from kpdemo.checkpoints import load_checkpoint
 from kpdemo.datasets.registry import get_dataset
 from kpdemo.models import build_model, load_model
 from trainers.engine.config import TrainConfig
@@ -28,6 +29,7 @@ from trainers.engine.side_by_side import train_side_by_side
 from trainers.engine.stacked_optim import StackedOptimizer
 from trainers.engine.train import run_config
 from trainers.grids import EXPERIMENTS
+from trainers.grids.seed001 import SEED_GRIDS
 
 #: Per-epoch losses of a grid run vs the same run alone. Not exact: under vmap the stacked convolutions run as one
 #: grouped convolution and the dense layers as batched matmuls, which sum in another order than the single model's
@@ -140,10 +142,34 @@ def test_grouping_of_the_seed_001_grids(dataset: str) -> None:
     assert sizes("augmentation") == [1, 1]  # the augmentation decides the batches
     assert sizes("dropout") == [4]  # dropout rates differ per run inside the group
     assert sizes("cv") == [1] * 5  # each fold trains on other images
+    # the campaign groups the grids together: the runs that share their data train as one stack, across grids
+    together = [replace(c, dataset=dataset) for name in SEED_GRIDS for c in EXPERIMENTS[name].configs]
+    assert [len(g) for g in group_configs(together)] == [11, 12, 5] + [1] * 5
     plain = _configs(dataset)
     alone = [replace(plain[0], ema=0.99), replace(plain[1], weights="run:x"),
              replace(plain[2], model="immnet", model_kwargs={})]  # BatchNorm statistics: trains alone
     assert [len(g) for g in group_configs(plain + alone)] == [3, 1, 1, 1]
+
+
+def test_a_group_spanning_grids_trains_a_shared_run_once(dataset: str, tmp_path: Path) -> None:
+    """Two grids in one group, one run in both (seed 001's ``init`` and ``optimizers`` share their momentum runs): it
+    trains once and both grids get its record, the same history and weights; the other runs still record what they
+    record alone."""
+    sgd, momentum, adam = _configs(dataset)
+    first = [replace(c, experiment="grid_a") for c in (sgd, momentum)]
+    second = [replace(c, experiment="grid_b") for c in (momentum, adam)]
+    assert [len(g) for g in group_configs(first + second)] == [4]
+    dirs = run_grid(first + second, tmp_path / "grid", show_progress=False)
+    assert [d.relative_to(tmp_path / "grid").parts[0] for d in dirs] == ["grid_a", "grid_a", "grid_b", "grid_b"]
+    shared, twin = (json.loads((d / "record.json").read_text()) for d in (dirs[1], dirs[2]))
+    assert twin["env"]["trained_as"] == f"grid_a/{momentum.run_name()}" and "trained_as" not in shared["env"]
+    assert twin["env"]["grid_group"] == [f"{c.experiment}/{c.run_name()}" for c in first + second]
+    assert twin["config"]["experiment"] == "grid_b" and twin["best"] == shared["best"]
+    pd.testing.assert_frame_equal(_history(dirs[2]), _history(dirs[1]))
+    weights = [load_checkpoint(d / "best.pt")[0] for d in (dirs[1], dirs[2])]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    alone = run_config(second[1], tmp_path / "alone", show_progress=False)
+    np.testing.assert_allclose(_history(dirs[3])["val_loss"], _history(alone)["val_loss"], rtol=RTOL)
 
 
 def _optimizers(params: list[torch.Tensor]) -> list[torch.optim.Optimizer]:

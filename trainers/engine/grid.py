@@ -16,7 +16,9 @@ of the runs is backpropagated once; since run i's loss depends only on run i's s
 exactly its own gradient.
 
 What a group shares: everything that decides the data stream (dataset, subsets, folds, seed, batch size, epochs,
-augmentation) and the architecture; see :func:`group_configs`. The group draws one shuffle and one augmentation
+augmentation) and the architecture; see :func:`group_configs`. Not the experiment: runs of several grids that share
+their data train as one group, and a run two grids both hold (equal configs but for the experiment) trains once and
+is recorded in each (:func:`_twins`). The group draws one shuffle and one augmentation
 stream, the ones its first run draws alone (same seed, same generator, same global-RNG state after building that
 run's model), so a run without dropout sees the very batches it sees alone when its init draws as many random
 numbers as the first run's (e.g. the same scheme). Dropout masks come from a second RNG stream so that they do not
@@ -37,7 +39,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,7 +79,8 @@ from trainers.engine.train import (
 )
 
 #: The settings that may differ inside a group; every other field must be equal (a new field is safe by default).
-PER_RUN = frozenset({"init", "optimizer", "lr", "momentum", "weight_decay", "schedule", "dropout", "tag"})
+PER_RUN = frozenset({"experiment", "init", "optimizer", "lr", "momentum", "weight_decay", "schedule", "dropout",
+                     "tag"})
 #: The dropout masks' RNG stream is seeded with the group's seed plus this, away from the augmentation stream.
 DROPOUT_STREAM_OFFSET = 1_000_003
 
@@ -271,6 +274,29 @@ class _Stack:
             param.copy_(stacked[index])
 
 
+def _record_names(configs: list[TrainConfig]) -> list[str]:
+    """Each run's record as the group's ``grid_group`` lists it: its name, or ``experiment/name`` in a group that
+    spans experiments (the campaign trains the seed grids' runs that share their data as one group)."""
+    if len({c.experiment for c in configs}) == 1:
+        return [c.run_name() for c in configs]
+    return [f"{c.experiment}/{c.run_name()}" for c in configs]
+
+
+def _twins(configs: list[TrainConfig]) -> dict[int, int]:
+    """``{index: index of the earlier run it equals}`` for runs whose config equals an earlier one's but for the
+    experiment (seed 001's grids share some runs: the ``init`` grid's momentum ConvNet is also one of
+    ``optimizers``). Such a run is that run, trained once: it gets a record of its own with the same history and
+    weights, ``env.trained_as`` naming the run that trained."""
+    first: dict[str, int] = {}
+    twins = {}
+    for i, config in enumerate(configs):
+        key = json.dumps(replace(config, experiment="").to_dict(), sort_keys=True, default=str)
+        source = first.setdefault(key, i)
+        if source != i:
+            twins[i] = source
+    return twins
+
+
 def _build_runs(configs: list[TrainConfig], schema: KeypointSchema, train: TensorSet,
                 device: torch.device) -> list[_Run]:
     """Each run's model from its seed, as ``run_config`` builds it; the global RNG is then left where the first
@@ -291,7 +317,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     """Train one group (configs equal but for :data:`PER_RUN`) as a stacked model; returns the run directories.
 
     Runs whose module structures turn out not to stack (beyond dropout) train one after another instead."""
-    names = [config.run_name() for config in configs]
+    names = _record_names(configs)
     if len(set(names)) != len(names):
         raise ValueError(f"runs of one group would write the same record: {names}")
     lead = configs[0]
@@ -302,15 +328,17 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     np.random.seed(lead.seed)
     schema, train, val, test = load_tensors(lead, device)
     runs = _build_runs(configs, schema, train, device)
-    stackable = _template([run.model for run in runs])
+    trained_as = _twins(configs)
+    trained = [i for i in range(len(runs)) if i not in trained_as]
+    stackable = _template([runs[i].model for i in trained])
     if stackable is None:
         warnings.warn(f"{names}: module structures differ beyond dropout; training them one by one", stacklevel=2)
         return [run_config(config, runs_root, show_progress=show_progress, should_stop=should_stop)
                 for config in configs]
-    order = sorted(range(len(runs)), key=lambda i: KINDS.index(optimizer_kind(runs[i].hyper)))
+    order = sorted(trained, key=lambda i: KINDS.index(optimizer_kind(runs[i].hyper)))
     stacked_runs = [runs[i] for i in order]  # one contiguous block per optimizer kind (StackedOptimizer needs it)
     template, rates = stackable
-    stack = _Stack(stacked_runs, template.to(device), [rates[i] for i in order], lead.loss)
+    stack = _Stack(stacked_runs, template.to(device), [rates[trained.index(i)] for i in order], lead.loss)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in stacked_runs])
     step_losses = maybe_compiled(stack.losses, lead.compile, lead.batch_size, list(stack.params.values()))
     dropout_rng = _RngStream(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
@@ -320,17 +348,18 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     generator = torch.Generator().manual_seed(lead.seed)
     group = {"grid_group": names, "trained_with": "grid"}
     try:
-        for run in runs:
-            env = run_environment(device, run.config, train, val, test) | group
+        for index, run in enumerate(runs):
+            twin = {"trained_as": names[trained_as[index]]} if index in trained_as else {}
+            env = run_environment(device, run.config, train, val, test) | group | twin
             run.writer = RunWriter(Path(runs_root), run.config.experiment, run.config.run_name(),
                                    run.config.to_dict(), env)
             run.keeper = BestKeeper(run.writer, run.model)
         status, started = "done", time.perf_counter()
-        with tqdm(total=lead.epochs * len(train), desc=f"{lead.experiment}: {len(runs)} runs at once", unit="img",
-                  disable=not show_progress) as bar:
+        with tqdm(total=lead.epochs * len(train), desc=f"{lead.experiment}: {len(stacked_runs)} runs at once",
+                  unit="img", disable=not show_progress) as bar:
             for epoch in range(1, lead.epochs + 1):
                 tick = time.perf_counter()
-                total, count = torch.zeros(len(runs), device=device), 0
+                total, count = torch.zeros(len(stacked_runs), device=device), 0
                 for images, points, mask in training_batches(train, lead, augment, flip_perm, generator):
                     with dropout_rng.active() if dropout_rng else nullcontext(), _autocast(device, lead.amp):
                         losses = step_losses(_prepare(images, lead.channels_last), points, mask)
@@ -351,6 +380,9 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                 now = time.perf_counter()
                 for slot, (run, metrics) in enumerate(zip(stacked_runs, val_metrics, strict=True)):
                     run.keeper.log(epoch_row(epoch, train_loss[slot], metrics, run.lr, tick, now, started))
+                for twin, source in trained_as.items():  # the same weights, the same row
+                    runs[twin].model.load_state_dict(runs[source].model.state_dict())
+                    runs[twin].keeper.log(dict(runs[source].keeper.writer.rows[-1]))
                 bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
                 if should_stop is not None and should_stop():
                     status = "stopped"
