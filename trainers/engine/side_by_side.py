@@ -40,6 +40,8 @@ def train_until(configs: list[TrainConfig], runs_root: Path, deadline: float, th
     process reads alike); ``threads`` caps a worker's CPU threads so that workers do not oversubscribe the cores."""
     if threads is not None:
         torch.set_num_threads(threads)
+        # Inductor's compile workers too (``compile=true``): read when a run first compiles, after this
+        os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", str(threads))
     return run_grid(configs, runs_root, show_progress=False, should_stop=lambda: time.time() > deadline)
 
 
