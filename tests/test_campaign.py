@@ -62,7 +62,7 @@ def test_the_68_point_run_continues_the_shipped_model_and_small_sets_keep_their_
     assert on_gpu(imm) == imm
 
 
-def _quick_campaign(pack: Path, tmp_path: Path, setup: str = "") -> dict:
+def _quick_campaign(pack: Path, tmp_path: Path, setup: str = "", args: tuple[str, ...] = ()) -> dict:
     """The quick campaign with two workers, in a subprocess where the packages the device lacks cannot be imported
     and the datasets are absent (only the pack), after the Python statements ``setup``; its ``campaign.json``."""
     bootstrap = (f"import sys, runpy; sys.modules.update(dict.fromkeys({ABSENT_ON_DEVICE!r})); {setup}"
@@ -71,7 +71,7 @@ def _quick_campaign(pack: Path, tmp_path: Path, setup: str = "") -> dict:
     env = os.environ | {"KPDEMO_DATA": str(tmp_path / "no-data-here"), "KPDEMO_CACHE": str(tmp_path / "cache")}
     done = subprocess.run(
         [sys.executable, "-c", bootstrap, "--device", "cpu", "--quick", "--budget-s", "300", "--out",
-         str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--pack", str(pack), "--workers", "2"],
+         str(tmp_path / "out"), "--runs", str(tmp_path / "runs"), "--pack", str(pack), "--workers", "2", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -119,6 +119,17 @@ def test_seed_groups_train_in_process_when_no_worker_can(small_pack: Path, tmp_p
     assert seed["status"] == "done" and seed["workers"] == 1
     assert "no worker could start" in seed["workers_failed"]
     assert {(r["status"], r["epochs"]) for r in seed["init"]} == {("done", 2)}, seed
+
+
+@pytest.mark.needs_data
+def test_chosen_seed_grids_train_grouped_across_grids(small_pack: Path, tmp_path: Path) -> None:
+    """``--grids``: only those grids, grouped across them (``augmentation``'s flip + rotation run stacks with the four
+    of ``dropout``), every run reported under its own grid."""
+    report = _quick_campaign(small_pack, tmp_path, args=("--phases", "seed001", "--grids", "augmentation", "dropout"))
+    seed = report["seed001"]
+    assert report["phases"] == ["seed001"] and seed["groups"] == 2 and "init" not in seed
+    assert [len(seed["augmentation"]), len(seed["dropout"])] == [2, 4]
+    assert {(r["status"], r["epochs"]) for r in seed["augmentation"] + seed["dropout"]} == {("done", 2)}, seed
 
 
 @pytest.mark.needs_data

@@ -28,7 +28,8 @@ phase), ``seed001.tar.gz`` (the records and histories of every finished seed gri
 themselves train under ``--runs`` (default: a temporary folder), outside ``--out``, since every file there would
 count. ``python -m trainers.campaign --unpack DIR RUNS_ROOT`` puts the records back into a runs root for
 :mod:`trainers.tools.ship`. ``--quick`` is the CPU smoke profile CI runs. ``--phases``
-runs some phases only, sharing the budget among them (a second device call that redoes one part).
+runs some phases only, sharing the budget among them (a second device call that redoes one part); ``--grids`` some
+seed grids only (``--phases smoke seed001 --grids init optimizers``: their 22 runs alone, to time 500 epochs of them).
 """
 
 from __future__ import annotations
@@ -289,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
                              "CUDA, at most one per CPU core; 1 on a CPU, where they would only share the cores)")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
                         help="the phases to run (default: all, in their order); the budget is shared among these")
+    parser.add_argument("--grids", nargs="+", choices=SEED_GRIDS, default=None,
+                        help="the seed grids the seed001 phase trains (default: all; --quick: init), e.g. "
+                             "'init optimizers' to time 500 epochs of their 22 runs alone")
     parser.add_argument("--unpack", nargs=2, type=Path, metavar=("OUT", "RUNS_ROOT"),
                         help="extract a returned campaign's archives into a runs root, then exit")
     args = parser.parse_args(argv)
@@ -313,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     report.update(phases=phases)
 
     def seed001(end: float) -> dict[str, object]:
-        grids = SEED_GRIDS[:1] if args.quick else SEED_GRIDS
+        grids = args.grids or (SEED_GRIDS[:1] if args.quick else SEED_GRIDS)
         epochs = 2 if args.quick else SEED_EPOCHS
         settings = common + quick + SEED_LAYOUT + (SEED_GPU if device.type == "cuda" else []) + [f"epochs={epochs}"]
         groups = group_configs([config for grid in grids for config in seed_configs(grid, settings)])
