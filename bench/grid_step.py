@@ -73,7 +73,7 @@ def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, f
     template, rates = _template([run.model for run in runs])
     stack = _Stack(runs, template.to(batch[0].device), rates, "mse", fold=fold)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs])
-    losses_of = maybe_compiled(stack.losses, compiled, BATCH, list(stack.params.values()))
+    losses_of = maybe_compiled(stack.losses, compiled, BATCH, list(stack.params.values()), choose=False)
 
     def step() -> None:
         with _autocast(batch[0].device, amp):

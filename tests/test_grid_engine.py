@@ -9,6 +9,7 @@ through ``model_kwargs`` (same code path, a tenth of the compute) to keep each t
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -250,17 +251,20 @@ def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: 
 
 def test_compiled_runs_record_what_eager_runs_record(dataset: str, tmp_path: Path) -> None:
     """``compile=true`` (:mod:`trainers.engine.compiled`), grid-at-once and alone: the same per-epoch losses as the
-    eager runs (Inductor's fused kernels sum in another order: RTOL), and records that say the loss was compiled.
-    The epoch's last, smaller batch runs eagerly (64 training images in batches of 24: two compiled, one eager);
-    the trial that compiles the backward puts the RNG back, so the augmented batches stay the eager run's."""
-    configs = _configs(dataset, batch_size=24, augmentation="flip_rotate")[1:]
+    eager runs (Inductor's fused kernels sum in another order: RTOL), whichever way each run keeps after timing both,
+    and records that say which and why. The epoch's last, smaller batch runs eagerly (64 training images in batches
+    of 7: nine full, one of 1); the trial that compiles the backward puts the RNG back, so the augmented batches stay
+    the eager run's."""
+    configs = _configs(dataset, batch_size=7, augmentation="flip_rotate")[1:]
     eager = run_grid(configs, tmp_path / "eager", show_progress=False)
     compiled = [replace(c, compile=True) for c in configs]
     together = run_grid(compiled, tmp_path / "grid", show_progress=False)
     alone = run_config(compiled[0], tmp_path / "alone", show_progress=False)
     for run_dir, reference in [*zip(together, eager, strict=True), (alone, eager[0])]:
         record = json.loads((run_dir / "record.json").read_text())
-        assert record["env"]["compiled"] == "yes" and record["config"]["compile"] is True
+        assert re.fullmatch(r"(yes|no, eager was faster): [\d.]+ ms a step compiled, [\d.]+ ms eager \(medians of 5\)",
+                            record["env"]["compiled"]), record["env"]["compiled"]
+        assert record["config"]["compile"] is True
         for column in ("train_loss", "val_loss"):
             np.testing.assert_allclose(_history(run_dir)[column], _history(reference)[column], rtol=RTOL,
                                        err_msg=f"{run_dir} {column}")

@@ -69,7 +69,8 @@ SEED_EPOCHS = 500
 #: on the H200 (``bench/results/grid_step_cuda.csv``, measured through vmap; the folded forward is untimed there).
 SEED_LAYOUT = ["channels_last=false"]
 #: The seed grids' setting on a GPU (besides every run's bf16 autocast): the stacked loss through torch.compile
-#: (:mod:`trainers.engine.compiled`; a group whose compile fails trains eagerly and its records say so). Not on a
+#: (:mod:`trainers.engine.compiled`: kept only if its first steps time faster than eager ones; a group whose
+#: compile fails trains eagerly; the records say which, with both step times). Not on a
 #: CPU: there a compile takes longer than the quick profile's whole training.
 SEED_GPU = ["compile=true"]
 #: Landmark runs: the 68-point model first (the fine-tunes start from it).
