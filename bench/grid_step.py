@@ -8,9 +8,9 @@ This bench separates them in one process: milliseconds per training step (forwar
 ``optimizers`` grid's ConvNet runs stacked as the campaign stacks them (:mod:`trainers.engine.grid`: folded into the
 channels, :mod:`trainers.engine.folded`), stacked through ``vmap`` as it did before (``grid_at_once_vmap``: the
 first H200 measurement, whose profile showed the copies the folded forward removes), and stepped one after another
-with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off; the folded stack through
-``torch.compile`` (``grid_at_once_compiled``, :mod:`trainers.engine.compiled`: the campaign's setting, timed in that
-setting only); then a ``torch.profiler`` table of that compiled step (the kernels that take the time).
+with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off (``--layouts``); the folded
+stack through ``torch.compile`` (``grid_at_once_compiled``, :mod:`trainers.engine.compiled`: the campaign's setting,
+timed in that setting only); then a ``torch.profiler`` table of that compiled step (the kernels that take the time).
 
 Synthetic batches (random 96x96 grey images, the kaggle15 shape): a step's cost does not depend on the pixels.
 Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_cuda.csv`` and
@@ -48,6 +48,8 @@ RESULTS = Path(__file__).parent / "results"
 SIDE, POINTS, BATCH = 96, 15, 64
 #: The campaign's own step: folded and compiled (timed in one setting only: each compiles anew).
 COMPILED = "grid_at_once_compiled"
+#: ``--layouts`` names: whether the activations are channels-last.
+LAYOUTS = {"channels_last": True, "contiguous": False}
 
 Step = Callable[[], None]
 
@@ -140,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per setting")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS),
+                        help="memory layouts to time the eager modes in (the compiled step: contiguous only)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "grid_at_once": stacked_step, "grid_at_once_vmap": partial(stacked_step, fold=False),
         "one_by_one": one_by_one_step}
     bf16 = (True, False) if device.type == "cuda" else (False,)  # autocast is bf16 on CUDA only
-    settings = [(mode, amp, channels_last) for mode in modes for amp in bf16 for channels_last in (True, False)]
+    settings = [(mode, amp, LAYOUTS[layout]) for mode in modes for amp in bf16 for layout in args.layouts]
     settings.append((COMPILED, bf16[0], False))  # compiling costs a while: the campaign's setting only
     modes[COMPILED] = partial(stacked_step, compiled=True)
     campaign_step = None
