@@ -312,7 +312,9 @@ def grid_step(results: Path) -> str:
     if not frames:
         raise FileNotFoundError(2, "no grid step results", str(results / "grid_step_cuda.csv"))
     frame = pd.concat(frames, ignore_index=True)
-    rows = [[r.device_name, r.mode.replace("_", " "), "bf16" if r.bf16 else "fp32",
+    failed = frame.get("compiled", pd.Series("no", index=frame.index)).astype(str).str.startswith("failed")
+    frame["label"] = frame["mode"].str.replace("_", " ") + failed.map({True: " (compile failed: eager)", False: ""})
+    rows = [[r.device_name, r.label, "bf16" if r.bf16 else "fp32",
              "channels-last" if r.channels_last else "contiguous", f"{r.runs} x {r.batch}", f"{r.ms_per_step:.1f}",
              f"{r.images_per_s_summed:,.0f}"] for r in frame.itertuples()]
     return ("One training step (forward, backward, optimizer) of the `optimizers` grid's nine ConvNet runs on one "

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.report import END, START, render, replace_section
+import pandas as pd
+
+from bench.report import END, START, grid_step, render, replace_section
 from kpdemo.config import CHECKPOINTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,3 +44,15 @@ def test_shipped_files_fit_a_space() -> None:
     large = [(p.relative_to(REPO), p.stat().st_size) for p in CHECKPOINTS_DIR.rglob("*") if p.is_file()
              and p.stat().st_size > SPACE_FILE_LIMIT]
     assert not large, f"over the 10 MiB Space limit: {large}"
+
+
+def test_a_grid_step_row_whose_compile_failed_says_it_timed_eager(tmp_path: Path) -> None:
+    """``bench/grid_step.py`` falls back to the eager step when compiling fails; the README row must not pass that
+    time off as the compiled step's."""
+    row = {"mode": "grid_at_once_compiled", "bf16": True, "channels_last": False, "runs": 9, "batch": 64,
+           "ms_per_step": 12.0, "images_per_s_summed": 48000.0, "device_name": "NVIDIA H200"}
+    pd.DataFrame([row | {"compiled": "failed, trained eagerly: BackendCompilerFailed"},
+                  row | {"mode": "grid_at_once", "compiled": "no"}]).to_csv(tmp_path / "grid_step_cuda.csv")
+    lines = grid_step(tmp_path).splitlines()
+    assert "| NVIDIA H200 | grid at once compiled (compile failed: eager) | bf16 |" in lines[-2]
+    assert "| NVIDIA H200 | grid at once | bf16 |" in lines[-1]
