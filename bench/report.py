@@ -307,8 +307,9 @@ def one_campaign(report: dict, name: str) -> str:
 
 
 def grid_step(results: Path) -> str:
-    """Milliseconds per stacked training step, several ways, per device measured (``grid_step_<device>.csv``)."""
-    frames = [pd.read_csv(p) for p in sorted(results.glob("grid_step_*.csv"))]
+    """Milliseconds per stacked training step, several ways, per GPU measured (``grid_step_cuda.csv``; the CPU's
+    ``grid_step_cpu.csv`` is cited in ``bench/README.md``, beside the trainers it decides for)."""
+    frames = [pd.read_csv(p) for p in sorted(results.glob("grid_step_cuda*.csv"))]
     if not frames:
         raise FileNotFoundError(2, "no grid step results", str(results / "grid_step_cuda.csv"))
     frame = pd.concat(frames, ignore_index=True)

@@ -1,9 +1,9 @@
 """A training loss through ``torch.compile`` (``compile=true``), for the batches of the configured size only.
 
 Why: a seed-001 step is a chain of small memory-bound kernels (convolution, bias, ReLU, max-pool, their backwards),
-and Inductor fuses the pointwise and pooling ones into a few generated kernels. Measured on the 2-core CPU: the
-folded two-run ConvNet step 1020 -> 803 ms after a 35 s compile; on a GPU, ``bench/grid_step.py`` times it against
-the eager step (``grid_at_once_compiled``).
+and Inductor fuses the pointwise and pooling ones into a few generated kernels. ``bench/grid_step.py`` times it
+against the eager step (``grid_at_once_compiled``): on the 2-core CPU the nine-run folded ConvNet step 6.0 -> 4.2 s
+(``bench/results/grid_step_cpu.csv``); on a GPU, the campaign's throughput phase measures it.
 
 Which batches: an epoch ends in a smaller batch (4,673 kaggle15 images in batches of 64 leave one image), and a
 second shape would cost a second compile (or a dynamic-shape graph for every batch). That last batch runs eagerly:
