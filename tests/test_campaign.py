@@ -21,6 +21,7 @@ from bench.report import gpu_campaign
 from kpdemo.datasets.pack import PACK_BUDGET_MIB, TRAVEL_LIMIT_MIB, build_pack, packed_set, travelling_mib
 from trainers import campaign
 from trainers.campaign import GPU_BATCH, MAX_FILE_MB, MAX_FILES, SHIPPED_68, landmark_configs, on_gpu, unpack
+from trainers.engine.config import TrainConfig
 from trainers.engine.data import make_splits
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,6 +131,22 @@ def test_chosen_seed_grids_train_grouped_across_grids(small_pack: Path, tmp_path
     assert report["phases"] == ["seed001"] and seed["groups"] == 2 and "init" not in seed
     assert [len(seed["augmentation"]), len(seed["dropout"])] == [2, 4]
     assert {(r["status"], r["epochs"]) for r in seed["augmentation"] + seed["dropout"]} == {("done", 2)}, seed
+
+
+def test_a_run_trained_for_another_grid_is_marked_in_the_summaries(tmp_path: Path) -> None:
+    """A run two grids share trains once (``env.trained_as`` on its second record): the summaries say so, so the
+    campaign's images/s counts its images once."""
+    dirs = []
+    for grid, env in (("init", {}), ("optimizers", {"trained_as": "init/convnet_x"})):
+        run_dir = tmp_path / grid / "convnet_x"
+        run_dir.mkdir(parents=True)
+        (run_dir / "record.json").write_text(json.dumps({"status": "done", "env": {"train_images": 64} | env}))
+        (run_dir / "history.csv").write_text("epoch,train_loss\n1,0.5\n2,0.25\n")
+        dirs.append(run_dir)
+    group = [TrainConfig(experiment="init"), TrainConfig(experiment="optimizers")]
+    first, second = (campaign.run_summaries(dirs, grid, group) for grid in ("init", "optimizers"))
+    assert first == [{"run": "convnet_x", "status": "done", "epochs": 2, "train_images": 64}]
+    assert second == [first[0] | {"trained_as": "init/convnet_x"}]
 
 
 @pytest.mark.needs_data

@@ -250,8 +250,8 @@ def epoch_seconds(config: TrainConfig, runs_root: Path) -> float:
 
 def run_summaries(outcome: Outcome, experiment: str, group: list[TrainConfig]) -> list[dict[str, object]]:
     """Each of ``experiment``'s runs in a group's outcome: name, ``status`` and epochs recorded (``history.csv``
-    rows) with its training images; one ``failed: ...`` entry if the group, holding runs of it, ended in an
-    exception."""
+    rows) with its training images, and ``trained_as`` for a run another grid's record trained; one ``failed: ...``
+    entry if the group, holding runs of it, ended in an exception."""
     if isinstance(outcome, Exception):
         if all(config.experiment != experiment for config in group):
             return []
@@ -262,7 +262,8 @@ def run_summaries(outcome: Outcome, experiment: str, group: list[TrainConfig]) -
         record = read_record(run_dir)
         epochs = sum(1 for _ in (run_dir / HISTORY).open()) - 1
         summaries.append({"run": run_dir.name, "status": record["status"], "epochs": epochs,
-                          "train_images": int(record["env"]["train_images"])})
+                          "train_images": int(record["env"]["train_images"])}
+                         | ({"trained_as": record["env"]["trained_as"]} if "trained_as" in record["env"] else {}))
     return summaries
 
 
@@ -347,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         for grid in grids:
             done[grid] = [summary for group, outcome in zip(groups, outcomes, strict=True)
                           for summary in run_summaries(outcome, grid, group)]
-        # the throughput the grids reached side by side, to set against grid_speed.csv's one-process modes
-        images = sum(r["epochs"] * r["train_images"] for grid in grids for r in done[grid])
+        # the throughput the grids reached side by side, to set against grid_speed.csv's one-process modes (a run
+        # two grids share trained once: its second record adds no images)
+        images = sum(r["epochs"] * r["train_images"] for grid in grids for r in done[grid] if "trained_as" not in r)
         done["images_per_s_summed"] = round(images / seconds)
         return done
 

@@ -39,7 +39,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,8 +85,13 @@ PER_RUN = frozenset({"experiment", "init", "optimizer", "lr", "momentum", "weigh
 DROPOUT_STREAM_OFFSET = 1_000_003
 
 
+def _settings_key(config: TrainConfig, ignored: frozenset[str]) -> str:
+    """The config's settings but ``ignored`` as one comparable string."""
+    return json.dumps({k: v for k, v in config.to_dict().items() if k not in ignored}, sort_keys=True, default=str)
+
+
 def _group_key(config: TrainConfig) -> str:
-    return json.dumps({k: v for k, v in config.to_dict().items() if k not in PER_RUN}, sort_keys=True, default=str)
+    return _settings_key(config, PER_RUN)
 
 
 @lru_cache(maxsize=32)
@@ -290,8 +295,7 @@ def _twins(configs: list[TrainConfig]) -> dict[int, int]:
     first: dict[str, int] = {}
     twins = {}
     for i, config in enumerate(configs):
-        key = json.dumps(replace(config, experiment="").to_dict(), sort_keys=True, default=str)
-        source = first.setdefault(key, i)
+        source = first.setdefault(_settings_key(config, frozenset({"experiment"})), i)
         if source != i:
             twins[i] = source
     return twins
