@@ -75,9 +75,10 @@ SEED_LAYOUT = ["channels_last=false"]
 #: CPU: there a compile takes longer than the quick profile's whole training.
 SEED_GPU = ["compile=true"]
 #: Landmark runs: the 68-point model first (the fine-tune starts from it). Not IMM's: its 200 epochs of 80 faces
-#: take 6 minutes on the 2-core CPU, and on the H200 its 40 epochs took ~20 s (five small steps and a validation an
-#: epoch), so 200 would take the rest of the phase from the Kaggle fine-tune. When the 68-point run ships, the IMM
-#: model is fine-tuned from it on the CPU (``trainers/README.md``).
+#: take 6 minutes on the 2-core CPU; on the H200 its 40 epochs fitted, with the probes and the runs' start-ups, in the
+#: 32 s the phase spent beside its two other runs' epochs (``bench/results/campaign_landmarks.json``: five small
+#: steps and a validation an epoch), so 200 could take the rest of the phase from the Kaggle fine-tune. When the
+#: 68-point run ships, the IMM model is fine-tuned from it on the CPU (``trainers/README.md``).
 LANDMARK_TAGS = ("pip_r18", "kaggle15_pip")
 #: What comes back from a device call: at most 8 files of at most 16 MiB.
 MAX_FILES, MAX_FILE_MB = 8, 16
