@@ -120,22 +120,22 @@ def training_batches(
 
 
 def train_one_epoch(
-    model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorSet, config: TrainConfig,
+    model: nn.Module, loss_fn: Loss, optimizer: torch.optim.Optimizer, data: TensorSet, config: TrainConfig,
     augment: Augmentation, flip_perm: torch.Tensor, generator: torch.Generator,
     should_stop: Callable[[], bool] | None = None, progress: tqdm | None = None,
-    average: WeightAverage | None = None, loss_fn: Loss | None = None,
+    average: WeightAverage | None = None,
 ) -> float:
     """One pass over ``data`` in shuffled batches; returns the mean training loss (on augmented batches).
 
-    Stored crops wider than the model's (``config.context``) are cut down in the augmentation's warp. ``loss_fn``
-    replaces :func:`batch_loss` on ``model`` (the run's compiled loss, :mod:`trainers.engine.compiled`)."""
+    ``loss_fn(x, points, mask)`` is ``model``'s batch loss (:func:`batch_loss`, or the run's compiled one,
+    :mod:`trainers.engine.compiled`). Stored crops wider than the model's (``config.context``) are cut down in the
+    augmentation's warp."""
     model.train()
     device = data.images.device
     total, count = torch.zeros((), device=device), 0
     for images, points, mask in training_batches(data, config, augment, flip_perm, generator):
         with _autocast(device, config.amp):
-            x = _prepare(images, config.channels_last)
-            loss = loss_fn(x, points, mask) if loss_fn else batch_loss(model, x, points, mask, config.loss)
+            loss = loss_fn(_prepare(images, config.channels_last), points, mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -378,8 +378,8 @@ def run_config(
                   disable=not show_progress) as bar:
             for epoch in range(state.epoch + 1, config.epochs + 1):
                 tick = time.perf_counter()
-                train_loss = train_one_epoch(model, optimizer, train, config, augment, flip_perm, state.generator,
-                                             should_stop, bar, average, loss_fn)
+                train_loss = train_one_epoch(model, loss_fn, optimizer, train, config, augment, flip_perm,
+                                             state.generator, should_stop, bar, average)
                 state.schedule.step()
                 val_metrics = evaluate(scored, val, schema, config)
                 row = epoch_row(epoch, train_loss, val_metrics, optimizer.param_groups[0]["lr"], tick,
