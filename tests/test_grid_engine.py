@@ -9,7 +9,9 @@ through ``model_kwargs`` (same code path, a tenth of the compute) to keep each t
 from __future__ import annotations
 
 import json
+import math
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -26,7 +28,7 @@ from kpdemo.models import build_model, load_model
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.grid import _Run, _Stack, _template, group_configs, run_grid
-from trainers.engine.side_by_side import train_side_by_side
+from trainers.engine.side_by_side import Pace, train_side_by_side
 from trainers.engine.stacked_optim import StackedOptimizer
 from trainers.engine.train import run_config
 from trainers.grids import EXPERIMENTS
@@ -132,6 +134,44 @@ def test_groups_side_by_side_record_what_they_record_in_this_process(dataset: st
         assert json.loads((run_dir / "record.json").read_text())["status"] == "done"
         for column in ("train_loss", "val_loss"):
             np.testing.assert_allclose(_history(run_dir)[column], _history(solo)[column], rtol=RTOL)
+
+
+def test_a_group_ahead_of_the_slowest_waits_for_it() -> None:
+    """:class:`Pace`: a group more than an epoch ahead of the slowest running group waits until that one catches up;
+    a group not training (NaN) holds nobody back, nor does waiting outlast the deadline or follow the last epoch."""
+    progress = [0.0, 0.0, math.nan]  # the workers share a RawArray; a list reads and writes alike
+    fast = Pace(progress, 0, epochs=10, deadline=time.time() + 60)
+    fast({"epoch": 1})  # one epoch ahead: goes on
+    waiting = threading.Thread(target=fast, args=({"epoch": 2},))
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive() and progress[0] == 0.2  # two ahead of group 1 (group 2 is not training)
+    progress[1] = 0.1
+    waiting.join(10)
+    assert not waiting.is_alive()
+    progress[1] = math.nan  # group 1 ended: the others go on alone
+    fast({"epoch": 5})
+    progress[1] = 0.0
+    fast({"epoch": 10})  # the last epoch: nothing left to pace
+    late = Pace(progress, 0, epochs=10, deadline=time.time() - 1)
+    late({"epoch": 6})  # past the deadline: the run must get to its stop
+    assert late.ahead()
+
+
+def test_groups_side_by_side_keep_level(dataset: str, tmp_path: Path) -> None:
+    """Paced workers: a cheap group (one small ConvNet on 64 images) beside a costly one (three seed-size ConvNets on
+    512 images) ends the deadline at most two epochs ahead of it, where unpaced it would have run many times its
+    epochs on its share of the cores."""
+    cheap = [replace(_configs(dataset)[0], epochs=1000)]
+    costly = [replace(c, model_kwargs={}, train_subset=512, epochs=1000) for c in _configs(dataset)]
+    outcomes = train_side_by_side([cheap, costly], tmp_path, time.time() + 45, workers=2)
+    epochs = []
+    for outcome in outcomes:
+        assert not isinstance(outcome, Exception), outcome
+        records = [json.loads((run_dir / "record.json").read_text()) for run_dir in outcome]
+        assert {r["status"] for r in records} == {"stopped"}
+        epochs.append(len(_history(outcome[0])))
+    assert epochs[1] >= 1 and epochs[0] <= epochs[1] + 2, epochs
 
 
 def test_grouping_of_the_seed_001_grids(dataset: str) -> None:

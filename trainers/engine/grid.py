@@ -62,6 +62,7 @@ from trainers.engine.folded import RunDropout, foldable_layers, folded_forward
 from trainers.engine.stacked_optim import KINDS, StackedOptimizer, optimizer_kind
 from trainers.engine.train import (
     BestKeeper,
+    EpochCallback,
     _autocast,
     _prepare,
     epoch_row,
@@ -143,21 +144,22 @@ def group_configs(configs: list[TrainConfig]) -> list[list[TrainConfig]]:
 
 
 def run_grid(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True,
-             should_stop: Callable[[], bool] | None = None) -> list[Path]:
+             should_stop: Callable[[], bool] | None = None, on_epoch: EpochCallback | None = None) -> list[Path]:
     """Train ``configs`` group by group (:func:`group_configs`); returns the run directories in ``configs``' order.
 
     Groups of one go through :func:`trainers.engine.train.run_config` unchanged. ``should_stop()`` is polled after
     every batch, as ``run_config`` polls it: the runs being trained finish with their best checkpoint and
     ``status: "stopped"``, and the groups not started yet still start (and stop after their first batch), so every
-    config gets a record."""
+    config gets a record. ``on_epoch(row)`` gets every run's history row of each epoch, once the epoch's rows are
+    all written (the side-by-side pacing waits there)."""
     configs = list(configs)
     dirs: dict[int, Path] = {}
     for group in _group_indices(configs):
         members = [configs[i] for i in group]
         if len(members) == 1:
-            paths = [run_config(members[0], runs_root, show_progress=show_progress, should_stop=should_stop)]
+            paths = [run_config(members[0], runs_root, on_epoch, should_stop, show_progress)]
         else:
-            paths = train_together(members, runs_root, show_progress, should_stop)
+            paths = train_together(members, runs_root, show_progress, should_stop, on_epoch)
         dirs.update(zip(group, paths, strict=True))
     return [dirs[i] for i in range(len(configs))]
 
@@ -317,7 +319,8 @@ def _build_runs(configs: list[TrainConfig], schema: KeypointSchema, train: Tenso
 
 
 def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True,
-                   should_stop: Callable[[], bool] | None = None) -> list[Path]:
+                   should_stop: Callable[[], bool] | None = None,
+                   on_epoch: EpochCallback | None = None) -> list[Path]:
     """Train one group (configs equal but for :data:`PER_RUN`) as a stacked model; returns the run directories.
 
     Runs whose module structures turn out not to stack (beyond dropout) train one after another instead."""
@@ -337,8 +340,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     stackable = _template([runs[i].model for i in trained])
     if stackable is None:
         warnings.warn(f"{names}: module structures differ beyond dropout; training them one by one", stacklevel=2)
-        return [run_config(config, runs_root, show_progress=show_progress, should_stop=should_stop)
-                for config in configs]
+        return [run_config(config, runs_root, on_epoch, should_stop, show_progress) for config in configs]
     order = sorted(trained, key=lambda i: KINDS.index(optimizer_kind(runs[i].hyper)))
     stacked_runs = [runs[i] for i in order]  # one contiguous block per optimizer kind (StackedOptimizer needs it)
     template, rates = stackable
@@ -387,6 +389,9 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                 for twin, source in trained_as.items():  # the same weights, the same row
                     runs[twin].model.load_state_dict(runs[source].model.state_dict())
                     runs[twin].keeper.log(dict(runs[source].keeper.writer.rows[-1]))
+                if on_epoch is not None:
+                    for run in runs:
+                        on_epoch(run.writer.rows[-1])
                 bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
                 if should_stop is not None and should_stop():
                     status = "stopped"
