@@ -21,7 +21,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
-from kpdemo.markdown import markdown_table, replace_between  # noqa: E402
+from kpdemo.markdown import markdown_table, replace_between, step_text  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 #: The peer trained on none of the test sets' images: the yardstick of how their splits differ in difficulty.
@@ -142,12 +142,12 @@ class SweepSection:
         steps, rows = sweep_rows(frame, self.key)
         return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) "
                 f"{self.prose}\n\n"
-                + markdown_table(["model", *[self.step_label.format(step) for step in steps]], rows)
+                + markdown_table(["model", *[self.step_label.format(step_text(step)) for step in steps]], rows)
                 + f"\n\n![{self.alt}](bench/results/{self.name}.png)")
 
 
 TURNED_FACES = SweepSection(
-    "rotation", "angle", "{:g} deg", "turned faces",
+    "rotation", "angle", "{} deg", "turned faces",
     "turned about the image centre by each angle (half one way, half the other; canvas widened to the diagonal, "
     "borders replicated): a person lying down, a photo turned sideways without EXIF (`python "
     "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
@@ -156,7 +156,7 @@ TURNED_FACES = SweepSection(
     "(`OrientedDetector` in `kpdemo/detection/faces.py`).")
 
 CLOSEUPS = SweepSection(
-    "closeup", "window", "window {:g}", "faces cut by the frame",
+    "closeup", "window", "window {}", "faces cut by the frame",
     "re-framed as 480 px pictures of a window ever tighter around the face: its side a multiple of the face's "
     "68-point box (1.4: the whole face with a margin, as in the test set; 1.0: the points just fit; below: jaw, "
     "chin and brows cut by the frame, like a webcam user close to the camera or a selfie) (`python "
@@ -164,11 +164,11 @@ CLOSEUPS = SweepSection(
     "faces found, points outside the picture included, and in brackets the failures. When nothing else "
     "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
     "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
-    "off (its last two fine-tunes, each averaged with its start, saw crops cut by a picture edge: `wild_cut` in "
+    "off (its last three fine-tunes, each averaged with its start, saw crops cut by a picture edge: `wild_cut` in "
     "`trainers/README.md`).")
 
 SMALL_FACES = SweepSection(
-    "small_faces", "size", "{:g} px", "small faces",
+    "small_faces", "size", "{} px", "small faces",
     "shrunk (area resampling: the detail is lost, as from farther away) until the face's 68-point box is the "
     "named size on its longer side (the test crops' own faces are about 183 px), each pasted in the middle of "
     "a grey 640x480 picture: a face across the room from a webcam, in a group photo or a street scene (`python "
@@ -177,6 +177,22 @@ SMALL_FACES = SweepSection(
     "> 10% or no face found). MediaPipe's mesh meshes the faces its own detector misses, and those it meshed "
     "under 144 px, on crops cut around them (our detector's boxes: tiled BlazeFace), so the two find the same "
     "faces; dlib finds faces with its HOG detector.")
+
+
+LOW_LIGHT = SweepSection(
+    "low_light", "light", "light {}", "faces in dim light",
+    "photographed with ever less light, the camera's gain making up the brightness (each image taken as the "
+    "scene in linear light; photon counts drawn around the light's share of a 1,000-electron full well, read "
+    "noise 3 electrons, amplified back, 8-bit sRGB; the same noise for every model): a room lit by a screen, an "
+    "evening street (`python bench/low_light.py` -> `bench/results/low_light.csv`, `low_light.png`). NME on "
+    "the common anchors over the faces found, and in brackets the failures (NME > 10% or no face found).")
+
+BLURRED = SweepSection(
+    "blur", "sigma", "sigma {} px", "blurred faces",
+    "blurred by a Gaussian of the named sigma (the faces' 68-point boxes are about 183 px): a webcam that has "
+    "not found focus, a face moving in a long exposure, a thumbnail blown up (`python bench/blur.py` -> "
+    "`bench/results/blur.csv`, `blur.png`). NME on the common anchors over the faces found, and in brackets "
+    "the failures (NME > 10% or no face found).")
 
 
 def webcam(results: Path) -> str:
@@ -434,6 +450,8 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Turned faces", TURNED_FACES, "python bench/rotation.py"),
     ("Faces cut by the frame", CLOSEUPS, "python bench/closeup.py"),
     ("Small faces", SMALL_FACES, "python bench/small_faces.py"),
+    ("Faces in dim light", LOW_LIGHT, "python bench/low_light.py"),
+    ("Blurred faces", BLURRED, "python bench/blur.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
     ("Photo path", photo_path, "python bench/photo_path.py"),
     ("int8 exports", int8_exports, "python bench/onnx_int8.py"),

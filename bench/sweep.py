@@ -23,6 +23,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.accuracy import PRESENTATION, predictors_for, score, summary  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
+from kpdemo.markdown import step_text  # noqa: E402
 
 #: The test faces every sweep starts from: the 300-W common set, the 68-point set the peers are compared on.
 DATASET = "ibug300w"
@@ -48,8 +49,10 @@ def sweep(faces: LandmarkSet, harder: Callable[[LandmarkSet, float], LandmarkSet
     return pd.DataFrame(rows)
 
 
-def plot(table: pd.DataFrame, key: str, xlabel: str, path: Path, reverse: bool = False) -> None:
-    """NME on the common anchors (found faces) and the failure rate (misses included), against the step."""
+def plot(table: pd.DataFrame, key: str, xlabel: str, path: Path, reverse: bool = False,
+         log_x: bool = False) -> None:
+    """NME on the common anchors (found faces) and the failure rate (misses included), against the step (on a log
+    axis when ``log_x``: steps that halve, like light)."""
     fig, (nme_ax, fail_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for model, part in table.groupby("model", sort=False):
         nme_ax.plot(part[key], 100 * part["nme_common_mean"], marker="o", label=model)
@@ -57,7 +60,13 @@ def plot(table: pd.DataFrame, key: str, xlabel: str, path: Path, reverse: bool =
     nme_ax.set(xlabel=xlabel, ylabel="NME, common anchors, found faces (%)", yscale="log")
     fail_ax.set(xlabel=xlabel, ylabel="failures: NME > 10% or not found (%)", ylim=(-3, 103))
     for ax in (nme_ax, fail_ax):
-        ax.set_xticks(sorted(table[key].unique()))
+        steps = sorted(table[key].unique())
+        if log_x:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(steps, [step_text(step) for step in steps])
+            ax.minorticks_off()
+        else:
+            ax.set_xticks(steps)
         ax.grid(alpha=0.3)
         if reverse:
             ax.invert_xaxis()
@@ -68,11 +77,12 @@ def plot(table: pd.DataFrame, key: str, xlabel: str, path: Path, reverse: bool =
     plt.close(fig)
 
 
-def write(table: pd.DataFrame, key: str, xlabel: str, out: Path, reverse: bool = False) -> None:
+def write(table: pd.DataFrame, key: str, xlabel: str, out: Path, reverse: bool = False,
+          log_x: bool = False) -> None:
     """The sweep's CSV and, beside it, its plot (same stem, .png)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6g")
-    plot(table, key, xlabel, out.with_suffix(".png"), reverse)
+    plot(table, key, xlabel, out.with_suffix(".png"), reverse, log_x)
     print(table[[key, "model", "found_rate", "nme_found_mean", "nme_common_mean",
                  "failure_rate_common_10pct"]].to_string(index=False))
 
@@ -80,7 +90,7 @@ def write(table: pd.DataFrame, key: str, xlabel: str, out: Path, reverse: bool =
 
 def main(argv: list[str] | None, description: str, steps: tuple[float, ...],
          harder: Callable[[LandmarkSet, float], LandmarkSet], key: str, xlabel: str, out: Path,
-         reverse: bool = False) -> None:
+         reverse: bool = False, log_x: bool = False) -> None:
     """The command line every sweep bench shares: ``--<key>s`` (the steps), ``--split``, ``--limit``, ``--models``,
     ``--out`` (default ``out``); runs the sweep on the split and writes its CSV and plot."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,4 +102,4 @@ def main(argv: list[str] | None, description: str, steps: tuple[float, ...],
     parser.add_argument("--out", type=Path, default=out)
     args = parser.parse_args(argv)
     table = sweep(held_out(args.split, args.limit), harder, args.steps, key, args.models, f"{DATASET} {args.split}")
-    write(table, key, xlabel, args.out, reverse)
+    write(table, key, xlabel, args.out, reverse, log_x)

@@ -1,6 +1,7 @@
 """Markdown for the documents the repo writes from measured files (README results, findings, frontalize doc).
 
-One table writer and one marker-section splicer, so every generated table and section is formatted alike.
+One table writer, one marker-section splicer and one way to write a sweep's steps, so every generated table, section
+and plot is formatted alike.
 """
 
 from __future__ import annotations
@@ -21,3 +22,9 @@ def replace_between(text: str, start: str, end: str, body: str) -> str:
         raise ValueError(f"no {start} ... {end} markers to write between")
     head, rest = text.split(start, 1)
     return head + start + body + end + rest.split(end, 1)[1]
+
+
+def step_text(step: float) -> str:
+    """A sweep's step as people write it: 1/8 rather than 0.125 for a fraction of one, else the number."""
+    inverse = 1 / step if 0 < step < 1 else 0.0
+    return f"1/{round(inverse)}" if inverse and abs(inverse - round(inverse)) < 1e-9 else f"{step:g}"

@@ -1,5 +1,6 @@
-"""The sweep benches (``bench/rotation.py``, ``bench/closeup.py``, ``bench/small_faces.py``) on a few real test faces:
-their copies keep image and points together, and the shipped 68-point model keeps its accuracy across the sweep."""
+"""The sweep benches (``bench/rotation.py``, ``bench/closeup.py``, ``bench/small_faces.py``, ``bench/low_light.py``,
+``bench/blur.py``) on a few real test faces: their copies keep image and points together, and the shipped 68-point
+model keeps its accuracy across the sweep."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import closeup, rotation, small_faces
+from bench import blur, closeup, low_light, rotation, small_faces
 from bench.photo_path import tilted
 from bench.sweep import held_out
 
@@ -66,10 +67,37 @@ def test_a_face_is_never_enlarged() -> None:
         small_faces.shrunk(held_out("test", 1), 400)
 
 
+def test_less_light_means_more_noise_not_a_darker_picture() -> None:
+    """The camera's gain makes up the light: the picture keeps its brightness while its noise grows about as one
+    over the square root of the light; the noise is the same on every call (every model sees the same pictures)."""
+    faces = held_out("test", 2)
+    original = faces.image(0).astype(np.float64)
+    noise = {}
+    for light in (1.0, 1 / 16, 1 / 64):
+        dim = low_light.dimmed(faces, light)
+        np.testing.assert_array_equal(dim.points, faces.points)
+        difference = dim.image(0).astype(np.float64) - original
+        assert abs(difference.mean()) < 15  # grey levels (noise clipped at black lifts the shadows a little)
+        noise[light] = difference.std()
+        np.testing.assert_array_equal(low_light.dimmed(faces, light).image(0), dim.image(0))
+    assert noise[1.0] < 10 and 1.5 < noise[1 / 64] / noise[1 / 16] < 2.5, noise  # sqrt(4) = 2
+
+
+def test_blur_keeps_the_points_and_sigma_0_the_image() -> None:
+    faces = held_out("test", 2)
+    np.testing.assert_array_equal(blur.blurred(faces, 0).image(1), faces.image(1))
+    soft = blur.blurred(faces, 4)
+    np.testing.assert_array_equal(soft.points, faces.points)
+    assert np.abs(np.diff(soft.image(1).astype(float), axis=1)).mean() < np.abs(
+        np.diff(faces.image(1).astype(float), axis=1)).mean() / 2
+
+
 @pytest.mark.parametrize("bench, args", [
     (rotation, ["--angles", "0", "90", "180"]),
     (closeup, ["--windows", "1.4", "0.8"]),
     (small_faces, ["--sizes", "160", "48"]),
+    (low_light, ["--lights", "1", "0.125"]),
+    (blur, ["--sigmas", "0", "2"]),
 ])
 def test_the_shipped_model_holds_across_the_sweep(tmp_path: Path, bench, args: list[str]) -> None:
     out = tmp_path / "sweep.csv"

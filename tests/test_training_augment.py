@@ -8,7 +8,17 @@ import torch
 
 from kpdemo.models import build_model
 from kpdemo.schemas import get_schema
-from kpdemo.training.augment import AUGMENTATIONS, flip_batch, frame_cut_batch, random_affine, warp_batch
+from kpdemo.training.augment import (
+    AUGMENTATIONS,
+    DEFOCUS_SIGMA,
+    NOISE_SIGMA,
+    defocus_batch,
+    flip_batch,
+    frame_cut_batch,
+    noise_batch,
+    random_affine,
+    warp_batch,
+)
 from kpdemo.training.losses import masked_loss
 from kpdemo.training.tensors import points_from_network, points_to_network
 
@@ -104,6 +114,36 @@ def test_frame_cut_blackens_beyond_an_edge_inside_the_face_box() -> None:
         for far_side, side_pixel in ((centres < -0.56, band[:, :1]), (centres > 0.56, band[:, -1:])):
             assert torch.equal(band[:, far_side], side_pixel.expand(-1, int(far_side.sum())))
     assert (rows | cols)[hit].any(1).all()
+
+
+def test_defocus_spreads_a_dot_by_a_sigma_in_its_range() -> None:
+    """A dot blurred by :func:`defocus_batch` keeps its light and spreads with a variance of sigma^2 per axis, each
+    hit sample's sigma inside ``DEFOCUS_SIGMA``, a different one per sample; unhit samples are untouched."""
+    n, size = 64, 41
+    dots = torch.zeros(n, 3, size, size)
+    dots[:, :, size // 2, size // 2] = 1.0
+    out = defocus_batch(dots, p=0.5, generator=torch.Generator().manual_seed(3))
+    hit = ~(out == dots).flatten(1).all(1)
+    assert 16 < hit.sum() < 48 and torch.equal(out[~hit], dots[~hit])
+    light = out[hit, 0]
+    assert torch.allclose(light.sum((1, 2)), torch.ones(int(hit.sum())), atol=1e-4)
+    offsets = torch.arange(size) - size // 2
+    sigma = (light.sum(1) * offsets.square()).sum(1).sqrt()  # the spread along x
+    assert (sigma > DEFOCUS_SIGMA[0] - 0.05).all() and (sigma < DEFOCUS_SIGMA[1] + 0.05).all()
+    assert sigma.std() > 0.3
+
+
+def test_noise_adds_speckle_of_a_sigma_in_its_range() -> None:
+    """:func:`noise_batch` on mid-grey: each hit sample's noise has a standard deviation inside ``NOISE_SIGMA``,
+    drawn apart per channel (colour speckle); unhit samples are untouched."""
+    n = 64
+    grey = torch.full((n, 3, 48, 48), 0.5)
+    out = noise_batch(grey, p=0.5, generator=torch.Generator().manual_seed(4))
+    hit = ~(out == grey).flatten(1).all(1)
+    assert 16 < hit.sum() < 48 and torch.equal(out[~hit], grey[~hit])
+    spread = (out[hit] - 0.5).flatten(1).std(1)
+    assert (spread > NOISE_SIGMA[0] * 0.9).all() and (spread < NOISE_SIGMA[1] * 1.05).all()
+    assert not torch.equal(out[hit][:, 0], out[hit][:, 1])
 
 
 def test_masked_loss_ignores_hidden_points() -> None:

@@ -95,6 +95,40 @@ def blur_batch(images: torch.Tensor, p: float, generator: torch.Generator | None
     return torch.where(_chance(len(images), p, images, generator), blurred, images)
 
 
+#: Defocus blur sigma range (px of the model's crop): from soft to a face whose eyelids and lip edges are gone.
+DEFOCUS_SIGMA = (1.0, 3.5)
+#: Sensor noise standard deviation range (of the 0-1 pixel scale, per channel): from a dim room to a dark one.
+NOISE_SIGMA = (0.02, 0.2)
+
+
+def defocus_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per sample, a Gaussian blur of a sigma drawn from ``DEFOCUS_SIGMA``: a webcam hunting
+    for focus, a moving face, a thumbnail blown up, far softer than :func:`blur_batch`'s fixed 1.2 px."""
+    n, c, h, w = images.shape
+    u = torch.rand(n, device=images.device, generator=generator)
+    sigma = (DEFOCUS_SIGMA[0] + (DEFOCUS_SIGMA[1] - DEFOCUS_SIGMA[0]) * u).to(images.dtype)
+    radius = math.ceil(2.5 * DEFOCUS_SIGMA[1])
+    offsets = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    taps = torch.exp(-offsets.square() / (2 * sigma[:, None].square()))
+    taps = (taps / taps.sum(1, keepdim=True)).repeat_interleave(c, 0)  # (N*C, taps): one kernel per sample
+    flat = F.pad(images.reshape(1, n * c, h, w), (radius,) * 4, mode="replicate")
+    flat = F.conv2d(flat, taps.view(n * c, 1, 1, -1), groups=n * c)
+    blurred = F.conv2d(flat, taps.view(n * c, 1, -1, 1), groups=n * c).view(n, c, h, w)
+    return torch.where(_chance(n, p, images, generator), blurred, images)
+
+
+def noise_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per sample, Gaussian noise of a standard deviation drawn from ``NOISE_SIGMA``, drawn
+    apart for every pixel and channel (colour speckle: each colour filter counts its own photons): a camera turning
+    up its gain in dim light."""
+    n = len(images)
+    u = torch.rand(n, device=images.device, generator=generator)
+    sigma = (NOISE_SIGMA[0] + (NOISE_SIGMA[1] - NOISE_SIGMA[0]) * u).to(images.dtype).view(-1, 1, 1, 1)
+    noise = torch.randn(images.shape, device=images.device, dtype=images.dtype, generator=generator)
+    noisy = (images + sigma * noise).clamp(0, 1)
+    return torch.where(_chance(n, p, images, generator), noisy, images)
+
+
 def frame_cut_batch(images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, p: float, depth: float,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """With probability ``p`` per sample, the picture's edge cuts the face: each side of the crop, with chance 1/2,
@@ -142,11 +176,12 @@ def photometric_batch(images: torch.Tensor, gray_p: float, strength: float,
 class Augmentation:
     """A named augmentation policy; ``none`` does nothing.
 
-    Geometry (flip, rotation, zoom, shift) moves the points with the pixels; the frame cut, occlusion, blur and the
-    photometric changes touch pixels only. ``context`` > 1 says the stored crops are that much wider than the
-    model's crop (real surroundings instead of black corners when a rotated or shrunk face is cut out): every batch,
-    augmented or not, is cut to ``1 / context`` of the stored size by the same warp (:func:`center_view` for
-    evaluation).
+    Geometry (flip, rotation, zoom, shift) moves the points with the pixels; the frame cut, occlusion, blur,
+    defocus, noise and the photometric changes touch pixels only (defocus and noise last: optics and sensor act on
+    whatever is in front of the camera, occluders included). ``context`` > 1 says the stored crops are that much
+    wider than the model's crop (real surroundings instead of black corners when a rotated or shrunk face is cut
+    out): every batch, augmented or not, is cut to ``1 / context`` of the stored size by the same warp
+    (:func:`center_view` for evaluation).
     """
 
     flip: bool = False
@@ -159,11 +194,13 @@ class Augmentation:
     color: float = 0.0
     frame_cut: float = 0.0
     cut_depth: float = 0.25
+    defocus: float = 0.0
+    noise: float = 0.0
 
     @property
     def active(self) -> bool:
         return self.flip or bool(self.degrees or self.scale or self.shift or self.occlusion or self.blur
-                                 or self.gray or self.color or self.frame_cut)
+                                 or self.gray or self.color or self.frame_cut or self.defocus or self.noise)
 
     def __call__(
         self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, perm: torch.Tensor,
@@ -186,6 +223,10 @@ class Augmentation:
             images = blur_batch(images, self.blur, generator)
         if self.occlusion:
             images = occlude_batch(images, self.occlusion, generator)
+        if self.defocus:
+            images = defocus_batch(images, self.defocus, generator)
+        if self.noise:
+            images = noise_batch(images, self.noise, generator)
         return images, points, mask
 
 
@@ -224,6 +265,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "wild": WILD,
     # ``wild`` plus faces the picture's edge cuts (p 0.3, up to a quarter of the face): close-ups and selfies.
     "wild_cut": replace(WILD, frame_cut=0.3),
+    # ``wild_cut`` plus strong blur (p 0.2) and sensor noise (p 0.3): out-of-focus faces and dim rooms
+    # (``bench/blur.py``, ``bench/low_light.py``).
+    "wild_cut_blur_noise": replace(WILD, frame_cut=0.3, defocus=0.2, noise=0.3),
 }
 
 
