@@ -34,15 +34,17 @@ READ_NOISE = 3.0
 GAMMA = 2.2
 
 
+def dim_picture(image: np.ndarray, light: float, rng: np.random.Generator) -> np.ndarray:
+    """An 8-bit RGB ``image`` as the camera sees it with ``light`` x the light, its gain making up the brightness."""
+    linear = (image.astype(np.float64) / 255) ** GAMMA
+    electrons = rng.poisson(linear * FULL_WELL * light) + rng.normal(0.0, READ_NOISE, linear.shape)
+    seen = np.clip(electrons / (FULL_WELL * light), 0.0, 1.0) ** (1 / GAMMA)
+    return (seen * 255 + 0.5).astype(np.uint8)
+
+
 def dimmed(data: LandmarkSet, light: float) -> LandmarkSet:
-    """``data`` photographed with ``light`` x the light, the camera's gain making up the brightness."""
-    images = []
-    for i in range(len(data)):
-        rng = np.random.default_rng([i, round(1 / light)])
-        linear = (data.image(i).astype(np.float64) / 255) ** GAMMA
-        electrons = rng.poisson(linear * FULL_WELL * light) + rng.normal(0.0, READ_NOISE, linear.shape)
-        seen = np.clip(electrons / (FULL_WELL * light), 0.0, 1.0) ** (1 / GAMMA)
-        images.append((seen * 255 + 0.5).astype(np.uint8))
+    """``data`` photographed with ``light`` x the light, each picture's noise drawn from its own fixed seed."""
+    images = [dim_picture(data.image(i), light, np.random.default_rng([i, round(1 / light)])) for i in range(len(data))]
     return data.remade(f"{data.name}_light{light:g}", images, list(data.points))
 
 

@@ -185,14 +185,18 @@ LOW_LIGHT = SweepSection(
     "scene in linear light; photon counts drawn around the light's share of a 1,000-electron full well, read "
     "noise 3 electrons, amplified back, 8-bit sRGB; the same noise for every model): a room lit by a screen, an "
     "evening street (`python bench/low_light.py` -> `bench/results/low_light.csv`, `low_light.png`). NME on "
-    "the common anchors over the faces found, and in brackets the failures (NME > 10% or no face found).")
+    "the common anchors over the faces found, and in brackets the failures (NME > 10% or no face found). When "
+    "nothing else finds a face in a noisy picture, ours looks again on a smoothed copy (`DenoisedDetector` in "
+    "`kpdemo/detection/faces.py`), and its 68-point model's last fine-tune saw noisy and blurred faces "
+    "(`wild_cut_blur_noise` in `trainers/README.md`).")
 
 BLURRED = SweepSection(
     "blur", "sigma", "sigma {} px", "blurred faces",
     "blurred by a Gaussian of the named sigma (the faces' 68-point boxes are about 183 px): a webcam that has "
     "not found focus, a face moving in a long exposure, a thumbnail blown up (`python bench/blur.py` -> "
     "`bench/results/blur.csv`, `blur.png`). NME on the common anchors over the faces found, and in brackets "
-    "the failures (NME > 10% or no face found).")
+    "the failures (NME > 10% or no face found). Our 68-point model's last fine-tune saw strongly blurred "
+    "faces (`wild_cut_blur_noise` in `trainers/README.md`).")
 
 
 def webcam(results: Path) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from bench import blur, closeup, low_light, rotation, small_faces
 from bench.photo_path import tilted
-from bench.sweep import held_out
+from bench.sweep import held_out, updated
 
 pytestmark = pytest.mark.needs_data
 MODEL = "checkpoint:ibug68_pip"
@@ -90,6 +90,17 @@ def test_blur_keeps_the_points_and_sigma_0_the_image() -> None:
     np.testing.assert_array_equal(soft.points, faces.points)
     assert np.abs(np.diff(soft.image(1).astype(float), axis=1)).mean() < np.abs(
         np.diff(faces.image(1).astype(float), axis=1)).mean() / 2
+
+
+def test_an_update_replaces_one_models_rows_in_place() -> None:
+    """``--update``: the retrained model's rows change, the peers' stay, the order is the saved table's."""
+    old = pd.DataFrame({"size": [160, 160, 48, 48], "model": ["ours", "peer"] * 2, "nme": [1.0, 2.0, 3.0, 4.0]})
+    new = pd.DataFrame({"size": [160, 48], "model": ["ours", "ours"], "nme": [0.5, 0.7]})
+    merged = updated(old, new, "size")
+    assert merged.to_dict("list") == {"size": [160, 160, 48, 48], "model": ["ours", "peer"] * 2,
+                                      "nme": [0.5, 2.0, 0.7, 4.0]}
+    with pytest.raises(ValueError, match="rerun every model"):
+        updated(old, new.iloc[:1], "size")
 
 
 @pytest.mark.parametrize("bench, args", [

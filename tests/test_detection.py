@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bench.low_light import dim_picture
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
 from kpdemo.datasets.kaggle15 import CROP_SCALE, crop_face, square_crop_matrix, transform_points
 from kpdemo.detection import (
@@ -28,7 +29,15 @@ from kpdemo.detection import (
 )
 from kpdemo.detection.checkpoint import cut_crop
 from kpdemo.detection.crops import crop_matrix, crop_to_image
-from kpdemo.detection.faces import BoxCalibration
+from kpdemo.detection.faces import (
+    NOISE_GATE,
+    BoxCalibration,
+    DenoisedDetector,
+    MediaPipeFaceDetector,
+    noise_level,
+    overlap,
+    photo_detector,
+)
 from kpdemo.draw import draw_faces, schema_edges
 from kpdemo.models import build_model
 from kpdemo.schemas import KAGGLE15, MEDIAPIPE468, MEDIAPIPE478, get_schema
@@ -96,6 +105,47 @@ def test_no_face_in_a_plain_image() -> None:
     blank = np.full((240, 320, 3), 128, np.uint8)
     assert default_detector().detect(blank) == []
     assert get_predictor("mediapipe468").predict(blank) == []
+
+
+def test_noise_level_reads_a_pictures_noise_not_its_detail(astronaut: np.ndarray) -> None:
+    grey = np.full((240, 320, 3), 120.0)
+    noisy = np.clip(grey + np.random.default_rng(0).normal(0, 10, (240, 320, 1)), 0, 255).astype(np.uint8)
+    assert 9 < noise_level(noisy) < 11  # the same noise in all three channels: grey noise of sigma 10
+    assert noise_level(astronaut) < NOISE_GATE / 4  # hair, fabric and a flag: detail, not noise
+
+
+class _Counting(FaceDetector):
+    """A stand-in detector that records the pictures it is shown and finds nothing."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        self.seen.append(image)
+        return []
+
+
+def test_only_a_noisy_picture_is_retried_smoothed(astronaut: np.ndarray) -> None:
+    inner = _Counting()
+    denoised = DenoisedDetector(inner)
+    assert denoised.detect(astronaut) == [] and inner.seen == []  # clean: the detectors before it had their say
+    dark = dim_picture(astronaut, 1 / 64, np.random.default_rng(0))
+    denoised.detect(dark)
+    assert len(inner.seen) == 1 and noise_level(inner.seen[0]) < noise_level(dark) / 4
+
+
+def test_a_face_in_the_dark_is_found_on_a_smoothed_copy(astronaut: np.ndarray) -> None:
+    """With 1/64 of the light (``bench/low_light.py``'s camera: colour speckle, the brightness kept by the gain)
+    BlazeFace misses the astronaut; the photo and webcam paths find her on a smoothed copy, where she is."""
+    dark = dim_picture(astronaut, 1 / 64, np.random.default_rng(0))
+    plain_stage = photo_detector(MediaPipeFaceDetector(0), MediaPipeFaceDetector(1), HaarFaceDetector()).detectors[0]
+    assert plain_stage.detect(dark) == []
+    where = default_detector().detect(astronaut)[0].box
+    for video in (False, True):
+        found = default_detector().detect(dark, video)
+        assert len(found) == 1 and overlap(found[0].box, where) > 0.6, (video, found)
 
 
 def test_mesh_finds_small_faces_through_the_full_range_detector(astronaut: np.ndarray) -> None:
