@@ -87,7 +87,6 @@ def write(table: pd.DataFrame, key: str, xlabel: str, out: Path, reverse: bool =
                  "failure_rate_common_10pct"]].to_string(index=False))
 
 
-
 def updated(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
     """``old`` with the rows of ``new``'s models replaced by ``new``'s, in ``old``'s order (a model new to it goes
     last in each step). Why: the peers' rows do not change when a model of ours is retrained (their detectors and

@@ -94,9 +94,10 @@ SHARES = {"seed001": 0.70, "landmarks": 0.20, "throughput": 0.10}
 MAIN_RUN_SHARE = 0.7
 SMOKE_LIMIT_S = 30.0
 #: Where the 68-point run starts: the shipped model. It is the end of a chain of CPU-trained cosine cycles (about
-#: 270 epochs, ``checkpoints/runs/landmarks``) and a soup with a fine-tune on faces cut by the frame; the few minutes
-#: a GPU gives are worth more as one more, longer cycle of that chain than as a fresh start that must first catch up
-#: with it (a from-scratch cycle fitting the phase is ~150 epochs). A file of the working tree, so it travels.
+#: 270 epochs, ``checkpoints/runs/landmarks``) and soups with fine-tunes on faces cut by the frame, blurred or
+#: noisy; the few minutes a GPU gives are worth more as one more, longer cycle of that chain than as a fresh start
+#: that must first catch up with it (a from-scratch cycle fitting the phase is ~150 epochs). A file of the working
+#: tree, so it travels.
 SHIPPED_68 = "checkpoints/ibug68_pip.pt"
 #: The continuation's recipe: the frame-cut, blurred and noisy crops the shipped soup was last fine-tuned on (or the
 #: close-ups and the dim-light faces are lost), at the rate the CPU cycles restarted at (batch 32; scaled with the
