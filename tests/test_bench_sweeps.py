@@ -1,6 +1,6 @@
 """The sweep benches (``bench/rotation.py``, ``bench/closeup.py``, ``bench/small_faces.py``, ``bench/low_light.py``,
-``bench/blur.py``) on a few real test faces: their copies keep image and points together, and the shipped 68-point
-model keeps its accuracy across the sweep."""
+``bench/blur.py``, ``bench/occlusion.py``) on a few real test faces: their copies keep image and points together,
+and the shipped 68-point model keeps its accuracy across the sweep."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import blur, closeup, low_light, rotation, small_faces
+from bench import blur, closeup, low_light, occlusion, rotation, small_faces
 from bench.photo_path import tilted
 from bench.sweep import held_out, updated
 
@@ -92,6 +92,23 @@ def test_blur_keeps_the_points_and_sigma_0_the_image() -> None:
         np.diff(faces.image(1).astype(float), axis=1)).mean() / 2
 
 
+def test_an_occluder_covers_its_share_of_the_face_and_grows_in_place() -> None:
+    """Cover 0 leaves the picture; a larger cover hides a larger ellipse about the same centre (every pixel hidden
+    at 0.2 is hidden at 0.4) of about its share of the face's landmark box (less where it passes the picture's
+    side); the points never move."""
+    faces = held_out("test", 4)
+    np.testing.assert_array_equal(occlusion.covered(faces, 0).image(2), faces.image(2))
+    hidden = {}
+    for cover in (0.2, 0.4):
+        copy = occlusion.covered(faces, cover)
+        np.testing.assert_array_equal(copy.points, faces.points)
+        hidden[cover] = np.stack([np.any(copy.image(i) != faces.image(i), axis=2) for i in range(len(faces))])
+        box = np.prod(faces.points.max(1) - faces.points.min(1), axis=1)
+        share = hidden[cover].sum((1, 2)) / box
+        assert (share > 0.5 * cover).all() and (share < 1.3 * cover).all(), share  # 1.3: the feathered rim
+    assert not (hidden[0.2] & ~hidden[0.4]).any()
+
+
 def test_an_update_replaces_one_models_rows_in_place() -> None:
     """``--update``: the retrained model's rows change, the peers' stay, the order is the saved table's."""
     old = pd.DataFrame({"size": [160, 160, 48, 48], "model": ["ours", "peer"] * 2, "nme": [1.0, 2.0, 3.0, 4.0]})
@@ -109,6 +126,7 @@ def test_an_update_replaces_one_models_rows_in_place() -> None:
     (small_faces, ["--sizes", "160", "48"]),
     (low_light, ["--lights", "1", "0.125"]),
     (blur, ["--sigmas", "0", "2"]),
+    (occlusion, ["--covers", "0", "0.1"]),
 ])
 def test_the_shipped_model_holds_across_the_sweep(tmp_path: Path, bench, args: list[str]) -> None:
     out = tmp_path / "sweep.csv"

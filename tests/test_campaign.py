@@ -52,12 +52,12 @@ def test_pack_round_trip(small_pack: Path) -> None:
 
 @pytest.mark.needs_data
 def test_the_68_point_run_continues_the_shipped_model_and_small_sets_keep_their_batch() -> None:
-    """The GPU's minutes go to one more cycle of the shipped model's chain, on the frame-cut, blur and noise recipe
-    it needs; the Kaggle fine-tune starts from that run (IMM's is a CPU job); a GPU batch scales the rate with it (by
-    its square root: AdamW), except on a set as small as IMM's 80 faces."""
+    """The GPU's minutes go to one more cycle of the shipped model's chain, on the frame-cut, blur, noise and cover
+    recipe it needs; the Kaggle fine-tune starts from that run (IMM's is a CPU job); a GPU batch scales the rate
+    with it (by its square root: AdamW), except on a set as small as IMM's 80 faces."""
     main, kaggle = landmark_configs([])
     assert main.tag == "pip_r18" and main.weights == SHIPPED_68 and (REPO / SHIPPED_68).exists()
-    assert main.augmentation == "wild_cut_blur_noise"
+    assert main.augmentation == "wild_cover" and main.dataset == "faces68_ytfval_wide160"
     assert kaggle.tag == "kaggle15_pip" and kaggle.weights == "run:pip_r18"
     big = on_gpu(main)  # AdamW: the rate grows with the square root of the batch
     assert big.batch_size == GPU_BATCH and big.lr == pytest.approx(main.lr * (GPU_BATCH / main.batch_size) ** 0.5)

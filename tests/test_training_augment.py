@@ -10,8 +10,10 @@ from kpdemo.models import build_model
 from kpdemo.schemas import get_schema
 from kpdemo.training.augment import (
     AUGMENTATIONS,
+    COVER_AREA,
     DEFOCUS_SIGMA,
     NOISE_SIGMA,
+    cover_batch,
     defocus_batch,
     flip_batch,
     frame_cut_batch,
@@ -144,6 +146,25 @@ def test_noise_adds_speckle_of_a_sigma_in_its_range() -> None:
     spread = (out[hit] - 0.5).flatten(1).std(1)
     assert (spread > NOISE_SIGMA[0] * 0.9).all() and (spread < NOISE_SIGMA[1] * 1.05).all()
     assert not torch.equal(out[hit][:, 0], out[hit][:, 1])
+
+
+def test_cover_hides_a_share_of_the_crop_under_another_samples_pixels() -> None:
+    """:func:`cover_batch` on flat samples of distinct greys: a hit sample shows the previous sample's grey over an
+    ellipse of at most ``COVER_AREA``'s top share of the crop (less when it reaches past the crop's side), its own
+    grey elsewhere, and only blends of the two on the feathered edge; unhit samples are untouched."""
+    n, size = 64, 96
+    greys = torch.linspace(0.1, 0.9, n).view(n, 1, 1, 1).expand(n, 3, size, size).contiguous()
+    out = cover_batch(greys, p=0.5, generator=torch.Generator().manual_seed(5))
+    hit = ~(out == greys).flatten(1).all(1)
+    assert 16 < hit.sum() < 48 and torch.equal(out[~hit], greys[~hit])
+    own, other = greys[:, 0, 0, 0], greys.roll(1, 0)[:, 0, 0, 0]
+    weight = ((out[:, 0] - own.view(-1, 1, 1)) / (other - own).view(-1, 1, 1))[hit]  # 0: own, 1: the other's
+    assert (weight > -1e-4).all() and (weight < 1 + 1e-4).all()
+    covered = (weight > 0.5).flatten(1).float().mean(1)
+    assert (covered > 0.01).all() and (covered < COVER_AREA[1] + 0.02).all()
+    assert covered.max() > COVER_AREA[1] / 2 and covered.std() > 0.03  # sizes drawn across the range
+    edge = ((weight > 0.01) & (weight < 0.99)).flatten(1).float().mean(1)
+    assert (edge < covered).all()  # a feathered edge, not a fog
 
 
 def test_masked_loss_ignores_hidden_points() -> None:

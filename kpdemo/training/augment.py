@@ -86,6 +86,41 @@ def occlude_batch(images: torch.Tensor, p: float, generator: torch.Generator | N
     return torch.where(box, u[:, 4].view(-1, 1, 1, 1).to(images.dtype), images)
 
 
+#: Share of the crop an object covering the face hides (the ellipse's area over the crop's): from a finger to a hand
+#: and forearm, a phone, a cup or a scarf over half the face.
+COVER_AREA = (0.04, 0.3)
+#: The width (px) over which an object's edge fades into the face: a real edge is neither cut out nor a hard line.
+COVER_FEATHER = 1.5
+
+
+def cover_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per sample, an object in front of the face: an ellipse (area ``COVER_AREA`` of the
+    crop, aspect 1:2 to 2:1, any tilt, centred in the crop's middle half) filled with another sample's pixels at
+    another place (skin, hair, clothes, background: what covers faces in the wild, unlike
+    :func:`occlude_batch`'s flat grey). Points stay labelled, so the model learns to place hidden points from the
+    visible ones (``bench/occlusion.py``)."""
+    n, _, h, w = images.shape
+    u = torch.rand(n, 6, device=images.device, generator=generator)
+    area = (COVER_AREA[0] + (COVER_AREA[1] - COVER_AREA[0]) * u[:, 0]) * h * w
+    aspect = torch.exp((2 * u[:, 1] - 1) * math.log(2.0))
+    minor = torch.sqrt(area / (math.pi * aspect))  # semi-axes (px): aspect * minor and minor
+    major = aspect * minor
+    angle = u[:, 2] * math.pi
+    cx, cy = (0.25 + 0.5 * u[:, 3]) * w, (0.25 + 0.5 * u[:, 4]) * h
+    xs = torch.arange(w, device=images.device, dtype=images.dtype) + 0.5
+    ys = torch.arange(h, device=images.device, dtype=images.dtype) + 0.5
+    dx, dy = xs.view(1, 1, w) - cx.view(-1, 1, 1), ys.view(1, h, 1) - cy.view(-1, 1, 1)
+    cos, sin = torch.cos(angle).view(-1, 1, 1), torch.sin(angle).view(-1, 1, 1)
+    along, across = dx * cos + dy * sin, dy * cos - dx * sin
+    radius = torch.sqrt((along / major.view(-1, 1, 1)).square() + (across / minor.view(-1, 1, 1)).square())
+    # 1 inside, 0 outside, a linear fade COVER_FEATHER px wide (measured along the minor axis) at the edge
+    alpha = ((1 - radius) * minor.view(-1, 1, 1) / COVER_FEATHER + 0.5).clamp(0, 1).unsqueeze(1)
+    alpha = alpha * _chance(n, p, images, generator)
+    shift = torch.randint(-h // 3, h // 3 + 1, (2,), device=images.device, generator=generator).tolist()
+    filler = images.roll(1, 0).roll(tuple(shift), (2, 3))  # the previous sample's pixels, moved
+    return alpha * filler + (1 - alpha) * images
+
+
 def blur_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """With probability ``p`` per sample, a 5x5 Gaussian blur (sigma 1.2 px): webcam focus and motion softness."""
     taps = torch.exp(-torch.arange(-2, 3, device=images.device, dtype=images.dtype).square() / (2 * 1.2 ** 2))
@@ -176,7 +211,7 @@ def photometric_batch(images: torch.Tensor, gray_p: float, strength: float,
 class Augmentation:
     """A named augmentation policy; ``none`` does nothing.
 
-    Geometry (flip, rotation, zoom, shift) moves the points with the pixels; the frame cut, occlusion, blur,
+    Geometry (flip, rotation, zoom, shift) moves the points with the pixels; the frame cut, occlusion, cover, blur,
     defocus, noise and the photometric changes touch pixels only (defocus and noise last: optics and sensor act on
     whatever is in front of the camera, occluders included). ``context`` > 1 says the stored crops are that much
     wider than the model's crop (real surroundings instead of black corners when a rotated or shrunk face is cut
@@ -196,11 +231,13 @@ class Augmentation:
     cut_depth: float = 0.25
     defocus: float = 0.0
     noise: float = 0.0
+    cover: float = 0.0
 
     @property
     def active(self) -> bool:
         return self.flip or bool(self.degrees or self.scale or self.shift or self.occlusion or self.blur
-                                 or self.gray or self.color or self.frame_cut or self.defocus or self.noise)
+                                 or self.gray or self.color or self.frame_cut or self.defocus or self.noise
+                                 or self.cover)
 
     def __call__(
         self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, perm: torch.Tensor,
@@ -223,6 +260,8 @@ class Augmentation:
             images = blur_batch(images, self.blur, generator)
         if self.occlusion:
             images = occlude_batch(images, self.occlusion, generator)
+        if self.cover:
+            images = cover_batch(images, self.cover, generator)
         if self.defocus:
             images = defocus_batch(images, self.defocus, generator)
         if self.noise:
@@ -268,6 +307,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # ``wild_cut`` plus strong blur (p 0.2) and sensor noise (p 0.3): out-of-focus faces and dim rooms
     # (``bench/blur.py``, ``bench/low_light.py``).
     "wild_cut_blur_noise": replace(WILD, frame_cut=0.3, defocus=0.2, noise=0.3),
+    # ``wild_cut_blur_noise`` plus textured objects over up to 30% of the crop (p 0.5): hands, phones, hair, another
+    # person (``bench/occlusion.py``).
+    "wild_cover": replace(WILD, frame_cut=0.3, defocus=0.2, noise=0.3, cover=0.5),
 }
 
 

@@ -5,6 +5,8 @@ model sees the central 128 px (1.2 x the box, as the app cuts a detector box), s
 real surroundings instead of black corners (``context=1.25``). ``faces68_wide160`` is the 300-W train split plus
 the YouTube-Faces train and val identities (its test identities stay unseen: ``kaggle15`` tests on them); the
 validation split, which picks every checkpoint, is 300-W's own 10% hold-out. The 300-W common set is the test.
+``faces68_ytfval_wide160`` leaves YouTube-Faces' val people out too, so that a fine-tune on it can be scored on
+them unseen (``bench/accuracy.py --split val --datasets ytf68``): what the shipped model's last fine-tune used.
 
 Runs of ``landmarks`` (tags):
 
@@ -39,6 +41,10 @@ register_crops("imm_wide160", "IMM Frontal 73 points, 160x160 RGB (1.5 x landmar
 register_union("faces68_wide160", "All 68-point faces: 300-W train/val/test + YouTube-Faces train and val (as train)",
                [("w300_wide160", {"train": "train", "val": "val", "test": "test"}),
                 ("ytf_wide160", {"train": "train", "val": "train"})])
+register_union("faces68_ytfval_wide160", "All 68-point faces but YouTube-Faces' val people: 300-W train/val/test + "
+               "YouTube-Faces train (validate on ytf68's val split, people this set never shows)",
+               [("w300_wide160", {"train": "train", "val": "val", "test": "test"}),
+                ("ytf_wide160", {"train": "train"})])
 
 PIP = TrainConfig(
     tag="pip_r18", dataset="faces68_wide160", model="pip", model_kwargs={"backbone": "resnet18", "stages": 3,
