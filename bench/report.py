@@ -128,21 +128,22 @@ def sweep_rows(frame: pd.DataFrame, key: str) -> tuple[list, list[list[str]]]:
 @dataclass(frozen=True)
 class SweepSection:
     """A sweep bench's section: ``prose`` (its first words say what was done to the faces), then per model its NME
-    on the common anchors (failures) at each step (``key`` in ``<name>.csv``, headed by ``step_label``), then the
-    plot (``<name>.png``, described by ``alt``)."""
+    on the common anchors (failures) at each step (``key`` in ``<name>.csv``, written by ``step_format`` into
+    ``step_label``), then the plot (``<name>.png``, described by ``alt``)."""
 
     name: str
     key: str
     step_label: str
     alt: str
     prose: str
+    step_format: Callable[[float], str] = step_text
 
     def __call__(self, results: Path) -> str:
         frame = pd.read_csv(results / f"{self.name}.csv")
         steps, rows = sweep_rows(frame, self.key)
         return (f"The full path of each model on the 300-W common test faces ({frame['images'].iloc[0]}) "
                 f"{self.prose}\n\n"
-                + markdown_table(["model", *[self.step_label.format(step_text(step)) for step in steps]], rows)
+                + markdown_table(["model", *[self.step_label.format(self.step_format(step)) for step in steps]], rows)
                 + f"\n\n![{self.alt}](bench/results/{self.name}.png)")
 
 
@@ -164,7 +165,7 @@ CLOSEUPS = SweepSection(
     "faces found, points outside the picture included, and in brackets the failures. When nothing else "
     "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
     "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
-    "off (its last three fine-tunes, each averaged with its start, saw crops cut by a picture edge: `wild_cut` in "
+    "off (its last four fine-tunes, each averaged with its start, saw crops cut by a picture edge: `wild_cut` in "
     "`trainers/README.md`).")
 
 SMALL_FACES = SweepSection(
@@ -187,16 +188,27 @@ LOW_LIGHT = SweepSection(
     "evening street (`python bench/low_light.py` -> `bench/results/low_light.csv`, `low_light.png`). NME on "
     "the common anchors over the faces found, and in brackets the failures (NME > 10% or no face found). When "
     "nothing else finds a face in a noisy picture, ours looks again on a smoothed copy (`DenoisedDetector` in "
-    "`kpdemo/detection/faces.py`), and its 68-point model's last fine-tune saw noisy and blurred faces "
-    "(`wild_cut_blur_noise` in `trainers/README.md`).")
+    "`kpdemo/detection/faces.py`), and its 68-point model's last two fine-tunes saw noisy and blurred faces "
+    "(`wild_cut_blur_noise`, then `wild_cover`, in `trainers/README.md`).")
 
 BLURRED = SweepSection(
     "blur", "sigma", "sigma {} px", "blurred faces",
     "blurred by a Gaussian of the named sigma (the faces' 68-point boxes are about 183 px): a webcam that has "
     "not found focus, a face moving in a long exposure, a thumbnail blown up (`python bench/blur.py` -> "
     "`bench/results/blur.csv`, `blur.png`). NME on the common anchors over the faces found, and in brackets "
-    "the failures (NME > 10% or no face found). Our 68-point model's last fine-tune saw strongly blurred "
-    "faces (`wild_cut_blur_noise` in `trainers/README.md`).")
+    "the failures (NME > 10% or no face found). Our 68-point model's last two fine-tunes saw strongly "
+    "blurred faces (`wild_cut_blur_noise`, then `wild_cover`, in `trainers/README.md`).")
+
+
+OCCLUDED = SweepSection(
+    "occlusion", "cover", "{} hidden", "covered faces",
+    "each with one object in front of it: an ellipse (random aspect and tilt, centred in the middle of the face) "
+    "hiding the named share of the face's 68-point box, filled with the pixels of another test picture (skin, "
+    "hair, clothes, background; edge feathered), the same for every model: a hand on the chin, a phone, hair "
+    "over an eye, another person (`python bench/occlusion.py` -> `bench/results/occlusion.csv`, "
+    "`occlusion.png`). NME on the common anchors over the faces found, hidden points included, and in "
+    "brackets the failures (NME > 10% or no face found). Our 68-point model's last fine-tune saw such objects "
+    "(`wild_cover` in `trainers/README.md`).", step_format="{:.0%}".format)
 
 
 def webcam(results: Path) -> str:
@@ -456,6 +468,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Small faces", SMALL_FACES, "python bench/small_faces.py"),
     ("Faces in dim light", LOW_LIGHT, "python bench/low_light.py"),
     ("Blurred faces", BLURRED, "python bench/blur.py"),
+    ("Covered faces", OCCLUDED, "python bench/occlusion.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
     ("Photo path", photo_path, "python bench/photo_path.py"),
     ("int8 exports", int8_exports, "python bench/onnx_int8.py"),
