@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from kpdemo.detection import Face, LandmarkPredictor
-from kpdemo.detection.base import as_boxes
 from kpdemo.schemas import IBUG68
 
 
@@ -43,15 +42,15 @@ class DlibPredictor(LandmarkPredictor):
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(dlib_model_path()))
 
-    def predict(self, image: np.ndarray) -> list[Face]:
+    def _predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
         return [self._shape(image, rect) for rect in self.detector(image, self.upsample)]
 
-    def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+    def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """The predictor run on each given box as on a box of its own detector (dlib's ``rectangle`` is inclusive)."""
         import dlib
 
         return [self._shape(image, dlib.rectangle(*(round(float(v)) for v in (x0, y0, x1 - 1, y1 - 1))))
-                for x0, y0, x1, y1 in as_boxes(boxes, image.shape)]
+                for x0, y0, x1, y1 in boxes]
 
     def detector_boxes(self, image: np.ndarray) -> np.ndarray:
         """dlib's own face boxes (x0, y0, x1, y1), the boxes its 68-point predictor was trained on."""

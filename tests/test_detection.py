@@ -14,6 +14,7 @@ from bench.low_light import dim_picture
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
 from kpdemo.datasets.kaggle15 import CROP_SCALE, crop_face, square_crop_matrix, transform_points
 from kpdemo.detection import (
+    DEFAULT_KEY,
     CheckpointPredictor,
     Detection,
     Face,
@@ -25,6 +26,7 @@ from kpdemo.detection import (
     available_predictors,
     default_detector,
     get_predictor,
+    image_array,
     read_image,
 )
 from kpdemo.detection.checkpoint import cut_crop
@@ -38,6 +40,7 @@ from kpdemo.detection.faces import (
     overlap,
     photo_detector,
 )
+from kpdemo.detection.mediapipe_graph import SolutionGraph
 from kpdemo.draw import draw_faces, schema_edges
 from kpdemo.models import build_model
 from kpdemo.schemas import KAGGLE15, MEDIAPIPE468, MEDIAPIPE478, get_schema
@@ -298,6 +301,66 @@ def test_as_rgb_accepts_gray_and_rgba_and_rejects_junk() -> None:
     assert as_rgb(np.zeros((10, 12, 4), np.uint8)).shape == (10, 12, 3)
     with pytest.raises(ImageInputError, match="not an image"):
         as_rgb(np.zeros(5))
+
+
+@pytest.mark.parametrize("form", ["gray", "gray1", "gray_alpha", "rgba", "float01", "float255", "uint16", "int64",
+                                  "pil", "tensor"])
+def test_image_array_reads_every_common_form_as_the_same_pixels(astronaut: np.ndarray, form: str) -> None:
+    gray = astronaut.mean(2).round().astype(np.uint8)
+    opaque = np.full(gray.shape, 255, np.uint8)
+    given, expected = {
+        "gray": (gray, np.dstack([gray] * 3)),
+        "gray1": (gray[:, :, None], np.dstack([gray] * 3)),
+        "gray_alpha": (np.dstack([gray, opaque]), np.dstack([gray] * 3)),
+        "rgba": (np.dstack([astronaut, opaque]), astronaut),
+        "float01": (astronaut / 255.0, astronaut),
+        "float255": (astronaut.astype(np.float32), astronaut),
+        "uint16": (astronaut.astype(np.uint16) * 257, astronaut),
+        "int64": (astronaut.astype(np.int64), astronaut),
+        "pil": (Image.fromarray(astronaut), astronaut),
+        "tensor": (torch.from_numpy(astronaut), astronaut),
+    }[form]
+    image = image_array(given)
+    assert image.dtype == np.uint8 and image.flags.c_contiguous
+    np.testing.assert_array_equal(image, expected)
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    (None, "no image was given"),
+    (np.zeros((0, 640, 3), np.uint8), "no pixels"),
+    (np.zeros((3, 48, 64), np.float32), "channels first"),
+    (np.zeros((48, 64, 5), np.uint8), "not an image"),
+    (np.full((48, 64, 3), -1.5, np.float32), "normalised tensor"),
+    (np.full((48, 64, 3), np.nan, np.float32), "NaN"),
+    (np.full((48, 64, 3), 300, np.int32), "within 0-255"),
+    ("astronaut.png", "read_image"),
+    ({"pixels": 1}, "not an image"),
+])
+def test_image_array_refuses_what_it_cannot_read_with_a_reason(given: object, message: str) -> None:
+    with pytest.raises(ImageInputError, match=message):
+        image_array(given)
+
+
+def test_a_bad_image_neither_crashes_a_predictor_nor_breaks_it_for_the_next(astronaut: np.ndarray) -> None:
+    model = get_predictor(DEFAULT_KEY)
+    with pytest.raises(ImageInputError, match="no pixels"):
+        model.predict(np.zeros((0, 0, 3), np.uint8))
+    with pytest.raises(ValueError, match="outside"):
+        model.predict_in_boxes(astronaut, [[900, 900, 950, 950]])
+    faces = model.predict(astronaut.mean(2).astype(np.uint8))  # a gray photo, as a 2-D array
+    assert len(faces) == 1 and inside(faces[0].points, grown(faces[0].box, 0.3))
+
+
+def test_a_broken_mediapipe_graph_is_rebuilt_for_the_next_image(astronaut: np.ndarray) -> None:
+    from mediapipe.python.solutions import face_detection
+
+    graph = SolutionGraph(face_detection.FaceDetection)
+    with pytest.raises(RuntimeError):  # what an empty image does to a graph fed it directly ...
+        graph._built().process(np.zeros((0, 0, 3), np.uint8))
+    with pytest.raises(RuntimeError, match="Graph has errors"):  # ... and to every image after it
+        graph._built().process(astronaut)
+    assert len(graph.process(astronaut).detections) == 1
+    assert graph.process(np.zeros((0, 0, 3), np.uint8)) is None
 
 
 # ---------------------------------------------------------------- drawing

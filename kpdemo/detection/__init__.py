@@ -20,7 +20,7 @@ from kpdemo.detection.faces import (
     TiledDetector,
     default_detector,
 )
-from kpdemo.detection.images import ImageInputError, as_rgb, read_image
+from kpdemo.detection.images import ImageInputError, as_rgb, image_array, read_image
 from kpdemo.detection.mediapipe_mesh import MediaPipeMeshPredictor
 from kpdemo.detection.registry import (
     DEFAULT_KEY,
@@ -34,5 +34,5 @@ __all__ = [
     "DEFAULT_KEY", "CheckpointPredictor", "Detection", "Face", "FaceDetector", "FallbackDetector", "HaarFaceDetector",
     "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor", "MergedDetector",
     "PhotoVideoDetector", "PredictorEntry", "TiledDetector", "as_rgb", "available_predictors", "default_detector",
-    "get_predictor", "predictor_choices", "read_image",
+    "get_predictor", "image_array", "predictor_choices", "read_image",
 ]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kpdemo.detection.images import image_array
 from kpdemo.schemas import KeypointSchema
 
 
@@ -55,12 +56,16 @@ def as_boxes(boxes: object, image_hw: tuple[int, ...] | None = None) -> np.ndarr
 
 
 class LandmarkPredictor:
-    """Image in, faces out. Subclasses set ``name`` and ``schema`` and implement :meth:`predict`.
+    """Image in, faces out. Subclasses set ``name`` and ``schema`` and implement :meth:`_predict` (and, where they
+    can, :meth:`_predict_in_boxes` and :meth:`_track`).
 
-    ``predict`` takes an RGB uint8 (H, W, 3) image and returns every face found, best first, with points in the
-    image's pixels (continuous convention), whatever crop or resolution the model works at internally.
-    ``video=True`` marks a frame of a live stream: a predictor may then skip extra passes that only find additional
-    small faces (the latency budget of a frame is tighter than that of an uploaded photo).
+    ``predict`` takes an image (RGB uint8 (H, W, 3), or any form :func:`~kpdemo.detection.images.image_array` takes)
+    and returns every face found, best first, with points in the image's pixels (continuous convention), whatever
+    crop or resolution the model works at internally. ``video=True`` marks a frame of a live stream: a predictor may
+    then skip extra passes that only find additional small faces (the latency budget of a frame is tighter than that
+    of an uploaded photo). The public methods check and convert their input here, once for every predictor, so a
+    subclass only ever sees an RGB uint8 image and well-formed boxes, and bad input is an ``ImageInputError`` or
+    ``ValueError`` a person can read, whichever predictor it reached.
     """
 
     name: str
@@ -75,17 +80,27 @@ class LandmarkPredictor:
         return f"{self.name} ({self.schema.id}, {self.num_points} points)"
 
     def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
-        raise NotImplementedError
+        return self._predict(image_array(image), video)
 
     def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """One face per box (x0, y0, x1, y1) the caller gives, from their own face detector or drawn by hand, in
         order; None where the model finds no face in its box. Skips this predictor's own face detector, so a
         benchmark that hands every model the same boxes compares landmarks alone. ``boxes`` must pass
         :func:`as_boxes` for this image."""
-        raise NotImplementedError(f"{self.name} cannot take face boxes")
+        image = image_array(image)
+        return self._predict_in_boxes(image, as_boxes(boxes, image.shape))
 
     def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
         """The faces of a video frame found from the previous frame's faces, without running a face detector (as
         MediaPipe's face mesh does in video mode), or None when this predictor cannot (the caller then detects).
         The caller keeps the previous faces per stream and re-detects now and then to catch new or lost faces."""
+        return self._track(image_array(image), previous)
+
+    def _predict(self, image: np.ndarray, video: bool) -> list[Face]:
+        raise NotImplementedError
+
+    def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+        raise NotImplementedError(f"{self.name} cannot take face boxes")
+
+    def _track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
         return None

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
-from kpdemo.detection.base import Face, LandmarkPredictor, as_boxes
+from kpdemo.detection.base import Face, LandmarkPredictor
 from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn
 from kpdemo.detection.faces import GIVEN_BOX, Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
@@ -220,7 +220,7 @@ class CheckpointPredictor(LandmarkPredictor):
         shows it upright."""
         return upright_angle(*self.schema.eye_centres(points)) if self.schema.has_eyes else 0.0
 
-    def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
+    def _track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
         """Crop each face around its previous points, as training crops were cut (models with ``meta.refine``), and
         predict: a webcam frame then costs one network call and no detector. Each crop is turned upright on the
         previous eyes, so a head that rolls (past the +-30 deg of training, even onto its side) stays upright in
@@ -252,16 +252,16 @@ class CheckpointPredictor(LandmarkPredictor):
             points = list(found.reshape(len(points), len(views), *found.shape[1:]).mean(1))
         return points
 
-    def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
+    def _predict(self, image: np.ndarray, video: bool) -> list[Face]:
         """Detect, crop by the detector's calibrated box, predict; for photos, refine (``meta.refine``) by
         ``self.recipe`` (:data:`PHOTO_RECIPE`): crops cut around the previous answer as training crops were. A
         detector box only estimates where the landmark box is (worse on turned faces). Live frames (``video``) take
         one pass."""
         return self._faces(image, self.detector.detect(image, video=video), video)
 
-    def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+    def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """Each box taken as its face's landmark box (:data:`GIVEN_BOX`), then the photo path as after a detector."""
-        detections = [Detection(box, 1.0, "given box", GIVEN_BOX) for box in as_boxes(boxes, image.shape)]
+        detections = [Detection(box, 1.0, "given box", GIVEN_BOX) for box in boxes]
         return self._faces(image, detections, video=False)
 
     def _faces(self, image: np.ndarray, detections: list[Detection], video: bool) -> list[Face]:

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn, wrapped
+from kpdemo.detection.mediapipe_graph import SolutionGraph
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,8 @@ class FaceDetector:
 
 
 class MediaPipeFaceDetector(FaceDetector):
-    """BlazeFace via the legacy ``mp.solutions.face_detection`` (model 0: short range, faces within ~2 m; 1: full).
-
-    The graph is built on first use (fast cold start) and guarded by a lock: one MediaPipe graph is not thread-safe
-    and Gradio calls handlers from worker threads.
+    """BlazeFace via the legacy ``mp.solutions.face_detection`` (model 0: short range, faces within ~2 m; 1: full),
+    in a :class:`~kpdemo.detection.mediapipe_graph.SolutionGraph` (built on first use, locked, rebuilt after a failure).
     """
 
     def __init__(self, model_selection: int = 1, min_confidence: float = 0.5) -> None:
@@ -115,21 +114,19 @@ class MediaPipeFaceDetector(FaceDetector):
         self.min_confidence = min_confidence
         self.name = f"mediapipe-{'full' if model_selection else 'short'}"
         self.calibration = MEDIAPIPE_FULL_CALIBRATION if model_selection else MEDIAPIPE_SHORT_CALIBRATION
-        self._graph = None
-        self._lock = threading.Lock()
+        self._graph = SolutionGraph(self._build)
+
+    def _build(self) -> object:
+        from mediapipe.python.solutions import face_detection
+
+        return face_detection.FaceDetection(model_selection=self.model_selection,
+                                            min_detection_confidence=self.min_confidence)
 
     def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         h, w = image.shape[:2]
-        with self._lock:
-            if self._graph is None:
-                from mediapipe.python.solutions import face_detection
-
-                self._graph = face_detection.FaceDetection(
-                    model_selection=self.model_selection, min_detection_confidence=self.min_confidence
-                )
-            result = self._graph.process(np.ascontiguousarray(image))
+        result = self._graph.process(image)
         found = []
-        for det in result.detections or []:
+        for det in (result.detections if result else None) or []:
             rel = det.location_data.relative_bounding_box
             box = np.array([rel.xmin * w, rel.ymin * h, (rel.xmin + rel.width) * w, (rel.ymin + rel.height) * h])
             right_eye, left_eye = ((k.x * w, k.y * h) for k in det.location_data.relative_keypoints[:2])

@@ -55,20 +55,77 @@ def read_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
         raise ImageInputError(f"{name} is not an image that can be read: the file is corrupt or truncated") from None
 
 
+def image_array(image: object) -> np.ndarray:
+    """Any image a Python user may hold as a contiguous RGB uint8 (H, W, 3) array on the same pixel grid (points
+    found in it are points in theirs), or an :class:`ImageInputError` that says what is wrong with it.
+
+    Taken: a PIL image; an (H, W) or (H, W, 1) gray, (H, W, 2) gray + alpha, (H, W, 3) RGB or (H, W, 4) RGBA array
+    (alpha dropped), or anything ``np.asarray`` turns into one (a CPU tensor); of uint8, bool, uint16 (16-bit PNGs,
+    scaled to 8 bits), other integers within 0-255, or floats within 0-1 (matplotlib's and scikit-image's
+    convention) or, when any value exceeds 1, within 0-255 (OpenCV's after ``astype(float)``). Refused with a
+    reason: no pixels, channels first (a torch tensor as models take it), a normalised tensor's negative values,
+    NaNs. Why refuse rather than guess: a wrong guess silently finds no face, or worse points.
+    """
+    if image is None:
+        raise ImageInputError("no image was given")
+    if isinstance(image, str | Path):
+        raise ImageInputError(f"{str(image)!r} is a file name, not pixels: read it with read_image(path) first")
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    try:
+        array = np.asarray(image)
+    except Exception:  # an object numpy cannot read at all
+        raise ImageInputError(f"the input is not an image: got {type(image).__name__}") from None
+    if array.dtype.kind not in "biuf":
+        raise ImageInputError(f"the input is not an image: got an array of {array.dtype}, expected pixel numbers")
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] not in (1, 2, 3, 4):
+        raise ImageInputError(f"the image has its channels first (shape {array.shape}); pass H x W x C, e.g. "
+                              "tensor.permute(1, 2, 0)")
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 2, 3, 4)):
+        raise ImageInputError(f"the input is not an image: shape {array.shape}, expected H x W (gray), "
+                              "H x W x 3 (RGB) or H x W x 4 (RGBA)")
+    if min(array.shape[:2]) < 1:
+        raise ImageInputError(f"the image has no pixels (shape {array.shape})")
+    return np.ascontiguousarray(_as_rgb_channels(_as_uint8(array)))
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    """Pixel values as uint8 by the conventions :func:`image_array` names."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if array.dtype == np.uint16:
+        return (array.astype(np.uint32) * 255 // 65535).astype(np.uint8)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ImageInputError("the image holds NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if array.dtype.kind == "f":
+        if low < 0 or high > 255:
+            raise ImageInputError(f"float pixel values must lie within 0-1 or 0-255; these span {low:.3g} to "
+                                  f"{high:.3g} (a normalised tensor? undo the normalisation first)")
+        return np.rint(array * 255 if high <= 1 else array).astype(np.uint8)
+    if low < 0 or high > 255:
+        raise ImageInputError(f"integer pixel values must lie within 0-255 (or be uint16); these span {low:g} to "
+                              f"{high:g}")
+    return array.astype(np.uint8)
+
+
+def _as_rgb_channels(array: np.ndarray) -> np.ndarray:
+    """(H, W, 3) from gray, gray + alpha, RGB or RGBA (alpha dropped: a face is found in its colours)."""
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.shape[2] in (1, 2):
+        return np.repeat(array[:, :, :1], 3, axis=2)
+    return array[:, :, :3]
+
+
 def as_rgb(array: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
-    """A frame from a component (gray, RGB or RGBA, any numeric type) as RGB uint8, downscaled to ``max_side``."""
-    if array is None or not isinstance(array, np.ndarray) or array.ndim not in (2, 3) or min(array.shape[:2]) < 1:
-        raise ImageInputError("the input is not an image (expected an H x W or H x W x 3 array)")
-    img = array if array.dtype == np.uint8 else np.clip(array, 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    elif img.shape[2] == 4:
-        img = img[:, :, :3]
-    elif img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
+    """A frame from a component as :func:`image_array` takes it, downscaled to ``max_side``."""
+    img = image_array(array)
     if max(img.shape[:2]) > max_side:
         img = np.asarray(limit_size(Image.fromarray(img), max_side))
-    return np.ascontiguousarray(img)
+    return img
 
 
 def compose_frame(

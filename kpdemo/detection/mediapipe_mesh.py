@@ -17,15 +17,15 @@ from ``mediapipe.python.solutions.face_mesh_connections``, plus the iris rings f
 from __future__ import annotations
 
 import math
-import threading
 from functools import cache
 
 import cv2
 import numpy as np
 
-from kpdemo.detection.base import Face, LandmarkPredictor, as_boxes
+from kpdemo.detection.base import Face, LandmarkPredictor
 from kpdemo.detection.crops import crop_matrix, crop_to_image
 from kpdemo.detection.faces import Detection, FaceDetector, MediaPipeFaceDetector, default_detector
+from kpdemo.detection.mediapipe_graph import SolutionGraph
 from kpdemo.schemas import MEDIAPIPE468, MEDIAPIPE478
 
 
@@ -60,8 +60,8 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
 
     The whole-image pass returns at most ``max_faces``; on photos ``photo_detector`` adds every face it missed (no
     cap: each costs one crop mesh), on video frames ``small_face_detector`` rescues a frame with no face, up to
-    ``max_faces``. The graph is created on first use and guarded by a lock, since one MediaPipe graph is not
-    thread-safe.
+    ``max_faces``. The graph is a :class:`~kpdemo.detection.mediapipe_graph.SolutionGraph` (built on first use,
+    locked, rebuilt after a failure).
     """
 
     def __init__(
@@ -75,10 +75,9 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
         self.name = "MediaPipe face mesh" + (" + iris" if refine_landmarks else "")
         self.small_face_detector = small_face_detector or MediaPipeFaceDetector(model_selection=1)
         self.photo_detector = photo_detector or default_detector()
-        self._graph = None
-        self._lock = threading.Lock()
+        self._graph = SolutionGraph(self._build)
 
-    def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
+    def _predict(self, image: np.ndarray, video: bool) -> list[Face]:
         faces = self._mesh(image)
         if not video:
             faces = [self._remeshed_if_small(image, face) for face in faces]
@@ -87,9 +86,9 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
             return faces
         return self._add_uncovered(image, self.small_face_detector.detect(image), faces, limit=self.max_faces)
 
-    def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
+    def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """The mesh of the face in each box, meshed on its own crop as a face the whole-image pass missed."""
-        return [next(iter(self._mesh_crop(image, box)), None) for box in as_boxes(boxes, image.shape)]
+        return [next(iter(self._mesh_crop(image, box)), None) for box in boxes]
 
     def _remeshed_if_small(self, image: np.ndarray, face: Face) -> Face:
         """A face the whole-image pass meshed under ``remesh_below`` px (its points' box, longer side) meshed again
@@ -121,19 +120,17 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
         # a mesh not covering the box's centre is a neighbouring face (meshed from its own box): keep no duplicate
         return [face] if _covered(box, [face]) else []
 
+    def _build(self) -> object:
+        from mediapipe.python.solutions import face_mesh
+
+        return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=self.max_faces,
+                                  refine_landmarks=self.refine_landmarks, min_detection_confidence=0.5)
+
     def _mesh(self, image: np.ndarray) -> list[Face]:
         h, w = image.shape[:2]
-        with self._lock:
-            if self._graph is None:
-                from mediapipe.python.solutions import face_mesh
-
-                self._graph = face_mesh.FaceMesh(
-                    static_image_mode=True, max_num_faces=self.max_faces,
-                    refine_landmarks=self.refine_landmarks, min_detection_confidence=0.5,
-                )
-            result = self._graph.process(np.ascontiguousarray(image))
+        result = self._graph.process(image)
         faces = []
-        for landmarks in result.multi_face_landmarks or []:
+        for landmarks in (result.multi_face_landmarks if result else None) or []:
             pts = np.array([[p.x * w, p.y * h] for p in landmarks.landmark], np.float32)
             box = np.concatenate([pts.min(0), pts.max(0)])
             # the legacy mesh API reports no per-face confidence; faces it returns passed min_detection_confidence
