@@ -51,20 +51,24 @@ def occluder_mask(shape: tuple[int, int], box: np.ndarray, cover: float, rng: np
 
 
 def covered(data: LandmarkSet, cover: float) -> LandmarkSet:
-    """``data`` with an occluder over ``cover`` x each face's landmark box, filled from another picture of ``data``
-    (a random one, at a random offset, resized to the picture's size when they differ)."""
-    images = []
-    for i in range(len(data)):
-        rng = np.random.default_rng([i, 7])
-        source = (i + 1 + rng.integers(len(data) - 1)) % len(data) if len(data) > 1 else i
-        image = data.image(i)
-        h, w = image.shape[:2]
-        mask = occluder_mask((h, w), np.stack([data.points[i].min(0), data.points[i].max(0)]), cover, rng)
-        filler = cv2.resize(data.image(source), (w, h), interpolation=cv2.INTER_AREA)
-        filler = np.roll(filler, tuple(rng.integers(-h // 3, h // 3 + 1, size=2)), axis=(0, 1))
-        blended = mask[..., None] * filler + (1 - mask[..., None]) * image
-        images.append(np.clip(blended + 0.5, 0, 255).astype(np.uint8) if cover > 0 else image)
+    """``data`` with an occluder over ``cover`` x each face's landmark box (none at 0), filled from another picture
+    of ``data`` (a random one, at a random offset, resized to the picture's size when they differ)."""
+    images = [with_occluder(data, i, cover) if cover > 0 else data.image(i) for i in range(len(data))]
     return data.remade(f"{data.name}_cover{cover:g}", images, list(data.points))
+
+
+def with_occluder(data: LandmarkSet, i: int, cover: float) -> np.ndarray:
+    """Picture ``i`` of ``data`` with its occluder; shape, place and source are seeded by ``i`` alone, so every
+    model and every rerun sees the same one."""
+    rng = np.random.default_rng([i, 7])
+    source = (i + 1 + rng.integers(len(data) - 1)) % len(data) if len(data) > 1 else i
+    image = data.image(i)
+    h, w = image.shape[:2]
+    mask = occluder_mask((h, w), np.stack([data.points[i].min(0), data.points[i].max(0)]), cover, rng)
+    filler = cv2.resize(data.image(source), (w, h), interpolation=cv2.INTER_AREA)
+    filler = np.roll(filler, tuple(rng.integers(-h // 3, h // 3 + 1, size=2)), axis=(0, 1))
+    blended = mask[..., None] * filler + (1 - mask[..., None]) * image
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
 def main(argv: list[str] | None = None) -> None:

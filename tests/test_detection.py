@@ -130,6 +130,10 @@ class _Counting(FaceDetector):
         return []
 
 
+def test_noise_level_of_a_picture_too_small_to_read_is_none() -> None:
+    assert noise_level(np.zeros((2, 500, 3), np.uint8)) == 0.0
+
+
 def test_only_a_noisy_picture_is_retried_smoothed(astronaut: np.ndarray) -> None:
     inner = _Counting()
     denoised = DenoisedDetector(inner)

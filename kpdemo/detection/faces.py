@@ -411,6 +411,8 @@ def noise_level(image: np.ndarray) -> float:
     absolute response rather than the mean, so that the fine texture of hair or fabric does not pass for noise)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
     response = cv2.filter2D(grey.astype(np.float32), -1, _NOISE_KERNEL)[1:-1, 1:-1]
+    if response.size == 0:  # under 3 px a side: no pixel has the neighbours the operator reads
+        return 0.0
     return float(np.median(np.abs(response)) / 0.6745 / 6.0)  # the operator multiplies a noise's sigma by 6
 
 
