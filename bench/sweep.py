@@ -104,12 +104,13 @@ def updated(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
 
 def main(argv: list[str] | None, description: str, steps: tuple[float, ...],
          harder: Callable[[LandmarkSet, float], LandmarkSet], key: str, xlabel: str, out: Path,
-         reverse: bool = False, log_x: bool = False) -> None:
-    """The command line every sweep bench shares: ``--<key>s`` (the steps), ``--split``, ``--limit``, ``--models``,
-    ``--out`` (default ``out``), ``--update`` (:func:`updated`); runs the sweep on the split and writes its CSV and
-    plot."""
+         reverse: bool = False, log_x: bool = False, plural: str | None = None) -> None:
+    """The command line every sweep bench shares: ``--<plural>`` (the steps; default ``<key>s``), ``--split``,
+    ``--limit``, ``--models``, ``--out`` (default ``out``), ``--update`` (:func:`updated`); runs the sweep on the
+    split and writes its CSV and plot."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(f"--{key}s", dest="steps", metavar=key.upper(), type=float, nargs="+", default=list(steps))
+    parser.add_argument(f"--{plural or key + 's'}", dest="steps", metavar=key.upper(), type=float, nargs="+",
+                        default=list(steps))
     parser.add_argument("--split", default="test", help="test reports; val is for choosing")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
     parser.add_argument("--models", nargs="+", default=None,

@@ -1,6 +1,6 @@
 """The sweep benches (``bench/rotation.py``, ``bench/closeup.py``, ``bench/small_faces.py``, ``bench/low_light.py``,
-``bench/blur.py``, ``bench/occlusion.py``) on a few real test faces: their copies keep image and points together,
-and the shipped 68-point model keeps its accuracy across the sweep."""
+``bench/blur.py``, ``bench/occlusion.py``, ``bench/jpeg.py``) on a few real test faces: their copies keep image and
+points together, and the shipped 68-point model keeps its accuracy across the sweep."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import blur, closeup, low_light, occlusion, rotation, small_faces
+from bench import blur, closeup, jpeg, low_light, occlusion, rotation, small_faces
 from bench.photo_path import tilted
 from bench.sweep import held_out, updated
 
@@ -109,6 +109,17 @@ def test_an_occluder_covers_its_share_of_the_face_and_grows_in_place() -> None:
     assert not (hidden[0.2] & ~hidden[0.4]).any()
 
 
+def test_a_poorer_jpeg_loses_more_of_the_picture_and_moves_no_point() -> None:
+    faces = held_out("test", 4)
+    error = {}
+    for quality in (90, 30, 5):
+        copy = jpeg.compressed(faces, quality)
+        np.testing.assert_array_equal(copy.points, faces.points)
+        assert copy.image(0).shape == faces.image(0).shape and copy.image(0).dtype == np.uint8
+        error[quality] = np.mean([np.abs(copy.image(i).astype(int) - faces.image(i)).mean() for i in range(4)])
+    assert error[90] < 2 < error[30] < error[5], error  # 90: the stored quality, re-encoded nearly losslessly
+
+
 def test_an_update_replaces_one_models_rows_in_place() -> None:
     """``--update``: the retrained model's rows change, the peers' stay, the order is the saved table's."""
     old = pd.DataFrame({"size": [160, 160, 48, 48], "model": ["ours", "peer"] * 2, "nme": [1.0, 2.0, 3.0, 4.0]})
@@ -127,6 +138,7 @@ def test_an_update_replaces_one_models_rows_in_place() -> None:
     (low_light, ["--lights", "1", "0.125"]),
     (blur, ["--sigmas", "0", "2"]),
     (occlusion, ["--covers", "0", "0.1"]),
+    (jpeg, ["--qualities", "90", "10"]),
 ])
 def test_the_shipped_model_holds_across_the_sweep(tmp_path: Path, bench, args: list[str]) -> None:
     out = tmp_path / "sweep.csv"
