@@ -146,8 +146,14 @@ def lineup(schema_id: str) -> list[str]:
 
 
 def predictors_for(schema_id: str, models: list[str] | None = None) -> list[LandmarkPredictor]:
-    """The lineup's predictors for this schema, only those named in ``models`` when given."""
-    keys = [k for k in lineup(schema_id) if models is None or k in models]
+    """The lineup's predictors for this schema; with ``models``, those named: the lineup's in its order, then any
+    other predictor key named (a ``run:`` candidate to compare on validation, another schema's checkpoint scored on
+    the anchors it shares). Naming dlib without it installed is an error, not a silent omission."""
+    keys = lineup(schema_id)
+    if models is not None:
+        keys = [k for k in keys if k in models] + [k for k in dict.fromkeys(models) if k not in keys]
+    if "dlib" in keys and not dlib_available():
+        raise SystemExit("dlib is not installed: pip install -r requirements-bench.txt")
     return [DlibPredictor() if k == "dlib" else get_predictor(k) for k in keys]
 
 

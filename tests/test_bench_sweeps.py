@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from bench import blur, closeup, jpeg, low_light, occlusion, rotation, small_faces
+from bench.accuracy import predictors_for
 from bench.photo_path import tilted
 from bench.sweep import held_out, updated
 
@@ -118,6 +119,12 @@ def test_a_poorer_jpeg_loses_more_of_the_picture_and_moves_no_point() -> None:
         assert copy.image(0).shape == faces.image(0).shape and copy.image(0).dtype == np.uint8
         error[quality] = np.mean([np.abs(copy.image(i).astype(int) - faces.image(i)).mean() for i in range(4)])
     assert error[90] < 2 < error[30] < error[5], error  # 90: the stored quality, re-encoded nearly losslessly
+
+
+def test_a_named_model_outside_the_lineup_is_scored_not_dropped() -> None:
+    """A candidate compared on validation (here another schema's checkpoint) joins the lineup's models named."""
+    names = [p.name for p in predictors_for("ibug68", ["checkpoint:kaggle15_pip", "checkpoint:ibug68_pip"])]
+    assert names == ["ibug68_pip", "kaggle15_pip"]
 
 
 def test_an_update_replaces_one_models_rows_in_place() -> None:
