@@ -22,8 +22,9 @@ dataset x model) and ``accuracy.png``.
 set without a val split, such as the challenging subset, is skipped); ``--split train`` scores training images, to
 see which models have seen which images: against MediaPipe, trained on neither split, a model trained on the training
 split only scores relatively worse on the test split, and one that has seen both does not (written to
-``accuracy_train.csv``; the README's "Seen in training?" table); ``--models`` keeps only the named models of
-the lineup (predictor keys as the app lists them, e.g. ``checkpoint:ibug68_pip``, ``mediapipe468``, or ``dlib``);
+``accuracy_train.csv``; the README's "Seen in training?" table); ``--models`` scores the named models instead of
+the lineup (predictor keys as the app lists them, e.g. ``checkpoint:ibug68_pip``, ``mediapipe468``, ``dlib``, or a
+``run:`` candidate; each on every dataset named, on the anchors it shares with it);
 ``--out`` writes elsewhere than ``accuracy.csv`` (``accuracy_<split>.csv`` for the other splits).
 
     python bench/accuracy.py [--limit N] [--datasets kaggle15 imm_frontal ibug300w ibug300w_challenging ytf68]
@@ -241,16 +242,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="val to choose anything (a recipe, a checkpoint); test only reports; train shows "
                              "which models have seen the training images")
     parser.add_argument("--models", nargs="+", default=None, metavar="KEY",
-                        help="score only these models of the lineup, e.g. checkpoint:ibug68_pip mediapipe468 dlib")
+                        help="score these models instead of the lineup, e.g. checkpoint:ibug68_pip mediapipe468 dlib, "
+                             "or a run: candidate (a model of another schema on the anchors it shares)")
     parser.add_argument("--out", type=Path, default=None,
                         help="default bench/results/accuracy.csv, accuracy_<split>.csv for val and train")
     args = parser.parse_args(argv)
     if args.out is None:
         args.out = RESULTS / ("accuracy.csv" if args.split == "test" else f"accuracy_{args.split}.csv")
     if args.models is not None:
-        known = {k for name in args.datasets for k in lineup(load_dataset(name).schema.id)}
+        known = {entry.key for entry in available_predictors(refresh=True)} | {"dlib"}
         if unknown := sorted(set(args.models) - known):
-            parser.error(f"--models {' '.join(unknown)}: not in these datasets' lineup ({', '.join(sorted(known))})")
+            parser.error(f"--models {' '.join(unknown)}: no such predictor ({', '.join(sorted(known))})")
     if not dlib_available() and args.models is None:
         print("dlib column skipped: pip install -r requirements-bench.txt to add it")
     table = run(args.datasets, args.limit, args.split, args.models)
