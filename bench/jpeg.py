@@ -14,29 +14,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import sweep  # noqa: E402
 from bench.accuracy import RESULTS  # noqa: E402
 from kpdemo.datasets import LandmarkSet  # noqa: E402
+from kpdemo.datasets.pack import decode, encode  # noqa: E402
 
 #: 90 is the stored images' own quality (re-encoding at it changes little); 5 is a thumbnail's worst.
 QUALITIES = (90, 30, 15, 10, 5)
 
 
-def recompressed(image: np.ndarray, quality: int) -> np.ndarray:
-    """An RGB picture encoded as a JPEG of ``quality`` and decoded."""
-    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError(f"JPEG encoding at quality {quality} failed")
-    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
 def compressed(data: LandmarkSet, quality: float) -> LandmarkSet:
-    """``data`` with every picture saved as a JPEG of ``quality`` (1-100) and read back."""
-    images = [recompressed(data.image(i), int(quality)) for i in range(len(data))]
+    """``data`` with every picture saved as a JPEG of ``quality`` (1-100) and read back (the training pack's codec)."""
+    images = [decode(*encode(data.image(i)[None], int(quality)))[0] for i in range(len(data))]
     return data.remade(f"{data.name}_jpeg{quality:g}", images, list(data.points))
 
 
