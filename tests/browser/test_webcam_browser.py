@@ -28,9 +28,12 @@ MIN_FRAMES = 20
 MIN_FACE_RATIO = 0.9
 STREAM_TIMEOUT_S = 120.0  # includes fetching and compiling the ~10 MB model on first start
 # In-page tracking against Python's per-image mesh of the same pixels measured 1.1 px mean, 2.8 px worst point, with
-# eyes ~100 px apart; a mirrored frame, another face or a scaled coordinate is off by tens of pixels.
+# eyes ~100 px apart; but the page's mesh follows its previous frame's face, so now and then one contour point of
+# the 468 lands further off (8.3 px once in a full run): the bound is on the 95th percentile, which one or a few
+# stray points cannot move, while a mirrored frame, another face or a scaled coordinate moves nearly every point by
+# tens of pixels.
 MEAN_PX = 3.0
-MAX_PX = 8.0
+P95_PX = 6.0
 # A 640x480 frame is ~900 kB raw and tens of kB as JPEG; control events (the mode switch) are under 200 bytes.
 FRAME_BYTES = 10_000
 
@@ -75,8 +78,10 @@ def test_browser_mode_meshes_in_page_and_sends_no_frame(page, save_screenshot):
     python = min(faces, key=lambda f: float(np.abs(f.points.mean(0) - in_page.mean(0)).sum())).points
     assert in_page.shape == python.shape == (468, 2)
     error = np.linalg.norm(in_page - python, axis=1)
-    assert error.mean() <= MEAN_PX and error.max() <= MAX_PX, (
-        f"in-page points are {error.mean():.1f} px from Python MediaPipe's on average, {error.max():.1f} px at worst")
+    p95 = float(np.percentile(error, 95))
+    assert error.mean() <= MEAN_PX and p95 <= P95_PX, (
+        f"in-page points are {error.mean():.1f} px from Python MediaPipe's on average, {p95:.1f} px at the 95th "
+        f"percentile ({error.max():.1f} px at worst)")
     save_screenshot(page, "webcam_browser")
 
     uploads = [f"{r.method} {r.url} ({len(r.post_data_buffer or b'')} bytes)" for r in sent
