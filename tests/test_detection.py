@@ -35,6 +35,7 @@ from kpdemo.detection.faces import (
     NOISE_GATE,
     BoxCalibration,
     DenoisedDetector,
+    DownscaledDetector,
     MediaPipeFaceDetector,
     noise_level,
     overlap,
@@ -153,6 +154,27 @@ def test_a_face_in_the_dark_is_found_on_a_smoothed_copy(astronaut: np.ndarray) -
     for video in (False, True):
         found = default_detector().detect(dark, video)
         assert len(found) == 1 and overlap(found[0].box, where) > 0.6, (video, found)
+
+
+def test_a_camera_sized_array_is_detected_at_the_uploads_size(astronaut: np.ndarray) -> None:
+    """An array over 1,600 px (a camera's full frame handed to ``predict``, which ``read_image`` would have shrunk)
+    is detected on a copy shrunk to that size: the detector behind sees at most 1,600 px, the face comes back in
+    the big array's pixels where the small picture's face lies scaled up, and the landmarks, cut from the full
+    array, agree with the small picture's. (Before, the photo detector's tiles covered the whole 4,000 px array:
+    seconds, and a second "face" on the mission patch.)"""
+    import cv2
+
+    inner = _Counting()
+    DownscaledDetector(inner).detect(np.zeros((3000, 4000, 3), np.uint8))
+    assert [seen.shape for seen in inner.seen] == [(1200, 1600, 3)]
+    scale = 4000 / astronaut.shape[1]
+    big = cv2.resize(astronaut, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    (small_face,) = default_detector().detect(astronaut)
+    (big_face,) = default_detector().detect(big)
+    assert overlap(big_face.box, small_face.box * scale) > 0.9
+    model = get_predictor("checkpoint:ibug68_pip")
+    (small_points,), (big_points,) = ([f.points for f in model.predict(image)] for image in (astronaut, big))
+    assert np.abs(big_points / scale - small_points).mean() < 0.5  # px of the 512 px picture
 
 
 def test_mesh_finds_small_faces_through_the_full_range_detector(astronaut: np.ndarray) -> None:

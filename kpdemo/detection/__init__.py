@@ -11,6 +11,7 @@ from kpdemo.detection.base import Face, LandmarkPredictor
 from kpdemo.detection.checkpoint import CheckpointPredictor
 from kpdemo.detection.faces import (
     Detection,
+    DownscaledDetector,
     FaceDetector,
     FallbackDetector,
     HaarFaceDetector,
@@ -31,8 +32,8 @@ from kpdemo.detection.registry import (
 )
 
 __all__ = [
-    "DEFAULT_KEY", "CheckpointPredictor", "Detection", "Face", "FaceDetector", "FallbackDetector", "HaarFaceDetector",
-    "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor", "MergedDetector",
-    "PhotoVideoDetector", "PredictorEntry", "TiledDetector", "as_rgb", "available_predictors", "default_detector",
-    "get_predictor", "image_array", "predictor_choices", "read_image",
+    "DEFAULT_KEY", "CheckpointPredictor", "Detection", "DownscaledDetector", "Face", "FaceDetector", "FallbackDetector",
+    "HaarFaceDetector", "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor",
+    "MergedDetector", "PhotoVideoDetector", "PredictorEntry", "TiledDetector", "as_rgb", "available_predictors",
+    "default_detector", "get_predictor", "image_array", "predictor_choices", "read_image",
 ]
