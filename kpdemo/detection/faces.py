@@ -80,7 +80,9 @@ class Detection:
     ``angle`` is the face's roll: its eye line's angle in degrees (image axes, from the subject's right eye to the
     left; 0 = upright), the ``angle`` of :func:`~kpdemo.detection.crops.crop_matrix` that cuts the face upright.
     BlazeFace's eye keypoints give it to within a few degrees up to ~60 deg of roll; Haar gives 0; beyond that
-    :class:`OrientedDetector` finds it.
+    :class:`OrientedDetector` finds it. ``others`` are the same face as :class:`OrientedDetector` also saw it at
+    other rolls (each with its own box and angle), surest first: the landmark model may judge between them (see
+    :meth:`~kpdemo.detection.checkpoint.CheckpointPredictor.first_answers`).
     """
 
     box: np.ndarray
@@ -88,9 +90,14 @@ class Detection:
     detector: str
     calibration: BoxCalibration
     angle: float = 0.0
+    others: tuple[Detection, ...] = ()
 
     def landmark_box(self) -> tuple[float, float, float]:
         return self.calibration.landmark_box(self.box, self.angle)
+
+    def scaled(self, factors: np.ndarray) -> Detection:
+        """This detection (and its ``others``) with every box multiplied by ``factors`` (x0, y0, x1, y1)."""
+        return replace(self, box=self.box * factors, others=tuple(other.scaled(factors) for other in self.others))
 
 
 class FaceDetector:
@@ -335,8 +342,15 @@ class OrientedDetector(FaceDetector):
         surest = max(views, key=lambda turn: views[turn][0].score)
         agreeing = min(QUARTER_TURNS, key=lambda turn: abs(wrapped(det.angle - turn)))
         trusted = agreeing in views and views[agreeing][0].score >= views[surest][0].score - TRUST_MARGIN
-        turn = agreeing if trusted else surest
-        seen, matrix = views[turn]
+        chosen = agreeing if trusted else surest
+        others = sorted((turn for turn in views if turn != chosen), key=lambda turn: -views[turn][0].score)
+        return replace(self._seen_at(det, chosen, *views[chosen]),
+                       others=tuple(self._seen_at(det, turn, *views[turn]) for turn in others))
+
+    @staticmethod
+    def _seen_at(det: Detection, turn: float, seen: Detection, matrix: np.ndarray) -> Detection:
+        """``det`` as the face ``seen`` in the crop turned by ``turn`` (cut by ``matrix``) places it: that view's
+        box, upright, in image pixels, its calibration and the roll it gives."""
         x0, y0, x1, y1 = (float(v) for v in seen.box)
         centre = crop_to_image(np.array([[(x0 + x1) / 2, (y0 + y1) / 2]]), matrix)[0]
         half = np.sqrt((x1 - x0) * (y1 - y0)) / np.hypot(*matrix[0, :2]) / 2  # crop px -> image px
@@ -495,7 +509,7 @@ class DownscaledDetector(FaceDetector):
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         back = np.array([w / size[0], h / size[1]] * 2, np.float32)  # per axis: rounding the size moves it a hair
-        return [replace(det, box=det.box * back) for det in self.detector.detect(small, video)]
+        return [det.scaled(back) for det in self.detector.detect(small, video)]
 
 
 class PhotoVideoDetector(FaceDetector):
