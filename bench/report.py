@@ -154,7 +154,9 @@ TURNED_FACES = SweepSection(
     "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
     "faces found, and in brackets the failures (NME > 10% or no face found). Ours finds each face's roll "
     "with BlazeFace looking through quarter turns and cuts its crops upright "
-    "(`OrientedDetector` in `kpdemo/detection/faces.py`).")
+    "(`OrientedDetector` in `kpdemo/detection/faces.py`); when its model cannot read the first crop (its answer "
+    "and its answer on the mirrored crop disagree), it reads the face at the other turns BlazeFace saw it at "
+    "(`CheckpointPredictor.first_answers`).")
 
 CLOSEUPS = SweepSection(
     "closeup", "window", "window {}", "faces cut by the frame",

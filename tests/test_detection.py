@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,10 @@ def test_a_camera_sized_array_is_detected_at_the_uploads_size(astronaut: np.ndar
     inner = _Counting()
     DownscaledDetector(inner).detect(np.zeros((3000, 4000, 3), np.uint8))
     assert [seen.shape for seen in inner.seen] == [(1200, 1600, 3)]
+    seen_turned = Detection(np.array([10, 20, 30, 40], np.float32), 0.8, "d", BoxCalibration(1, 0, 0), 90.0)
+    scaled = replace(seen_turned, angle=0.0, others=(seen_turned,)).scaled(np.array([2, 3, 2, 3], np.float32))
+    for det in (scaled, *scaled.others):  # the rolls the face was also seen at move with it
+        np.testing.assert_array_equal(det.box, [20, 60, 60, 120])
     scale = 4000 / astronaut.shape[1]
     big = cv2.resize(astronaut, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     (small_face,) = default_detector().detect(astronaut)

@@ -72,12 +72,14 @@ class PhotoRecipe:
 
     @property
     def crops_per_face(self) -> int:
-        """Network inputs per face on a photo: the detector-box crop plus every refine view (x2 when mirrored)."""
-        return 1 + self.passes * len(self.views) * (2 if self.mirror else 1)
+        """Network inputs per face on a photo: the detector-box crop and its mirror image (the roll check of
+        :meth:`CheckpointPredictor.first_answers`) plus every refine view (x2 when mirrored)."""
+        return 2 + self.passes * len(self.views) * (2 if self.mirror else 1)
 
 
 #: The photo path's recipe: two refine passes on crops turned upright on the previous answer's eye line, each the
-#: mean of the crop turned by -10, 0, +10 degrees and their mirror images (13 network crops a face, 3 batched calls).
+#: mean of the crop turned by -10, 0, +10 degrees and their mirror images (14 network crops a face with the first
+#: crop's mirror image, which checks the face's roll; 4 batched calls).
 #: Chosen on validation faces only (``python bench/photo_path.py``, ``bench/results/photo_path_val.csv``), against
 #: one plain refine pass with its mirror (the recipe before), for the shipped 68-point model: 300-W val NME 3.62 ->
 #: 3.52% (-2.8%), the same faces tilted +-25 deg 3.75 -> 3.51%, +-40 deg 4.48 -> 3.54% (with the first-cycle model,

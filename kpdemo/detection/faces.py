@@ -309,7 +309,10 @@ class OrientedDetector(FaceDetector):
     :data:`TRUST_MARGIN`. On 300-W faces turned by 0-180 deg (120 val and 120 train images, 11 angles each), that
     margin left 3 of the 1,320 val rolls and 2 of the 1,320 train ones more than 30 deg off, at most 2 of 120 at
     any angle (median error 1.5-2.5 deg), where the surest turn alone left 5 and 4, and the detector's own roll
-    failed from 90 deg on (margins tried: 0.02-0.15, chosen on the val images, confirmed on the train ones).
+    failed from 90 deg on (margins tried: 0.02-0.15, chosen on the val images, confirmed on the train ones). The
+    turns it did not choose go with the face (``Detection.others``, each with its own box and roll): a blurred
+    upright face now and then scores higher on its side, and the landmark model, which can tell a face it cannot
+    read, then tries them (:meth:`~kpdemo.detection.checkpoint.CheckpointPredictor.first_answers`).
 
     A face no turn confirms is dropped: BlazeFace's false faces (a helmet visor, a badge on a suit, seen on the
     astronaut photo turned) are faces from no side, while every one of those 2,640 real faces was confirmed. So the
@@ -330,7 +333,8 @@ class OrientedDetector(FaceDetector):
 
     def orient(self, image: np.ndarray, det: Detection) -> Detection | None:
         """``det`` with the roll and box of the centred face ``orienter`` sees through the quarter turns (the turn
-        nearest the detector's own roll unless another is surer by :data:`TRUST_MARGIN`); None if it sees none."""
+        nearest the detector's own roll unless another is surer by :data:`TRUST_MARGIN`), the other turns that see
+        it as its ``others``; None if it sees none."""
         views: dict[float, tuple[Detection, np.ndarray]] = {}
         for turn in QUARTER_TURNS:
             crop, matrix = around(image, det.box, self.crop_size, turn)
