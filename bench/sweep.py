@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import PRESENTATION, predictors_for, score, summary  # noqa: E402
+from bench.accuracy import PRESENTATION, predictors_for, score, summary, updated  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.markdown import step_text  # noqa: E402
 
@@ -85,21 +85,6 @@ def write(table: pd.DataFrame, key: str, xlabel: str, out: Path, reverse: bool =
     plot(table, key, xlabel, out.with_suffix(".png"), reverse, log_x)
     print(table[[key, "model", "found_rate", "nme_found_mean", "nme_common_mean",
                  "failure_rate_common_10pct"]].to_string(index=False))
-
-
-def updated(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
-    """``old`` with the rows of ``new``'s models replaced by ``new``'s, in ``old``'s order (a model new to it goes
-    last in each step). Why: the peers' rows do not change when a model of ours is retrained (their detectors and
-    meshes are deterministic, and so are the harder copies), so rerunning only ours gives the table a full rerun
-    would, in about half the time."""
-    if set(old[key]) != set(new[key]):
-        raise ValueError(f"the sweep's steps {sorted(set(new[key]))} are not the saved table's "
-                         f"{sorted(set(old[key]))}: rerun every model")
-    steps = list(dict.fromkeys(old[key]))
-    models = list(dict.fromkeys([*old["model"], *new["model"]]))
-    merged = pd.concat([old[~old["model"].isin(set(new["model"]))], new], ignore_index=True)
-    order = merged[key].map(steps.index) * len(models) + merged["model"].map(models.index)
-    return merged.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
 def main(argv: list[str] | None, description: str, steps: tuple[float, ...],

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from bench import blur, closeup, jpeg, low_light, occlusion, rotation, small_faces
-from bench.accuracy import predictors_for
+from bench.accuracy import predictors_for, updated
 from bench.photo_path import tilted
-from bench.sweep import held_out, updated
+from bench.sweep import held_out
 
 pytestmark = pytest.mark.needs_data
 MODEL = "checkpoint:ibug68_pip"
@@ -134,8 +134,13 @@ def test_an_update_replaces_one_models_rows_in_place() -> None:
     merged = updated(old, new, "size")
     assert merged.to_dict("list") == {"size": [160, 160, 48, 48], "model": ["ours", "peer"] * 2,
                                       "nme": [0.5, 2.0, 0.7, 4.0]}
+    # some steps only (accuracy's datasets a model is scored on): the others keep their rows
+    assert updated(old, new.iloc[1:], "size")["nme"].tolist() == [1.0, 2.0, 0.7, 4.0]
+    # a model new to a step goes last in it
+    added = updated(old, pd.DataFrame({"size": [48], "model": ["candidate"], "nme": [0.1]}), "size")
+    assert added["model"].tolist() == ["ours", "peer", "ours", "peer", "candidate"]
     with pytest.raises(ValueError, match="rerun every model"):
-        updated(old, new.iloc[:1], "size")
+        updated(old, pd.DataFrame({"size": [96], "model": ["ours"], "nme": [0.5]}), "size")
 
 
 @pytest.mark.parametrize("bench, args", [
