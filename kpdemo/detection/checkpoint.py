@@ -26,7 +26,7 @@ import torch
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.detection.base import Face, LandmarkPredictor
 from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn
-from kpdemo.detection.faces import GIVEN_BOX, Detection, FaceDetector, default_detector
+from kpdemo.detection.faces import GIVEN_BOX, QUARTER_TURNS, Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
 from kpdemo.schemas import flip_horizontal, get_schema
 
@@ -309,8 +309,13 @@ class CheckpointPredictor(LandmarkPredictor):
         return self._faces(image, self.detector.detect(image, video=video), video)
 
     def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
-        """Each box taken as its face's landmark box (:data:`GIVEN_BOX`), then the photo path as after a detector."""
-        detections = [Detection(box, 1.0, "given box", GIVEN_BOX) for box in boxes]
+        """Each box taken as its face's landmark box (:data:`GIVEN_BOX`) of an upright face, then the photo path as
+        after a detector. A box says nothing of the face's roll, so the other quarter turns are the face's other
+        rolls: a face on its side, which the model cannot read upright, is read at the turn it can
+        (:meth:`first_answers`)."""
+        detections = [Detection(box, 1.0, "given box", GIVEN_BOX, 0.0,
+                                tuple(Detection(box, 1.0, "given box", GIVEN_BOX, turn) for turn in QUARTER_TURNS[1:]))
+                      for box in boxes]
         return self._faces(image, detections, video=False)
 
     def _faces(self, image: np.ndarray, detections: list[Detection], video: bool) -> list[Face]:
