@@ -207,8 +207,8 @@ class CheckpointPredictor(LandmarkPredictor):
         (cx, cy), side = to_window.T @ ((lo + hi) / 2), float((hi - lo).max())
         return crop_matrix(float(cx), float(cy), self.meta.crop_scale * side * scale, self.input_hw, angle)
 
-    def crop_points(self, image: np.ndarray, matrices: list[np.ndarray], video: bool = False,
-                    mirror: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    def crop_points(self, image: np.ndarray, matrices: list[np.ndarray], mirror: bool = False,
+                    video: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """(N, K, 2) crop-pixel points of the crops the matrices cut (one batched network call; ``video``: on the
         live-frame network) and, with ``mirror``, the same from the mirrored crops, mapped back through the schema's
         flip permutation (their mirror twins; else None)."""
@@ -226,7 +226,7 @@ class CheckpointPredictor(LandmarkPredictor):
         ``mirror`` also runs the mirrored crops and averages each point with its mirror twin's estimate: test-time
         flip averaging, ~1.4% lower NME on 300-W validation faces for the PIP 68-point model, at twice the compute,
         so photos only."""
-        points, twins = self.crop_points(image, matrices, video, mirror)
+        points, twins = self.crop_points(image, matrices, mirror, video)
         if twins is not None:
             points = (points + twins) / 2
         return [crop_to_image(p, m) for p, m in zip(points, matrices, strict=True)]
@@ -249,14 +249,14 @@ class CheckpointPredictor(LandmarkPredictor):
         (``Detection.others``), their first crops are read too, and the least doubtful wins if its doubt is under
         half the first's. The answers kept are the unmirrored crops', as without the check."""
         matrices = [self.crop_for(d) for d in detections]
-        points, twins = self.crop_points(image, matrices, video, mirror=True)
+        points, twins = self.crop_points(image, matrices, mirror=True, video=video)
         doubts = self.doubt(points, twins)
         chosen, answers = list(detections), [crop_to_image(p, m) for p, m in zip(points, matrices, strict=True)]
         for i, det in enumerate(detections):
             if doubts[i] <= ROLL_DOUBT or not det.others:
                 continue
             other_matrices = [self.crop_for(other) for other in det.others]
-            other_points, other_twins = self.crop_points(image, other_matrices, video, mirror=True)
+            other_points, other_twins = self.crop_points(image, other_matrices, mirror=True, video=video)
             other_doubts = self.doubt(other_points, other_twins)
             best = int(np.argmin(other_doubts))
             if other_doubts[best] < doubts[i] / 2:

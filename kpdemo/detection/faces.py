@@ -80,8 +80,9 @@ class Detection:
     ``angle`` is the face's roll: its eye line's angle in degrees (image axes, from the subject's right eye to the
     left; 0 = upright), the ``angle`` of :func:`~kpdemo.detection.crops.crop_matrix` that cuts the face upright.
     BlazeFace's eye keypoints give it to within a few degrees up to ~60 deg of roll; Haar gives 0; beyond that
-    :class:`OrientedDetector` finds it. ``others`` are the same face as :class:`OrientedDetector` also saw it at
-    other rolls (each with its own box and angle), surest first: the landmark model may judge between them (see
+    :class:`OrientedDetector` finds it. ``others`` are the same face at other rolls it may have (each with its own
+    box and angle): the other quarter turns :class:`OrientedDetector` saw it at, surest first, or those of a box a
+    caller handed in, which says nothing of the roll; the landmark model may judge between them (see
     :meth:`~kpdemo.detection.checkpoint.CheckpointPredictor.first_answers`).
     """
 
