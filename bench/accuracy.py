@@ -48,7 +48,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.dlib_peer import DlibPredictor, dlib_available  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
-from kpdemo.detection import LandmarkPredictor, available_predictors, get_predictor  # noqa: E402
+from kpdemo.detection import Face, LandmarkPredictor, available_predictors, get_predictor  # noqa: E402
 from kpdemo.metrics import failure_rate, normaliser, point_errors  # noqa: E402
 from kpdemo.schemas import MEDIAPIPE468, KeypointSchema, shared_anchors  # noqa: E402
 
@@ -84,8 +84,8 @@ def present(image: np.ndarray, upscale: int, pad: float) -> tuple[np.ndarray, fl
 Locate = Callable[[LandmarkPredictor, np.ndarray, np.ndarray], np.ndarray | None]
 
 
-def pick_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> np.ndarray | None:
-    """Points of the predicted face whose box holds the true centre (the nearest such box), or None."""
+def picked_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> Face | None:
+    """The predicted face whose box holds the true centre (the nearest such box), or None."""
     centre = truth.mean(0)
     best, best_d = None, np.inf
     for face in predictor.predict(image):
@@ -93,8 +93,14 @@ def pick_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray
         if x0 <= centre[0] <= x1 and y0 <= centre[1] <= y1:
             d = float(np.linalg.norm(face.points.mean(0) - centre))
             if d < best_d:
-                best, best_d = face.points, d
+                best, best_d = face, d
     return best
+
+
+def pick_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> np.ndarray | None:
+    """Points of :func:`picked_face`, or None."""
+    face = picked_face(predictor, image, truth)
+    return None if face is None else face.points
 
 
 def common_anchors(truth_schema: KeypointSchema) -> list[str]:

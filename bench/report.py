@@ -450,6 +450,25 @@ def jitter(results: Path) -> str:
             + "\n\n![jitter](bench/results/jitter.png)")
 
 
+def uncertainty(results: Path) -> str:
+    frame = pd.read_csv(results / "uncertainty.csv")
+    first = frame.iloc[0]
+    rows = [[r.condition, r.found, r.wrong, pct(r.median_uncertainty), "n/a" if pd.isna(r.auc_wrong) else
+             f"{r.auc_wrong:.2f}", pct(r.wrong_flagged), pct(r.good_flagged)] for r in frame.itertuples()]
+    return (f"Does `Face.uncertainty` flag the answers that are wrong? {first['model']}'s full path on the "
+            f"{first['split']} faces of 300-W (common set) and YouTube-Faces, and on the 300-W faces made hard as "
+            "the sweeps above make them; a face's uncertainty is how far the answers its points average (crops "
+            "turned by -10/0/+10 deg, each mirrored) lie from their mean, as a share of the face's size. Wrong: NME "
+            f"> 10%; good: NME < 5%; flagged: uncertainty over {100 * first['threshold']:g}% (`UNCERTAIN`, chosen on "
+            "the validation split: `python bench/uncertainty.py --split val`); AUC: the chance that a wrong answer "
+            "is more uncertain than a right one. The app boxes a flagged face in magenta and says so; the API "
+            "returns `uncertainty` with every face of a photo (`python bench/uncertainty.py` -> "
+            "`bench/results/uncertainty.csv`, every face in `uncertainty_faces.csv`, `uncertainty.png`).\n\n"
+            + markdown_table(["test faces", "found", "wrong", "median uncertainty", "AUC, wrong", "wrong flagged",
+                              "good flagged"], rows)
+            + "\n\n![uncertainty](bench/results/uncertainty.png)")
+
+
 def load(results: Path) -> str:
     frame = pd.read_csv(results / "load.csv")
     total = frame[frame["endpoint"] == "all"].iloc[0]
@@ -482,6 +501,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Blurred faces", BLURRED, "python bench/blur.py"),
     ("Covered faces", OCCLUDED, "python bench/occlusion.py"),
     ("Compressed faces", COMPRESSED, "python bench/jpeg.py"),
+    ("Knowing when it is wrong", uncertainty, "python bench/uncertainty.py"),
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
     ("Photo path", photo_path, "python bench/photo_path.py"),
     ("int8 exports", int8_exports, "python bench/onnx_int8.py"),

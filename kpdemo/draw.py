@@ -15,6 +15,7 @@ from kpdemo.detection.base import Face
 from kpdemo.schemas import KeypointSchema
 
 BOX_COLOUR = (255, 196, 0)
+UNCERTAIN_BOX_COLOUR = (255, 0, 255)  # magenta: a face whose points the model is unsure of (Face.uncertain)
 EDGE_COLOUR = (0, 220, 120)
 POINT_COLOUR = (255, 60, 60)
 EYE_COLOUR = (80, 160, 255)
@@ -63,7 +64,8 @@ def _circles(canvas: np.ndarray, points: np.ndarray, colour: tuple[int, int, int
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema, show_box: bool = True) -> np.ndarray:
-    """A copy of the RGB ``image`` with every face's box, edges and points drawn (eye centres highlighted)."""
+    """A copy of the RGB ``image`` with every face's box, edges and points drawn (eye centres highlighted); the box
+    of a face whose points are uncertain (:attr:`Face.uncertain`) in magenta."""
     canvas = image.copy()
     unit = max(1, round(max(image.shape[:2]) / 500))
     dense = schema.num_points > 100
@@ -73,7 +75,8 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema,
         pts = np.asarray(face.points, np.float64)
         if show_box:
             x0, y0, x1, y1 = (int(round(v)) for v in face.box)
-            cv2.rectangle(canvas, (x0, y0), (x1, y1), BOX_COLOUR, unit, cv2.LINE_AA)
+            colour = UNCERTAIN_BOX_COLOUR if face.uncertain else BOX_COLOUR
+            cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, unit, cv2.LINE_AA)
         for a, b in edges:
             cv2.line(canvas, _px(pts[a]), _px(pts[b]), EDGE_COLOUR, unit, cv2.LINE_AA, shift=4)
         if dense:  # hundreds of mesh points: plain pixel dots, ~20x faster than anti-aliased circles

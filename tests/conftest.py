@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 from kpdemo.config import data_root  # noqa: E402
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kpdemo.detection import CheckpointPredictor
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -39,3 +45,19 @@ def _isolated_user_runs(tmp_path_factory: pytest.TempPathFactory) -> None:
     it takes ~10 s)."""
     os.environ.setdefault("KPDEMO_RUNS", str(tmp_path_factory.mktemp("runs")))
     os.environ.setdefault("KPDEMO_USER_AREA", str(tmp_path_factory.mktemp("user_area")))
+
+
+@pytest.fixture(scope="module")
+def shipped() -> CheckpointPredictor:
+    """The shipped 68-point checkpoint's predictor (built once a process: the registry caches it)."""
+    from kpdemo.detection import get_predictor
+
+    return get_predictor("checkpoint:ibug68_pip")
+
+
+@pytest.fixture(scope="module")
+def astronaut(fixtures_dir: Path) -> np.ndarray:
+    """The committed astronaut photo as the app reads it (RGB uint8)."""
+    from kpdemo.detection import read_image
+
+    return read_image(fixtures_dir / "astronaut.png")

@@ -7,7 +7,7 @@ Python" shows both). Implementations: MediaPipe face mesh and kpdemo checkpoints
 :func:`available_predictors` / :func:`get_predictor` discover and cache them.
 """
 
-from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.base import UNCERTAIN, Face, LandmarkPredictor
 from kpdemo.detection.checkpoint import CheckpointPredictor
 from kpdemo.detection.faces import (
     Detection,
@@ -32,8 +32,8 @@ from kpdemo.detection.registry import (
 )
 
 __all__ = [
-    "DEFAULT_KEY", "CheckpointPredictor", "Detection", "DownscaledDetector", "Face", "FaceDetector", "FallbackDetector",
-    "HaarFaceDetector", "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor",
-    "MergedDetector", "PhotoVideoDetector", "PredictorEntry", "TiledDetector", "as_rgb", "available_predictors",
-    "default_detector", "get_predictor", "image_array", "predictor_choices", "read_image",
+    "DEFAULT_KEY", "UNCERTAIN", "CheckpointPredictor", "Detection", "DownscaledDetector", "Face", "FaceDetector",
+    "FallbackDetector", "HaarFaceDetector", "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector",
+    "MediaPipeMeshPredictor", "MergedDetector", "PhotoVideoDetector", "PredictorEntry", "TiledDetector", "as_rgb",
+    "available_predictors", "default_detector", "get_predictor", "image_array", "predictor_choices", "read_image",
 ]

@@ -289,17 +289,35 @@ class CheckpointPredictor(LandmarkPredictor):
             faces.append(Face(np.concatenate([pts.min(0), pts.max(0)]), pts, face.score))
         return faces
 
-    def refine(self, image: np.ndarray, points: list[np.ndarray], recipe: PhotoRecipe) -> list[np.ndarray]:
-        """Each face's points after the recipe's refine passes (one batched network call per pass)."""
+    def refine(self, image: np.ndarray, points: list[np.ndarray],
+               recipe: PhotoRecipe) -> tuple[list[np.ndarray], list[float | None]]:
+        """Each face's points after the recipe's refine passes (one batched network call per pass), and how far the
+        last pass's answers (every view, and its mirror twin) lie from the points they average: the face's
+        :attr:`~kpdemo.detection.base.Face.uncertainty` (None with a single answer a face)."""
         views = recipe.views
+        spreads: list[float | None] = [None] * len(points)
         for _ in range(recipe.passes):
             windows = []
             for face in points:
                 base = self.roll(face) if recipe.upright else 0.0
                 windows += [self.crop_around(face, scale, base + turn) for scale, turn in views]
-            found = np.stack(self.points_in(image, windows, mirror=recipe.mirror))
+            answers, twins = self.crop_points(image, windows, mirror=recipe.mirror)
+            averaged = answers if twins is None else (answers + twins) / 2
+            found = np.stack([crop_to_image(p, m) for p, m in zip(averaged, windows, strict=True)])
             points = list(found.reshape(len(points), len(views), *found.shape[1:]).mean(1))
-        return points
+            spreads = self.spreads(points, windows, [answers] if twins is None else [answers, twins])
+        return points, spreads
+
+    def spreads(self, points: list[np.ndarray], windows: list[np.ndarray],
+                answers: list[np.ndarray]) -> list[float | None]:
+        """Per face, the mean distance of its crops' answers (``answers``: per kind, one (K, 2) crop answer per
+        window, the faces' windows in turn) from its ``points``, over the longer side of its points' box."""
+        estimates = np.stack([[crop_to_image(p, m) for p, m in zip(kind, windows, strict=True)] for kind in answers], 1)
+        per_face = estimates.reshape(len(points), -1, *estimates.shape[2:])
+        if per_face.shape[1] < 2:
+            return [None] * len(points)
+        return [float(np.linalg.norm(face - mean, axis=-1).mean() / max(float(np.ptp(mean, 0).max()), 1e-6))
+                for face, mean in zip(per_face, points, strict=True)]
 
     def _predict(self, image: np.ndarray, video: bool) -> list[Face]:
         """Detect, crop by the detector's calibrated box, predict; for photos, refine (``meta.refine``) by
@@ -322,6 +340,7 @@ class CheckpointPredictor(LandmarkPredictor):
         if not detections:
             return []
         detections, points = self.first_answers(image, detections, video)
+        spreads: list[float | None] = [None] * len(points)
         if self.meta.refine and not video:
-            points = self.refine(image, points, self.recipe)
-        return [Face(d.box, p, d.score) for d, p in zip(detections, points, strict=True)]
+            points, spreads = self.refine(image, points, self.recipe)
+        return [Face(d.box, p, d.score, u) for d, p, u in zip(detections, points, spreads, strict=True)]

@@ -12,7 +12,7 @@ import numpy as np
 from kpdemo.align import OUTPUT_SIZES, align_face
 from kpdemo.draw import draw_faces
 from kpdemo.frontalize import frontalize, model_note
-from kpdemo.ui.common import faces_in_upload, image_upload, model_picker, report
+from kpdemo.ui.common import faces_in_upload, image_upload, model_picker, report, uncertain_note
 
 
 def align(image_file: str | None, model_key: str, size: str | int, learned: bool = False,
@@ -31,7 +31,8 @@ def align(image_file: str | None, model_key: str, size: str | int, learned: bool
         return None, [], report(exc)
     gallery = [(a.image, f"face {i + 1} ({a.anchors})") for i, a in enumerate(aligned)]
     gallery += [(f, f"face {i + 1} frontalized (learned, 128 px gray)") for i, f in enumerate(frontal)]
-    status = f"{len(aligned)} face{'s' if len(aligned) != 1 else ''} aligned to {size}x{size} with {predictor.name}."
+    status = (f"{len(aligned)} face{'s' if len(aligned) != 1 else ''} aligned to {size}x{size} with "
+              f"{predictor.name}." + uncertain_note(faces))
     return draw_faces(image, faces, predictor.schema), gallery, status
 
 

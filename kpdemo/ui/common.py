@@ -104,3 +104,13 @@ def faces_in_upload(path: str | None, model_key: str) -> tuple[np.ndarray, Landm
     image = read_image(path)
     predictor, faces = predict_faces(model_key, image)
     return image, predictor, faces
+
+
+def uncertain_note(faces: list[Face]) -> str:
+    """A sentence naming the faces whose points are uncertain (magenta boxes), or "" when none is."""
+    unsure = [str(i + 1) for i, face in enumerate(faces) if face.uncertain]
+    if not unsure:
+        return ""
+    which = f"face {unsure[0]}" if len(unsure) == 1 else f"faces {', '.join(unsure)}"
+    return (f" The points of {which} (magenta box) are uncertain: the model's answers on its crops disagree, as on a "
+            "blurred, dark, cut-off or covered face, or a crop that is no face.")

@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 
 from kpdemo.draw import draw_faces
-from kpdemo.ui.common import faces_in_upload, image_upload, model_picker, report
+from kpdemo.ui.common import faces_in_upload, image_upload, model_picker, report, uncertain_note
 
 
 def detect(image_file: str | None, model_key: str) -> tuple[np.ndarray | None, dict | None, str]:
@@ -28,7 +28,7 @@ def detect(image_file: str | None, model_key: str) -> tuple[np.ndarray | None, d
     }
     status = (
         f"{len(faces)} face{'s' if len(faces) != 1 else ''} found by {predictor.name} "
-        f"({predictor.num_points} points each) in {elapsed * 1000:.0f} ms."
+        f"({predictor.num_points} points each) in {elapsed * 1000:.0f} ms." + uncertain_note(faces)
     )
     return draw_faces(image, faces, predictor.schema), coords, status
 
