@@ -461,7 +461,9 @@ def uncertainty(results: Path) -> str:
             "turned by -10/0/+10 deg, each mirrored) lie from their mean, as a share of the face's size. Wrong: NME "
             f"> 10%; good: NME < 5%; flagged: uncertainty over {100 * first['threshold']:g}% (`UNCERTAIN`, chosen on "
             "the validation split: `python bench/uncertainty.py --split val`); AUC: the chance that a wrong answer "
-            "is more uncertain than a right one. The app boxes a flagged face in magenta and says so; the API "
+            "is more uncertain than a right one. The last row: pictures with no face (the 100 non-face patches of "
+            "scikit-image's LFW subset in the demo data, 25x25 gray), where every face found is wrong. The app "
+            "boxes a flagged face in magenta and says so; the API "
             "returns `uncertainty` with every face of a photo (`python bench/uncertainty.py` -> "
             "`bench/results/uncertainty.csv`, every face in `uncertainty_faces.csv`, `uncertainty.png`).\n\n"
             + markdown_table(["test faces", "found", "wrong", "median uncertainty", "AUC, wrong", "wrong flagged",

@@ -7,8 +7,10 @@ which faces to drop or send to a person, so this bench scores the full path of o
 and made hard in the ways the sweeps make them (blurred, cut by the frame, in dim light, partly covered), and asks
 of each face: was it wrong (NME > 10%), and did its uncertainty pass :data:`kpdemo.detection.UNCERTAIN`? Per
 condition: the ROC AUC of the uncertainty for the wrong answers, the share of wrong answers flagged, the share of
-good ones (NME < 5%) flagged. Faces not found are left out (nothing to flag). The threshold was chosen on the
-validation split (``--split val``); the test split reports. Writes ``bench/results/uncertainty.csv`` (the table),
+good ones (NME < 5%) flagged. Faces not found are left out (nothing to flag). One more row asks the same of
+pictures with no face: the 100 non-face patches of scikit-image's LFW subset in the demo data (25x25 gray), where
+every face found is wrong. The threshold was chosen on the validation split (``--split val``); the test split
+reports. Writes ``bench/results/uncertainty.csv`` (the table),
 ``uncertainty_faces.csv`` (every face) and ``uncertainty.png``.
 
     python bench/uncertainty.py [--split test] [--model checkpoint:ibug68_pip] [--limit N]
@@ -34,6 +36,7 @@ from bench.blur import blurred  # noqa: E402
 from bench.closeup import framed  # noqa: E402
 from bench.low_light import dimmed  # noqa: E402
 from bench.occlusion import covered  # noqa: E402
+from kpdemo.config import data_root  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import UNCERTAIN, LandmarkPredictor, get_predictor  # noqa: E402
 
@@ -47,6 +50,9 @@ CONDITIONS: dict[str, tuple[str, Callable[[LandmarkSet], LandmarkSet]]] = {
     "300-W, 30% covered": ("ibug300w", lambda faces: covered(faces, 0.3)),
 }
 WRONG, GOOD = 0.10, 0.05
+#: scikit-image's ``lfw_subset``, under ``$KPDEMO_DATA``: 100 face patches, then 100 without a face (25x25 gray).
+LFW_SUBSET = Path("demo") / "lfw_subset_25x25.npy"
+NO_FACE = "no face: 100 LFW non-face patches"
 
 
 def faces_scored(predictor: LandmarkPredictor, condition: str, split: str, limit: int | None) -> pd.DataFrame:
@@ -64,6 +70,19 @@ def faces_scored(predictor: LandmarkPredictor, condition: str, split: str, limit
 
     result = score(predictor, harder(faces), None, PRESENTATION[name], locate)
     return pd.DataFrame({"condition": condition, "face": np.arange(len(result.nme)), "nme": result.nme,
+                         "uncertainty": uncertainties})
+
+
+def no_faces_scored(predictor: LandmarkPredictor) -> pd.DataFrame:
+    """One row per non-face patch: a face found there is wrong (NME 100%), with the uncertainty of the surest one;
+    a patch where none is found has NME inf (not found), as in :func:`faces_scored`."""
+    patches = np.load(data_root() / LFW_SUBSET)[100:]
+    nme, uncertainties = [], []
+    for patch in patches:
+        found = predictor.predict(np.repeat(np.round(255 * patch).astype(np.uint8)[..., None], 3, axis=2))
+        nme.append(1.0 if found else np.inf)
+        uncertainties.append(found[0].uncertainty if found and found[0].uncertainty is not None else np.nan)
+    return pd.DataFrame({"condition": NO_FACE, "face": np.arange(len(patches)), "nme": nme,
                          "uncertainty": uncertainties})
 
 
@@ -89,16 +108,21 @@ def summary_row(condition: str, part: pd.DataFrame) -> dict[str, object]:
 
 
 def summarise(faces: pd.DataFrame) -> pd.DataFrame:
-    """Per condition and over all faces: found, wrong, AUC, and the shares flagged at :data:`UNCERTAIN`."""
-    rows = [summary_row(condition, part) for condition, part in faces.groupby("condition", sort=False)]
-    return pd.DataFrame(rows + [summary_row("all", faces)])
+    """Per condition, then over the faces of every condition with a face ("all"), then the no-face row when
+    measured: found, wrong, AUC, and the shares flagged at :data:`UNCERTAIN`."""
+    with_faces = faces[faces["condition"] != NO_FACE]
+    rows = [summary_row(condition, part) for condition, part in with_faces.groupby("condition", sort=False)]
+    rows.append(summary_row("all", with_faces))
+    if (faces["condition"] == NO_FACE).any():
+        rows.append(summary_row(NO_FACE, faces[faces["condition"] == NO_FACE]))
+    return pd.DataFrame(rows)
 
 
 def plot(faces: pd.DataFrame, path: Path) -> None:
     """Each found face's NME against its uncertainty (log-log), one colour a condition, the threshold and the
-    wrong-answer line drawn."""
+    wrong-answer line drawn (the no-face row has no NME to draw)."""
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    found = faces[np.isfinite(faces["nme"]) & np.isfinite(faces["uncertainty"])]
+    found = faces[np.isfinite(faces["nme"]) & np.isfinite(faces["uncertainty"]) & (faces["condition"] != NO_FACE)]
     for condition, part in found.groupby("condition", sort=False):
         ax.scatter(100 * part["uncertainty"], 100 * part["nme"], s=6, alpha=0.5, label=condition)
     ax.axvline(100 * UNCERTAIN, color="k", lw=1, ls="--", label=f"flagged above {100 * UNCERTAIN:g}%")
@@ -120,12 +144,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "uncertainty.csv")
     args = parser.parse_args(argv)
     predictor = get_predictor(args.model)
-    faces = pd.concat([faces_scored(predictor, condition, args.split, args.limit) for condition in CONDITIONS],
-                      ignore_index=True)
+    faces = pd.concat([*(faces_scored(predictor, condition, args.split, args.limit) for condition in CONDITIONS),
+                       no_faces_scored(predictor)], ignore_index=True)
     faces.attrs["model"] = predictor.name
     table = summarise(faces)
     table.insert(1, "model", predictor.name)
-    table.insert(2, "split", args.split)
+    table.insert(2, "split", np.where(table["condition"] == NO_FACE, "demo", args.split))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.6g")
     faces.to_csv(args.out.with_name(args.out.stem + "_faces.csv"), index=False, float_format="%.6g")
