@@ -84,6 +84,11 @@ def present(image: np.ndarray, upscale: int, pad: float) -> tuple[np.ndarray, fl
 Locate = Callable[[LandmarkPredictor, np.ndarray, np.ndarray], np.ndarray | None]
 
 
+def first(faces: LandmarkSet, limit: int | None) -> LandmarkSet:
+    """The first ``limit`` faces of ``faces`` (all when None): a quick run before a harder copy is made of them."""
+    return faces if limit is None else faces.select(np.arange(min(limit, len(faces))))
+
+
 def picked_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> Face | None:
     """The predicted face whose box holds the true centre (the nearest such box), or None."""
     centre = truth.mean(0)

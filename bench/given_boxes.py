@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import PRESENTATION, RESULTS, Locate, predictors_for, score, summary  # noqa: E402
+from bench.accuracy import PRESENTATION, RESULTS, Locate, first, predictors_for, score, summary  # noqa: E402
 from bench.dlib_peer import DlibPredictor, dlib_available  # noqa: E402
 from bench.photo_path import tilted  # noqa: E402
 from kpdemo.datasets import load_dataset  # noqa: E402
@@ -90,8 +90,7 @@ def run(datasets: list[str], split: str, limit: int | None, models: list[str] | 
     rows = []
     sources = box_sources()
     for name in datasets:
-        upright = load_dataset(name).split(split)
-        upright = upright if limit is None else upright.select(np.arange(min(limit, len(upright))))
+        upright = first(load_dataset(name).split(split), limit)
         predictors = predictors_for(upright.schema.id, models)
         for turn in turns:
             faces = upright if turn == 0 else tilted(upright, turn, whole=True)

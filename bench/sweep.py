@@ -17,11 +17,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import PRESENTATION, predictors_for, score, summary, updated  # noqa: E402
+from bench.accuracy import PRESENTATION, first, predictors_for, score, summary, updated  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.markdown import step_text  # noqa: E402
 
@@ -32,7 +31,7 @@ DATASET = "ibug300w"
 def held_out(split: str, limit: int | None) -> LandmarkSet:
     """The split's faces, only the first ``limit`` when given."""
     faces = load_dataset(DATASET).split(split)
-    return faces if limit is None else faces.select(np.arange(min(limit, len(faces))))
+    return first(faces, limit)
 
 
 def sweep(faces: LandmarkSet, harder: Callable[[LandmarkSet, float], LandmarkSet], steps: list[float], key: str,

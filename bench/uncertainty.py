@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import PRESENTATION, RESULTS, picked_face, score  # noqa: E402
+from bench.accuracy import PRESENTATION, RESULTS, first, picked_face, score  # noqa: E402
 from bench.blur import blurred  # noqa: E402
 from bench.closeup import framed  # noqa: E402
 from bench.low_light import dimmed  # noqa: E402
@@ -58,9 +58,7 @@ NO_FACE = "no face: 100 LFW non-face patches"
 def faces_scored(predictor: LandmarkPredictor, condition: str, split: str, limit: int | None) -> pd.DataFrame:
     """One row per face of the condition: its NME (inf when not found) and its uncertainty (NaN when not found)."""
     name, harder = CONDITIONS[condition]
-    faces = load_dataset(name).split(split)
-    if limit is not None:
-        faces = faces.select(np.arange(min(limit, len(faces))))
+    faces = first(load_dataset(name).split(split), limit)
     uncertainties: list[float] = []
 
     def locate(model: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> np.ndarray | None:

@@ -48,11 +48,6 @@ from kpdemo.models import build_model
 from kpdemo.schemas import KAGGLE15, MEDIAPIPE468, MEDIAPIPE478, get_schema
 
 
-@pytest.fixture(scope="module")
-def astronaut(fixtures_dir: Path) -> np.ndarray:
-    return read_image(fixtures_dir / "astronaut.png")
-
-
 def grown(box: np.ndarray, margin: float) -> np.ndarray:
     w, h = box[2] - box[0], box[3] - box[1]
     return np.array([box[0] - margin * w, box[1] - margin * h, box[2] + margin * w, box[3] + margin * h])

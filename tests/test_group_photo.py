@@ -13,13 +13,11 @@ independent of the detectors under test.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
-from kpdemo.detection import get_predictor, read_image
+from kpdemo.detection import get_predictor
 from kpdemo.detection.faces import (
     MEDIAPIPE_FULL_CALIBRATION,
     Detection,
@@ -51,11 +49,6 @@ def paste(canvas: np.ndarray, astronaut: np.ndarray, face_width: int, x: int, y:
     canvas[y : y + size[1], x : x + size[0]] = resized
     box = (FACE_BOX - [x0, y0, x0, y0]) * scale + [x, y, x, y]
     return box, size[0]
-
-
-@pytest.fixture(scope="module")
-def astronaut(fixtures_dir: Path) -> np.ndarray:
-    return read_image(fixtures_dir / "astronaut.png")
 
 
 @pytest.fixture(scope="module")

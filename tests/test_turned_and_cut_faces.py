@@ -19,7 +19,6 @@ from kpdemo.detection import (
     FaceDetector,
     default_detector,
     get_predictor,
-    read_image,
 )
 from kpdemo.detection.crops import crop_matrix, upright_angle, wrapped
 from kpdemo.detection.faces import MEDIAPIPE_SHORT_CALIBRATION, BoxCalibration, PaddedDetector, TurnedDetector
@@ -28,11 +27,6 @@ from kpdemo.schemas import IBUG68
 MODEL = "checkpoint:ibug68_pip"
 MODEL_PATH = Path(__file__).resolve().parents[1] / "checkpoints" / "ibug68_pip.pt"
 FRAME = 480  # px, the side of a close-up picture
-
-
-@pytest.fixture(scope="module")
-def astronaut(fixtures_dir: Path) -> np.ndarray:
-    return read_image(fixtures_dir / "astronaut.png")
 
 
 @pytest.fixture(scope="module")

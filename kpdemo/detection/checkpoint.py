@@ -295,7 +295,7 @@ class CheckpointPredictor(LandmarkPredictor):
         last pass's answers (every view, and its mirror twin) lie from the points they average: the face's
         :attr:`~kpdemo.detection.base.Face.uncertainty` (None with a single answer a face)."""
         views = recipe.views
-        spreads: list[float | None] = [None] * len(points)
+        last_pass: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # its windows and answers
         for _ in range(recipe.passes):
             windows = []
             for face in points:
@@ -305,8 +305,8 @@ class CheckpointPredictor(LandmarkPredictor):
             averaged = answers if twins is None else (answers + twins) / 2
             found = np.stack([crop_to_image(p, m) for p, m in zip(averaged, windows, strict=True)])
             points = list(found.reshape(len(points), len(views), *found.shape[1:]).mean(1))
-            spreads = self.spreads(points, windows, [answers] if twins is None else [answers, twins])
-        return points, spreads
+            last_pass = windows, [answers] if twins is None else [answers, twins]
+        return points, [None] * len(points) if last_pass is None else self.spreads(points, *last_pass)
 
     def spreads(self, points: list[np.ndarray], windows: list[np.ndarray],
                 answers: list[np.ndarray]) -> list[float | None]:
