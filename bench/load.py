@@ -46,14 +46,14 @@ from bench.app_server import App, running_app  # noqa: E402
 from bench.gradio_stream import StreamSession, play  # noqa: E402
 from bench.webcam_latency import cpu_name, make_frames  # noqa: E402
 from bench.webcam_stream import CAMERA_FPS, annotated_ok  # noqa: E402
-from kpdemo.detection import read_image  # noqa: E402
+from kpdemo.detection import DEFAULT_KEY, read_image  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 EXAMPLES = sorted(p for p in (REPO / "examples").iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
 PHOTO = REPO / "tests" / "fixtures" / "astronaut.png"
-MODEL = "mediapipe468"
+MODEL = DEFAULT_KEY  # what a visitor who picks nothing gets
 ALIGN_SIZE = "256"
 RSS_GROWTH_TARGET = 0.25
 
@@ -71,7 +71,7 @@ class Record:
 
 
 def predict(client: Any, endpoint: str, image: Path) -> tuple:
-    """One documented API call (see tests/test_api.py): ``/detect`` or ``/align`` on ``image`` with MediaPipe."""
+    """One documented API call (see tests/test_api.py): ``/detect`` or ``/align`` on ``image``, default model."""
     from gradio_client import handle_file
 
     if endpoint == "/detect":
@@ -159,7 +159,7 @@ def stream_client(load: Load, client: int, frames: list[bytes], until: threading
     """One webcam stream at the camera rate while the API clients work (``until`` set), ``max_frames`` at most."""
     sent = time.monotonic()
     try:
-        with StreamSession.connect(load.app.url) as session:
+        with StreamSession.connect(load.app.url, values={"Model": MODEL}) as session:
             for n, (_, round_trip, outputs) in enumerate(
                     play(session, frames, load.deadline - time.monotonic(), CAMERA_FPS), start=1):
                 problem = "" if annotated_ok(outputs) else "streamed frame does not decode at 640x480"
@@ -213,7 +213,7 @@ def summarise(load: Load, seconds: float, clients: int, log_text: str) -> pd.Dat
     table = pd.DataFrame(rows).assign(
         clients=clients, seconds=round(seconds, 1), rss_after_mark_mib=round(mark), rss_mark_requests=load.rss_after,
         rss_after_run_mib=round(rss_end), rss_growth=round((rss_end - mark) / mark, 3),
-        server_tracebacks=log_text.count("Traceback (most recent call last)"),
+        server_tracebacks=log_text.count("Traceback (most recent call last)"), model=MODEL,
         cpu=cpu_name(), cpu_threads=os.cpu_count(), load_avg_1min=round(os.getloadavg()[0], 2))
     return table
 

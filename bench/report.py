@@ -378,7 +378,8 @@ def footprint(results: Path) -> str:
     return ("Model files and the cold start of `python app.py` (`python bench/footprint.py` -> "
             "`bench/results/model_size.csv`, `cold_start.csv`): "
             f"page served after {starts['page_served_s'].median():.1f} s and first Detect answered after "
-            f"{starts['first_detect_s'].median():.1f} s (median of {len(starts)} starts"
+            f"{starts['first_detect_s'].median():.1f} s with `{starts['model'].iloc[0]}` "
+            f"(median of {len(starts)} starts"
             + (f", on {starts['cpu'].iloc[0]}" if "cpu" in starts else "") + ").\n\n"
             + markdown_table(["model file", "MiB", "parameters"], rows))
 
@@ -386,14 +387,15 @@ def footprint(results: Path) -> str:
 def webcam_streams(results: Path) -> str:
     frame = pd.read_csv(results / "webcam_stream.csv")
     first = frame.iloc[0]
-    rows = [[users, f"{g['fps'].min():.1f} - {g['fps'].max():.1f}", f"{g['p50_ms'].median():.0f}",
+    rows = [[f"`{model}`", users, f"{g['fps'].min():.1f} - {g['fps'].max():.1f}", f"{g['p50_ms'].median():.0f}",
              f"{g['p95_ms'].max():.0f}", int(g["out_of_order"].sum()), int(g["late"].sum()),
              int(g["bad_frames"].sum()), int(g["error"].notna().sum()), int(g["server_rss_mib"].iloc[0]),
              int(g["cache_files"].iloc[0])]
-            for users, g in frame.groupby("users")]
+            for (model, users), g in frame.groupby(["model", "users"], sort=False)]
     soak = soak_line(results / "soak" / "webcam_stream.csv")
     return (f"Visitors streaming a 30 fps 640x480 face clip at once through the Webcam tab's real endpoint of "
-            f"`python app.py` on loopback, {first['duration_s']:g} s per run, each speaking the page's protocol "
+            f"`python app.py` on loopback (a fresh server per model), {first['duration_s']:g} s per run, each "
+            "speaking the page's protocol "
             f"(`bench/gradio_stream.py`: a frame sent only when the last is answered, on the page's "
             f"{first['stream_every_s']:g} s capture timer), on {first['cpu']} ({first['cpu_threads']} threads, 1-min "
             f"load {first['load_avg_1min']} at the end) (`python bench/webcam_stream.py` -> "
@@ -401,20 +403,22 @@ def webcam_streams(results: Path) -> str:
             "second; round trip: frame sent -> annotated frame back (p50: median over users, p95: worst user); "
             "nothing piled up when no reply answered another frame than the last one sent (out of order) and none "
             "took over 1 s (late).\n\n"
-            + markdown_table(["users", "fps per user (min - max)", "round trip p50 ms", "p95 ms", "out of order",
-                              "late", "bad frames", "broken streams", "server RSS MiB", "files in cache"], rows)
+            + markdown_table(["model", "users", "fps per user (min - max)", "round trip p50 ms", "p95 ms",
+                              "out of order", "late", "bad frames", "broken streams", "server RSS MiB",
+                              "files in cache"], rows)
             + f"\n\n{soak}\n\n![webcam streams](bench/results/webcam_stream.png)")
 
 
 def soak_line(path: Path) -> str:
     """The long single-visitor stream: does anything grow with the stream's length?"""
+    command = ("python bench/webcam_stream.py --users 1 --duration 600 --models checkpoint:ibug68_pip "
+               "--out bench/results/soak")
     if not path.exists():
-        return ("The 10-minute stream is not measured yet: `python bench/webcam_stream.py --users 1 --duration 600 "
-                "--out bench/results/soak` writes `bench/results/soak/webcam_stream.csv`.")
+        return f"The 10-minute stream is not measured yet: `{command}` writes `bench/results/soak/webcam_stream.csv`."
     r = pd.read_csv(path).iloc[0]
-    return (f"One visitor streaming for {r['duration_s'] / 60:g} minutes (`python bench/webcam_stream.py --users 1 "
-            f"--duration {r['duration_s']:g} --out bench/results/soak`): {r['fps']:.1f} fps, {int(r['frames'])} "
-            f"frames, {int(r['late'])} late; server RSS {r['server_rss_start_mib']:.0f} MiB before, "
+    return (f"One visitor streaming `{r['model']}` for {r['duration_s'] / 60:g} minutes (`{command}`): "
+            f"{r['fps']:.1f} fps, {int(r['frames'])} frames, {int(r['late'])} late; server RSS "
+            f"{r['server_rss_start_mib']:.0f} MiB before, "
             f"{r['server_rss_mib']:.0f} MiB after; {int(r['cache_files'])} files ({r['cache_mib']:.1f} MiB) in "
             "Gradio's cache folder at the end (annotated frames travel inline, `kpdemo/ui/stream_image.py`).")
 
@@ -476,7 +480,8 @@ def load(results: Path) -> str:
     total = frame[frame["endpoint"] == "all"].iloc[0]
     rows = [[r.endpoint, r.requests, r.identical_inputs, r.failed, r.truncated, f"{r.per_s:.1f}", f"{r.p50_ms:.0f}",
              f"{r.p95_ms:.0f}"] for r in frame.itertuples()]
-    return (f"{int(total['clients'])} concurrent clients against `python app.py` on loopback: Detect and Align "
+    return (f"{int(total['clients'])} concurrent clients against `python app.py` on loopback, all on "
+            f"`{total['model']}`: Detect and Align "
             "through gradio_client (every other request an identical example, the rest distinct renders) and "
             "webcam streams (the page's protocol, one request per frame), every answer decoded and size-checked "
             f"(`python bench/load.py` -> `bench/results/load.csv`, `load.png`), on {total['cpu']} "

@@ -4,17 +4,18 @@ Each simulated user is one :class:`bench.gradio_stream.StreamSession` (the page'
 first frame, then a frame per ``/stream/{event_id}`` POST, replies read from the event stream) playing a 30 fps
 640x480 face clip rendered from the astronaut photo (``bench/webcam_latency.py``'s frames). Like the page, a user
 captures on the stream's ``stream_every`` timer and never sends while a frame is unanswered, so its frame rate is what
-a browser would show. The server runs on loopback in a subprocess; the users are threads of this process.
+a browser would show. The server runs on loopback in a subprocess, a fresh one per model (the app's default, then
+MediaPipe's mesh, unless ``--models`` says otherwise); the users are threads of this process.
 
 Per user: frames per second (annotated frames received / wall time), round trip per frame (send -> annotated frame
 back; p50, p95, max ms), and whether anything piled up: ``out_of_order`` counts replies whose server frame counter
 (the status line's ``frames: N``) is not the number of frames this user sent, ``late`` replies that took over
 ``LATE_S``, ``bad_frames`` annotated frames that did not decode to 640x480. The server's resident memory before
-and after each run, and the files in its Gradio cache folder after it (``--users 1 --duration 600 --out
-bench/results/soak`` is the 10-minute stream that shows neither grows with the stream). Writes
-``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
+and after each run, and the files in its Gradio cache folder after it (``--users 1 --duration 600 --models
+checkpoint:ibug68_pip --out bench/results/soak`` is the 10-minute stream that shows neither grows with the
+stream). Writes ``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
 
-    nice -n 10 python bench/webcam_stream.py [--users 1 5] [--duration 20] [--model mediapipe468]
+    nice -n 10 python bench/webcam_stream.py [--users 1 5] [--duration 20] [--models KEY ...]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from bench.app_server import App, running_app  # noqa: E402
 from bench.gradio_stream import StreamSession, data_url_bytes, play  # noqa: E402
 from bench.webcam_latency import SIZE_HW, cpu_name, make_frames  # noqa: E402
+from kpdemo.detection import DEFAULT_KEY  # noqa: E402
 from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -74,10 +76,10 @@ def annotated_ok(outputs: list) -> bool:
 
 
 def stream_user(app: App, user: int, frames: list[bytes], duration_s: float, go: threading.Barrier | None = None,
-                model: str | None = None) -> UserRun:
+                model: str = DEFAULT_KEY) -> UserRun:
     """One visitor's stream for ``duration_s``; a broken stream ends the run early with its error recorded."""
     run = UserRun(user)
-    with StreamSession.connect(app.url, values={"Model": model} if model else None) as session:
+    with StreamSession.connect(app.url, values={"Model": model}) as session:
         if go is not None:
             go.wait()  # all users start together
         start = time.monotonic()
@@ -95,7 +97,7 @@ def stream_user(app: App, user: int, frames: list[bytes], duration_s: float, go:
     return run
 
 
-def run_users(app: App, users: int, frames: list[bytes], duration_s: float, model: str | None) -> list[UserRun]:
+def run_users(app: App, users: int, frames: list[bytes], duration_s: float, model: str) -> list[UserRun]:
     go = threading.Barrier(users)
     with ThreadPoolExecutor(users) as pool:
         return list(pool.map(lambda u: stream_user(app, u, frames, duration_s, go, model), range(users)))
@@ -129,19 +131,24 @@ def summarise(runs: list[UserRun], users: int, stream_every: float, duration_s: 
     return rows
 
 
-def plot(table: pd.DataFrame, traces: dict[int, list[UserRun]], path: Path) -> None:
+def plot(table: pd.DataFrame, traces: dict[tuple[str, int], list[UserRun]], path: Path) -> None:
+    """Left: each user's frame rate by user count, a colour per model; right: every round trip through the runs,
+    a colour per model and a line style per user count."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for (users, group), colour in zip(table.groupby("users"), plt.rcParams["axes.prop_cycle"].by_key()["color"],
-                                      strict=False):
-        left.scatter([users] * len(group), group["fps"], color=colour, zorder=3)
-        for run in traces[users]:
-            right.plot(run.answered_s, run.round_trips_ms, lw=0.8, color=colour,
-                       label=f"{users} users" if run.user == 0 else None)
+    colours = dict(zip(table["model"].unique(), plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    styles = dict(zip(sorted(table["users"].unique()), ["-", "--", ":", "-."] * 4, strict=False))
+    offsets = dict(zip(colours, np.linspace(-0.15, 0.15, len(colours)) if len(colours) > 1 else [0.0], strict=False))
+    for (model, users), group in table.groupby(["model", "users"], sort=False):
+        left.scatter(group["users"] + offsets[model], group["fps"], color=colours[model], zorder=3,
+                     label=model if users == table["users"].min() else None)
+        for run in traces[(model, users)]:
+            right.plot(run.answered_s, run.round_trips_ms, lw=0.8, ls=styles[users], color=colours[model],
+                       label=f"{model}, {users} users" if run.user == 0 else None)
     left.axhline(CAMERA_FPS, color="grey", ls=":", lw=1, label=f"camera ({CAMERA_FPS:.0f} fps)")
     left.axhline(TARGET_FPS, color="#ef4444", ls="--", lw=1, label=f"target with 5 users ({TARGET_FPS:.0f} fps)")
     left.set_xticks(sorted(table["users"].unique()))
@@ -152,7 +159,7 @@ def plot(table: pd.DataFrame, traces: dict[int, list[UserRun]], path: Path) -> N
     right.set_xlabel("seconds into the run")
     right.set_ylabel("round trip per frame (ms)")
     right.set_yscale("log")
-    right.legend(fontsize=8)
+    right.legend(fontsize=7)
     first = table.iloc[0]
     fig.suptitle(f"Webcam streams through the real endpoint, 640x480 @ {CAMERA_FPS:.0f} fps\n{first['cpu']}, "
                  f"{first['cpu_threads']} threads, 1-min load {first['load_avg_1min']}", fontsize=10)
@@ -160,28 +167,43 @@ def plot(table: pd.DataFrame, traces: dict[int, list[UserRun]], path: Path) -> N
     fig.savefig(path, dpi=120)
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, nargs="+", default=[1, 5], help="user counts, one run each")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds each run streams")
-    parser.add_argument("--model", help="predictor key (default: the Webcam tab's default model)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for webcam_stream.csv/.png")
-    args = parser.parse_args(argv)
-    frames = make_frames(CLIP_FRAMES)
+def stream_runs(model: str, user_counts: list[int], frames: list[bytes], duration_s: float,
+                ) -> tuple[list[dict], dict[int, list[UserRun]]]:
+    """Each user count's run against one fresh ``python app.py`` serving ``model``: the rows and each run's users.
+
+    A fresh server per model, so its memory and cache columns are that model's alone."""
     rows, traces = [], {}
     work = Path(tempfile.mkdtemp(prefix="webcam_stream_"))
     cache_dir = work / "gradio_cache"  # the app's own cache folder, so its growth can be read
     with running_app(work / "app.log", GRADIO_TEMP_DIR=str(cache_dir)) as app:
-        warm = stream_user(app, 0, frames[:WARMUP_FRAMES], WARMUP_FRAMES / CAMERA_FPS, model=args.model)
+        warm = stream_user(app, 0, frames[:WARMUP_FRAMES], WARMUP_FRAMES / CAMERA_FPS, model=model)
         if warm.error:
-            raise RuntimeError(f"warm-up stream failed: {warm.error}")
+            raise RuntimeError(f"warm-up stream of {model} failed: {warm.error}")
         stream_every = StreamSession.connect(app.url).event.stream_every
-        for users in args.users:
+        for users in user_counts:
             start = app.rss_mib()
-            traces[users] = run_users(app, users, frames, args.duration, args.model)
+            traces[users] = run_users(app, users, frames, duration_s, model)
             server = server_state(app, cache_dir) | {"server_rss_start_mib": round(start)}
-            rows += summarise(traces[users], users, stream_every, args.duration, server)
+            rows += [row | {"model": model} for row in summarise(traces[users], users, stream_every, duration_s,
+                                                                  server)]
             print(pd.DataFrame(rows[-users:]).to_string(index=False))
+    return rows, traces
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 5], help="user counts, one run each")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds each run streams")
+    parser.add_argument("--models", nargs="+", default=[DEFAULT_KEY, "mediapipe468"],
+                        help="predictor keys, each on its own server (default: the Webcam tab's, then MediaPipe)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for webcam_stream.csv/.png")
+    args = parser.parse_args(argv)
+    frames = make_frames(CLIP_FRAMES)
+    rows, traces = [], {}
+    for model in args.models:
+        model_rows, model_traces = stream_runs(model, args.users, frames, args.duration)
+        rows += model_rows
+        traces |= {(model, users): runs for users, runs in model_traces.items()}
     table = pd.DataFrame(rows).assign(cpu=cpu_name(), cpu_threads=os.cpu_count(),
                                       load_avg_1min=round(os.getloadavg()[0], 2))
     args.out.mkdir(parents=True, exist_ok=True)

@@ -293,6 +293,12 @@ def test_registry_lists_mediapipe_and_new_user_runs(tmp_path: Path, monkeypatch:
     assert get_predictor("run:seed001/tiny") is predictor  # cached
 
 
+def test_the_default_model_is_a_shipped_checkpoint_the_pickers_list() -> None:
+    entries = {e.key: e for e in available_predictors(refresh=True)}
+    assert DEFAULT_KEY == "checkpoint:ibug68_pip" and DEFAULT_KEY in entries
+    assert entries[DEFAULT_KEY].schema == "ibug68"
+
+
 def test_unknown_predictor_key_is_a_readable_error() -> None:
     with pytest.raises(KeyError, match="not available"):
         get_predictor("run:nope/missing")

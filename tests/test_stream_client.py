@@ -60,13 +60,13 @@ def test_inputs_can_be_set_by_label_and_unknown_ones_are_refused(app: App, frame
 
 
 def test_stream_bench_counts_what_each_user_received(app: App, frames: list[bytes], tmp_path: Path) -> None:
-    runs = run_users(app, 2, frames, duration_s=1.0, model=None)
+    runs = run_users(app, 2, frames, duration_s=1.0, model="mediapipe468")
     table = pd.DataFrame(summarise(runs, 2, 0.033, 1.0, {"server_rss_mib": 900, "cache_files": 3})).assign(
-        cpu="cpu", cpu_threads=2, load_avg_1min=0.0)
+        model="mediapipe468", cpu="cpu", cpu_threads=2, load_avg_1min=0.0)
     assert [r.error for r in runs] == ["", ""]
     assert (table["frames"] > 0).all() and (table["fps"] > 0).all()
     assert table[["out_of_order", "bad_frames"]].to_numpy().sum() == 0
-    plot(table, {2: runs}, tmp_path / "webcam_stream.png")
+    plot(table, {("mediapipe468", 2): runs}, tmp_path / "webcam_stream.png")
     assert (tmp_path / "webcam_stream.png").stat().st_size > 0
     table.to_csv(tmp_path / "webcam_stream.csv", index=False)
-    assert "\n| 2 | " in webcam_streams(tmp_path)  # the README's row for 2 users
+    assert "\n| `mediapipe468` | 2 | " in webcam_streams(tmp_path)  # the README's row for 2 users

@@ -48,7 +48,8 @@ def model_picker() -> tuple[gr.Dropdown, gr.Button]:
     with gr.Row():
         dropdown = gr.Dropdown(
             choices=predictor_choices(), value=DEFAULT_KEY, label="Model", scale=8,
-            info="MediaPipe ships with the app; trained checkpoints and your finished runs are listed too.",
+            info="Starts on the shipped 68-point model; MediaPipe face mesh, the other checkpoints and your finished "
+                 "runs are listed too.",
         )
         refresh = gr.Button("Refresh models", scale=1, min_width=120, size="sm")
     refresh.click(_refreshed, inputs=dropdown, outputs=dropdown, api_name=False)
