@@ -1,6 +1,7 @@
 """The sweep benches (``bench/rotation.py``, ``bench/closeup.py``, ``bench/small_faces.py``, ``bench/low_light.py``,
-``bench/blur.py``, ``bench/occlusion.py``, ``bench/jpeg.py``) on a few real test faces: their copies keep image and
-points together, and the shipped 68-point model keeps its accuracy across the sweep."""
+``bench/blur.py``, ``bench/occlusion.py``, ``bench/jpeg.py``, ``bench/side_light.py``, ``bench/motion_blur.py``) on
+a few real test faces: their copies keep image and points together, and the shipped 68-point model keeps its accuracy
+across the sweep."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import blur, closeup, jpeg, low_light, occlusion, rotation, small_faces
+from bench import blur, closeup, jpeg, low_light, motion_blur, occlusion, rotation, side_light, small_faces
 from bench.accuracy import predictors_for, updated
 from bench.photo_path import tilted
 from bench.sweep import held_out
@@ -121,6 +122,37 @@ def test_a_poorer_jpeg_loses_more_of_the_picture_and_moves_no_point() -> None:
     assert error[90] < 2 < error[30] < error[5], error  # 90: the stored quality, re-encoded nearly losslessly
 
 
+def test_side_light_darkens_one_half_of_the_face_and_leaves_the_other() -> None:
+    """Contrast 1 is the picture; below it, the pixels on one side of the face's centre keep their value and those
+    on the other fall by about the contrast in linear light (a 1/16 shadow: to about a third in sRGB); the side
+    and edge are the same at every contrast, so a stronger shadow darkens the same pixels more."""
+    faces = held_out("test", 4)
+    assert side_light.side_lit(faces, 1.0) is faces
+    means = {}
+    for contrast in (0.25, 0.0625):
+        copy = side_light.side_lit(faces, contrast)
+        np.testing.assert_array_equal(copy.points, faces.points)
+        ratio = (copy.image(0).astype(float) + 1) / (faces.image(0).astype(float) + 1)
+        means[contrast] = ratio.mean(2)
+        lit, dark = np.quantile(means[contrast], [0.95, 0.05])
+        assert lit > 0.97 and dark < contrast ** (1 / low_light.GAMMA) + 0.1, (contrast, lit, dark)
+    assert (means[0.0625] <= means[0.25] + 0.02).all()
+
+
+def test_motion_blur_smears_along_one_line_and_keeps_the_points() -> None:
+    """The kernel is a line of the asked length (its weight sums to one, and spreads along the angle, not across
+    it); length 0 is the picture; the smear is the same on every call."""
+    kernel = motion_blur.line_kernel(16, 0)
+    assert kernel.shape == (17, 17) and np.isclose(kernel.sum(), 1)
+    assert kernel.sum(0).max() < 0.1 and kernel.sum(1).max() > 0.9  # horizontal: spread over columns, one row
+    faces = held_out("test", 2)
+    assert motion_blur.smeared(faces, 0) is faces
+    copy = motion_blur.smeared(faces, 16)
+    np.testing.assert_array_equal(copy.points, faces.points)
+    np.testing.assert_array_equal(copy.image(1), motion_blur.smeared(faces, 16).image(1))
+    assert np.abs(copy.image(1).astype(int) - faces.image(1)).mean() > 2
+
+
 def test_a_named_model_outside_the_lineup_is_scored_not_dropped() -> None:
     """A candidate compared on validation (here another schema's checkpoint) joins the lineup's models named."""
     names = [p.name for p in predictors_for("ibug68", ["checkpoint:kaggle15_pip", "checkpoint:ibug68_pip"])]
@@ -151,6 +183,8 @@ def test_an_update_replaces_one_models_rows_in_place() -> None:
     (blur, ["--sigmas", "0", "2"]),
     (occlusion, ["--covers", "0", "0.1"]),
     (jpeg, ["--qualities", "90", "10"]),
+    (side_light, ["--contrasts", "1", "0.25"]),
+    (motion_blur, ["--lengths", "0", "8"]),
 ])
 def test_the_shipped_model_holds_across_the_sweep(tmp_path: Path, bench, args: list[str]) -> None:
     out = tmp_path / "sweep.csv"
