@@ -226,7 +226,12 @@ class CheckpointPredictor(LandmarkPredictor):
         ``mirror`` also runs the mirrored crops and averages each point with its mirror twin's estimate: test-time
         flip averaging, ~1.4% lower NME on 300-W validation faces for the PIP 68-point model, at twice the compute,
         so photos only."""
-        points, twins = self.crop_points(image, matrices, mirror, video)
+        return self.in_image(*self.crop_points(image, matrices, mirror, video), matrices)
+
+    @staticmethod
+    def in_image(points: np.ndarray, twins: np.ndarray | None, matrices: list[np.ndarray]) -> list[np.ndarray]:
+        """Full-image points of crop answers (:meth:`crop_points`' pair), each averaged with its mirror twin's
+        when there is one."""
         if twins is not None:
             points = (points + twins) / 2
         return [crop_to_image(p, m) for p, m in zip(points, matrices, strict=True)]
@@ -302,8 +307,7 @@ class CheckpointPredictor(LandmarkPredictor):
                 base = self.roll(face) if recipe.upright else 0.0
                 windows += [self.crop_around(face, scale, base + turn) for scale, turn in views]
             answers, twins = self.crop_points(image, windows, mirror=recipe.mirror)
-            averaged = answers if twins is None else (answers + twins) / 2
-            found = np.stack([crop_to_image(p, m) for p, m in zip(averaged, windows, strict=True)])
+            found = np.stack(self.in_image(answers, twins, windows))
             points = list(found.reshape(len(points), len(views), *found.shape[1:]).mean(1))
             last_pass = windows, [answers] if twins is None else [answers, twins]
         return points, [None] * len(points) if last_pass is None else self.spreads(points, *last_pass)
