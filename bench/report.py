@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,6 +160,31 @@ TURNED_FACES = SweepSection(
     "(`OrientedDetector` in `kpdemo/detection/faces.py`); when its model cannot read the first crop (its answer "
     "and its answer on the mirrored crop disagree), it reads the face at the other turns BlazeFace saw it at "
     "(`CheckpointPredictor.first_answers`).")
+
+def turned_away(results: Path) -> str:
+    """The test faces sorted by yaw (``bench/yaw.py``): per model its NME (failures) in each bin, and a first row
+    counting each bin's test faces and the faces our 68-point model trained on."""
+    frame = pd.read_csv(results / "yaw.csv")
+    bins = frame.drop_duplicates("yaw_from")
+    headers = [f"{lo:g}-{hi:g} deg" if math.isfinite(hi) else f"{lo:g} deg and more"
+               for lo, hi in zip(bins["yaw_from"], bins["yaw_to"], strict=True)]
+    counts = ["faces: test (trained on)", *(f"{n} ({t:,})" for n, t in zip(bins["images"], bins["training_faces"],
+                                                                          strict=True))]
+    _, rows = sweep_rows(frame, "yaw_from")
+    return (f"The full path of each model on the 300-W full test set ({bins['images'].sum()} faces: the common set "
+            "and the challenging subset), sorted by how far each face is turned from the camera: a face looking "
+            "past the lens, at a neighbour, a three-quarter portrait, a profile. A picture cannot be turned to make "
+            "these, so the bench sorts the faces the test sets hold, by a yaw estimated from their true points "
+            "(where the nose tip lies between the jaw outline's two ends along the eye line; the arcsine of that "
+            "share, as for a head taken as a cylinder) (`python bench/yaw.py` -> `bench/results/yaw.csv`, "
+            "`yaw.png`). NME on the common anchors over the faces found, and in brackets the failures (NME > 10% "
+            "or no face found); the first row counts each bin's test faces and, in brackets, the faces our "
+            "68-point model trained on (300-W's train split, YouTube-Faces' train and val people). dlib's "
+            "predictor was trained on these test images ([Seen in training?](#seen-in-training)); none of ours "
+            "was.\n\n"
+            + markdown_table(["model", *headers], [counts, *rows])
+            + "\n\n![faces turned away](bench/results/yaw.png)")
+
 
 CLOSEUPS = SweepSection(
     "closeup", "window", "window {}", "faces cut by the frame",
@@ -522,6 +548,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Seen in training?", seen_in_training,
      "python bench/accuracy.py --split train --datasets ibug300w --models checkpoint:ibug68_pip mediapipe468 dlib"),
     ("Turned faces", TURNED_FACES, "python bench/rotation.py"),
+    ("Faces turned away", turned_away, "python bench/yaw.py"),
     ("Faces cut by the frame", CLOSEUPS, "python bench/closeup.py"),
     ("Small faces", SMALL_FACES, "python bench/small_faces.py"),
     ("Faces in dim light", LOW_LIGHT, "python bench/low_light.py"),

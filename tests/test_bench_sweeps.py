@@ -1,7 +1,7 @@
 """The sweep benches (``bench/rotation.py``, ``bench/closeup.py``, ``bench/small_faces.py``, ``bench/low_light.py``,
-``bench/blur.py``, ``bench/occlusion.py``, ``bench/jpeg.py``, ``bench/side_light.py``, ``bench/motion_blur.py``) on
-a few real test faces: their copies keep image and points together, and the shipped 68-point model keeps its accuracy
-across the sweep."""
+``bench/blur.py``, ``bench/occlusion.py``, ``bench/jpeg.py``, ``bench/side_light.py``, ``bench/motion_blur.py``) and
+the test faces sorted by yaw (``bench/yaw.py``) on a few real test faces: their copies keep image and points
+together, and the shipped 68-point model keeps its accuracy across the sweep."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import blur, closeup, jpeg, low_light, motion_blur, occlusion, rotation, side_light, small_faces
+from bench import blur, closeup, jpeg, low_light, motion_blur, occlusion, rotation, side_light, small_faces, yaw
 from bench.accuracy import predictors_for, updated
 from bench.photo_path import tilted
 from bench.sweep import held_out
@@ -151,6 +151,35 @@ def test_motion_blur_smears_along_one_line_and_keeps_the_points() -> None:
     np.testing.assert_array_equal(copy.points, faces.points)
     np.testing.assert_array_equal(copy.image(1), motion_blur.smeared(faces, 16).image(1))
     assert np.abs(copy.image(1).astype(int) - faces.image(1)).mean() > 2
+
+
+def test_yaw_reads_a_cylinder_heads_turn_whatever_its_roll() -> None:
+    """A head taken as a cylinder of radius 1 turned by ``yaw``: the jaw outline's ends are its silhouette (x = +-1),
+    the nose tip sits at sin(yaw), the eyes level; rolled in the picture's plane, scaled and moved, the estimate
+    is the yaw it was drawn with, signed by the way it turns."""
+    yaws = np.array([-70.0, -30.0, 0.0, 20.0, 55.0])
+    points = np.zeros((len(yaws), 68, 2))
+    points[:, yaw.JAW_ENDS[0]] = [-1.0, 0.2]
+    points[:, yaw.JAW_ENDS[1]] = [1.0, 0.2]
+    points[:, yaw.NOSE_TIP, 0], points[:, yaw.NOSE_TIP, 1] = np.sin(np.radians(yaws)), 0.3
+    eyes = yaw.IBUG68.outer_eye_corners
+    points[:, eyes[0]], points[:, eyes[1]] = [-0.6, -0.2], [0.6, -0.2]
+    roll = np.radians(35.0)
+    turn = np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+    pictured = 80 * points @ turn.T + [320, 240]
+    np.testing.assert_allclose(yaw.yaw_deg(pictured), yaws, atol=1e-9)
+
+
+def test_yaw_bins_hold_every_face_once(tmp_path: Path) -> None:
+    """The bins split the pooled common and challenging faces between them; the one rerun model keeps its rows."""
+    out = tmp_path / "yaw.csv"
+    yaw.main(["--bins", "0", "30", "--limit", "4", "--models", MODEL, "--out", str(out)])
+    table = pd.read_csv(out)
+    assert table["yaw_from"].tolist() == [0, 30] and table["images"].sum() == 8
+    assert table["dataset"].eq("ibug300w_full test").all() and out.with_suffix(".png").exists()
+    assert (table["found_rate"] == 1).all() and (table["nme_found_mean"] < 0.1).all(), table
+    with pytest.raises(SystemExit):
+        yaw.main(["--bins", "10", "30", "--out", str(out)])  # bins must start at 0
 
 
 def test_a_named_model_outside_the_lineup_is_scored_not_dropped() -> None:
