@@ -4,13 +4,13 @@ camera (its yaw).
 Turned faces (``bench/rotation.py``) roll in the picture's plane, which a picture can be turned to make; a head turned
 towards its shoulder cannot be made from a frontal photo, so this bench sorts the faces the test sets already hold:
 the 300-W full test set (the common set's 554 faces and the challenging subset's 135, where most of the strongly
-turned ones are). Each face's yaw is estimated from its true points, so no model takes part in sorting it: where the
-nose tip lies between the two ends of the jaw outline, measured along the eye line (so a rolled face reads the
-same), is halfway on a frontal face and at an end on a profile; a position ``t`` in [0, 1] gives ``arcsin(2t - 1)``,
-the yaw of a head taken as a cylinder. Rough, but it orders the faces as the eye sees them (a check by eye of a
-spread of the challenging faces). Each model scores every face once (:func:`bench.accuracy.score`: its own face
-detector, a face not found is a failure), and its scores are split by ``|yaw|`` into bins. Nothing is chosen here
-(``--split val`` scores the 300-W validation faces, which have no challenging part). Writes
+turned ones are). Each face's yaw is estimated from its true points (:func:`kpdemo.schemas.ibug68_yaw_deg`: where
+the nose tip lies between the two ends of the jaw outline along the eye line), so no model takes part in sorting it;
+a check by eye of a spread of the challenging faces found it orders them as they look. Each model scores every face
+once (:func:`bench.accuracy.score`: its own face detector, a face not found is a failure), and its scores are split
+by ``|yaw|`` into bins. Nothing is chosen here: ``--split val --datasets ibug300w ytf68`` scores validation faces
+(the challenging subset has none; YouTube-Faces' val people are unseen by a fine-tune on
+``faces68_ytfval_wide160``). Writes
 ``bench/results/yaw.csv`` (one row per bin x model; ``yaw_from`` is the bin's lower edge; ``training_faces``, how
 many of the faces our 68-point model trained on lie in the bin) and ``yaw.png``.
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import sweep  # noqa: E402
 from bench.accuracy import RESULTS, Scored, first, pooled, predictors_for, score, summary, updated  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
-from kpdemo.schemas import IBUG68  # noqa: E402
+from kpdemo.schemas import ibug68_yaw_deg  # noqa: E402
 
 #: The bins' lower edges in degrees of |yaw|; the last bin is open above.
 BINS = (0.0, 15.0, 30.0, 45.0)
@@ -39,17 +39,6 @@ DATASETS = ("ibug300w", "ibug300w_challenging")
 #: Every face the shipped 68-point model's cycles trained on (``faces68_wide160`` in ``trainers/grids/landmarks.py``:
 #: 300-W's train split, YouTube-Faces' train and val people), counted per bin beside the test faces.
 TRAINED_ON = (("ibug300w", "train"), ("ytf68", "train"), ("ytf68", "val"))
-JAW_ENDS = (IBUG68.regions["jaw"][0], IBUG68.regions["jaw"][-1])
-NOSE_TIP = IBUG68.anchors["nose_tip"][0]
-
-
-def yaw_deg(points: np.ndarray) -> np.ndarray:
-    """(N, 68, 2) iBUG points -> (N,) yaw estimates in degrees, one sign for each way (see the module docstring)."""
-    eye_line = points[:, IBUG68.outer_eye_corners[1]] - points[:, IBUG68.outer_eye_corners[0]]
-    unit = eye_line / np.linalg.norm(eye_line, axis=-1, keepdims=True)
-    along = np.einsum("nkd,nd->nk", points[:, [JAW_ENDS[0], NOSE_TIP, JAW_ENDS[1]]], unit)
-    share = (along[:, 1] - along[:, 0]) / (along[:, 2] - along[:, 0])
-    return np.degrees(np.arcsin(np.clip(2 * share - 1, -1.0, 1.0)))
 
 
 def bin_edges(bins: list[float]) -> list[tuple[float, float]]:
@@ -57,21 +46,22 @@ def bin_edges(bins: list[float]) -> list[tuple[float, float]]:
     return list(zip(bins, [*bins[1:], np.inf], strict=True))
 
 
-def held_out_faces(split: str, limit: int | None) -> list[LandmarkSet]:
-    """The split of each set of :data:`DATASETS` that has one (the first ``limit`` faces of each when given)."""
-    parts = [first(load_dataset(name).split(split), limit) for name in DATASETS]
+def held_out_faces(datasets: list[str], split: str, limit: int | None) -> list[LandmarkSet]:
+    """The split of each of ``datasets`` that has one (the first ``limit`` faces of each when given)."""
+    parts = [first(load_dataset(name).split(split), limit) for name in datasets]
     return [part for part in parts if len(part)]
 
 
 def trained_on_yaw() -> np.ndarray:
     """|yaw| of every face of :data:`TRAINED_ON`."""
-    return np.abs(np.concatenate([yaw_deg(load_dataset(name).split(split).points) for name, split in TRAINED_ON]))
+    points = [load_dataset(name).split(split).points for name, split in TRAINED_ON]
+    return np.abs(ibug68_yaw_deg(np.concatenate(points)))
 
 
 def by_yaw(parts: list[LandmarkSet], bins: list[float], models: list[str] | None, label: str) -> pd.DataFrame:
     """One row per bin x model: ``bench/accuracy.py``'s columns over the bin's faces, the bin's edges, and how many
     faces our 68-point model trained on lie in the bin (``training_faces``)."""
-    yaw = np.abs(np.concatenate([yaw_deg(part.points) for part in parts]))
+    yaw = np.abs(np.concatenate([ibug68_yaw_deg(part.points) for part in parts]))
     trained = trained_on_yaw()
     in_training = {low: int(((trained >= low) & (trained < high)).sum()) for low, high in bin_edges(bins)}
     rows = []
@@ -91,6 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bins", type=float, nargs="+", default=list(BINS), metavar="DEG",
                         help="the bins' lower edges in degrees of |yaw|, rising from 0; the last bin is open above")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=["ibug300w", "ibug300w_challenging",
+                                                                               "ytf68"],
+                        help="the 68-point sets pooled (default: the 300-W full set)")
     parser.add_argument("--split", default="test", help="test reports; val is for choosing")
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces of each set")
     parser.add_argument("--models", nargs="+", default=None,
@@ -103,8 +96,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--bins must start at 0 and rise")
     if args.update and not (args.models and args.out.exists()):
         parser.error("--update needs --models and an existing --out to update")
-    parts = held_out_faces(args.split, args.limit)
-    label = "ibug300w_full" if len(parts) == len(DATASETS) else parts[0].name
+    parts = held_out_faces(args.datasets, args.split, args.limit)
+    if not parts:
+        parser.error(f"none of {' '.join(args.datasets)} has a {args.split} split")
+    label = "ibug300w_full" if [p.name for p in parts] == list(DATASETS) else "+".join(p.name for p in parts)
     table = by_yaw(parts, args.bins, args.models, f"{label} {args.split}")
     if args.update:
         table = updated(pd.read_csv(args.out), table, "yaw_from")

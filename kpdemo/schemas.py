@@ -217,6 +217,22 @@ def ibug68_to_kaggle15(points: np.ndarray) -> np.ndarray:
     return np.stack([points[..., list(g), :].mean(-2) for g in KAGGLE15_FROM_IBUG68], axis=-2)
 
 
+
+def ibug68_yaw_deg(points: np.ndarray) -> np.ndarray:
+    """(..., 68, 2) iBUG points -> (...) an estimate of how far each face is turned from the camera, in degrees
+    (one sign for each way). Where the nose tip lies between the two ends of the jaw outline, measured along the
+    eye line (so a rolled face reads the same, at any scale), is halfway on a frontal face and at an end on a
+    profile; a share ``t`` in [0, 1] gives ``arcsin(2t - 1)``, the yaw of a head taken as a cylinder whose jaw
+    ends are its silhouette. Rough, but it orders faces as the eye sees them: enough to sort test faces
+    (``bench/yaw.py``) or balance training ones (``sampling="yaw"``)."""
+    jaw = IBUG68.regions["jaw"]
+    right_eye, left_eye = IBUG68.outer_eye_corners
+    eye_line = points[..., left_eye, :] - points[..., right_eye, :]
+    unit = eye_line / np.linalg.norm(eye_line, axis=-1, keepdims=True)
+    along = [(points[..., i, :] * unit).sum(-1) for i in (jaw[0], IBUG68.anchors["nose_tip"][0], jaw[-1])]
+    share = (along[1] - along[0]) / (along[2] - along[0])
+    return np.degrees(np.arcsin(np.clip(2 * share - 1, -1.0, 1.0)))
+
 # ---------------------------------------------------------------- IMM Frontal Face DB, 73 points
 # Point groups as read off the .asf paths (mean shape checked by hand): 0-7 right brow, 8-15 left brow,
 # 16-23 right eye, 24-31 left eye, 32/33 right/left pupil, 34-44 nose outline, 45 nose tip,

@@ -153,23 +153,6 @@ def test_motion_blur_smears_along_one_line_and_keeps_the_points() -> None:
     assert np.abs(copy.image(1).astype(int) - faces.image(1)).mean() > 2
 
 
-def test_yaw_reads_a_cylinder_heads_turn_whatever_its_roll() -> None:
-    """A head taken as a cylinder of radius 1 turned by ``yaw``: the jaw outline's ends are its silhouette (x = +-1),
-    the nose tip sits at sin(yaw), the eyes level; rolled in the picture's plane, scaled and moved, the estimate
-    is the yaw it was drawn with, signed by the way it turns."""
-    yaws = np.array([-70.0, -30.0, 0.0, 20.0, 55.0])
-    points = np.zeros((len(yaws), 68, 2))
-    points[:, yaw.JAW_ENDS[0]] = [-1.0, 0.2]
-    points[:, yaw.JAW_ENDS[1]] = [1.0, 0.2]
-    points[:, yaw.NOSE_TIP, 0], points[:, yaw.NOSE_TIP, 1] = np.sin(np.radians(yaws)), 0.3
-    eyes = yaw.IBUG68.outer_eye_corners
-    points[:, eyes[0]], points[:, eyes[1]] = [-0.6, -0.2], [0.6, -0.2]
-    roll = np.radians(35.0)
-    turn = np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
-    pictured = 80 * points @ turn.T + [320, 240]
-    np.testing.assert_allclose(yaw.yaw_deg(pictured), yaws, atol=1e-9)
-
-
 def test_yaw_bins_hold_every_face_once(tmp_path: Path) -> None:
     """The bins split the pooled common and challenging faces between them; the one rerun model keeps its rows."""
     out = tmp_path / "yaw.csv"

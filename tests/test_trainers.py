@@ -16,12 +16,13 @@ import torch
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.models import load_model
 from kpdemo.runs import load_runs
-from kpdemo.schemas import KAGGLE15_NAMES
+from kpdemo.schemas import IBUG68, KAGGLE15_NAMES
+from kpdemo.training.tensors import TensorSet
 from trainers.__main__ import build_parser, configs_for
 from trainers.__main__ import main as trainers_main
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.data import cached_dataset
-from trainers.engine.train import run_config
+from trainers.engine.train import epoch_order, run_config, yaw_weights
 from trainers.grids import EXPERIMENTS
 
 SEED001 = ("init", "optimizers", "augmentation", "dropout", "cv")
@@ -299,3 +300,32 @@ def test_landmark_findings_name_a_run_trained_on_another_recipe() -> None:
     numbers, verdict = pip_vs_direct(runs, pd.DataFrame())
     assert numbers.startswith("pip_r18 (30 ep, wild_cut): 3.40%; pip_r18 (8 ep): 4.50%")
     assert verdict == "reproduced"
+
+
+def _faces_turned_by(yaws: list[float]) -> TensorSet:
+    """68-point faces of a cylinder head turned by each yaw (see ``test_schemas``), as a training set."""
+    points = np.zeros((len(yaws), 68, 2), np.float32)
+    jaw, nose_tip = IBUG68.regions["jaw"], IBUG68.anchors["nose_tip"][0]
+    points[:, jaw[0]], points[:, jaw[-1]] = [-1.0, 0.2], [1.0, 0.2]
+    points[:, nose_tip, 0] = np.sin(np.radians(yaws))
+    points[:, IBUG68.outer_eye_corners[0]], points[:, IBUG68.outer_eye_corners[1]] = [-0.6, -0.2], [0.6, -0.2]
+    images = torch.zeros(len(yaws), 1, 8, 8, dtype=torch.uint8)
+    return TensorSet(images, torch.from_numpy(points), torch.ones(len(yaws), 68, dtype=torch.bool))
+
+
+def test_yaw_sampling_draws_the_few_turned_faces_more_often() -> None:
+    """30 frontal faces and 10 turned by 60 deg: each bin's share of the draws goes as the square root of its count
+    (10 turned faces: sqrt(10) / (sqrt(30) + sqrt(10)) = 37% of the draws, not 25%); uniform is one shuffle."""
+    data = _faces_turned_by([0.0] * 30 + [-60.0] * 5 + [60.0] * 5)
+    weights = yaw_weights(data.points.numpy())
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[30:].sum() == pytest.approx(np.sqrt(10) / (np.sqrt(30) + np.sqrt(10)))
+    generator = torch.Generator().manual_seed(0)
+    drawn = epoch_order(data, "yaw", generator)
+    assert len(drawn) == 40 and drawn.min() >= 0 and drawn.max() < 40
+    assert sorted(epoch_order(data, "uniform", generator).tolist()) == list(range(40))
+    with pytest.raises(ValueError, match="unknown sampling 'pose'"):
+        epoch_order(data, "pose", generator)
+    fifteen = TensorSet(data.images, data.points[:, :15], data.mask[:, :15])
+    with pytest.raises(ValueError, match="68-point iBUG faces, not 15"):
+        epoch_order(fifteen, "yaw", generator)

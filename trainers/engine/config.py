@@ -24,6 +24,7 @@ class TrainConfig:
     schedule: str = "constant"  # constant | cosine
     loss: str = "mse"  # mse | l1 | wing (models with their own ``landmark_loss``, e.g. pip, use theirs)
     augmentation: str = "none"  # see kpdemo.training.augment.AUGMENTATIONS
+    sampling: str = "uniform"  # uniform: each face once an epoch | yaw: turned faces drawn more (trainers.engine.train)
     context: float = 1.0  # stored crops are this much wider than the model's (see Augmentation); 1 = same size
     ema: float = 0.0  # >0: evaluate and keep an exponential moving average of the weights with this decay
     batch_size: int = 64
@@ -49,6 +50,8 @@ class TrainConfig:
             parts.append(self.schedule)
         if self.augmentation != "none":
             parts.append(self.augmentation)
+        if self.sampling != "uniform":
+            parts.append(f"{self.sampling}bal")
         if self.dropout:
             parts.append(f"do{self.dropout:g}")
         if self.loss != "mse":

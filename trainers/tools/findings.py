@@ -160,14 +160,21 @@ def paired_frontalization(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
 PFLD_COMMON_NME = 0.0349
 
 
+def drawn(run: object) -> str:
+    """How a run drew its training faces when not each once an epoch (``sampling``; records before the setting have
+    none), for its label."""
+    sampling = getattr(run, "sampling", None)
+    return f", {sampling} sampling" if isinstance(sampling, str) and sampling != "uniform" else ""
+
+
 def pip_vs_direct(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
     """The landmark family's grid: every 68-point run's 300-W common-set NME (ground-truth crops), and the PIP
     head against direct regression at the same epochs; reproduced when PIP wins that comparison and its best run
     reaches PFLD's figure."""
     faces = runs[runs["dataset"].isin(["faces68_wide160", "faces68_ytfval_wide160", "w300_wide160"])]
     usual = faces["augmentation"].mode().iloc[0] if len(faces) else None  # a run on another recipe says which
-    parts = [f"{r.tag} ({int(r.epochs)} ep{'' if r.augmentation == usual else f', {r.augmentation}'}): "
-             f"{r.test_nme:.2%}" for r in faces.sort_values("test_nme").itertuples()]
+    parts = [f"{r.tag} ({int(r.epochs)} ep{'' if r.augmentation == usual else f', {r.augmentation}'}"
+             f"{drawn(r)}): {r.test_nme:.2%}" for r in faces.sort_values("test_nme").itertuples()]
     pairs = [(p, d) for p in faces[faces["model"] == "pip"].itertuples()
              for d in faces[faces["model"] != "pip"].itertuples() if p.epochs == d.epochs]
     if not pairs:
