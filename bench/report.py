@@ -309,10 +309,16 @@ def int8_exports(results: Path) -> str:
     frame = pd.read_csv(results / "onnx_int8.csv")
     rows = [[f"`{r.checkpoint}`", f"`{r.export}`", r.val_faces, f"{r.rmse_px:.3f}", f"{r.nme_pct:.3f}%",
              f"{r.run_median_ms:.2f}", f"{r.MiB:.1f}"] for r in frame.itertuples()]
+    first = frame.iloc[0]
+    vnni = ("with VNNI, x86's int8 dot-product instructions" if first["vnni"] else
+            "without VNNI, x86's int8 dot-product instructions, so the int8 convolutions run no faster than float "
+            "ones here; CPUs with VNNI (Intel since Cascade Lake, AMD since Zen 4) are where the int8 export saves "
+            "time")
     return ("Webcam frames run each checkpoint's int8 export (its convolutions quantized by ONNX Runtime, calibrated "
-            "on 300 training crops); photos keep the float one. What that costs and buys, on the checkpoint's "
-            "validation split (never test) from ground-truth crops, and ONNX Runtime's time for one face on "
-            f"{frame['cpu_threads'].iloc[0]} threads (1-min load {frame['load_avg_1min'].iloc[0]}) "
+            "on 300 training crops, weights in 7 bits so that CPUs without VNNI do not overflow their 16-bit sums); "
+            "photos keep the float one. What that costs and buys, on the checkpoint's validation split (never test) "
+            f"from ground-truth crops, and ONNX Runtime's time for one face on {first['cpu']} "
+            f"({first['cpu_threads']} threads, 1-min load {first['load_avg_1min']}; {vnni}) "
             "(`python bench/onnx_int8.py checkpoints/*_pip.pt` -> `bench/results/onnx_int8.csv`).\n\n"
             + markdown_table(["checkpoint", "export", "val faces", "RMSE px", "NME", "ms per face", "MiB"], rows))
 

@@ -109,6 +109,16 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def has_vnni() -> bool:
+    """Whether the CPU has VNNI (x86's int8 dot-product instructions, AVX-512 or AVX form), which ONNX Runtime's int8
+    convolutions need to run faster than float ones (Linux's /proc/cpuinfo flags; False where unreadable)."""
+    try:
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool({"avx512_vnni", "avx_vnni"} & set(flags.split()))
+
+
 def plot(table: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
