@@ -161,6 +161,7 @@ TURNED_FACES = SweepSection(
     "and its answer on the mirrored crop disagree), it reads the face at the other turns BlazeFace saw it at "
     "(`CheckpointPredictor.first_answers`).")
 
+
 def turned_away(results: Path) -> str:
     """The test faces sorted by yaw (``bench/yaw.py``): per model its NME (failures) in each bin, and a first row
     counting each bin's test faces and the faces our 68-point model trained on."""

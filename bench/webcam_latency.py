@@ -98,25 +98,24 @@ def time_predictor(key: str, frames: list[bytes], users: int) -> dict:
     }
 
 
+def cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in Linux's /proc/cpuinfo, or None (no such field, or no such file)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
+
+
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def has_vnni() -> bool:
     """Whether the CPU has VNNI (x86's int8 dot-product instructions, AVX-512 or AVX form), which ONNX Runtime's int8
     convolutions need to run faster than float ones (Linux's /proc/cpuinfo flags; False where unreadable)."""
-    try:
-        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return bool({"avx512_vnni", "avx_vnni"} & set(flags.split()))
+    return bool({"avx512_vnni", "avx_vnni"} & set((cpuinfo("flags") or "").split()))
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:

@@ -10,9 +10,8 @@ a check by eye of a spread of the challenging faces found it orders them as they
 once (:func:`bench.accuracy.score`: its own face detector, a face not found is a failure), and its scores are split
 by ``|yaw|`` into bins. Nothing is chosen here: ``--split val --datasets ibug300w ytf68`` scores validation faces
 (the challenging subset has none; YouTube-Faces' val people are unseen by a fine-tune on
-``faces68_ytfval_wide160``). Writes
-``bench/results/yaw.csv`` (one row per bin x model; ``yaw_from`` is the bin's lower edge; ``training_faces``, how
-many of the faces our 68-point model trained on lie in the bin) and ``yaw.png``.
+``faces68_ytfval_wide160``). Writes ``bench/results/yaw.csv`` (one row per bin x model; ``yaw_from`` is the bin's
+lower edge; ``training_faces``, how many of the faces our 68-point model trained on lie in the bin) and ``yaw.png``.
 
     python bench/yaw.py [--bins 0 15 30 45] [--models checkpoint:ibug68_pip mediapipe468 dlib]
 """

@@ -217,7 +217,6 @@ def ibug68_to_kaggle15(points: np.ndarray) -> np.ndarray:
     return np.stack([points[..., list(g), :].mean(-2) for g in KAGGLE15_FROM_IBUG68], axis=-2)
 
 
-
 def ibug68_yaw_deg(points: np.ndarray) -> np.ndarray:
     """(..., 68, 2) iBUG points -> (...) an estimate of how far each face is turned from the camera, in degrees
     (one sign for each way). Where the nose tip lies between the two ends of the jaw outline, measured along the
@@ -232,6 +231,7 @@ def ibug68_yaw_deg(points: np.ndarray) -> np.ndarray:
     along = [(points[..., i, :] * unit).sum(-1) for i in (jaw[0], IBUG68.anchors["nose_tip"][0], jaw[-1])]
     share = (along[1] - along[0]) / (along[2] - along[0])
     return np.degrees(np.arcsin(np.clip(2 * share - 1, -1.0, 1.0)))
+
 
 # ---------------------------------------------------------------- IMM Frontal Face DB, 73 points
 # Point groups as read off the .asf paths (mean shape checked by hand): 0-7 right brow, 8-15 left brow,

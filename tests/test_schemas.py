@@ -15,7 +15,7 @@ from kpdemo.schemas import (
     ibug68_to_kaggle15,
     ibug68_yaw_deg,
 )
-from tests.fixtures.make_fixtures import MEAN68
+from tests.fixtures.make_fixtures import MEAN68, turned_cylinder_points
 
 
 @pytest.mark.parametrize("schema", list(SCHEMAS.values()), ids=list(SCHEMAS))
@@ -68,17 +68,10 @@ def test_unknown_schema_lists_known_ones() -> None:
 
 
 def test_ibug68_yaw_reads_a_cylinder_heads_turn_whatever_its_roll() -> None:
-    """A head taken as a cylinder of radius 1 turned by ``yaw``: the jaw outline's ends are its silhouette (x = +-1),
-    the nose tip sits at sin(yaw), the eyes level; rolled in the picture's plane, scaled and moved, the estimate
-    is the yaw it was drawn with, signed by the way it turns."""
+    """A head taken as a cylinder turned by each yaw (:func:`turned_cylinder_points`), rolled in the picture's plane,
+    scaled and moved: the estimate is the yaw it was drawn with, signed by the way it turns."""
     yaws = np.array([-70.0, -30.0, 0.0, 20.0, 55.0])
-    points = np.zeros((len(yaws), 68, 2))
-    jaw, nose_tip = IBUG68.regions["jaw"], IBUG68.anchors["nose_tip"][0]
-    points[:, jaw[0]], points[:, jaw[-1]] = [-1.0, 0.2], [1.0, 0.2]
-    points[:, nose_tip, 0], points[:, nose_tip, 1] = np.sin(np.radians(yaws)), 0.3
-    eyes = IBUG68.outer_eye_corners
-    points[:, eyes[0]], points[:, eyes[1]] = [-0.6, -0.2], [0.6, -0.2]
     roll = np.radians(35.0)
     turn = np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
-    pictured = 80 * points @ turn.T + [320, 240]
+    pictured = 80 * turned_cylinder_points(yaws) @ turn.T + [320, 240]
     np.testing.assert_allclose(ibug68_yaw_deg(pictured), yaws, atol=1e-9)

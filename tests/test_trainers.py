@@ -16,8 +16,9 @@ import torch
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.models import load_model
 from kpdemo.runs import load_runs
-from kpdemo.schemas import IBUG68, KAGGLE15_NAMES
+from kpdemo.schemas import KAGGLE15_NAMES
 from kpdemo.training.tensors import TensorSet
+from tests.fixtures.make_fixtures import turned_cylinder_points
 from trainers.__main__ import build_parser, configs_for
 from trainers.__main__ import main as trainers_main
 from trainers.engine.config import TrainConfig, apply_overrides
@@ -303,14 +304,10 @@ def test_landmark_findings_name_a_run_trained_on_another_recipe() -> None:
 
 
 def _faces_turned_by(yaws: list[float]) -> TensorSet:
-    """68-point faces of a cylinder head turned by each yaw (see ``test_schemas``), as a training set."""
-    points = np.zeros((len(yaws), 68, 2), np.float32)
-    jaw, nose_tip = IBUG68.regions["jaw"], IBUG68.anchors["nose_tip"][0]
-    points[:, jaw[0]], points[:, jaw[-1]] = [-1.0, 0.2], [1.0, 0.2]
-    points[:, nose_tip, 0] = np.sin(np.radians(yaws))
-    points[:, IBUG68.outer_eye_corners[0]], points[:, IBUG68.outer_eye_corners[1]] = [-0.6, -0.2], [0.6, -0.2]
+    """68-point faces of a cylinder head turned by each yaw, as a training set."""
+    points = torch.from_numpy(turned_cylinder_points(np.array(yaws))).float()
     images = torch.zeros(len(yaws), 1, 8, 8, dtype=torch.uint8)
-    return TensorSet(images, torch.from_numpy(points), torch.ones(len(yaws), 68, dtype=torch.bool))
+    return TensorSet(images, points, torch.ones(len(yaws), 68, dtype=torch.bool))
 
 
 def test_yaw_sampling_draws_the_few_turned_faces_more_often() -> None:
