@@ -27,8 +27,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from bench.webcam_latency import cpu_name  # noqa: E402
 from kpdemo.detection import DEFAULT_KEY  # noqa: E402
+from kpdemo.detection.cpu import cpu_name  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 IMAGE = REPO / "tests" / "fixtures" / "astronaut.png"

@@ -32,8 +32,8 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.webcam_latency import cpu_name  # noqa: E402
 from kpdemo.detection import read_image  # noqa: E402
+from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 from kpdemo.ui.webcam import WebcamSession, process_frame  # noqa: E402
 

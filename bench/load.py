@@ -44,9 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from bench.app_server import App, running_app  # noqa: E402
 from bench.gradio_stream import StreamSession, play  # noqa: E402
-from bench.webcam_latency import cpu_name, make_frames  # noqa: E402
+from bench.webcam_latency import make_frames  # noqa: E402
 from bench.webcam_stream import CAMERA_FPS, annotated_ok  # noqa: E402
 from kpdemo.detection import DEFAULT_KEY, read_image  # noqa: E402
+from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,13 +1,13 @@
 """What the int8 export of a checkpoint costs and buys: validation error and ONNX Runtime time, float vs int8.
 
-Why a bench of its own: the app runs live webcam frames on ``<stem>.int8.onnx`` (see
-:class:`~kpdemo.detection.checkpoint.CheckpointPredictor`) on the strength of these two numbers. Error: the
-checkpoint's own dataset's ``val`` split (never test: this choice must not be tuned on the test faces), ground-truth
-crops, scored by the same code as ``bench/checkpoint_eval.py`` (:class:`trainers.tools.evaluate.HeldOut`) with the
-two exports' predictions. Time: ``session.run`` on one face, the two sessions alternating in one process (so load on
-a shared machine hits both alike), medians; as the app runs them (:class:`~kpdemo.detection.onnx_backend.OnnxNetwork`,
-two threads). Exports both first where either is missing (``python -m trainers.tools.export``). Writes
-``bench/results/onnx_int8.csv``.
+Why a bench of its own: the app runs live webcam frames on ``<stem>.int8.onnx`` where the CPU has int8 dot
+products (see :class:`~kpdemo.detection.checkpoint.CheckpointPredictor`) on the strength of these two numbers.
+Error: the checkpoint's own dataset's ``val`` split (never test: this choice must not be tuned on the test faces),
+ground-truth crops, scored by the same code as ``bench/checkpoint_eval.py``
+(:class:`trainers.tools.evaluate.HeldOut`) with the two exports' predictions. Time: ``session.run`` on one face, the
+two sessions alternating in one process (so load on a shared machine hits both alike), medians; as the app runs them
+(:class:`~kpdemo.detection.onnx_backend.OnnxNetwork`, two threads). Exports both first where either is missing
+(``python -m trainers.tools.export``). Writes ``bench/results/onnx_int8.csv``.
 
     nice -n 10 python bench/onnx_int8.py [checkpoints/ibug68_pip.pt ...] [--repeats 300]
 
@@ -28,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.checkpoint_eval import landmark_checkpoints  # noqa: E402
-from bench.webcam_latency import cpu_name, has_vnni  # noqa: E402
 from kpdemo.checkpoints import load_checkpoint  # noqa: E402
+from kpdemo.detection.cpu import cpu_name, has_int8_dot_product  # noqa: E402
 from kpdemo.detection.onnx_backend import OnnxNetwork, load_fresh_export, onnx_path  # noqa: E402
 from trainers.engine.train import predict  # noqa: E402
 from trainers.tools.evaluate import HeldOut, held_out_predictions  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     checkpoints = args.checkpoints or landmark_checkpoints()
     table = pd.DataFrame([row for c in checkpoints for row in compare(c, args.repeats)])
-    table["cpu"], table["vnni"] = cpu_name(), has_vnni()  # int8 runs faster than float only with VNNI
+    table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 is faster only with them
     table["cpu_threads"], table["load_avg_1min"] = os.cpu_count(), round(os.getloadavg()[0], 2)
     RESULTS.mkdir(exist_ok=True)
     table.to_csv(RESULTS / "onnx_int8.csv", index=False)

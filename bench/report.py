@@ -278,7 +278,10 @@ def webcam(results: Path) -> str:
     users = int(first["users"])
     return (f"Per-frame latency of the whole webcam path at 640x480 (JPEG decode, face detection, landmarks, "
             f"smoothing, drawing) on {first['cpu']} ({first['cpu_threads']} threads, 1-min load "
-            f"{first['load_avg_1min']} at the end), and frames per second with {users} concurrent users "
+            f"{first['load_avg_1min']} at the end; "
+            + ("with int8 dot products, so our models run their int8 exports" if first["int8_dot_product"] else
+               "without int8 dot products, so our models run their float exports (see [int8 exports](#int8-exports))")
+            + f"), and frames per second with {users} concurrent users "
             "(`python bench/webcam_latency.py` -> `bench/results/webcam_latency.csv`, `webcam_latency.png`).\n\n"
             + markdown_table(["predictor", "runs on", "median ms", "p95 ms", "x MediaPipe",
                               f"fps per user ({users} users)", "fps served"], rows)
@@ -311,15 +314,15 @@ def int8_exports(results: Path) -> str:
     rows = [[f"`{r.checkpoint}`", f"`{r.export}`", r.val_faces, f"{r.rmse_px:.3f}", f"{r.nme_pct:.3f}%",
              f"{r.run_median_ms:.2f}", f"{r.MiB:.1f}"] for r in frame.itertuples()]
     first = frame.iloc[0]
-    vnni = ("with VNNI, x86's int8 dot-product instructions" if first["vnni"] else
-            "without VNNI, x86's int8 dot-product instructions, so the int8 convolutions run no faster than float "
-            "ones here; CPUs with VNNI (Intel since Cascade Lake, AMD since Zen 4) are where the int8 export saves "
-            "time")
+    cpu = (f"{first['cpu']} ({first['cpu_threads']} threads, 1-min load {first['load_avg_1min']}; "
+           + ("with" if first["int8_dot_product"] else "without") + " int8 dot-product instructions)")
     return ("Webcam frames run each checkpoint's int8 export (its convolutions quantized by ONNX Runtime, calibrated "
-            "on 300 training crops, weights in 7 bits so that CPUs without VNNI do not overflow their 16-bit sums); "
-            "photos keep the float one. What that costs and buys, on the checkpoint's validation split (never test) "
-            f"from ground-truth crops, and ONNX Runtime's time for one face on {first['cpu']} "
-            f"({first['cpu_threads']} threads, 1-min load {first['load_avg_1min']}; {vnni}) "
+            "on 300 training crops, weights in 7 bits so that x86 CPUs without VNNI do not overflow their 16-bit "
+            "sums) where the CPU has int8 dot-product instructions (x86 VNNI: Intel since Cascade Lake, AMD since "
+            "Zen 4; ARM's dot product), the float one elsewhere, where int8 convolutions run no faster "
+            "(`kpdemo.detection.cpu`; `KPDEMO_LIVE_INT8=1` or `0` overrides); photos keep the float one. What that "
+            "costs and buys, on the checkpoint's validation split (never test) from ground-truth crops, and ONNX "
+            f"Runtime's time for one face on {cpu} "
             "(`python bench/onnx_int8.py checkpoints/*_pip.pt` -> `bench/results/onnx_int8.csv`).\n\n"
             + markdown_table(["checkpoint", "export", "val faces", "RMSE px", "NME", "ms per face", "MiB"], rows))
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.app_server import running_app  # noqa: E402
-from bench.webcam_latency import cpu_name  # noqa: E402
+from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames, write_y4m  # noqa: E402

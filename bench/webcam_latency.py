@@ -8,8 +8,9 @@ and the server get. ``ratio_vs_mediapipe468`` compares medians measured in the s
 ``bench/results/webcam_latency.csv`` and ``bench/results/webcam_latency.png``.
 
 Checkpoints are timed as a deployment serves them: through ONNX Runtime, exported first where no fresh export (or
-no int8 twin, which live frames run on) sits beside them (``python -m trainers.tools.export``); ``--torch`` times the
-PyTorch fallback instead. The ``backend`` column says which ran on the frames.
+no int8 twin, which live frames run on where the CPU has int8 dot products) sits beside them (``python -m
+trainers.tools.export``); ``--torch`` times the PyTorch fallback instead. The ``backend`` column says which ran on
+the frames, ``int8_dot_product`` whether this CPU has those instructions (:mod:`kpdemo.detection.cpu`).
 
     nice -n 10 python bench/webcam_latency.py [--frames 120] [--users 2] [--torch]
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
 from kpdemo.detection import available_predictors, get_predictor, read_image  # noqa: E402
+from kpdemo.detection.cpu import cpu_name, has_int8_dot_product  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 from kpdemo.ui.webcam import STREAM_EVERY_S, process_frame  # noqa: E402
 
@@ -98,26 +99,6 @@ def time_predictor(key: str, frames: list[bytes], users: int) -> dict:
     }
 
 
-def cpuinfo(field: str) -> str | None:
-    """The first value of ``field`` in Linux's /proc/cpuinfo, or None (no such field, or no such file)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    return cpuinfo("model name") or platform.processor() or platform.machine()
-
-
-def has_vnni() -> bool:
-    """Whether the CPU has VNNI (x86's int8 dot-product instructions, AVX-512 or AVX form), which ONNX Runtime's int8
-    convolutions need to run faster than float ones (Linux's /proc/cpuinfo flags; False where unreadable)."""
-    return bool({"avx512_vnni", "avx_vnni"} & set((cpuinfo("flags") or "").split()))
-
-
 def plot(table: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -158,7 +139,7 @@ def main() -> None:
     reference = table.loc[table["key"] == "mediapipe468", "median_ms"]
     if len(reference):
         table["ratio_vs_mediapipe468"] = (table["median_ms"] / float(reference.iloc[0])).round(2)
-    table["cpu"] = cpu_name()
+    table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 live frames?
     table["cpu_threads"] = os.cpu_count()
     table["load_avg_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared: context for the numbers
     RESULTS.mkdir(parents=True, exist_ok=True)

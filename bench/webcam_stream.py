@@ -38,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from bench.app_server import App, running_app  # noqa: E402
 from bench.gradio_stream import StreamSession, data_url_bytes, play  # noqa: E402
-from bench.webcam_latency import SIZE_HW, cpu_name, make_frames  # noqa: E402
+from bench.webcam_latency import SIZE_HW, make_frames  # noqa: E402
 from kpdemo.detection import DEFAULT_KEY  # noqa: E402
+from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

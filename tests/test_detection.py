@@ -30,7 +30,7 @@ from kpdemo.detection import (
     image_array,
     read_image,
 )
-from kpdemo.detection.checkpoint import cut_crop
+from kpdemo.detection.checkpoint import cut_crop, same_face
 from kpdemo.detection.crops import crop_matrix, crop_to_image
 from kpdemo.detection.faces import (
     NOISE_GATE,
@@ -428,17 +428,45 @@ def test_shipped_68_point_model_tracks_a_face_without_its_detector(astronaut: np
     assert predictor.track(astronaut, gone) is None
 
 
-def test_webcam_path_tracks_between_detections(astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The webcam path runs the face detector on the first frame and every ``REDETECT_EVERY``-th, tracking between."""
+def test_webcam_path_tracks_and_rechecks_with_a_quick_look(astronaut: np.ndarray,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webcam path detects in full on the first frame, then tracks; every ``REDETECT_EVERY``-th frame the
+    detector takes a quick look, and a full detection follows only when it sees other faces than those followed."""
     from kpdemo.ui import webcam
 
     predictor = get_predictor("checkpoint:ibug68_pip")
-    calls: list[bool] = []
-    real = predictor.detector.detect
+    detections: list[bool] = []
+    glances: list[int] = []
+    real_detect, real_glance = predictor.detector.detect, predictor.detector.glance
     monkeypatch.setattr(predictor.detector, "detect",
-                        lambda image, video=False: calls.append(video) or real(image, video))
+                        lambda image, video=False: detections.append(video) or real_detect(image, video))
+    monkeypatch.setattr(predictor.detector, "glance", lambda image: glances.append(1) or real_glance(image))
     session = None
     for _ in range(webcam.REDETECT_EVERY + 1):
         _, status, session = webcam.process_frame(astronaut, "checkpoint:ibug68_pip", True, session)
     assert session.with_face == webcam.REDETECT_EVERY + 1
-    assert calls == [True, True]  # frame 0 and frame REDETECT_EVERY
+    assert (detections, len(glances)) == ([True], 1)  # frame REDETECT_EVERY: the quick look saw the same face
+    followed = session.tracked[0].points
+
+    two_people = np.ascontiguousarray(np.hstack([astronaut, astronaut]))  # a second face steps in beside the first
+    for _ in range(webcam.REDETECT_EVERY - 1):
+        webcam.process_frame(two_people, "checkpoint:ibug68_pip", True, session)
+    assert (detections, len(glances), len(session.tracked)) == ([True], 1, 1)  # tracked frames miss it ...
+    webcam.process_frame(two_people, "checkpoint:ibug68_pip", True, session)
+    assert (detections, len(glances), len(session.tracked)) == ([True, True], 2, 2)  # ... the recheck finds it
+    assert min(np.abs(face.points - followed).mean() for face in session.tracked) < 3  # the first face stays put
+
+
+def test_a_quick_look_confirms_a_followed_face_by_place_size_and_roll(astronaut: np.ndarray) -> None:
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    face = predictor.predict(astronaut, video=True)[0]
+    roll = predictor.roll(face.points)
+    seen = predictor.detector.glance(astronaut)
+    assert len(seen) == 1 and same_face(seen[0], face.points, roll)
+    assert predictor.still_in_view(astronaut, [face])
+    side = float(np.ptp(face.points, 0).max())
+    assert not same_face(seen[0], face.points + np.float32([0.4 * side, 0]), roll)  # another place
+    assert not same_face(seen[0], (face.points - face.points.mean(0)) * 1.7 + face.points.mean(0), roll)  # size
+    assert not same_face(seen[0], face.points, roll + 90)  # a track turned a quarter off
+    assert not predictor.still_in_view(astronaut, [face, face])  # a followed face the look does not see
+    assert not predictor.still_in_view(np.full_like(astronaut, 40), [face])  # the face has gone

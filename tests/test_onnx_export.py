@@ -5,7 +5,8 @@ are never written next to): ONNX Runtime and PyTorch must agree to 1e-4 crop pix
 ``predict_crops``, and a stale or unusable export must fall back to PyTorch. The int8 twin is tested on a copy of
 the shipped 68-point model (a random network has no trained activation ranges to calibrate) with face crops of the
 committed fixtures: its typical point must stay within :data:`INT8_MEDIAN_PX` of the float export's, and live
-frames must run on it.
+frames must run on it where the CPU has int8 dot products (or ``KPDEMO_LIVE_INT8=1`` says so), and on the float
+export elsewhere.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kpdemo.config import CHECKPOINTS_DIR
 from kpdemo.datasets import load_dataset
 from kpdemo.detection.base import Face
 from kpdemo.detection.checkpoint import CheckpointPredictor, cut_crop, network_to_crop
+from kpdemo.detection.cpu import LIVE_INT8_ENV, has_int8_dot_flags, has_int8_dot_product, live_frames_use_int8
 from kpdemo.detection.crops import crop_matrix
 from kpdemo.detection.faces import Detection, FaceDetector
 from kpdemo.detection.onnx_backend import SOURCE_KEY, OnnxNetwork, file_sha256, load_fresh_export, onnx_path
@@ -188,6 +190,9 @@ def test_int8_export_stays_near_the_float_one_and_runs_live_frames(
 
     _, calibration = fixture_crops(float_only, "ytf68")  # calibrate on one set of faces, check on another
     assert export_int8(checkpoint, normalised(float_only, calibration).numpy()) == tmp_path / "ibug68_pip.int8.onnx"
+    monkeypatch.setenv(LIVE_INT8_ENV, "0")  # as on a CPU without int8 dot products: int8 is no faster there
+    assert CheckpointPredictor(checkpoint, detector=NoFaces()).video_backend == "onnxruntime"
+    monkeypatch.setenv(LIVE_INT8_ENV, "1")  # whatever this CPU is
     predictor = CheckpointPredictor(checkpoint, detector=NoFaces())
     assert (predictor.backend, predictor.video_backend) == ("onnxruntime", "onnxruntime-int8")
 
@@ -201,3 +206,17 @@ def test_int8_export_stays_near_the_float_one_and_runs_live_frames(
     window = [predictor.crop_around(points, angle=predictor.roll(points))]  # tracking cuts its crop upright
     np.testing.assert_allclose(tracked[0].points, predictor.points_in(image, window, video=True)[0], atol=1e-4)
     assert not np.allclose(tracked[0].points, predictor.points_in(image, window)[0], atol=1e-3)
+
+
+def test_live_frames_take_int8_only_where_the_cpu_has_int8_dot_products(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not has_int8_dot_flags("fpu sse4_2 avx2 fma f16c".split())  # an AVX2-only x86: int8 gains nothing
+    assert has_int8_dot_flags("avx2 avx512f avx512_vnni".split())  # Intel since Cascade Lake, AMD since Zen 4
+    assert has_int8_dot_flags("avx2 avx_vnni".split())  # Alder Lake's AVX form
+    assert has_int8_dot_flags("fp asimd asimdrdm asimddp".split())  # ARM's dot product (Linux 'Features')
+    monkeypatch.delenv(LIVE_INT8_ENV, raising=False)
+    assert live_frames_use_int8() == has_int8_dot_product()  # auto by default
+    monkeypatch.setenv(LIVE_INT8_ENV, "Auto ")
+    assert live_frames_use_int8() == has_int8_dot_product()
+    monkeypatch.setenv(LIVE_INT8_ENV, "yes")
+    with pytest.raises(ValueError, match="KPDEMO_LIVE_INT8='yes'.*1.*0.*auto"):
+        live_frames_use_int8()

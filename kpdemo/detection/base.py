@@ -110,11 +110,12 @@ class LandmarkPredictor:
         image = image_array(image)
         return self._predict_in_boxes(image, as_boxes(boxes, image.shape))
 
-    def track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
+    def track(self, image: np.ndarray, previous: list[Face], recheck: bool = False) -> list[Face] | None:
         """The faces of a video frame found from the previous frame's faces, without running a face detector (as
         MediaPipe's face mesh does in video mode), or None when this predictor cannot (the caller then detects).
-        The caller keeps the previous faces per stream and re-detects now and then to catch new or lost faces."""
-        return self._track(image_array(image), previous)
+        The caller keeps the previous faces per stream and asks now and then for a ``recheck``, to catch new or
+        lost faces: the detector takes a quick look, and the answer is None unless it sees the same faces."""
+        return self._track(image_array(image), previous, recheck)
 
     def _predict(self, image: np.ndarray, video: bool) -> list[Face]:
         raise NotImplementedError
@@ -122,5 +123,5 @@ class LandmarkPredictor:
     def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         raise NotImplementedError(f"{self.name} cannot take face boxes")
 
-    def _track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
+    def _track(self, image: np.ndarray, previous: list[Face], recheck: bool) -> list[Face] | None:
         return None

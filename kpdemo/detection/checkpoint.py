@@ -8,7 +8,8 @@ exist yet, so the landmark box is estimated from the face detector's box with th
 
 The network runs on ONNX Runtime when a fresh export sits beside the checkpoint (see
 :mod:`kpdemo.detection.onnx_backend`), on PyTorch otherwise; both give the same points. Live webcam frames
-(:meth:`CheckpointPredictor.track` and ``predict(video=True)``) run the export's int8 twin when there is a fresh one.
+(:meth:`CheckpointPredictor.track` and ``predict(video=True)``) run the export's int8 twin when there is a fresh one
+and the CPU runs int8 faster than float (:func:`kpdemo.detection.cpu.live_frames_use_int8`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.detection.base import Face, LandmarkPredictor
-from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn
+from kpdemo.detection.cpu import live_frames_use_int8
+from kpdemo.detection.crops import crop_matrix, crop_to_image, points_box, upright_angle, wrapped
 from kpdemo.detection.faces import GIVEN_BOX, QUARTER_TURNS, Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
 from kpdemo.schemas import flip_horizontal, get_schema
@@ -98,6 +100,28 @@ PHOTO_RECIPE = PhotoRecipe(passes=2, upright=True, angles=(-10.0, 0.0, 10.0))
 ROLL_DOUBT = 0.025
 
 
+#: A detection is the face a stream follows (:func:`same_face`) when its estimated landmark box is centred within
+#: this share of the followed face's box side, ...
+GLANCE_CENTRE = 0.3
+#: ... its side within this factor of that side, ...
+GLANCE_SIDE = 1.5
+#: ... and its roll within this many degrees of the followed face's eye line.
+GLANCE_ROLL = 45.0
+
+
+def same_face(detection: Detection, points: np.ndarray, roll: float) -> bool:
+    """Whether ``detection`` is the face a stream follows at ``points`` (eye line at ``roll`` degrees), by where and
+    how large the detector's calibrated box puts its landmarks and by its roll. Loose bounds: the short-range
+    model's calibrated centre lies 0.08 box sides from the true one for 9 in 10 faces (``bench/calibrate_face_box.py``),
+    faces in one frame rarely overlap, and BlazeFace's roll is right within ~60 deg of upright only, so a face
+    rolled further fails the roll test and is detected in full, as before the quick look."""
+    cx, cy, side = points_box(points, roll)
+    dx, dy, dside = detection.landmark_box()
+    return (float(np.hypot(dx - cx, dy - cy)) <= GLANCE_CENTRE * side
+            and max(dside / side, side / dside) <= GLANCE_SIDE
+            and abs(wrapped(detection.angle - roll)) <= GLANCE_ROLL)
+
+
 class CheckpointPredictor(LandmarkPredictor):
     """A kpdemo checkpoint plus a face detector (any :class:`FaceDetector` plug-in; default :func:`default_detector`).
 
@@ -105,12 +129,13 @@ class CheckpointPredictor(LandmarkPredictor):
     ``"torch"``. The checkpoint is loaded either way: it carries the metadata and is what errors are reported against.
 
     ``video_backend`` is what runs it on live frames: ``"onnxruntime-int8"`` where a fresh ``.int8.onnx`` sits beside
-    the checkpoint, else the same as ``backend``. Why int8 there only: a webcam frame must fit MediaPipe's budget
-    (the int8 network is ~2x faster on a VNNI CPU: 68-point PIP 3.8 -> 1.9 ms), and its cost, +0.15% relative NME
-    on 300-W validation faces and 0.17 px mean shift, is far below a live frame's jitter; photos get the float
-    network (and the refine passes of :data:`PHOTO_RECIPE`), where accuracy matters and a few ms do not. Both frame
-    kinds of a stream (re-detection and tracking) take the int8 network, so the points do not step when one follows
-    the other.
+    the checkpoint and the CPU has int8 dot products (:func:`~kpdemo.detection.cpu.live_frames_use_int8`), else the
+    same as ``backend``. Why int8 there only: a webcam frame must fit MediaPipe's budget (the int8 network is ~2x
+    faster on a VNNI CPU: 68-point PIP 3.8 -> 1.9 ms), and its cost, +0.3% relative NME on 300-W validation faces
+    and 0.18 px mean shift, is far below a live frame's jitter; photos get the float network (and the refine passes
+    of :data:`PHOTO_RECIPE`), where accuracy matters and a few ms do not. On a CPU without int8 dot products the int8
+    network is no faster (14.7 vs 13.5 ms a face), so live frames keep the float one too. Both frame kinds of a
+    stream (re-detection and tracking) take the same network, so the points do not step when one follows the other.
     """
 
     def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None) -> None:
@@ -153,9 +178,9 @@ class CheckpointPredictor(LandmarkPredictor):
         return ("onnxruntime", network) if network is not None else ("torch", self._run_torch)
 
     def _pick_video_backend(self) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
-        """The int8 export for live frames when a fresh one loads and gives this schema's points; else the float
-        network (see the class docstring)."""
-        network = self._fresh_export(int8=True)
+        """The int8 export for live frames when the CPU runs it faster and a fresh one loads and gives this schema's
+        points; else the float network (see the class docstring)."""
+        network = self._fresh_export(int8=True) if live_frames_use_int8() else None
         if network is None:
             return self.backend, self._network
         self._check_output_size(network)
@@ -201,11 +226,8 @@ class CheckpointPredictor(LandmarkPredictor):
         ``scale`` widens the window by that factor; ``angle`` (degrees) turns it with the image, the box then
         being taken in the turned frame (so an ``angle`` equal to the eye line's gives the crop of an upright face).
         """
-        to_window = window_turn(angle)
-        turned = np.asarray(points, np.float64) @ to_window.T
-        lo, hi = turned.min(0), turned.max(0)
-        (cx, cy), side = to_window.T @ ((lo + hi) / 2), float((hi - lo).max())
-        return crop_matrix(float(cx), float(cy), self.meta.crop_scale * side * scale, self.input_hw, angle)
+        cx, cy, side = points_box(points, angle)
+        return crop_matrix(cx, cy, self.meta.crop_scale * side * scale, self.input_hw, angle)
 
     def crop_points(self, image: np.ndarray, matrices: list[np.ndarray], mirror: bool = False,
                     video: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -269,19 +291,38 @@ class CheckpointPredictor(LandmarkPredictor):
                 answers[i] = crop_to_image(other_points[best], other_matrices[best])
         return chosen, answers
 
+    def still_in_view(self, image: np.ndarray, previous: list[Face]) -> bool:
+        """Whether the detector's quick look (:meth:`~kpdemo.detection.faces.FaceDetector.glance`) sees the faces a
+        stream follows and no other: as many faces, each matching one followed face (:func:`same_face`).
+
+        Why not detect in full: on a webcam stream's re-detection frames that cost ~4x a tracked frame (a first
+        -generation EPYC: 61 vs 15 ms; BlazeFace on the frame, four more calls to orient each face, the first crop
+        and its mirror twin), a stall every ``REDETECT_EVERY`` frames; the quick look is one BlazeFace call (~6 ms),
+        and the followed faces' points already give their roll. A new face, a lost one, or a followed face whose
+        roll the detector contradicts (a track gone wrong) still leads to a full detection."""
+        seen = list(self.detector.glance(image))
+        if len(seen) != len(previous):
+            return False
+        for face in previous:
+            match = next((det for det in seen if same_face(det, face.points, self.roll(face.points))), None)
+            if match is None:
+                return False
+            seen.remove(match)
+        return True
+
     def roll(self, points: np.ndarray) -> float:
         """The eye line's angle of a face's points (degrees; 0 for a schema without eyes): the turn of a crop that
         shows it upright."""
         return upright_angle(*self.schema.eye_centres(points)) if self.schema.has_eyes else 0.0
 
-    def _track(self, image: np.ndarray, previous: list[Face]) -> list[Face] | None:
+    def _track(self, image: np.ndarray, previous: list[Face], recheck: bool) -> list[Face] | None:
         """Crop each face around its previous points, as training crops were cut (models with ``meta.refine``), and
         predict: a webcam frame then costs one network call and no detector. Each crop is turned upright on the
         previous eyes, so a head that rolls (past the +-30 deg of training, even onto its side) stays upright in
-        the crop. None when a face's centre has left the image, so the caller re-detects (it also re-detects every
-        few frames: a crop always shows the model a face, so a face that vanished inside the image is only dropped
-        then)."""
-        if not self.meta.refine or not previous:
+        the crop. None when a face's centre has left the image, so the caller re-detects, and with ``recheck``
+        when the detector's quick look does not see the same faces (:meth:`still_in_view`): a crop always shows
+        the model a face, so a face that vanished inside the image is only dropped then."""
+        if not self.meta.refine or not previous or (recheck and not self.still_in_view(image, previous)):
             return None
         windows = [self.crop_around(face.points, angle=self.roll(face.points)) for face in previous]
         points = self.points_in(image, windows, video=True)

@@ -33,6 +33,16 @@ def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int], angl
     return np.column_stack([linear, shift]).astype(np.float64)
 
 
+def points_box(points: np.ndarray, angle: float = 0.0) -> tuple[float, float, float]:
+    """(centre x, centre y, longer side) of the box of ``points`` taken in a frame turned by ``angle`` degrees (the
+    face's eye line: its upright landmark box), the centre in image pixels; what training crops are cut around."""
+    to_window = window_turn(angle)
+    turned = np.asarray(points, np.float64) @ to_window.T
+    lo, hi = turned.min(0), turned.max(0)
+    (cx, cy), side = to_window.T @ ((lo + hi) / 2), float((hi - lo).max())
+    return float(cx), float(cy), side
+
+
 def upright_angle(right_eye: np.ndarray, left_eye: np.ndarray) -> float:
     """The eye line's angle (degrees, image axes) from the subject's right eye (image left on a frontal face) to the
     left: the ``angle`` of :func:`crop_matrix` that levels the eyes."""

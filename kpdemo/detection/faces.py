@@ -28,6 +28,7 @@ In both modes each MediaPipe face gets its roll at any angle, and false faces ar
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -112,6 +113,13 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         raise NotImplementedError
+
+    def glance(self, image: np.ndarray) -> list[Detection]:
+        """A quick look for the faces in a live frame, to check that the faces a stream follows are still the ones
+        in view (:meth:`~kpdemo.detection.base.LandmarkPredictor.track` with ``recheck``): boxes and rough rolls,
+        without the slower passes and fallbacks of :meth:`detect`. It may miss faces that :meth:`detect` finds;
+        the caller then runs :meth:`detect`. By default the same as ``detect(image, video=True)``."""
+        return self.detect(image, video=True)
 
 
 class MediaPipeFaceDetector(FaceDetector):
@@ -318,8 +326,9 @@ class OrientedDetector(FaceDetector):
     A face no turn confirms is dropped: BlazeFace's false faces (a helmet visor, a badge on a suit, seen on the
     astronaut photo turned) are faces from no side, while every one of those 2,640 real faces was confirmed. So the
     detectors that follow in a :class:`FallbackDetector` get their chance when all a detector found was false.
-    Costs four small BlazeFace calls per face (~4.5 ms on this CPU): on a webcam stream only its detection frames
-    pay it (one in ``kpdemo.ui.webcam.REDETECT_EVERY``), the others follow the head from frame to frame.
+    Costs four small BlazeFace calls per face (~4.5 ms on this CPU): on a webcam stream only its full detections
+    pay it (when the faces in view change), the other frames follow the head from frame to frame, and a stream's
+    rechecks take the detector's quick look (:meth:`glance`), unoriented.
     """
 
     def __init__(self, detector: FaceDetector, orienter: FaceDetector, crop_size: int = 192) -> None:
@@ -331,6 +340,10 @@ class OrientedDetector(FaceDetector):
     def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         oriented = (self.orient(image, det) for det in self.detector.detect(image, video))
         return [det for det in oriented if det is not None]
+
+    def glance(self, image: np.ndarray) -> list[Detection]:
+        """The detector's faces unoriented: a stream that follows them knows their roll from their points."""
+        return self.detector.glance(image)
 
     def orient(self, image: np.ndarray, det: Detection) -> Detection | None:
         """``det`` with the roll and box of the centred face ``orienter`` sees through the quarter turns (the turn
@@ -488,6 +501,10 @@ class FallbackDetector(FaceDetector):
                 return found
         return []
 
+    def glance(self, image: np.ndarray) -> list[Detection]:
+        """The first detector's quick look only: the later ones are fallbacks for faces it misses."""
+        return self.detectors[0].glance(image)
+
 
 class DownscaledDetector(FaceDetector):
     """``detector`` on a copy of an image whose longer side exceeds ``max_side``, shrunk to it (area resampling);
@@ -507,14 +524,21 @@ class DownscaledDetector(FaceDetector):
         self.name = detector.name
 
     def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        return self._shrunk(image, lambda small: self.detector.detect(small, video))
+
+    def glance(self, image: np.ndarray) -> list[Detection]:
+        return self._shrunk(image, self.detector.glance)
+
+    def _shrunk(self, image: np.ndarray, find: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
+        """``find`` on the image shrunk to ``max_side`` when it is larger, its boxes in the image's pixels."""
         h, w = image.shape[:2]
         scale = self.max_side / max(h, w)
         if scale >= 1:
-            return self.detector.detect(image, video)
+            return find(image)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         back = np.array([w / size[0], h / size[1]] * 2, np.float32)  # per axis: rounding the size moves it a hair
-        return [det.scaled(back) for det in self.detector.detect(small, video)]
+        return [det.scaled(back) for det in find(small)]
 
 
 class PhotoVideoDetector(FaceDetector):
@@ -527,6 +551,9 @@ class PhotoVideoDetector(FaceDetector):
 
     def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         return (self.video if video else self.photo).detect(image, video)
+
+    def glance(self, image: np.ndarray) -> list[Detection]:
+        return self.video.glance(image)
 
 
 def photo_detector(short: FaceDetector, full: FaceDetector, fallback: FaceDetector) -> FaceDetector:

@@ -100,6 +100,8 @@ def cover_batch(images: torch.Tensor, p: float, generator: torch.Generator | Non
     :func:`occlude_batch`'s flat grey). Points stay labelled, so the model learns to place hidden points from the
     visible ones (``bench/occlusion.py``)."""
     n, _, h, w = images.shape
+    # six draws a sample though five are used: the shipped 68-point model's runs drew six, and a seeded rerun of
+    # its recorded commands must draw the same random stream to give the same weights
     u = torch.rand(n, 6, device=images.device, generator=generator)
     area = (COVER_AREA[0] + (COVER_AREA[1] - COVER_AREA[0]) * u[:, 0]) * h * w
     aspect = torch.exp((2 * u[:, 1] - 1) * math.log(2.0))

@@ -2,7 +2,8 @@
 
 Each browser session holds a :class:`WebcamSession` in ``gr.State`` (its own smoother, counters and last faces), so
 viewers never share filter state. Predictors that can track (the PIP checkpoints) find each face from the previous
-frame's points and run the face detector only every ``REDETECT_EVERY`` frames, as MediaPipe's face mesh does. The
+frame's points, as MediaPipe's face mesh does; every ``REDETECT_EVERY`` frames the face detector takes a quick look,
+and only when it sees other faces than those followed does the frame go through a full detection. The
 status line reads ``frames: N, with face: M, fps: X`` (processed frames, frames in which a face was found, processing
 rate over the last second or so); browser tests read it.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 import numpy as np
 
-from kpdemo.detection import DEFAULT_KEY, Face, as_rgb, get_predictor
+from kpdemo.detection import DEFAULT_KEY, Face, LandmarkPredictor, as_rgb, get_predictor
 from kpdemo.draw import draw_faces
 from kpdemo.smoothing import LandmarkSmoother
 from kpdemo.ui.common import message_for, model_picker
@@ -37,8 +38,8 @@ STREAM_TIME_LIMIT_S = 1800
 #: count: with 4, a fifth visitor got one frame in 5 s while four got 15 fps each (``bench/webcam_stream.py``).
 #: Beyond it a visitor waits for a stream to end; below it the cores are shared, each stream slowing as more join.
 STREAM_CONCURRENCY = 16
-#: A tracking predictor (:meth:`~kpdemo.detection.base.LandmarkPredictor.track`) still runs its face detector on every
-#: this-many-th frame, to pick up faces that entered and drop ones that left.
+#: A tracking predictor (:meth:`~kpdemo.detection.base.LandmarkPredictor.track`) rechecks every this-many-th frame
+#: with a quick look of its face detector, to pick up faces that entered and drop ones that left.
 REDETECT_EVERY = 10
 
 
@@ -75,6 +76,14 @@ class WebcamSession:
         return f"{text} | {note}" if note else text
 
 
+def follow(predictor: LandmarkPredictor, image: np.ndarray, previous: list[Face], frame: int) -> list[Face]:
+    """The faces of a stream's frame number ``frame`` (from 0), given the last frame's (``previous``, unsmoothed):
+    tracked from them where the predictor can, with the detector's quick look every ``REDETECT_EVERY`` frames; a
+    full detection on the first frame, when the predictor cannot track, or when the quick look sees other faces."""
+    faces = predictor.track(image, previous, frame % REDETECT_EVERY == 0) if previous else None
+    return predictor.predict(image, video=True) if faces is None else faces
+
+
 def process_frame(
     frame: np.ndarray | None, model_key: str, smooth: bool, session: WebcamSession
 ) -> tuple[np.ndarray | None, str, WebcamSession]:
@@ -91,10 +100,7 @@ def process_frame(
         image = as_rgb(frame)
         key = model_key or DEFAULT_KEY
         predictor = get_predictor(key)
-        tracking = session.tracked and key == session.model_key and session.frames % REDETECT_EVERY
-        faces = predictor.track(image, session.tracked) if tracking else None
-        if faces is None:
-            faces = predictor.predict(image, video=True)
+        faces = follow(predictor, image, session.tracked if key == session.model_key else [], session.frames)
     except Exception as exc:  # a bad frame or model must not end the stream
         return frame, session.status(f"error: {message_for(exc)}"), session
     if key != session.model_key:

@@ -1,0 +1,195 @@
+"""Faces followed on a stream: the webcam path's points against the truth, over clips of moving 300-W faces.
+
+Why: every other accuracy bench scores single pictures, but a webcam frame is read from the last frame's points
+(:func:`kpdemo.ui.webcam.follow`), so how a stream follows a moving head, and what it does every
+``REDETECT_EVERY`` frames to catch faces that come and go, needs its own check. Each face of the split becomes a
+clip of ``--frames`` 640x480 frames (30 fps, one second by default): its picture turned and scaled about the face's
+centre and placed on a grey canvas, the face's 68-point box ~160 px (a person at arm's length from a webcam), then
+moved smoothly (the box 0.85-1.15x, the centre swinging up to 77 px sideways and 29 px up and down, the roll up to
++-15 deg, each clip at its own phase from a fixed seed); the true points move with it. A fresh stream plays each
+clip, under each policy:
+
+* ``recheck`` (what the app does): track, and every ``REDETECT_EVERY`` frames the face detector's quick look
+  (:meth:`~kpdemo.detection.faces.FaceDetector.glance`); a full detection only when it sees other faces;
+* ``redetect``: track, and a full detection every ``REDETECT_EVERY`` frames (the app before the quick look);
+* ``detect``: a full detection on every frame (no tracking).
+
+MediaPipe face mesh follows the face in its own video mode (``predict(video=True)`` each frame: its graph tracks
+from the last frame's mesh and runs its detector when it loses the face). Per model and
+policy: NME over the frames (68 points; and on the common anchors, so MediaPipe compares), failures (NME > 10% or
+the face not found), full detections per 100 frames, and median ms a frame on this machine. Writes
+``bench/results/tracking.csv`` (``--split val`` writes ``tracking_val.csv``: choose policies there, never on test)
+and ``tracking.png``.
+
+    nice -n 10 python bench/tracking.py [--split test] [--frames 30] [--limit N] [--models ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.accuracy import RESULTS, anchor_error, common_anchors, first  # noqa: E402
+from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
+from kpdemo.detection import CheckpointPredictor, Face, LandmarkPredictor, get_predictor  # noqa: E402
+from kpdemo.detection.cpu import cpu_name  # noqa: E402
+from kpdemo.metrics import failure_rate, normaliser, point_errors  # noqa: E402
+from kpdemo.ui.webcam import REDETECT_EVERY, follow  # noqa: E402
+
+SIZE_HW = (480, 640)
+#: The face's 68-point box side (px) in the middle of its clip.
+FACE_SIDE = 160.0
+POLICIES = ("recheck", "redetect", "detect")
+#: The one policy of a predictor that does not track: ``predict(video=True)`` every frame (MediaPipe's own tracking).
+OWN_VIDEO_MODE = "own video mode"
+MODELS = ("checkpoint:ibug68_pip", "mediapipe468")
+
+
+def clip(image: np.ndarray, truth: np.ndarray, frames: int, phase: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """The frames of one face's clip and its true points in each, (frames, K, 2)."""
+    centre = (truth.min(0) + truth.max(0)) / 2
+    base = FACE_SIDE / float(np.ptp(truth, 0).max())
+    shown, points = [], []
+    for i in range(frames):
+        t = 2 * np.pi * i / frames + phase
+        matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), 15 * np.sin(2 * t),
+                                         base * (1 + 0.15 * np.sin(t)))
+        target = np.array([SIZE_HW[1] * (0.5 + 0.12 * np.sin(t)), SIZE_HW[0] * (0.5 + 0.06 * np.cos(t))])
+        matrix[:, 2] += target - centre
+        shown.append(cv2.warpAffine(image, matrix, (SIZE_HW[1], SIZE_HW[0]), flags=cv2.INTER_AREA,
+                                    borderValue=(40, 40, 40)))
+        points.append(truth @ matrix[:, :2].T + matrix[:, 2])
+    return shown, np.stack(points).astype(np.float32)
+
+
+class Counted:
+    """A predictor whose full detections (``predict``) are counted, for :func:`follow` to call."""
+
+    def __init__(self, predictor: LandmarkPredictor) -> None:
+        self.predictor = predictor
+        self.detections = 0
+
+    def track(self, image: np.ndarray, previous: list[Face], recheck: bool = False) -> list[Face] | None:
+        return self.predictor.track(image, previous, recheck)
+
+    def predict(self, image: np.ndarray, video: bool = False) -> list[Face]:
+        self.detections += 1
+        return self.predictor.predict(image, video=video)
+
+
+def play(predictor: Counted, frames: list[np.ndarray], policy: str) -> tuple[list[list[Face]], list[float]]:
+    """Each frame's faces under ``policy`` (a fresh stream), and each frame's ms."""
+    previous: list[Face] = []
+    answers, ms = [], []
+    for i, frame in enumerate(frames):
+        start = time.perf_counter()
+        if policy == "recheck":
+            faces = follow(predictor, frame, previous, i)  # type: ignore[arg-type]  # a counted predictor
+        elif policy == "redetect" and previous and i % REDETECT_EVERY:
+            faces = predictor.track(frame, previous) or predictor.predict(frame, video=True)
+        else:
+            faces = predictor.predict(frame, video=True)
+        ms.append((time.perf_counter() - start) * 1000)
+        answers.append(faces)
+        previous = faces
+    return answers, ms
+
+
+def face_at(faces: list[Face], truth: np.ndarray) -> np.ndarray | None:
+    """The points of the face whose box holds the true centre (the nearest such), as the accuracy bench picks."""
+    centre = truth.mean(0)
+    inside = [f for f in faces if f.box[0] <= centre[0] <= f.box[2] and f.box[1] <= centre[1] <= f.box[3]]
+    return min(inside, key=lambda f: float(np.linalg.norm(f.points.mean(0) - centre))).points if inside else None
+
+
+def score(predictor: LandmarkPredictor, policy: str, data: LandmarkSet, frames: int) -> dict[str, object]:
+    """One table row: ``predictor`` under ``policy`` on every face's clip."""
+    schema = data.schema
+    same = predictor.schema.id == schema.id
+    common = [n for n in common_anchors(schema) if n in predictor.schema.anchors]
+    phases = np.random.default_rng(0).uniform(0, 2 * np.pi, len(data))
+    counted = Counted(predictor)
+    nme, nme_common, ms = [], [], []
+    for i in tqdm(range(len(data)), desc=f"{predictor.name}, {policy}", unit="clip", leave=False):
+        shown, truths = clip(data.image(i), data.points[i], frames, phases[i])
+        answers, times = play(counted, shown, policy)
+        ms += times[1:]  # the first frame of a clip is always a full detection
+        norm = normaliser(truths, schema)
+        for faces, truth, scale in zip(answers, truths, norm, strict=True):
+            pts = face_at(faces, truth)
+            if pts is None:
+                nme.append(np.inf)
+                nme_common.append(np.inf)
+                continue
+            nme.append(point_errors(pts[None], truth[None])[0] / scale if same else np.nan)
+            nme_common.append(anchor_error(pts, truth, predictor.schema, schema, common) / scale)
+    nme, nme_common = np.array(nme), np.array(nme_common)
+    found = np.isfinite(nme_common)
+    return {
+        "model": predictor.name, "policy": policy, "clips": len(data), "frames": len(nme),
+        "found_rate": float(found.mean()),
+        "nme_mean": float(nme[found].mean()) if same else np.nan,
+        "failure_rate_10pct": failure_rate(nme, 0.10) if same else np.nan,
+        "nme_common_mean": float(nme_common[found].mean()),
+        "failure_rate_common_10pct": failure_rate(nme_common, 0.10),
+        "full_detections_per_100_frames": 100 * counted.detections / len(nme),
+        "median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
+    }
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r.model}\n{r.policy}" for r in table.itertuples()]
+    fig, (nme_ax, ms_ax) = plt.subplots(1, 2, figsize=(11, 0.5 * len(table) + 2))
+    y = np.arange(len(table))
+    nme_ax.barh(y, 100 * table["nme_common_mean"], color="#3b82f6")
+    nme_ax.set(yticks=y, yticklabels=labels, xlabel="NME, common anchors, frames with the face found (%)")
+    ms_ax.barh(y, table["median_ms"], color="#10b981", label="median")
+    ms_ax.scatter(table["p95_ms"], y, color="#ef4444", zorder=3, label="p95")
+    ms_ax.set(yticks=y, yticklabels=[], xlabel="ms a frame (after the clip's first)")
+    ms_ax.legend()
+    for ax in (nme_ax, ms_ax):
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", default="test", choices=["val", "test"])
+    parser.add_argument("--frames", type=int, default=30, help="frames a clip (30 fps)")
+    parser.add_argument("--limit", type=int, default=None, help="only the split's first N faces")
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    args = parser.parse_args(argv)
+    data = first(load_dataset("ibug300w").split(args.split), args.limit)
+    rows = []
+    for key in args.models:
+        predictor = get_predictor(key)
+        tracks = isinstance(predictor, CheckpointPredictor) and predictor.meta.refine
+        for policy in POLICIES if tracks else (OWN_VIDEO_MODE,):
+            rows.append(score(predictor, policy, data, args.frames))
+            print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
+    table = pd.DataFrame(rows).assign(split=args.split, cpu=cpu_name())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.split == "test" else f"_{args.split}"
+    table.to_csv(RESULTS / f"tracking{suffix}.csv", index=False)
+    plot(table, RESULTS / f"tracking{suffix}.png")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
