@@ -428,6 +428,27 @@ def test_shipped_68_point_model_tracks_a_face_without_its_detector(astronaut: np
     assert predictor.track(astronaut, gone) is None
 
 
+def test_tracking_follows_a_moving_face_and_measures_its_motion(astronaut: np.ndarray) -> None:
+    """A face gliding 12 px a frame: each tracked frame records how far its points moved (which the next crop leads
+    by), and the points stay on the face."""
+    import cv2
+
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    h, w = astronaut.shape[:2]
+
+    def shifted(dx: float) -> np.ndarray:
+        return cv2.warpAffine(astronaut, np.float32([[1, 0, dx], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+    faces = predictor.predict(shifted(0), video=True)
+    assert faces[0].motion is None  # just detected
+    start = faces[0].points
+    for frame in range(1, 6):
+        faces = predictor.track(shifted(12 * frame), faces)
+        assert faces is not None and len(faces) == 1
+    assert np.allclose(faces[0].motion, [12, 0], atol=2)
+    assert np.linalg.norm(faces[0].points - (start + [60, 0]), axis=1).mean() < 3
+
+
 def test_webcam_path_tracks_and_rechecks_with_a_quick_look(astronaut: np.ndarray,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The webcam path detects in full on the first frame, then tracks; every ``REDETECT_EVERY``-th frame the

@@ -27,12 +27,16 @@ class Face:
     (the longer side of the points' box). A face the model reads well gives nearly the same answer on every crop
     (~0.5%); a blurred, dark or cut-off face, or a crop that is no face, spreads them. None where nothing is
     averaged (webcam frames, MediaPipe). ``uncertain`` says whether it passes :data:`UNCERTAIN`.
+
+    ``motion``: on a tracked video frame, how far (x, y px) the points moved since the frame before, which the
+    next frame's crop leads by (:meth:`LandmarkPredictor.track`); None on a face just detected.
     """
 
     box: np.ndarray
     points: np.ndarray
     score: float
     uncertainty: float | None = None
+    motion: np.ndarray | None = None
 
     @property
     def uncertain(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gradio as gr
 import numpy as np
@@ -106,7 +106,7 @@ def process_frame(
     if key != session.model_key:
         session.smoother = LandmarkSmoother()
         session.model_key = key
-    session.tracked = [Face(f.box.copy(), f.points.copy(), f.score) for f in faces]
+    session.tracked = [replace(f, box=f.box.copy(), points=f.points.copy()) for f in faces]  # before smoothing
     now = time.monotonic()
     if smooth and faces:
         for face, pts in zip(faces, session.smoother([f.points for f in faces], now), strict=True):
