@@ -329,7 +329,8 @@ def photo_path(results: Path) -> str:
         rows.append([name, int(group["crops_per_face"].iloc[0])]
                     + [pct(by_set.loc[s, "nme_mean"]) for s in sets]
                     + [f"{group['ms_per_image'].mean():.0f}"])
-    return (f"How `{model}` treats a photo (the webcam tracks with one crop a frame instead): refine passes on a crop "
+    return (f"How `{model}` treats a photo (the webcam tracks with one crop a frame instead, two when a head "
+            "outruns it): refine passes on a crop "
             "cut around the previous answer, turned upright on its eye line or not, averaged over small turns, "
             "scales and the mirror image. Chosen on the 300-W validation faces and on copies of them tilted by up "
             "to the named angle, never on a test set (`python bench/photo_path.py` -> "
