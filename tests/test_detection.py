@@ -476,6 +476,9 @@ def test_webcam_path_tracks_and_rechecks_with_a_quick_look(astronaut: np.ndarray
     webcam.process_frame(two_people, "checkpoint:ibug68_pip", True, session)
     assert (detections, len(glances), len(session.tracked)) == ([True, True], 2, 2)  # ... the recheck finds it
     assert min(np.abs(face.points - followed).mean() for face in session.tracked) < 3  # the first face stays put
+    for _ in range(webcam.REDETECT_EVERY):
+        webcam.process_frame(two_people, "checkpoint:ibug68_pip", True, session)
+    assert (detections, len(glances), len(session.tracked)) == ([True, True], 3, 2)  # the look confirms both
 
 
 def test_a_quick_look_confirms_a_followed_face_by_place_size_and_roll(astronaut: np.ndarray) -> None:

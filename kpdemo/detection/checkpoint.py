@@ -310,17 +310,18 @@ class CheckpointPredictor(LandmarkPredictor):
 
         Why not detect in full: on a webcam stream's re-detection frames that cost ~4x a tracked frame (a first
         -generation EPYC: 61 vs 15 ms; BlazeFace on the frame, four more calls to orient each face, the first crop
-        and its mirror twin), a stall every ``REDETECT_EVERY`` frames; the quick look is one BlazeFace call (~6 ms),
-        and the followed faces' points already give their roll. A new face, a lost one, or a followed face whose
-        roll the detector contradicts (a track gone wrong) still leads to a full detection."""
+        and its mirror twin), a stall every ``REDETECT_EVERY`` frames; the quick look is one BlazeFace call (~6 ms;
+        two where the short-range model misses small faces on a wide frame), and the followed faces' points already
+        give their roll. A new face, a lost one, or a followed face whose roll the detector contradicts (a track
+        gone wrong) still leads to a full detection."""
         seen = list(self.detector.glance(image))
         if len(seen) != len(previous):
             return False
         for face in previous:
-            match = next((det for det in seen if same_face(det, face.points, self.roll(face.points))), None)
+            match = next((i for i, det in enumerate(seen) if same_face(det, face.points, self.roll(face.points))), None)
             if match is None:
                 return False
-            seen.remove(match)
+            del seen[match]  # by place: detections hold arrays, which == cannot compare
         return True
 
     def roll(self, points: np.ndarray) -> float:

@@ -495,15 +495,19 @@ class FallbackDetector(FaceDetector):
         self.name = " -> ".join(d.name for d in detectors)
 
     def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+        return self._first(lambda detector: detector.detect(image, video))
+
+    def glance(self, image: np.ndarray) -> list[Detection]:
+        """The detectors' quick looks in turn, the first that sees a face: a face too small for the first (the
+        short-range model, on a wide frame) is seen by the next, whose look costs one call more."""
+        return self._first(lambda detector: detector.glance(image))
+
+    def _first(self, find: Callable[[FaceDetector], list[Detection]]) -> list[Detection]:
         for detector in self.detectors:
-            found = detector.detect(image, video)
+            found = find(detector)
             if found:
                 return found
         return []
-
-    def glance(self, image: np.ndarray) -> list[Detection]:
-        """The first detector's quick look only: the later ones are fallbacks for faces it misses."""
-        return self.detectors[0].glance(image)
 
 
 class DownscaledDetector(FaceDetector):
