@@ -91,15 +91,15 @@ def first(faces: LandmarkSet, limit: int | None) -> LandmarkSet:
 
 def picked_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> Face | None:
     """The predicted face whose box holds the true centre (the nearest such box), or None."""
+    return face_holding(predictor.predict(image), truth)
+
+
+def face_holding(faces: list[Face], truth: np.ndarray) -> Face | None:
+    """Of ``faces``, the one whose box holds the true points' centre (the nearest such by its points' centre), or
+    None: how a scorer tells which answer is the annotated face's."""
     centre = truth.mean(0)
-    best, best_d = None, np.inf
-    for face in predictor.predict(image):
-        x0, y0, x1, y1 = face.box
-        if x0 <= centre[0] <= x1 and y0 <= centre[1] <= y1:
-            d = float(np.linalg.norm(face.points.mean(0) - centre))
-            if d < best_d:
-                best, best_d = face, d
-    return best
+    inside = [f for f in faces if f.box[0] <= centre[0] <= f.box[2] and f.box[1] <= centre[1] <= f.box[3]]
+    return min(inside, key=lambda f: float(np.linalg.norm(f.points.mean(0) - centre)), default=None)
 
 
 def pick_face(predictor: LandmarkPredictor, image: np.ndarray, truth: np.ndarray) -> np.ndarray | None:

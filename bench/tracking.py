@@ -39,7 +39,7 @@ import pandas as pd
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import RESULTS, anchor_error, common_anchors, first  # noqa: E402
+from bench.accuracy import RESULTS, anchor_error, common_anchors, face_holding, first  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, Face, LandmarkPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.cpu import cpu_name  # noqa: E402
@@ -115,13 +115,6 @@ def play(predictor: Counted, frames: list[np.ndarray], policy: str) -> tuple[lis
     return answers, ms
 
 
-def face_at(faces: list[Face], truth: np.ndarray) -> np.ndarray | None:
-    """The points of the face whose box holds the true centre (the nearest such), as the accuracy bench picks."""
-    centre = truth.mean(0)
-    inside = [f for f in faces if f.box[0] <= centre[0] <= f.box[2] and f.box[1] <= centre[1] <= f.box[3]]
-    return min(inside, key=lambda f: float(np.linalg.norm(f.points.mean(0) - centre))).points if inside else None
-
-
 def score(predictor: LandmarkPredictor, policy: str, data: LandmarkSet, frames: int,
           cycle: int) -> dict[str, object]:
     """One table row: ``predictor`` under ``policy`` on every face's clip of ``frames`` frames, its motion
@@ -138,11 +131,12 @@ def score(predictor: LandmarkPredictor, policy: str, data: LandmarkSet, frames: 
         ms += times[1:]  # the first frame of a clip is always a full detection
         norm = normaliser(truths, schema)
         for faces, truth, scale in zip(answers, truths, norm, strict=True):
-            pts = face_at(faces, truth)
-            if pts is None:
+            face = face_holding(faces, truth)
+            if face is None:
                 nme.append(np.inf)
                 nme_common.append(np.inf)
                 continue
+            pts = face.points
             nme.append(point_errors(pts[None], truth[None])[0] / scale if same else np.nan)
             nme_common.append(anchor_error(pts, truth, predictor.schema, schema, common) / scale)
     nme, nme_common = np.array(nme), np.array(nme_common)

@@ -318,7 +318,8 @@ class CheckpointPredictor(LandmarkPredictor):
         if len(seen) != len(previous):
             return False
         for face in previous:
-            match = next((i for i, det in enumerate(seen) if same_face(det, face.points, self.roll(face.points))), None)
+            roll = self.roll(face.points)
+            match = next((i for i, det in enumerate(seen) if same_face(det, face.points, roll)), None)
             if match is None:
                 return False
             del seen[match]  # by place: detections hold arrays, which == cannot compare
