@@ -16,6 +16,10 @@ under each policy:
 * ``redetect``: track, and a full detection every ``REDETECT_EVERY`` frames (the app before the quick look);
 * ``detect``: a full detection on every frame (no tracking).
 
+A checkpoint with a live-frame companion (``<stem>_live.pt``, which the app runs on webcam frames) is scored as the
+app runs it, and under ``recheck`` once more with its own full network on every frame, so the table shows what the
+companion costs in accuracy and saves in time (column ``network``).
+
 MediaPipe face mesh follows the face in its own video mode (``predict(video=True)`` each frame: its graph tracks
 from the last frame's mesh and runs its detector when it loses the face). Per model and policy and speed: NME over
 the frames (68 points; and on the common anchors, so MediaPipe compares), failures (NME > 10% or the face not
@@ -115,6 +119,11 @@ def play(predictor: Counted, frames: list[np.ndarray], policy: str) -> tuple[lis
     return answers, ms
 
 
+def frames_network(predictor: LandmarkPredictor) -> str:
+    """What reads a stream's frames: a checkpoint's live-frame companion, else its own network (or MediaPipe's)."""
+    return getattr(predictor, "live_network", None) or predictor.name
+
+
 def score(predictor: LandmarkPredictor, policy: str, data: LandmarkSet, frames: int,
           cycle: int) -> dict[str, object]:
     """One table row: ``predictor`` under ``policy`` on every face's clip of ``frames`` frames, its motion
@@ -143,7 +152,8 @@ def score(predictor: LandmarkPredictor, policy: str, data: LandmarkSet, frames: 
     found = np.isfinite(nme_common)
     return {
         "cycle_frames": cycle, "peak_px_per_frame": round(peak_px_per_frame(cycle), 1),
-        "model": predictor.name, "policy": policy, "clips": len(data), "frames": len(nme),
+        "model": predictor.name, "policy": policy, "network": frames_network(predictor), "clips": len(data),
+        "frames": len(nme),
         "found_rate": float(found.mean()),
         "nme_mean": float(nme[found].mean()) if same else np.nan,
         "failure_rate_10pct": failure_rate(nme, 0.10) if same else np.nan,
@@ -160,7 +170,8 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.model}, {r.policy}\n{r.peak_px_per_frame:g} px a frame" for r in table.itertuples()]
+    labels = [f"{r.model}, {r.policy}" + (f" ({r.network})" if r.network != r.model else "")
+              + f"\n{r.peak_px_per_frame:g} px a frame" for r in table.itertuples()]
     fig, (nme_ax, ms_ax) = plt.subplots(1, 2, figsize=(11, 0.5 * len(table) + 2))
     y = np.arange(len(table))
     nme_ax.barh(y, 100 * table["nme_common_mean"], color="#3b82f6")
@@ -192,8 +203,11 @@ def main(argv: list[str] | None = None) -> None:
         for key in args.models:
             predictor = get_predictor(key)
             tracks = isinstance(predictor, CheckpointPredictor) and predictor.meta.refine
-            for policy in POLICIES if tracks else (OWN_VIDEO_MODE,):
-                rows.append(score(predictor, policy, data, args.frames, cycle))
+            runs = [(predictor, policy) for policy in (POLICIES if tracks else (OWN_VIDEO_MODE,))]
+            if tracks and predictor.live_network:  # the app's policy once more on the full network
+                runs.append((CheckpointPredictor(predictor.path, name=predictor.name, live=False), "recheck"))
+            for runner, policy in runs:
+                rows.append(score(runner, policy, data, args.frames, cycle))
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
     table = pd.DataFrame(rows).assign(split=args.split, cpu=cpu_name())
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,10 @@ exist yet, so the landmark box is estimated from the face detector's box with th
 
 The network runs on ONNX Runtime when a fresh export sits beside the checkpoint (see
 :mod:`kpdemo.detection.onnx_backend`), on PyTorch otherwise; both give the same points. Live webcam frames
-(:meth:`CheckpointPredictor.track` and ``predict(video=True)``) run the export's int8 twin when there is a fresh one
-and the CPU runs int8 faster than float (:func:`kpdemo.detection.cpu.live_frames_use_int8`).
+(:meth:`CheckpointPredictor.track` and ``predict(video=True)``) run the checkpoint's live-frame companion when one
+sits beside it (``<stem>_live.pt``: a slimmer network of the same points and crops, :func:`live_companion_path`),
+and of whichever network runs them, the int8 export where there is a fresh one and the CPU runs int8 faster than
+float (:func:`kpdemo.detection.cpu.live_frames_use_int8`).
 """
 
 from __future__ import annotations
@@ -100,6 +102,23 @@ PHOTO_RECIPE = PhotoRecipe(passes=2, upright=True, angles=(-10.0, 0.0, 10.0))
 ROLL_DOUBT = 0.025
 
 
+#: What a checkpoint's live-frame companion adds to its stem (``ibug68_pip.pt`` -> ``ibug68_pip_live.pt``).
+LIVE_SUFFIX = "_live"
+#: What a live-frame companion must share with its checkpoint, so that both read the same crops the same way.
+SHARED_INPUT = ("schema", "input_size", "in_channels", "pixel_mean", "pixel_std", "crop_scale", "refine")
+
+
+def _same_form(value: object) -> object:
+    """A metadata value in a comparable form (a JSON round trip makes tuples lists)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def live_companion_path(checkpoint: Path) -> Path:
+    """Where a checkpoint's live-frame companion lives: beside it, ``<stem>_live.pt``."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(f"{checkpoint.stem}{LIVE_SUFFIX}{checkpoint.suffix}")
+
+
 #: A detection is the face a stream follows (:func:`same_face`) when its estimated landmark box is centred within
 #: this share of the followed face's box side, ...
 GLANCE_CENTRE = 0.3
@@ -149,9 +168,16 @@ class CheckpointPredictor(LandmarkPredictor):
     of :data:`PHOTO_RECIPE`), where accuracy matters and a few ms do not. On a CPU without int8 dot products the int8
     network is no faster (14.7 vs 13.5 ms a face), so live frames keep the float one too. Both frame kinds of a
     stream (re-detection and tracking) take the same network, so the points do not step when one follows the other.
+
+    With ``live`` (the default), a live-frame companion beside the checkpoint (:func:`live_companion_path`) runs the
+    live frames instead, on its own export as above: the 68-point model's companion is the same network at half
+    width, seeded with its channels and fine-tuned (``pip_r18_live`` in ``trainers/grids/landmarks.py``), ~3x
+    cheaper a face, so a webcam frame costs less than MediaPipe's on CPUs where the full network costs more
+    (README, "Webcam speed" and "Faces followed on a stream"). Photos keep the full network.
     """
 
-    def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None) -> None:
+    def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None,
+                 live: bool = True) -> None:
         from kpdemo.models import load_model
 
         self.path = Path(path)
@@ -169,7 +195,30 @@ class CheckpointPredictor(LandmarkPredictor):
         self._lock = threading.Lock()
         self.backend, self._network = self._pick_backend()
         self._check_output_size(self._network)
-        self.video_backend, self._video_network = self._pick_video_backend()
+        companion = self._live_companion() if live else None
+        self.live_network = companion.name if companion is not None else None
+        self.video_backend, self._video_network = (
+            (f"{companion.video_backend} ({companion.name})", companion._video_network) if companion is not None
+            else self._pick_video_backend())
+
+    def _live_companion(self) -> CheckpointPredictor | None:
+        """The live-frame companion beside the checkpoint, when there is one that reads the same crops the same
+        way (:data:`SHARED_INPUT`); a companion that cannot be used is skipped with a warning."""
+        path = live_companion_path(self.path)
+        if not path.is_file():
+            return None
+        try:
+            companion = CheckpointPredictor(path, detector=self.detector, live=False)
+        except CheckpointError as exc:
+            warnings.warn(f"{path.name} not used on live frames: {exc}", RuntimeWarning, stacklevel=3)
+            return None
+        differ = [key for key in SHARED_INPUT if _same_form(getattr(companion.meta, key))
+                  != _same_form(getattr(self.meta, key))]
+        if differ:
+            warnings.warn(f"{path.name} not used on live frames: its {', '.join(differ)} differ from "
+                          f"{self.path.name}'s", RuntimeWarning, stacklevel=3)
+            return None
+        return companion
 
     def _fresh_export(self, int8: bool) -> Callable[[np.ndarray], np.ndarray] | None:
         """A fresh export that loads and takes this checkpoint's input; None (with a warning when one exists but

@@ -30,23 +30,27 @@ from kpdemo.models.trunks import ResNet18
 SCORE_WEIGHT = 10.0
 
 
-def resnet18_trunk(in_channels: int, stages: int) -> tuple[nn.Module, int, int]:
-    """ResNet18 (:mod:`kpdemo.models.trunks`, torchvision's layout) up to ``layer{stages}``: (trunk, channels,
-    stride)."""
+def resnet18_trunk(in_channels: int, stages: int, width: float = 1.0) -> tuple[nn.Module, int, int]:
+    """ResNet18 (:mod:`kpdemo.models.trunks`, torchvision's layout, channels scaled by ``width``) up to
+    ``layer{stages}``: (trunk, channels, stride)."""
     if stages not in (3, 4):
         raise ValueError(f"stages must be 3 or 4, got {stages}")
-    net = ResNet18(in_channels)
+    net = ResNet18(in_channels, width=width)
     layers = [net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3]
     if stages == 4:
         layers.append(net.layer4)
-    return nn.Sequential(*layers), (256 if stages == 3 else 512), (16 if stages == 3 else 32)
+    last = layers[-1][-1].bn2.num_features
+    return nn.Sequential(*layers), last, (16 if stages == 3 else 32)
 
 
-def mobilenet_trunk(in_channels: int, stages: int) -> tuple[nn.Module, int, int]:
+def mobilenet_trunk(in_channels: int, stages: int, width: float = 1.0) -> tuple[nn.Module, int, int]:
     """torchvision MobileNetV3-Large features to stride 16 (``stages=3``, 112 ch) or 32 (``stages=4``, 960 ch).
 
     torchvision is imported here only: the ResNet trunk trains where it is not installed (the GPU campaign)."""
     import torchvision
+
+    if width != 1.0:
+        raise ValueError("the MobileNetV3 trunk has one width; width applies to the resnet18 trunk")
 
     feats = torchvision.models.mobilenet_v3_large(weights=None).features
     if in_channels != 3:
@@ -193,9 +197,10 @@ class PIPNet(nn.Module):
 
 @register_model("pip", "PIP heatmap + offset + neighbour heads on a ResNet18 / MobileNetV3 trunk (CPU-sized)")
 def pip(num_points: int, in_channels: int, input_size: tuple[int, int], dropout: float, backbone: str = "resnet18",
-        stages: int = 3, neighbors: int = 10) -> nn.Module:
-    """``backbone`` resnet18 | mobilenet_v3; ``stages=3`` stops at stride 16 (8x8 maps for a 128 px crop)."""
+        stages: int = 3, neighbors: int = 10, width: float = 1.0) -> nn.Module:
+    """``backbone`` resnet18 | mobilenet_v3; ``stages=3`` stops at stride 16 (8x8 maps for a 128 px crop);
+    ``width`` scales the resnet18 trunk's channels (0.5: the live-frame network)."""
     if backbone not in TRUNKS:
         raise ValueError(f"unknown backbone {backbone!r}; known: {', '.join(TRUNKS)}")
-    trunk, channels, stride = TRUNKS[backbone](in_channels, stages)
+    trunk, channels, stride = TRUNKS[backbone](in_channels, stages, width)
     return PIPNet(trunk, channels, stride, num_points, input_size, neighbors, dropout)

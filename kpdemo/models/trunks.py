@@ -33,21 +33,25 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """``conv1, bn1, relu, maxpool, layer1..4, avgpool, fc``: torchvision's ResNet18 module for module."""
+    """``conv1, bn1, relu, maxpool, layer1..4, avgpool, fc``: torchvision's ResNet18 module for module.
 
-    def __init__(self, in_channels: int = 3, num_outputs: int = 1000) -> None:
+    ``width`` scales every layer's channels (0.5: 32, 64, 128, 256): a network ~4x cheaper a face, for live webcam
+    frames, whose weights a full-width model's can seed (:mod:`trainers.engine.slim`)."""
+
+    def __init__(self, in_channels: int = 3, num_outputs: int = 1000, width: float = 1.0) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        widths = tuple(max(1, round(base * width)) for base in (64, 128, 256, 512))
+        planes = widths[0]
+        self.conv1 = nn.Conv2d(in_channels, planes, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        widths, planes = (64, 128, 256, 512), 64
         for i, width in enumerate(widths, 1):
             stride = 1 if i == 1 else 2
             setattr(self, f"layer{i}", nn.Sequential(BasicBlock(planes, width, stride), BasicBlock(width, width)))
             planes = width
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, num_outputs)
+        self.fc = nn.Linear(widths[-1], num_outputs)
         for m in self.modules():  # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -8,7 +8,8 @@
   names differ).
 
 Tensors are copied where name and shape match; a first conv that differs only in input channels (RGB weights into
-a grayscale net) gets the RGB kernels summed. Heads of another size are left as built.
+a grayscale net) gets the RGB kernels summed. Heads of another size are left as built. A PIP ResNet18 checkpoint
+wider than the model (``model_kwargs.width``) seeds it with its most used channels (:mod:`trainers.engine.slim`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import torch
 from torch import nn
 
 from kpdemo.checkpoints import FORMAT, CheckpointError, load_checkpoint
+from kpdemo.models import load_model
+from kpdemo.models.pip import PIPNet
 from kpdemo.runs import FINISHED
+from trainers.engine.slim import slim_into
 
 RUN_PREFIX = "run:"
 
@@ -81,8 +85,26 @@ def recorded_path(path: Path, runs_root: Path) -> str:
         return str(path)
 
 
+def wider_pip(path: Path, model: nn.Module) -> nn.Module | None:
+    """The network of ``path`` when it is a PIP ResNet18 checkpoint wider than ``model`` (a slim PIP ResNet18 of
+    the same points), else None."""
+    if not isinstance(model, PIPNet) or not isinstance(model.trunk[0], nn.Conv2d):
+        return None
+    try:
+        wide, meta = load_model(path)
+    except (CheckpointError, KeyError, RuntimeError, TypeError):  # not a kpdemo checkpoint, or not one we can build
+        return None
+    if not isinstance(wide, PIPNet) or not isinstance(wide.trunk[0], nn.Conv2d) or wide.num_points != model.num_points:
+        return None
+    return wide.float() if wide.trunk[0].out_channels > model.trunk[0].out_channels else None
+
+
 def init_weights_from(model: nn.Module, spec: str, runs_root: Path, experiment: str) -> dict[str, object]:
     """Apply ``config.weights`` to a freshly built model; returns what the run record should say about it."""
     path = resolve_weights(spec, runs_root, experiment)
+    wide = wider_pip(path, model)
+    if wide is not None:
+        slim_into(wide, model)
+        return {"weights_file": recorded_path(path, runs_root), "weights_not_copied": [], "weights_slimmed": True}
     left = copy_matching(model, read_state(path))
     return {"weights_file": recorded_path(path, runs_root), "weights_not_copied": left}

@@ -15,6 +15,9 @@ Runs of ``landmarks`` (tags):
   zoom/shift, occlusion, blur, grey, brightness/contrast, label-swapping flip) and an EMA of the weights;
 * ``pip_r18_ft300w``: ``pip_r18`` fine-tuned on 300-W alone at a lower rate (its labels are cleaner than YTF's);
 * ``pip_mnv3``: the same head on a MobileNetV3-Large trunk (faster on a CPU, fewer weights);
+* ``pip_r18_live``: the live-frame network: ``pip_r18`` at half width (~3x faster a face), seeded with the shipped
+  68-point model's most used channels (:mod:`trainers.engine.slim`) and fine-tuned on ``faces68_ytfval_wide160``
+  with the shipped model's last recipe (``wild_cover``);
 * ``direct_r18``: the same trunk and data with a pooled fc head and wing loss (the regression baseline);
 * ``imm73_pip``, ``kaggle15_pip``: ``pip_r18`` fine-tuned to the IMM 73-point and Kaggle 15-point schemas.
 """
@@ -68,6 +71,9 @@ register(
             PIP,
             _with(PIP, tag="pip_r18_ft300w", dataset="w300_wide160", weights="run:pip_r18", lr=2e-4, epochs=15),
             _with(PIP, tag="pip_mnv3", model_kwargs={"backbone": "mobilenet_v3", "stages": 3, "neighbors": 10}),
+            _with(PIP, tag="pip_r18_live", dataset="faces68_ytfval_wide160", weights="checkpoints/ibug68_pip.pt",
+                  augmentation="wild_cover", epochs=40,
+                  model_kwargs={"backbone": "resnet18", "stages": 3, "neighbors": 10, "width": 0.5}),
             _with(PIP, tag="direct_r18", model="resnet18", model_kwargs={"stages": 3}, loss="wing"),
             _with(PIP, tag="imm73_pip", dataset="imm_wide160", weights="run:pip_r18", epochs=200, batch_size=16),
             _with(PIP, tag="kaggle15_pip", dataset="kaggle15", context=1.0, weights="run:pip_r18", lr=5e-4,
