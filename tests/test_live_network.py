@@ -3,8 +3,9 @@
 Slimming (:mod:`trainers.engine.slim`) is checked exactly: a full-width network whose dropped channels are dead
 (batch-norm scale and shift zero, so they output nothing) computes the same function as its slimmed copy, which
 holds only when every conv, batch norm and head kept the right channels on both sides. The companion checks build
-tiny checkpoints under ``tmp_path``: a ``<stem>_live.pt`` beside a checkpoint reads its live frames, photos keep
-the checkpoint's own network, and a companion that reads crops another way is refused with a warning.
+tiny checkpoints under ``tmp_path``: a ``<stem>_live.pt`` beside a checkpoint reads its live frames (by default where
+the CPU lacks int8 dot products), photos keep the checkpoint's own network, and a companion that reads crops another
+way is refused with a warning.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import torch
 from torch import nn
 
 from kpdemo.checkpoints import CheckpointMeta, save_checkpoint
+from kpdemo.detection import cpu
 from kpdemo.detection.checkpoint import CheckpointPredictor, live_companion_path
+from kpdemo.detection.cpu import LIVE_COMPANION_ENV
 from kpdemo.models import build_model
 from kpdemo.models.pip import PIPNet
 from kpdemo.schemas import KAGGLE15
@@ -99,7 +102,7 @@ def test_a_live_companion_reads_the_live_frames_and_photos_keep_the_full_network
     full = save(pip_net(1.0), tmp_path / "faces.pt", 1.0)
     live = save(pip_net(0.5, seed=3), live_companion_path(full), 0.5)
     assert live.name == "faces_live.pt"
-    predictor = CheckpointPredictor(full, detector=NoFaces())
+    predictor = CheckpointPredictor(full, detector=NoFaces(), live=True)
     assert predictor.live_network == "faces_live"
     assert predictor.video_backend.endswith("(faces_live)")
     crops = np.random.default_rng(0).integers(0, 256, (2, *SIZE, 3), dtype=np.uint8)
@@ -115,5 +118,19 @@ def test_a_companion_that_cuts_its_crops_otherwise_is_refused(tmp_path: Path) ->
     full = save(pip_net(1.0), tmp_path / "faces.pt", 1.0)
     save(pip_net(0.5), live_companion_path(full), 0.5, crop_scale=1.4)
     with pytest.warns(RuntimeWarning, match="faces_live.pt not used on live frames: its crop_scale differ"):
-        predictor = CheckpointPredictor(full, detector=NoFaces())
+        predictor = CheckpointPredictor(full, detector=NoFaces(), live=True)
     assert predictor.live_network is None and not predictor.video_backend.endswith(")")
+
+
+@pytest.mark.parametrize(("setting", "int8_dots", "expected"), [
+    ("auto", False, "faces_live"), ("auto", True, None), ("1", True, "faces_live"), ("0", False, None)])
+def test_the_companion_reads_live_frames_where_the_cpu_lacks_int8_dot_products_unless_told(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, int8_dots: bool, expected: str | None) -> None:
+    full = save(pip_net(1.0), tmp_path / "faces.pt", 1.0)
+    save(pip_net(0.5), live_companion_path(full), 0.5)
+    monkeypatch.setattr(cpu, "has_int8_dot_product", lambda: int8_dots)
+    monkeypatch.setenv(LIVE_COMPANION_ENV, setting)
+    assert CheckpointPredictor(full, detector=NoFaces()).live_network == expected
+    monkeypatch.setenv(LIVE_COMPANION_ENV, "yes")
+    with pytest.raises(ValueError, match="KPDEMO_LIVE_COMPANION='yes': use 1"):
+        CheckpointPredictor(full, detector=NoFaces())

@@ -8,6 +8,12 @@ so live frames should run the float network there (:class:`~kpdemo.detection.che
 
 ``KPDEMO_LIVE_INT8`` overrides the guess: ``1`` runs live frames on the int8 export wherever one exists, ``0`` never,
 ``auto`` (the default) where the CPU has int8 dot products.
+
+The same instructions decide whether live frames go to a checkpoint's live-frame companion (a slimmer network,
+``<stem>_live.pt``): with them, the 68-point model's int8 export reads a face in ~3.6 ms, well inside a frame, so the
+companion's accuracy cost would buy nothing; without them its float export costs 13.5 ms a face, more than
+MediaPipe's whole frame (12 ms), and the half-width companion 4.2 ms. ``KPDEMO_LIVE_COMPANION`` overrides that
+guess the same way (``1``, ``0``, ``auto``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "asimddp"})
 
 LIVE_INT8_ENV = "KPDEMO_LIVE_INT8"
+LIVE_COMPANION_ENV = "KPDEMO_LIVE_COMPANION"
 
 
 def cpuinfo(field: str) -> str | None:
@@ -52,12 +59,24 @@ def has_int8_dot_product() -> bool:
     return has_int8_dot_flags(flags.split())
 
 
+def _switch(env: str, auto: bool, meaning: str) -> bool:
+    """A ``1`` / ``0`` / ``auto`` setting from ``env`` (``auto`` or unset: ``auto``); ValueError naming it otherwise."""
+    setting = os.environ.get(env, "auto").strip().lower()
+    if setting == "auto":
+        return auto
+    if setting in ("1", "0"):
+        return setting == "1"
+    raise ValueError(f"{env}={setting!r}: use 1 ({meaning}), 0 (never) or auto")
+
+
 def live_frames_use_int8() -> bool:
     """Whether live frames should run a checkpoint's int8 export (when it has one): ``$KPDEMO_LIVE_INT8``, else
     whether the CPU has int8 dot products. Raises ValueError naming the setting when it holds anything else."""
-    setting = os.environ.get(LIVE_INT8_ENV, "auto").strip().lower()
-    if setting == "auto":
-        return has_int8_dot_product()
-    if setting in ("1", "0"):
-        return setting == "1"
-    raise ValueError(f"{LIVE_INT8_ENV}={setting!r}: use 1 (int8 exports on live frames), 0 (never) or auto")
+    return _switch(LIVE_INT8_ENV, has_int8_dot_product(), "int8 exports on live frames")
+
+
+def live_frames_use_companion() -> bool:
+    """Whether live frames should go to a checkpoint's live-frame companion (when it has one):
+    ``$KPDEMO_LIVE_COMPANION``, else whether the CPU lacks int8 dot products (module docstring). Raises ValueError
+    naming the setting when it holds anything else."""
+    return _switch(LIVE_COMPANION_ENV, not has_int8_dot_product(), "live-frame companions on live frames")

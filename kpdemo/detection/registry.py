@@ -24,8 +24,9 @@ from kpdemo.schemas import MEDIAPIPE468, MEDIAPIPE478, get_schema
 #: What the app's model pickers start on and what a call without a model uses: the shipped 68-point model. It is more
 #: accurate than MediaPipe's mesh on every test set and sweep of the README's "Measured results" (and than dlib's
 #: predictor on every test set dlib did not train on), follows a moving face on the webcam as well as it reads a
-#: photo, within ~15% of MediaPipe's time a frame ("Webcam speed", "Faces followed on a stream"), and its photo
-#: answers carry an uncertainty. MediaPipe stays one pick away.
+#: photo, in less time a frame than MediaPipe (on its int8 export, or where the CPU has no int8 dot products on its
+#: half-width live-frame companion, which follows faces less closely but still more closely than MediaPipe: "Webcam
+#: speed", "Faces followed on a stream"), and its photo answers carry an uncertainty. MediaPipe stays one pick away.
 DEFAULT_KEY = "checkpoint:ibug68_pip"
 
 
