@@ -46,10 +46,11 @@ class ResNet18(nn.Module):
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        for i, width in enumerate(widths, 1):
+        for i, channels in enumerate(widths, 1):
             stride = 1 if i == 1 else 2
-            setattr(self, f"layer{i}", nn.Sequential(BasicBlock(planes, width, stride), BasicBlock(width, width)))
-            planes = width
+            setattr(self, f"layer{i}", nn.Sequential(BasicBlock(planes, channels, stride),
+                                                     BasicBlock(channels, channels)))
+            planes = channels
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[-1], num_outputs)
         for m in self.modules():  # torchvision's initialisation
