@@ -1,5 +1,10 @@
 """Drawing predicted faces: boxes, the schema's edges and points, sized to the image.
 
+All of a face's edges are one OpenCV call, and so are all its dots (each a zero-length thick line: a round-capped
+disc, the same pixels as ``cv2.circle`` with anti-aliasing), not one call each. Why: every OpenCV call releases and
+retakes the GIL, and in a busy server each retake may wait for another thread's switch interval (5 ms): with five
+webcam visitors the ~130 calls a frame of one call per edge and per point made drawing the slowest step of a frame.
+
 Edges come from the schema; MediaPipe mesh schemas carry none (their 2,500-edge tessellation would bury the face),
 so their contour edges come from :func:`kpdemo.detection.mediapipe_mesh.mesh_edges`, the one place that knows them.
 """
@@ -38,6 +43,19 @@ def _px(p: np.ndarray) -> tuple[int, int]:
     return int(round((p[0] - 0.5) * 16)), int(round((p[1] - 0.5) * 16))
 
 
+def _fixed(points: np.ndarray) -> np.ndarray:
+    """:func:`_px` for an array of points: (..., 2) int32 in OpenCV's 4-fractional-bit fixed point."""
+    return np.round((np.asarray(points, np.float64) - 0.5) * 16).astype(np.int32)
+
+
+def _segments(canvas: np.ndarray, starts: np.ndarray, ends: np.ndarray, colour: tuple[int, int, int],
+              thickness: int) -> None:
+    """Anti-aliased lines from each of ``starts`` to the matching ``ends`` ((N, 2) points), in one OpenCV call."""
+    if len(starts):
+        pairs = np.stack([_fixed(starts), _fixed(ends)], 1)[:, :, None]  # (N, 2, 1, 2): one 2-point polyline each
+        cv2.polylines(canvas, list(pairs), False, colour, thickness, cv2.LINE_AA, shift=4)
+
+
 def _dots(canvas: np.ndarray, points: np.ndarray, size: int) -> None:
     """Square dots of ``size`` pixels at ``points`` (those inside the canvas)."""
     h, w = canvas.shape[:2]
@@ -59,8 +77,8 @@ def draw_points(image: np.ndarray, points: np.ndarray, colour: tuple[int, int, i
 
 
 def _circles(canvas: np.ndarray, points: np.ndarray, colour: tuple[int, int, int], radius: float) -> None:
-    for p in points:
-        cv2.circle(canvas, _px(p), int(radius * 16), colour, -1, cv2.LINE_AA, shift=4)
+    """Filled anti-aliased discs of ``radius`` pixels at ``points``: zero-length lines as thick as the disc."""
+    _segments(canvas, points, points, colour, max(1, int(round(2 * radius))))
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema, show_box: bool = True) -> np.ndarray:
@@ -77,8 +95,9 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema,
             x0, y0, x1, y1 = (int(round(v)) for v in face.box)
             colour = UNCERTAIN_BOX_COLOUR if face.uncertain else BOX_COLOUR
             cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, unit, cv2.LINE_AA)
-        for a, b in edges:
-            cv2.line(canvas, _px(pts[a]), _px(pts[b]), EDGE_COLOUR, unit, cv2.LINE_AA, shift=4)
+        if edges:
+            ends = np.asarray(edges)
+            _segments(canvas, pts[ends[:, 0]], pts[ends[:, 1]], EDGE_COLOUR, unit)
         if dense:  # hundreds of mesh points: plain pixel dots, ~20x faster than anti-aliased circles
             _dots(canvas, pts, unit)
         else:
