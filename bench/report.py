@@ -280,8 +280,8 @@ def webcam(results: Path) -> str:
             f"smoothing, drawing) on {first['cpu']} ({first['cpu_threads']} threads, 1-min load "
             f"{first['load_avg_1min']} at the end; "
             + ("with int8 dot products, so our models run their int8 exports" if first["int8_dot_product"] else
-               "without int8 dot products, so our models run their float exports, the 68-point model's frames on its "
-               "half-width live-frame companion (see [int8 exports](#int8-exports))")
+               "without int8 dot products, so our models run their float exports, and a model's frames go to its "
+               "half-width live-frame companion where it has one (see [int8 exports](#int8-exports))")
             + f"), and frames per second with {users} concurrent users "
             "(`python bench/webcam_latency.py` -> `bench/results/webcam_latency.csv`, `webcam_latency.png`).\n\n"
             + markdown_table(["predictor", "runs on", "median ms", "p95 ms", "x MediaPipe",
@@ -356,7 +356,7 @@ def int8_exports(results: Path) -> str:
             "on 300 training crops, weights in 7 bits so that x86 CPUs without VNNI do not overflow their 16-bit "
             "sums) where the CPU has int8 dot-product instructions (x86 VNNI: Intel since Cascade Lake, AMD since "
             "Zen 4; ARM's dot product), the float one elsewhere, where int8 convolutions run no faster, and there "
-            "the 68-point model's frames go to its half-width live-frame companion, `ibug68_pip_live.pt` "
+            "a model's frames go to its half-width live-frame companion where it has one, `<stem>_live.pt` "
             "(`kpdemo.detection.cpu`; `KPDEMO_LIVE_INT8=1` or `0` and `KPDEMO_LIVE_COMPANION=1` or `0` override); "
             "photos keep the full model's float export. What that "
             "costs and buys, on the checkpoint's validation split (never test) from ground-truth crops, and ONNX "

@@ -25,9 +25,10 @@ from the last frame's mesh and runs its detector when it loses the face). Per mo
 the frames (68 points; and on the common anchors, so MediaPipe compares), failures (NME > 10% or the face not
 found), full detections per 100 frames (ours; MediaPipe's graph detects when it sees fit), and median ms a frame on
 this machine. Writes ``bench/results/tracking.csv`` (``--split val`` writes ``tracking_val.csv``: choose policies
-there, never on test) and ``tracking.png``.
+there, never on test) and ``tracking.png``, or ``--out``'s CSV and plot.
 
     nice -n 10 python bench/tracking.py [--split test] [--frames 15] [--speeds 30 15] [--limit N] [--models ...]
+                                        [--out CSV]
 """
 
 from __future__ import annotations
@@ -196,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="frames a motion cycle takes (fewer: faster)")
     parser.add_argument("--limit", type=int, default=None, help="only the split's first N faces")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="CSV to write (default bench/results/tracking.csv, tracking_val.csv with --split val); "
+                             "its plot beside it")
     args = parser.parse_args(argv)
     data = first(load_dataset("ibug300w").split(args.split), args.limit)
     rows = []
@@ -210,10 +214,11 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(score(runner, policy, data, args.frames, cycle))
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
     table = pd.DataFrame(rows).assign(split=args.split, cpu=cpu_name())
-    RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.split == "test" else f"_{args.split}"
-    table.to_csv(RESULTS / f"tracking{suffix}.csv", index=False)
-    plot(table, RESULTS / f"tracking{suffix}.png")
+    out = args.out or RESULTS / f"tracking{suffix}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    plot(table, out.with_suffix(".png"))
     print(table.to_string(index=False))
 
 

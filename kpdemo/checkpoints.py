@@ -13,6 +13,10 @@ from typing import Any
 import torch
 
 FORMAT = "kpdemo-checkpoint/1"
+#: :attr:`CheckpointMeta.own_box`: rows of weights, see there.
+OwnBox = tuple[tuple[float, ...], ...]
+#: The ``own_box`` of a model trained on crops cut around its own points: none to estimate.
+OWN_POINTS_BOX: OwnBox = ()
 
 
 class CheckpointError(ValueError):
@@ -27,8 +31,14 @@ class CheckpointMeta:
     pixels go in as ``(value / 255 - pixel_mean) / pixel_std``; the network predicts points as
     ``(p - centre) / half_size`` per axis (so [-1, 1] spans the crop), recovered by ``points_from_network``.
     ``crop_scale`` is how the face crop was cut around the landmarks' box in training (side = crop_scale x box).
-    ``refine`` says that box was the box of the model's own points, so a crop cut around a first prediction is a
-    training crop (False for ``kaggle15``, cut around 68 points it does not predict, and for whole-image models).
+    ``refine`` says a crop cut around a first prediction is a training crop, so the model can refine its answer and
+    follow a face from frame to frame: the box was the box of the model's own points, or ``own_box`` estimates it
+    from them (False for whole-image models, and for ``kaggle15`` checkpoints made before ``own_box``).
+    ``own_box`` is that estimate: three rows of weights, linear in where the model's own points lie in their own box
+    (:func:`kpdemo.datasets.kaggle15.own_box_features`), giving the training crops' landmark box as its centre's
+    shift (x, y) in sides of the own box and the log of its side over the own box's side. Empty where crops were cut
+    around the model's own points; ``kaggle15``'s were cut around 68 points it does not predict
+    (see :func:`kpdemo.datasets.kaggle15.own_box`).
     """
 
     model: str
@@ -42,6 +52,7 @@ class CheckpointMeta:
     dataset: str = ""
     run: str = ""
     refine: bool = False
+    own_box: OwnBox = OWN_POINTS_BOX
     metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -69,6 +80,8 @@ def load_checkpoint(path: Path, expect_schema: str | None = None) -> tuple[dict[
         raise CheckpointError(f"{path.name} is not a kpdemo checkpoint (expected format {FORMAT})")
     raw = dict(payload["meta"])
     raw["input_size"] = tuple(raw["input_size"])
+    if "own_box" in raw:
+        raw["own_box"] = tuple(tuple(row) for row in raw["own_box"])
     meta = CheckpointMeta(**raw)
     if expect_schema is not None and meta.schema != expect_schema:
         raise CheckpointError(

@@ -486,11 +486,11 @@ def test_a_quick_look_confirms_a_followed_face_by_place_size_and_roll(astronaut:
     face = predictor.predict(astronaut, video=True)[0]
     roll = predictor.roll(face.points)
     seen = predictor.detector.glance(astronaut)
-    assert len(seen) == 1 and same_face(seen[0], face.points, roll)
+    cx, cy, side = predictor.landmark_box(face.points, roll)
+    assert len(seen) == 1 and same_face(seen[0], (cx, cy, side), roll)
     assert predictor.still_in_view(astronaut, [face])
-    side = float(np.ptp(face.points, 0).max())
-    assert not same_face(seen[0], face.points + np.float32([0.4 * side, 0]), roll)  # another place
-    assert not same_face(seen[0], (face.points - face.points.mean(0)) * 1.7 + face.points.mean(0), roll)  # size
-    assert not same_face(seen[0], face.points, roll + 90)  # a track turned a quarter off
+    assert not same_face(seen[0], (cx + 0.4 * side, cy, side), roll)  # another place
+    assert not same_face(seen[0], (cx, cy, 1.7 * side), roll)  # another size
+    assert not same_face(seen[0], (cx, cy, side), roll + 90)  # a track turned a quarter off
     assert not predictor.still_in_view(astronaut, [face, face])  # a followed face the look does not see
     assert not predictor.still_in_view(np.full_like(astronaut, 40), [face])  # the face has gone

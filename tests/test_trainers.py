@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
+from kpdemo.datasets.kaggle15 import train_own_box
 from kpdemo.models import load_model
 from kpdemo.runs import load_runs
 from kpdemo.schemas import KAGGLE15_NAMES
@@ -118,6 +119,7 @@ def test_quick_profile_writes_a_complete_record(tmp_path: Path) -> None:
     assert torch.load(checkpoint, weights_only=True)["meta"]["schema"] == "kaggle15"
     model, meta = load_model(checkpoint, expect_schema="kaggle15")
     assert meta.input_size == (96, 96) and model(torch.zeros(1, 1, 96, 96)).shape == (1, 30)
+    assert meta.refine and meta.own_box == train_own_box()  # it can cut its next crop around its own answer
 
 
 def _fake_run(root: Path, config: TrainConfig, val_losses: list[float], status: str = "done",

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kpdemo.checkpoints import OWN_POINTS_BOX, OwnBox
 from kpdemo.config import data_root
 from kpdemo.datasets.base import LandmarkSet
-from kpdemo.datasets.kaggle15 import load_kaggle15
+from kpdemo.datasets.kaggle15 import load_kaggle15, train_own_box
 from kpdemo.datasets.readers import (
     load_ibug300w,
     load_ibug300w_challenging,
@@ -39,6 +40,18 @@ class DatasetSpec:
     #: Images are face crops cut around the box of their own points (``register_crops`` "face" cuts): a model trained
     #: on them can re-crop around its own first prediction (:attr:`kpdemo.checkpoints.CheckpointMeta.refine`).
     own_point_crops: bool = False
+    #: For crops cut around other points than their own: where that box lies from the box of their own points
+    #: (:attr:`kpdemo.checkpoints.CheckpointMeta.own_box`), fitted on the train split; None where it cannot be known.
+    own_box: Callable[[], OwnBox] | None = None
+
+    def can_refine(self) -> bool:
+        """Whether a model trained on these crops can cut a crop around its own answer as they were cut: it may then
+        refine a photo's first answer and follow a face from frame to frame (``CheckpointMeta.refine``)."""
+        return self.own_point_crops or self.own_box is not None
+
+    def fitted_own_box(self) -> OwnBox:
+        """What a model trained on these crops records as ``CheckpointMeta.own_box``."""
+        return self.own_box() if self.own_box is not None else OWN_POINTS_BOX
 
     def missing_files(self) -> list[Path]:
         return [p for p in self.needs() if not p.exists()]
@@ -58,7 +71,8 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec("kaggle15", "kaggle15", "Kaggle-style 15 points, 96x96 gray, derived from 300-W + YTF",
-                    _under_root("ibug300w_subset/landmarks.csv", "ytf68_udacity/landmarks.csv"), load_kaggle15),
+                    _under_root("ibug300w_subset/landmarks.csv", "ytf68_udacity/landmarks.csv"), load_kaggle15,
+                    own_box=train_own_box),
         DatasetSpec("kaggle_csv", "kaggle15", "Kaggle Facial Keypoints training.csv (bring your own)",
                     lambda: (_kaggle_csv_path(),), lambda: read_kaggle_csv(_kaggle_csv_path())),
         DatasetSpec("imm_frontal", "imm73", "IMM Frontal Face DB, 120 images, 12 people, 73 points",

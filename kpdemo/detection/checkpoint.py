@@ -4,7 +4,9 @@ Training crops are squares centred on the 68-point landmark box, side ``meta.cro
 :func:`kpdemo.datasets.kaggle15.crop_face`: warp at twice the size, then area-downsample). At run time no landmarks
 exist yet, so the landmark box is estimated from the face detector's box with the detector's fitted
 :class:`~kpdemo.detection.faces.BoxCalibration`. A non-square input (e.g. 80x60) uses a window of the same aspect,
-``crop_scale`` x the box side tall.
+``crop_scale`` x the box side tall. Once a face has points, a model with ``meta.refine`` cuts its next crop around
+them instead (a photo's refine passes, a webcam stream's next frame): around their own box, or, for a model trained
+on crops cut around points it does not predict (``kaggle15``), around the box ``meta.own_box`` estimates from it.
 
 The network runs on ONNX Runtime when a fresh export sits beside the checkpoint (see
 :mod:`kpdemo.detection.onnx_backend`), on PyTorch otherwise; both give the same points. Live webcam frames
@@ -29,7 +31,7 @@ import torch
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.detection.base import Face, LandmarkPredictor
 from kpdemo.detection.cpu import live_frames_use_companion, live_frames_use_int8
-from kpdemo.detection.crops import crop_matrix, crop_to_image, points_box, upright_angle, wrapped
+from kpdemo.detection.crops import crop_matrix, crop_to_image, own_landmark_box, upright_angle, wrapped
 from kpdemo.detection.faces import GIVEN_BOX, QUARTER_TURNS, Detection, FaceDetector, default_detector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
 from kpdemo.schemas import flip_horizontal, get_schema
@@ -105,7 +107,7 @@ ROLL_DOUBT = 0.025
 #: What a checkpoint's live-frame companion adds to its stem (``ibug68_pip.pt`` -> ``ibug68_pip_live.pt``).
 LIVE_SUFFIX = "_live"
 #: What a live-frame companion must share with its checkpoint, so that both read the same crops the same way.
-SHARED_INPUT = ("schema", "input_size", "in_channels", "pixel_mean", "pixel_std", "crop_scale", "refine")
+SHARED_INPUT = ("schema", "input_size", "in_channels", "pixel_mean", "pixel_std", "crop_scale", "refine", "own_box")
 
 
 def _same_form(value: object) -> object:
@@ -128,13 +130,14 @@ GLANCE_SIDE = 1.5
 GLANCE_ROLL = 45.0
 
 
-def same_face(detection: Detection, points: np.ndarray, roll: float) -> bool:
-    """Whether ``detection`` is the face a stream follows at ``points`` (eye line at ``roll`` degrees), by where and
-    how large the detector's calibrated box puts its landmarks and by its roll. Loose bounds: the short-range
+def same_face(detection: Detection, box: tuple[float, float, float], roll: float) -> bool:
+    """Whether ``detection`` is the face a stream follows, whose landmark box is ``box`` (centre x, centre y, side:
+    :meth:`CheckpointPredictor.landmark_box`) and eye line at ``roll`` degrees, by where and how large the detector's
+    calibrated box puts its landmarks and by its roll. Loose bounds: the short-range
     model's calibrated centre lies 0.08 box sides from the true one for 9 in 10 faces (``bench/calibrate_face_box.py``),
     faces in one frame rarely overlap, and BlazeFace's roll is right within ~60 deg of upright only, so a face
     rolled further fails the roll test and is detected in full, as before the quick look."""
-    cx, cy, side = points_box(points, roll)
+    cx, cy, side = box
     dx, dy, dside = detection.landmark_box()
     return (float(np.hypot(dx - cx, dy - cy)) <= GLANCE_CENTRE * side
             and max(dside / side, side / dside) <= GLANCE_SIDE
@@ -171,12 +174,12 @@ class CheckpointPredictor(LandmarkPredictor):
 
     A live-frame companion beside the checkpoint (:func:`live_companion_path`) runs the live frames instead where the
     CPU lacks int8 dot products (:func:`~kpdemo.detection.cpu.live_frames_use_companion`; ``live=True`` takes it on
-    any CPU, ``live=False`` never), on its own export as above: the 68-point model's companion is the same network
-    at half width, seeded with its channels and fine-tuned (``pip_r18_live`` in
+    any CPU, ``live=False`` never), on its own export as above: the 68-point and IMM models' companions are the same
+    networks at half width, seeded with their channels and fine-tuned (``pip_r18_live`` and ``imm73_live`` in
     ``trainers/grids/landmarks.py``), ~3x cheaper a face, so a webcam frame costs less than MediaPipe's on CPUs where
-    the full network costs more than MediaPipe's whole frame; on 300-W validation clips it follows a moving face at
-    3.5% NME on the common anchors against the full network's 2.9% and MediaPipe's 4.1% (README, "Faces followed
-    on a stream"). Photos keep the full network.
+    the full network costs more than MediaPipe's whole frame; on 300-W validation clips the 68-point one follows a
+    moving face at 3.5% NME on the common anchors against the full network's 2.9% and MediaPipe's 4.1% (README,
+    "Faces followed on a stream"). Photos keep the full network.
     """
 
     def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None,
@@ -291,8 +294,14 @@ class CheckpointPredictor(LandmarkPredictor):
         ``scale`` widens the window by that factor; ``angle`` (degrees) turns it with the image, the box then
         being taken in the turned frame (so an ``angle`` equal to the eye line's gives the crop of an upright face).
         """
-        cx, cy, side = points_box(points, angle)
+        cx, cy, side = self.landmark_box(points, angle)
         return crop_matrix(cx, cy, self.meta.crop_scale * side * scale, self.input_hw, angle)
+
+    def landmark_box(self, points: np.ndarray, angle: float = 0.0) -> tuple[float, float, float]:
+        """(centre x, centre y, side) of the landmark box that training crops were cut around, for a face at these
+        (predicted) points, taken in a frame turned by ``angle`` degrees: the box of the points themselves, moved and
+        scaled by ``meta.own_box`` for a model trained on crops cut around other points (``kaggle15``)."""
+        return own_landmark_box(points, self.meta.own_box, angle)
 
     def crop_points(self, image: np.ndarray, matrices: list[np.ndarray], mirror: bool = False,
                     video: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
@@ -371,7 +380,8 @@ class CheckpointPredictor(LandmarkPredictor):
             return False
         for face in previous:
             roll = self.roll(face.points)
-            match = next((i for i, det in enumerate(seen) if same_face(det, face.points, roll)), None)
+            box = self.landmark_box(face.points, roll)
+            match = next((i for i, det in enumerate(seen) if same_face(det, box, roll)), None)
             if match is None:
                 return False
             del seen[match]  # by place: detections hold arrays, which == cannot compare
@@ -411,10 +421,10 @@ class CheckpointPredictor(LandmarkPredictor):
                               motion=(pts.mean(0) - face.points.mean(0)).astype(np.float32)))
         return faces
 
-    @staticmethod
-    def _moved(before: np.ndarray, after: np.ndarray) -> float:
-        """How far apart two answers for a face lie: their centres' distance in landmark-box sides."""
-        return float(np.linalg.norm(after.mean(0) - before.mean(0))) / float(np.ptp(before, 0).max())
+    def _moved(self, before: np.ndarray, after: np.ndarray) -> float:
+        """How far apart two answers for a face lie: their centres' distance in sides of the landmark box that crops
+        are cut around (:meth:`landmark_box`: for ``kaggle15``, the 68-point box, ~1.3x its own points' box)."""
+        return float(np.linalg.norm(after.mean(0) - before.mean(0))) / self.landmark_box(before)[2]
 
     def refine(self, image: np.ndarray, points: list[np.ndarray],
                recipe: PhotoRecipe) -> tuple[list[np.ndarray], list[float | None]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from kpdemo.datasets.kaggle15 import transform_points
+from kpdemo.checkpoints import OwnBox
+from kpdemo.datasets.kaggle15 import own_box_features, transform_points
 
 
 def window_turn(angle: float) -> np.ndarray:
@@ -41,6 +42,21 @@ def points_box(points: np.ndarray, angle: float = 0.0) -> tuple[float, float, fl
     lo, hi = turned.min(0), turned.max(0)
     (cx, cy), side = to_window.T @ ((lo + hi) / 2), float((hi - lo).max())
     return float(cx), float(cy), side
+
+
+def own_landmark_box(points: np.ndarray, own_box: OwnBox, angle: float = 0.0) -> tuple[float, float, float]:
+    """(centre x, centre y, side) of the box that a model's training crops were cut around, for a face at its
+    (predicted) ``points``, taken in a frame turned by ``angle`` degrees: the points' own box (:func:`points_box`)
+    where ``own_box`` is empty, else that box moved and scaled as ``own_box``
+    (:attr:`kpdemo.checkpoints.CheckpointMeta.own_box`) estimates from where the points lie in it."""
+    cx, cy, side = points_box(points, angle)
+    if not own_box:
+        return cx, cy, side
+    to_window = window_turn(angle)
+    features = own_box_features(np.asarray(points, np.float64) @ to_window.T)
+    shift_x, shift_y, log_factor = np.asarray(own_box) @ features
+    cx, cy = np.array([cx, cy]) + to_window.T @ np.array([shift_x * side, shift_y * side])
+    return float(cx), float(cy), side * float(np.exp(log_factor))
 
 
 def upright_angle(right_eye: np.ndarray, left_eye: np.ndarray) -> float:

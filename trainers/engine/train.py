@@ -225,10 +225,11 @@ def checkpoint_meta(config: TrainConfig, schema: KeypointSchema, data: TensorSet
     """``data`` is what the model saw (its crop size and channels)."""
     kwargs = {"dropout": config.dropout} if config.dropout else {}  # the architecture, not the init
     kwargs |= config.model_kwargs
+    spec = get_dataset(config.dataset)
     return CheckpointMeta(
         model=config.model, schema=schema.id, input_size=data.hw, in_channels=int(data.images.shape[1]),
         model_kwargs=kwargs, pixel_mean=PIXEL_MEAN, pixel_std=PIXEL_STD, crop_scale=CROP_SCALE,
-        dataset=config.dataset, run=run, metrics=metrics, refine=get_dataset(config.dataset).own_point_crops,
+        dataset=config.dataset, run=run, metrics=metrics, refine=spec.can_refine(), own_box=spec.fitted_own_box(),
     )
 
 

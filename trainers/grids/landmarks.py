@@ -19,7 +19,9 @@ Runs of ``landmarks`` (tags):
   68-point model's most used channels (:mod:`trainers.engine.slim`) and fine-tuned on ``faces68_ytfval_wide160``
   with the shipped model's last recipe (``wild_cover``);
 * ``direct_r18``: the same trunk and data with a pooled fc head and wing loss (the regression baseline);
-* ``imm73_pip``, ``kaggle15_pip``: ``pip_r18`` fine-tuned to the IMM 73-point and Kaggle 15-point schemas.
+* ``imm73_pip``, ``kaggle15_pip``: ``pip_r18`` fine-tuned to the IMM 73-point and Kaggle 15-point schemas;
+* ``imm73_live``: the IMM model's live-frame network, as ``pip_r18_live`` is the 68-point model's: half width,
+  seeded from the shipped ``imm73_pip``'s most used channels, trained with ``imm73_pip``'s recipe.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ PIP = TrainConfig(
     context=CONTEXT, ema=0.998, batch_size=32, epochs=50,
 )
 
+#: A live-frame network's trunk: ``PIP``'s at half width (:mod:`kpdemo.detection.checkpoint`'s companions).
+LIVE_KWARGS = PIP.model_kwargs | {"width": 0.5}
+
 
 def _with(base: TrainConfig, **changes: object) -> TrainConfig:
     return TrainConfig(**(base.to_dict() | changes))
@@ -72,10 +77,11 @@ register(
             _with(PIP, tag="pip_r18_ft300w", dataset="w300_wide160", weights="run:pip_r18", lr=2e-4, epochs=15),
             _with(PIP, tag="pip_mnv3", model_kwargs={"backbone": "mobilenet_v3", "stages": 3, "neighbors": 10}),
             _with(PIP, tag="pip_r18_live", dataset="faces68_ytfval_wide160", weights="checkpoints/ibug68_pip.pt",
-                  augmentation="wild_cover", epochs=40,
-                  model_kwargs={"backbone": "resnet18", "stages": 3, "neighbors": 10, "width": 0.5}),
+                  augmentation="wild_cover", epochs=40, model_kwargs=LIVE_KWARGS),
             _with(PIP, tag="direct_r18", model="resnet18", model_kwargs={"stages": 3}, loss="wing"),
             _with(PIP, tag="imm73_pip", dataset="imm_wide160", weights="run:pip_r18", epochs=200, batch_size=16),
+            _with(PIP, tag="imm73_live", dataset="imm_wide160", weights="checkpoints/ibug68_pip_live.pt", epochs=200,
+                  batch_size=16, model_kwargs=LIVE_KWARGS),
             _with(PIP, tag="kaggle15_pip", dataset="kaggle15", context=1.0, weights="run:pip_r18", lr=5e-4,
                   epochs=15, model_kwargs={"backbone": "resnet18", "stages": 3, "neighbors": 4}),
         ]),

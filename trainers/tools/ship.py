@@ -100,8 +100,8 @@ def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) 
     """Write ``run_dir``'s best checkpoint (averaged with ``soup_with``'s weights when given) to ``target`` with
     floating-point weights as fp16.
 
-    ``meta.refine`` is set from the training set's registry entry, so a run recorded before that flag existed
-    ships with it too."""
+    ``meta.refine`` and ``meta.own_box`` are set from the training set's registry entry, so a run recorded before
+    those existed ships with them too."""
     import trainers.grids  # noqa: F401  (registers the training crop sets the meta names)
 
     record = read_record(run_dir)
@@ -114,7 +114,11 @@ def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) 
             raise ValueError(f"{soup_with} is a {other_meta.model} for {other_meta.schema}, the run a {meta.model} "
                              f"for {meta.schema}: only one architecture's weights can be averaged")
         state = soup(state, other)
-    meta.refine = get_dataset(meta.dataset).own_point_crops if meta.dataset else False
+    if meta.dataset:
+        spec = get_dataset(meta.dataset)
+        meta.refine, meta.own_box = spec.can_refine(), spec.fitted_own_box()
+    else:
+        meta.refine = False
     save_checkpoint(target, {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, meta)
     return target
 
