@@ -40,7 +40,7 @@ class DatasetSpec:
     #: Images are face crops cut around the box of their own points (``register_crops`` "face" cuts): a model trained
     #: on them can re-crop around its own first prediction (:attr:`kpdemo.checkpoints.CheckpointMeta.refine`).
     own_point_crops: bool = False
-    #: For crops cut around other points than their own: where that box lies from the box of their own points
+    #: For crops cut around other points than their own: where that box lies from their own points
     #: (:attr:`kpdemo.checkpoints.CheckpointMeta.own_box`), fitted on the train split; None where it cannot be known.
     own_box: Callable[[], OwnBox] | None = None
 
