@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from kpdemo.checkpoints import OwnBox
 from kpdemo.config import cache_dir, data_file
 from kpdemo.datasets.base import LandmarkSet
 from kpdemo.datasets.pack import pack_path, packed_set
 from kpdemo.datasets.readers import KAGGLE_SIZE, load_ibug300w, load_ytf68
 from kpdemo.schemas import ibug68_to_kaggle15
+
+if TYPE_CHECKING:  # a type only: importing kpdemo.checkpoints would import torch
+    from kpdemo.checkpoints import OwnBox
 
 CROP_SCALE = 1.2
 CACHE_VERSION = 1

@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kpdemo.checkpoints import OWN_POINTS_BOX, OwnBox
 from kpdemo.config import data_root
 from kpdemo.datasets.base import LandmarkSet
 from kpdemo.datasets.kaggle15 import load_kaggle15, train_own_box
@@ -23,6 +23,9 @@ from kpdemo.datasets.readers import (
     read_kaggle_csv,
 )
 from kpdemo.datasets.uploads import FACES_FILE, imported_datasets, load_imported
+
+if TYPE_CHECKING:  # a type only: importing kpdemo.checkpoints would import torch
+    from kpdemo.checkpoints import OwnBox
 
 
 def _kaggle_csv_path() -> Path:
@@ -51,6 +54,8 @@ class DatasetSpec:
 
     def fitted_own_box(self) -> OwnBox:
         """What a model trained on these crops records as ``CheckpointMeta.own_box``."""
+        from kpdemo.checkpoints import OWN_POINTS_BOX  # here, not at the top: the registry loads without torch
+
         return self.own_box() if self.own_box is not None else OWN_POINTS_BOX
 
     def missing_files(self) -> list[Path]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 #: /proc/cpuinfo flags of int8 dot-product instructions: x86 VNNI (AVX-512 and AVX forms), ARM's dot product.
@@ -59,11 +59,12 @@ def has_int8_dot_product() -> bool:
     return has_int8_dot_flags(flags.split())
 
 
-def _switch(env: str, auto: bool, meaning: str) -> bool:
-    """A ``1`` / ``0`` / ``auto`` setting from ``env`` (``auto`` or unset: ``auto``); ValueError naming it otherwise."""
+def _switch(env: str, auto: Callable[[], bool], meaning: str) -> bool:
+    """A ``1`` / ``0`` / ``auto`` setting from ``env`` (``auto`` or unset: ``auto()``, the CPU's flags read only
+    then); ValueError naming it otherwise."""
     setting = os.environ.get(env, "auto").strip().lower()
     if setting == "auto":
-        return auto
+        return auto()
     if setting in ("1", "0"):
         return setting == "1"
     raise ValueError(f"{env}={setting!r}: use 1 ({meaning}), 0 (never) or auto")
@@ -72,11 +73,11 @@ def _switch(env: str, auto: bool, meaning: str) -> bool:
 def live_frames_use_int8() -> bool:
     """Whether live frames should run a checkpoint's int8 export (when it has one): ``$KPDEMO_LIVE_INT8``, else
     whether the CPU has int8 dot products. Raises ValueError naming the setting when it holds anything else."""
-    return _switch(LIVE_INT8_ENV, has_int8_dot_product(), "int8 exports on live frames")
+    return _switch(LIVE_INT8_ENV, has_int8_dot_product, "int8 exports on live frames")
 
 
 def live_frames_use_companion() -> bool:
     """Whether live frames should go to a checkpoint's live-frame companion (when it has one):
     ``$KPDEMO_LIVE_COMPANION``, else whether the CPU lacks int8 dot products (module docstring). Raises ValueError
     naming the setting when it holds anything else."""
-    return _switch(LIVE_COMPANION_ENV, not has_int8_dot_product(), "live-frame companions on live frames")
+    return _switch(LIVE_COMPANION_ENV, lambda: not has_int8_dot_product(), "live-frame companions on live frames")

@@ -6,11 +6,15 @@ small for MediaPipe's own short-range detector).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
-from kpdemo.checkpoints import OwnBox
 from kpdemo.datasets.kaggle15 import own_box_features, transform_points
+
+if TYPE_CHECKING:  # a type only: importing kpdemo.checkpoints would import torch
+    from kpdemo.checkpoints import OwnBox
 
 
 def window_turn(angle: float) -> np.ndarray:

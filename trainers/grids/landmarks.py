@@ -20,8 +20,9 @@ Runs of ``landmarks`` (tags):
   with the shipped model's last recipe (``wild_cover``);
 * ``direct_r18``: the same trunk and data with a pooled fc head and wing loss (the regression baseline);
 * ``imm73_pip``, ``kaggle15_pip``: ``pip_r18`` fine-tuned to the IMM 73-point and Kaggle 15-point schemas;
-* ``imm73_live``: the IMM model's live-frame network, as ``pip_r18_live`` is the 68-point model's: half width,
-  seeded from the shipped ``imm73_pip``'s most used channels, trained with ``imm73_pip``'s recipe.
+* ``imm73_live``: a live-frame network for the IMM model, as ``pip_r18_live`` is the 68-point model's: half
+  width, started from that companion (``ibug68_pip_live.pt``, as ``imm73_pip`` started from the full 68-point model)
+  and trained with ``imm73_pip``'s recipe; not shipped (``trainers/README.md``).
 """
 
 from __future__ import annotations
