@@ -7,10 +7,13 @@ is shown it reads the index stamped in it and the index of the frame the live ca
 difference (in 1/30 s frames) is the time from the frame's capture to its annotated display, server and both
 encodings included. Browser and server share this machine's cores, as they would on a laptop running the app.
 
-Writes ``bench/results/webcam_browser.csv`` (one row per model: shown fps, lag median and p95, server-side processing)
-and ``webcam_browser.png``.
+The models take turns (``--rounds``, each ``--seconds`` long after a warm-up): one browser on two cores drifts by
+a few frames a second over a minute, so a model measured only after another would be scored on a different machine.
 
-    nice -n 10 python bench/webcam_browser.py [--seconds 20] [--models mediapipe468 ibug68_pip]
+Writes ``bench/results/webcam_browser.csv`` (one row per model over its rounds: shown fps, the slowest and fastest
+round's, lag median and p95, server-side processing) and ``webcam_browser.png``.
+
+    nice -n 10 python bench/webcam_browser.py [--rounds 3] [--seconds 10] [--models mediapipe468 ibug68_pip]
 """
 
 from __future__ import annotations
@@ -91,19 +94,29 @@ def make_clip(path: Path) -> Path:
     return write_y4m(path, [stamp(f, i) for i, f in enumerate(frames)], CLIP_FPS)
 
 
-def summarise(shown: list[list[float]], seconds: float) -> dict[str, float]:
-    """Shown fps and capture-to-display lag from the page's ``[time_ms, shown_index, live_index]`` rows."""
-    stamps = np.array([row[0] for row in shown])
-    lag_frames = np.array([(live - index) % CLIP_FRAMES for _, index, live in shown])
+def shown_fps(shown: list[list[float]]) -> float:
+    """Frames shown per second in one round of the page's ``[time_ms, shown_index, live_index]`` rows."""
+    if len(shown) < 2:
+        return 0.0
+    return (len(shown) - 1) / ((shown[-1][0] - shown[0][0]) / 1000)
+
+
+def summarise(rounds: list[list[list[float]]], seconds: float) -> dict[str, float]:
+    """Shown fps (over all rounds, and the slowest and fastest round's) and capture-to-display lag of one model."""
+    fps = [shown_fps(shown) for shown in rounds]
+    lag_frames = np.array([(live - index) % CLIP_FRAMES for shown in rounds for _, index, live in shown])
     lag_ms = lag_frames * 1000.0 / CLIP_FPS
-    fps = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1000) if len(stamps) > 1 else 0.0
-    return {"shown_fps": fps, "frames_shown": len(shown), "seconds": seconds,
-            "lag_median_ms": float(np.median(lag_ms)) if len(shown) else float("nan"),
-            "lag_p95_ms": float(np.percentile(lag_ms, 95)) if len(shown) else float("nan")}
+    spans = sum((shown[-1][0] - shown[0][0]) / 1000 for shown in rounds if len(shown) > 1)
+    gaps = sum(len(shown) - 1 for shown in rounds if len(shown) > 1)
+    return {"shown_fps": gaps / spans if spans else 0.0, "shown_fps_min": min(fps), "shown_fps_max": max(fps),
+            "frames_shown": sum(len(shown) for shown in rounds), "rounds": len(rounds), "seconds": seconds,
+            "lag_median_ms": float(np.median(lag_ms)) if len(lag_ms) else float("nan"),
+            "lag_p95_ms": float(np.percentile(lag_ms, 95)) if len(lag_ms) else float("nan")}
 
 
-def measure(page, model_label: str, seconds: float) -> dict[str, float]:
-    """Switch the running stream to ``model_label``, let it settle, then watch ``seconds`` of frames."""
+def watch(page, model_label: str, seconds: float) -> tuple[str, list[list[float]], dict[str, float]]:
+    """Switch the running stream to ``model_label``, let it settle, then watch ``seconds`` of frames: the model's
+    full label, the page's rows and the server's status line."""
     chosen = choose(page, "Model", model_label)
     time.sleep(WARMUP_S)
     page.evaluate("() => { window.__shown = []; }")
@@ -111,12 +124,25 @@ def measure(page, model_label: str, seconds: float) -> dict[str, float]:
     shown = page.evaluate("() => window.__shown")
     status = page.locator("#webcam-status textarea").input_value()
     line = STATUS_LINE.search(status)
-    return {"model": chosen, **summarise(shown, seconds),
-            "server_fps": float(line["fps"]) if line else float("nan"),
-            "server_ms_last_frame": float(line["last_ms"]) if line and line["last_ms"] else float("nan")}
+    return chosen, shown, {"server_fps": float(line["fps"]) if line else float("nan"),
+                           "server_ms_last_frame": float(line["last_ms"]) if line and line["last_ms"] else float("nan")}
 
 
-def run(models: list[str], seconds: float) -> pd.DataFrame:
+def measure(page, models: list[str], rounds: int, seconds: float) -> list[dict[str, float]]:
+    """Each model watched ``rounds`` times, the models taking turns; one row per model."""
+    seen: dict[str, list] = {label: [] for label in models}
+    for _ in range(rounds):
+        for label in models:
+            seen[label].append(watch(page, label, seconds))
+    rows = []
+    for watched in seen.values():
+        server = pd.DataFrame([status for _, _, status in watched]).median()
+        rows.append({"model": watched[0][0], **summarise([shown for _, shown, _ in watched], seconds),
+                     **server.to_dict()})
+    return rows
+
+
+def run(models: list[str], rounds: int, seconds: float) -> pd.DataFrame:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +157,7 @@ def run(models: list[str], seconds: float) -> pd.DataFrame:
             start_webcam(page, "webcam-camera")
             page.locator("#webcam-output img").wait_for()
             page.evaluate(WATCH_JS, [STAMP_BITS, STAMP_CELL, *STAMP_ORIGIN])
-            rows = [measure(page, model, seconds) for model in models]
+            rows = measure(page, models, rounds, seconds)
             browser.close()
     table = pd.DataFrame(rows)
     table["clip_fps"] = CLIP_FPS
@@ -149,9 +175,10 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
     fig, (ax_fps, ax_lag) = plt.subplots(1, 2, figsize=(9, 3.2))
     names = [m.split(" (")[0] for m in table["model"]]
-    ax_fps.barh(names, table["shown_fps"], color="#4c72b0")
+    ax_fps.barh(names, table["shown_fps"], color="#4c72b0",
+                xerr=[table["shown_fps"] - table["shown_fps_min"], table["shown_fps_max"] - table["shown_fps"]])
     ax_fps.axvline(CLIP_FPS, color="grey", ls=":", label="camera rate")
-    ax_fps.set_xlabel("annotated frames shown per second")
+    ax_fps.set_xlabel("annotated frames shown per second (bar: rounds' range)")
     ax_fps.legend(loc="lower right", fontsize=8)
     ax_lag.barh(names, table["lag_median_ms"], color="#dd8452",
                 xerr=[np.zeros(len(table)), table["lag_p95_ms"] - table["lag_median_ms"]])
@@ -164,11 +191,13 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per model (after 5 s warm-up)")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each model takes, the models alternating")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="measured seconds per model and round (after 5 s warm-up)")
     parser.add_argument("--models", nargs="+", default=["MediaPipe face mesh (", "ibug68_pip"],
                         help="model picker labels (prefixes) to measure, in order")
     args = parser.parse_args(argv)
-    table = run(args.models, args.seconds)
+    table = run(args.models, args.rounds, args.seconds)
     RESULTS.mkdir(exist_ok=True)
     table.to_csv(RESULTS / "webcam_browser.csv", index=False, float_format="%.4g")
     plot(table, RESULTS / "webcam_browser.png")
