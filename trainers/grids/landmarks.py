@@ -22,7 +22,10 @@ Runs of ``landmarks`` (tags):
 * ``imm73_pip``, ``kaggle15_pip``: ``pip_r18`` fine-tuned to the IMM 73-point and Kaggle 15-point schemas;
 * ``imm73_live``: a live-frame network for the IMM model, as ``pip_r18_live`` is the 68-point model's: half
   width, started from that companion (``ibug68_pip_live.pt``, as ``imm73_pip`` started from the full 68-point model)
-  and trained with ``imm73_pip``'s recipe; not shipped (``trainers/README.md``).
+  and trained with ``imm73_pip``'s recipe; not shipped (``trainers/README.md``);
+* ``imm73_live_distill``: the same network distilled from ``imm73_pip``: slimmed from it, then trained on its
+  answers on the 68-point sets' wild train faces beside IMM's own faces (``imm73_distill_wide160``,
+  :mod:`trainers.engine.pseudo_labels`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from kpdemo.datasets.pack import SCALE as WIDE_SCALE
 from kpdemo.datasets.pack import SIZE as STORED
 from kpdemo.training.crops import register_crops, register_union
 from trainers.engine.config import TrainConfig
+from trainers.engine.pseudo_labels import register_distilled
 from trainers.grids.registry import Experiment, grid, register
 
 #: How much wider the stored crops (160 px, 1.5 x the landmark box, as the training pack holds them) are than the
@@ -51,6 +55,12 @@ register_union("faces68_ytfval_wide160", "All 68-point faces but YouTube-Faces' 
                "YouTube-Faces train (validate on ytf68's val split, people this set never shows)",
                [("w300_wide160", {"train": "train", "val": "val", "test": "test"}),
                 ("ytf_wide160", {"train": "train"})])
+#: The IMM model's 73 points on wild faces: its answers on the 68-point sets' train faces (300-W train, YouTube-Faces
+#: train people), beside IMM's own faces (train ones 10 times): what a slim IMM network distils the full one from.
+register_distilled("imm73_distill_wide160", "IMM Frontal 73 points (train x10) + 300-W and YouTube-Faces train faces "
+                   "labelled by imm73_pip.pt, 160x160 RGB", "imm_wide160",
+                   [("w300_wide160", {"train": "train"}), ("ytf_wide160", {"train": "train"})],
+                   "checkpoints/imm73_pip.pt", CONTEXT, real_repeats=10)
 
 PIP = TrainConfig(
     tag="pip_r18", dataset="faces68_wide160", model="pip", model_kwargs={"backbone": "resnet18", "stages": 3,
@@ -83,6 +93,8 @@ register(
             _with(PIP, tag="imm73_pip", dataset="imm_wide160", weights="run:pip_r18", epochs=200, batch_size=16),
             _with(PIP, tag="imm73_live", dataset="imm_wide160", weights="checkpoints/ibug68_pip_live.pt", epochs=200,
                   batch_size=16, model_kwargs=LIVE_KWARGS),
+            _with(PIP, tag="imm73_live_distill", dataset="imm73_distill_wide160", weights="checkpoints/imm73_pip.pt",
+                  epochs=30, model_kwargs=LIVE_KWARGS),
             _with(PIP, tag="kaggle15_pip", dataset="kaggle15", context=1.0, weights="run:pip_r18", lr=5e-4,
                   epochs=15, model_kwargs={"backbone": "resnet18", "stages": 3, "neighbors": 4}),
         ]),
