@@ -67,3 +67,14 @@ def test_distillation_set_repeats_the_real_train_faces_and_keeps_the_pupils_mapp
     np.testing.assert_allclose(data.points[-1], teacher_points(TEACHER, pupils.select(np.array([0])), CONTEXT)[0])
     with pytest.raises(ValueError, match="imm73"):
         distillation_set("wrong", pupils, [], TEACHER, CONTEXT, real_repeats=1)
+
+
+def test_a_distilled_set_reads_its_held_out_faces_from_the_real_set_alone() -> None:
+    """Scoring a companion on its val or test faces must not wait for a teacher to label thousands of train faces."""
+    import trainers.grids  # noqa: F401  (registers imm73_distill_wide160)
+    from kpdemo.datasets import get_dataset
+
+    spec = get_dataset("imm73_distill_wide160")
+    assert [spec.held_out_name(split) for split in ("train", "val", "test")] == \
+        ["imm73_distill_wide160", "imm_wide160", "imm_wide160"]
+    assert get_dataset("imm_wide160").held_out_name("test") == "imm_wide160"

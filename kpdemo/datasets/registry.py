@@ -46,6 +46,13 @@ class DatasetSpec:
     #: For crops cut around other points than their own: where that box lies from their own points
     #: (:attr:`kpdemo.checkpoints.CheckpointMeta.own_box`), fitted on the train split; None where it cannot be known.
     own_box: Callable[[], OwnBox] | None = None
+    #: Another registered set whose val and test splits are this one's, read instead when only those are wanted: a
+    #: distillation set's extra faces are train only, and labelling them is minutes of a teacher's work.
+    held_out_from: str | None = None
+
+    def held_out_name(self, split: str) -> str:
+        """The registered set to read ``split`` from (this one, or :attr:`held_out_from` for val and test)."""
+        return self.held_out_from if self.held_out_from and split != "train" else self.name
 
     def can_refine(self) -> bool:
         """Whether a model trained on these crops can cut a crop around its own answer as they were cut: it may then

@@ -100,7 +100,8 @@ def register_distilled(name: str, title: str, real: str, pupils: list[tuple[str,
     """Add a :func:`distillation_set` of registered crop sets to the dataset registry (``TrainConfig.dataset``).
 
     Its crops count as cut around their own points (``own_point_crops``): a model trained on it is served as the
-    teacher is, on crops cut around its own answer, and must share that with the teacher to be its companion.
+    teacher is, on crops cut around its own answer, and must share that with the teacher to be its companion. Its
+    val and test splits are ``real``'s, read from it alone when only they are wanted (``held_out_from``).
     """
     from kpdemo.datasets.registry import DATASETS, DatasetSpec
 
@@ -114,4 +115,4 @@ def register_distilled(name: str, title: str, real: str, pupils: list[tuple[str,
         return distillation_set(name, real_spec.load(), [(spec.load(), split_map) for spec, split_map in pupil_specs],
                                 Path(teacher), context, real_repeats)
 
-    DATASETS[name] = DatasetSpec(name, real_spec.schema, title, needs, load, own_point_crops=True)
+    DATASETS[name] = DatasetSpec(name, real_spec.schema, title, needs, load, own_point_crops=True, held_out_from=real)

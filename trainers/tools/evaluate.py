@@ -18,7 +18,7 @@ import torch
 import trainers.grids  # noqa: F401  (registers the experiments' derived datasets, e.g. w300_face64)
 from kpdemo.checkpoints import CheckpointError
 from kpdemo.config import DataNotFoundError
-from kpdemo.datasets import LandmarkSet, load_dataset
+from kpdemo.datasets import LandmarkSet, get_dataset, load_dataset
 from kpdemo.metrics import region_nme
 from kpdemo.models import load_model
 from kpdemo.training.tensors import TensorSet, points_from_network
@@ -61,7 +61,7 @@ def held_out_predictions(path: Path, dataset: str | None = None, split: str = "t
     dev = resolve_device(device)
     model, meta = load_model(path, device=dev)
     # Not the trainers' in-process dataset cache: a long-lived caller (the app) would keep every crop in memory.
-    data = load_dataset(dataset or meta.dataset)
+    data = load_dataset(get_dataset(dataset or meta.dataset).held_out_name(split))
     if data.schema.id != meta.schema:
         raise CheckpointError(f"{Path(path).name} predicts {meta.schema!r} points, {data.name} has {data.schema.id!r}")
     part = data.split(split)

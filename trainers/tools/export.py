@@ -38,6 +38,7 @@ import torch
 import trainers.grids  # noqa: F401  (registers the derived datasets checkpoints name, e.g. faces68_wide160)
 from kpdemo.checkpoints import CheckpointMeta
 from kpdemo.config import DataNotFoundError
+from kpdemo.datasets import get_dataset
 from kpdemo.detection.checkpoint import network_to_crop
 from kpdemo.detection.onnx_backend import SOURCE_KEY, OnnxNetwork, file_sha256, onnx_path
 from kpdemo.models import load_model
@@ -136,7 +137,7 @@ def max_difference(onnx_file: Path, checkpoint_path: Path, batch: int = 4, seed:
 def dataset_inputs(meta: CheckpointMeta, split: str, count: int | None = None, seed: int = 0) -> np.ndarray:
     """Network inputs (N, C, H, W) float32 from a split of the checkpoint's own dataset, cut and normalised as
     evaluation does (the model's centre view of wider stored crops); ``count`` draws a seeded sample."""
-    part = cached_dataset(meta.dataset).split(split)
+    part = cached_dataset(get_dataset(meta.dataset).held_out_name(split)).split(split)
     if count is not None and count < len(part):
         part = part.select(np.sort(np.random.default_rng(seed).choice(len(part), count, replace=False)))
     tensors = TensorSet.from_landmarks(part)
