@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from kpdemo.checkpoints import CheckpointError, load_checkpoint
-from kpdemo.config import cache_dir
+from kpdemo.config import REPO_ROOT, cache_dir
 from kpdemo.datasets import LandmarkSet
 from kpdemo.models import load_model
 from kpdemo.schemas import flip_horizontal, get_schema
@@ -43,12 +43,12 @@ def teacher_points(teacher: Path, data: LandmarkSet, context: float, batch_size:
 
     ``context`` is how much wider the stored crops are than the teacher's view (the training loop's ``context``).
     """
+    if data.images is None:
+        raise ValueError(f"{data.name}: pseudo-labelling needs in-memory crops")
     path = _cache_path(teacher, data, context)
     if path.exists():
         return np.load(path)
     model, meta = load_model(teacher, device="cpu")
-    if data.images is None:
-        raise ValueError(f"{data.name}: pseudo-labelling needs in-memory crops")
     tensors = TensorSet.from_landmarks(data)
     view = model_view(tensors, context)
     if tuple(view.hw) != tuple(meta.input_size):
@@ -97,7 +97,8 @@ def teacher_schema(teacher: Path) -> str:
 
 def register_distilled(name: str, title: str, real: str, pupils: list[tuple[str, dict[str, str]]], teacher: str,
                        context: float, real_repeats: int) -> None:
-    """Add a :func:`distillation_set` of registered crop sets to the dataset registry (``TrainConfig.dataset``).
+    """Add a :func:`distillation_set` of registered crop sets to the dataset registry (``TrainConfig.dataset``);
+    ``teacher`` is a checkpoint's path, relative to the repository unless absolute.
 
     Its crops count as cut around their own points (``own_point_crops``): a model trained on it is served as the
     teacher is, on crops cut around its own answer, and must share that with the teacher to be its companion. Its
@@ -105,14 +106,15 @@ def register_distilled(name: str, title: str, real: str, pupils: list[tuple[str,
     """
     from kpdemo.datasets.registry import DATASETS, DatasetSpec
 
+    teacher_path = REPO_ROOT / teacher  # a repo-relative name (an absolute path stays itself)
     real_spec = DATASETS[real]
     pupil_specs = [(DATASETS[pupil], split_map) for pupil, split_map in pupils]
 
     def needs() -> tuple:
-        return (*real_spec.needs(), *(p for spec, _ in pupil_specs for p in spec.needs()), Path(teacher))
+        return (*real_spec.needs(), *(p for spec, _ in pupil_specs for p in spec.needs()), teacher_path)
 
     def load() -> LandmarkSet:
         return distillation_set(name, real_spec.load(), [(spec.load(), split_map) for spec, split_map in pupil_specs],
-                                Path(teacher), context, real_repeats)
+                                teacher_path, context, real_repeats)
 
     DATASETS[name] = DatasetSpec(name, real_spec.schema, title, needs, load, own_point_crops=True, held_out_from=real)
