@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from kpdemo.checkpoints import CheckpointError, load_checkpoint
 from kpdemo.config import REPO_ROOT, cache_dir
@@ -54,13 +55,18 @@ def teacher_points(teacher: Path, data: LandmarkSet, context: float, batch_size:
     if tuple(view.hw) != tuple(meta.input_size):
         raise CheckpointError(f"{Path(teacher).name} expects {tuple(meta.input_size)} inputs, {data.name}'s crops "
                               f"give {tuple(view.hw)} at context {context}")
-    blank = torch.zeros(len(view), get_schema(meta.schema).num_points, 2)  # the shape of the teacher's answers
-    with torch.inference_mode():
-        answers = [predict(model, TensorSet(images, blank, blank[..., 0] == 0), pixel_mean=meta.pixel_mean,
-                           pixel_std=meta.pixel_std, batch_size=batch_size, channels_last=False).numpy() / context
-                   for images in (view.images, view.images.flip(-1))]
+    blank = torch.zeros(batch_size, get_schema(meta.schema).num_points, 2)  # the shape of the teacher's answers
+    plain, mirror = [], []
+    with torch.inference_mode():  # minutes on a CPU for thousands of faces: a batch at a time, with progress
+        for start in tqdm(range(0, len(view), batch_size), desc=f"{Path(teacher).stem} labels {data.name}",
+                          unit="batch"):
+            images = view.images[start:start + batch_size]
+            for answers, batch in ((plain, images), (mirror, images.flip(-1))):
+                part = TensorSet(batch, blank[:len(batch)], blank[:len(batch), :, 0] == 0)
+                answers.append(predict(model, part, pixel_mean=meta.pixel_mean, pixel_std=meta.pixel_std,
+                                       batch_size=batch_size, channels_last=False).numpy() / context)
     h, w = tensors.hw
-    plain, mirror = (points_from_network(a, h, w) for a in answers)
+    plain, mirror = (points_from_network(np.concatenate(a), h, w) for a in (plain, mirror))
     points = ((plain + flip_horizontal(mirror, w, get_schema(meta.schema))) / 2).astype(np.float32)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, points)
