@@ -74,11 +74,10 @@ def teacher_points(teacher: Path, data: LandmarkSet, context: float, batch_size:
     return points
 
 
-def pseudo_labelled(teacher: Path, data: LandmarkSet, context: float, name: str) -> LandmarkSet:
-    """``data``'s crops with the teacher's points in place of their own (every point labelled)."""
+def pseudo_labelled(teacher: Path, data: LandmarkSet, context: float, name: str, schema: str) -> LandmarkSet:
+    """``data``'s crops with the teacher's points (of ``schema``, the teacher's) in place of their own."""
     points = teacher_points(teacher, data, context)
-    return LandmarkSet(name, teacher_schema(teacher), points, data.splits, data.identities, data.sources,
-                       images=data.images)
+    return LandmarkSet(name, schema, points, data.splits, data.identities, data.sources, images=data.images)
 
 
 def distillation_set(name: str, real: LandmarkSet, pupils: list[tuple[LandmarkSet, dict[str, str]]], teacher: Path,
@@ -92,7 +91,8 @@ def distillation_set(name: str, real: LandmarkSet, pupils: list[tuple[LandmarkSe
     parts += [(real, {"train": "train"})] * (real_repeats - 1)
     for pupil, split_map in pupils:  # only the rows kept are labelled
         kept = pupil.select(np.flatnonzero(np.isin(pupil.splits, list(split_map))))
-        parts.append((pseudo_labelled(teacher, kept, context, f"{pupil.name}_by_{Path(teacher).stem}"), split_map))
+        name_by = f"{pupil.name}_by_{Path(teacher).stem}"
+        parts.append((pseudo_labelled(teacher, kept, context, name_by, schema), split_map))
     return concat_sets(name, parts)
 
 
