@@ -16,6 +16,9 @@ under each policy:
 * ``redetect``: track, and a full detection every ``REDETECT_EVERY`` frames (the app before the quick look);
 * ``detect``: a full detection on every frame (no tracking).
 
+The policies are compared on the 68-point model (``--all-policies``); the other shipped checkpoints run the app's
+alone, scored on the anchors they share with 300-W's points (the Kaggle model has no chin: 15 of the 16).
+
 A checkpoint with a live-frame companion (``<stem>_live.pt``, which the app runs on webcam frames) is scored as the
 app runs it, and under ``recheck`` once more with its own full network on every frame, so the table shows what the
 companion costs in accuracy and saves in time (column ``network``).
@@ -28,7 +31,7 @@ this machine. Writes ``bench/results/tracking.csv`` (``--split val`` writes ``tr
 there, never on test) and ``tracking.png``, or ``--out``'s CSV and plot.
 
     nice -n 10 python bench/tracking.py [--split test] [--frames 15] [--speeds 30 15] [--limit N] [--models ...]
-                                        [--out CSV]
+                                        [--all-policies KEY ...] [--out CSV]
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ FACE_SIDE = 160.0
 POLICIES = ("recheck", "redetect", "detect")
 #: The one policy of a predictor that does not track: ``predict(video=True)`` every frame (MediaPipe's own tracking).
 OWN_VIDEO_MODE = "own video mode"
-MODELS = ("checkpoint:ibug68_pip", "mediapipe468")
+MODELS = ("checkpoint:ibug68_pip", "mediapipe468", "checkpoint:imm73_pip", "checkpoint:kaggle15_pip")
+#: The checkpoints scored under every policy; the others only under the app's (``recheck``), which these choose.
+ALL_POLICIES = ("checkpoint:ibug68_pip",)
 
 
 #: How far the face's centre swings sideways (share of the frame's width; up and down: half as far of its height).
@@ -197,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="frames a motion cycle takes (fewer: faster)")
     parser.add_argument("--limit", type=int, default=None, help="only the split's first N faces")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--all-policies", nargs="*", default=list(ALL_POLICIES), metavar="KEY",
+                        help="checkpoints scored under every policy; the other checkpoints run only the app's")
     parser.add_argument("--out", type=Path, default=None,
                         help="CSV to write (default bench/results/tracking.csv, tracking_val.csv with --split val); "
                              "its plot beside it")
@@ -207,7 +214,8 @@ def main(argv: list[str] | None = None) -> None:
         for key in args.models:
             predictor = get_predictor(key)
             tracks = isinstance(predictor, CheckpointPredictor) and predictor.meta.refine
-            runs = [(predictor, policy) for policy in (POLICIES if tracks else (OWN_VIDEO_MODE,))]
+            policies = (POLICIES if key in args.all_policies else POLICIES[:1]) if tracks else (OWN_VIDEO_MODE,)
+            runs = [(predictor, policy) for policy in policies]
             if tracks and predictor.live_network:  # the app's policy once more on the full network
                 runs.append((CheckpointPredictor(predictor.path, name=predictor.name, live=False), "recheck"))
             for runner, policy in runs:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from bench.tracking import FACE_SIDE, POLICIES, SIZE_HW, clip, peak_px_per_frame, score
+from bench.tracking import FACE_SIDE, POLICIES, SIZE_HW, clip, main, peak_px_per_frame, score
 from kpdemo.datasets import load_dataset
 from kpdemo.detection import get_predictor
 
@@ -46,3 +47,15 @@ def test_the_app_policy_follows_the_face_and_detects_in_full_only_at_the_start()
     assert rows["detect"]["full_detections_per_100_frames"] == 100
     for row in rows.values():
         assert row["found_rate"] == 1 and row["nme_mean"] < 0.08
+
+
+@pytest.mark.needs_data
+def test_the_policies_are_compared_on_the_named_checkpoints_alone(tmp_path: Path) -> None:
+    out = tmp_path / "tracking.csv"
+    main(["--split", "val", "--limit", "1", "--frames", "3", "--speeds", "30", "--out", str(out),
+          "--models", "checkpoint:ibug68_pip", "checkpoint:kaggle15_pip", "--all-policies", "checkpoint:ibug68_pip"])
+    table = pd.read_csv(out)
+    by_model = table.groupby("model")["policy"].apply(set)
+    assert by_model["ibug68_pip"] == set(POLICIES)
+    assert by_model["kaggle15_pip"] == {"recheck"}  # the app's policy alone
+    assert out.with_suffix(".png").exists()
