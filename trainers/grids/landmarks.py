@@ -61,6 +61,12 @@ register_distilled("imm73_distill_wide160", "IMM Frontal 73 points (train x10) +
                    "labelled by imm73_pip.pt, 160x160 RGB", "imm_wide160",
                    [("w300_wide160", {"train": "train"}), ("ytf_wide160", {"train": "train"})],
                    "checkpoints/imm73_pip.pt", CONTEXT, real_repeats=10)
+#: The 68-point model's answers on its own train faces beside their real points: what the 68-point live-frame
+#: companion is continued on (``--only pip_r18_live --set dataset=ibug68_distill_wide160``, trainers/README.md).
+register_distilled("ibug68_distill_wide160", "All 68-point faces but YouTube-Faces' val people + their train faces "
+                   "labelled by ibug68_pip.pt, 160x160 RGB", "faces68_ytfval_wide160",
+                   [("w300_wide160", {"train": "train"}), ("ytf_wide160", {"train": "train"})],
+                   "checkpoints/ibug68_pip.pt", CONTEXT, real_repeats=1)
 
 PIP = TrainConfig(
     tag="pip_r18", dataset="faces68_wide160", model="pip", model_kwargs={"backbone": "resnet18", "stages": 3,
