@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> None:
         for key in args.models:
             predictor = get_predictor(key)
             tracks = isinstance(predictor, CheckpointPredictor) and predictor.meta.refine
-            policies = (POLICIES if key in args.all_policies else POLICIES[:1]) if tracks else (OWN_VIDEO_MODE,)
+            if not tracks:
+                policies: tuple[str, ...] = (OWN_VIDEO_MODE,)
+            else:
+                policies = POLICIES if key in args.all_policies else ("recheck",)  # else the app's alone
             runs = [(predictor, policy) for policy in policies]
             if tracks and predictor.live_network:  # the app's policy once more on the full network
                 runs.append((CheckpointPredictor(predictor.path, name=predictor.name, live=False), "recheck"))

@@ -55,17 +55,18 @@ register_union("faces68_ytfval_wide160", "All 68-point faces but YouTube-Faces' 
                "YouTube-Faces train (validate on ytf68's val split, people this set never shows)",
                [("w300_wide160", {"train": "train", "val": "val", "test": "test"}),
                 ("ytf_wide160", {"train": "train"})])
-#: The IMM model's 73 points on wild faces: its answers on the 68-point sets' train faces (300-W train, YouTube-Faces
-#: train people), beside IMM's own faces (train ones 10 times): what a slim IMM network distils the full one from.
+#: The wild faces a teacher labels for a distilled set: the 68-point sets' train faces (300-W train, YouTube-Faces
+#: train people; no validation or test face).
+WILD_TRAIN_FACES = [("w300_wide160", {"train": "train"}), ("ytf_wide160", {"train": "train"})]
+#: The IMM model's 73 points on those faces, beside IMM's own faces (train ones 10 times): what a slim IMM network
+#: distils the full one from.
 register_distilled("imm73_distill_wide160", "IMM Frontal 73 points (train x10) + 300-W and YouTube-Faces train faces "
-                   "labelled by imm73_pip.pt, 160x160 RGB", "imm_wide160",
-                   [("w300_wide160", {"train": "train"}), ("ytf_wide160", {"train": "train"})],
+                   "labelled by imm73_pip.pt, 160x160 RGB", "imm_wide160", WILD_TRAIN_FACES,
                    "checkpoints/imm73_pip.pt", CONTEXT, real_repeats=10)
-#: The 68-point model's answers on its own train faces beside their real points: what the 68-point live-frame
-#: companion is continued on (``--only pip_r18_live --set dataset=ibug68_distill_wide160``, trainers/README.md).
+#: The 68-point model's answers on those faces beside their real points: what the 68-point live-frame companion was
+#: tried on, and not shipped (``--only pip_r18_live --set dataset=ibug68_distill_wide160``, trainers/README.md).
 register_distilled("ibug68_distill_wide160", "All 68-point faces but YouTube-Faces' val people + their train faces "
-                   "labelled by ibug68_pip.pt, 160x160 RGB", "faces68_ytfval_wide160",
-                   [("w300_wide160", {"train": "train"}), ("ytf_wide160", {"train": "train"})],
+                   "labelled by ibug68_pip.pt, 160x160 RGB", "faces68_ytfval_wide160", WILD_TRAIN_FACES,
                    "checkpoints/ibug68_pip.pt", CONTEXT, real_repeats=1)
 
 PIP = TrainConfig(
