@@ -61,13 +61,18 @@ def crop_face(image: np.ndarray, points68: np.ndarray, size: int = KAGGLE_SIZE) 
     return crop, transform_points(points68, big) / 2
 
 
+def points_centre_side(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., K, 2) points -> the centre (..., 2) and longer side (...) of their own box."""
+    lo, hi = points.min(-2), points.max(-2)
+    return (lo + hi) / 2, (hi - lo).max(-1)
+
+
 def own_box_features(points: np.ndarray) -> np.ndarray:
     """(..., K, 2) points -> (..., 2K + 1): where each point lies in the points' own box (its centre at 0, its longer
     side 1), and a 1: what an own box (:func:`own_box`) is linear in. Take the points upright (in the frame a crop is
     cut in), so that the estimate does not turn with the face."""
-    lo, hi = points.min(-2), points.max(-2)
-    side = (hi - lo).max(-1)
-    placed = (points - ((lo + hi) / 2)[..., None, :]) / side[..., None, None]
+    centre, side = points_centre_side(points)
+    placed = (points - centre[..., None, :]) / side[..., None, None]
     flat = placed.reshape(*points.shape[:-2], -1)
     return np.concatenate([flat, np.ones((*flat.shape[:-1], 1))], -1)
 
@@ -82,9 +87,8 @@ def own_box(points: np.ndarray) -> OwnBox:
     points span eyebrows to lower lip and say which way the head is turned, so they also say where the jaw and chin
     lie; on the val split this puts the box's centre within 0.025 sides on average sideways (0.10 for a median
     shift) and 0.018 up or down (0.024), its side within 3.7% (5.0%)."""
-    lo, hi = points.min(1), points.max(1)
-    side = (hi - lo).max(1)
-    shift = (KAGGLE_SIZE / 2 - (lo + hi) / 2) / side[:, None]
+    centre, side = points_centre_side(points)
+    shift = (KAGGLE_SIZE / 2 - centre) / side[:, None]
     log_factor = np.log(KAGGLE_SIZE / CROP_SCALE / side)
     targets = np.column_stack([shift, log_factor])
     weights = np.linalg.lstsq(own_box_features(points.astype(np.float64)), targets, rcond=None)[0]

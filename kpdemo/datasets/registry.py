@@ -54,16 +54,15 @@ class DatasetSpec:
         """The registered set to read ``split`` from (this one, or :attr:`held_out_from` for val and test)."""
         return self.held_out_from if self.held_out_from and split != "train" else self.name
 
-    def can_refine(self) -> bool:
-        """Whether a model trained on these crops can cut a crop around its own answer as they were cut: it may then
-        refine a photo's first answer and follow a face from frame to frame (``CheckpointMeta.refine``)."""
-        return self.own_point_crops or self.own_box is not None
-
-    def fitted_own_box(self) -> OwnBox:
-        """What a model trained on these crops records as ``CheckpointMeta.own_box``."""
+    def crop_record(self) -> dict[str, bool | OwnBox]:
+        """What a model trained on these crops records of how they were cut, as ``CheckpointMeta`` fields: ``refine``,
+        whether it can cut a crop around its own answer as they were cut (it may then refine a photo's first answer
+        and follow a face from frame to frame), and ``own_box``, where that box lies from its own points. One place,
+        so that training, shipping and :mod:`trainers.tools.own_box` write the same record."""
         from kpdemo.checkpoints import OWN_POINTS_BOX  # here, not at the top: the registry loads without torch
 
-        return self.own_box() if self.own_box is not None else OWN_POINTS_BOX
+        return {"refine": self.own_point_crops or self.own_box is not None,
+                "own_box": self.own_box() if self.own_box is not None else OWN_POINTS_BOX}
 
     def missing_files(self) -> list[Path]:
         return [p for p in self.needs() if not p.exists()]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from kpdemo.datasets.kaggle15 import own_box_features, transform_points
+from kpdemo.datasets.kaggle15 import own_box_features, points_centre_side, transform_points
 
 if TYPE_CHECKING:  # a type only: importing kpdemo.checkpoints would import torch
     from kpdemo.checkpoints import OwnBox
@@ -41,11 +41,7 @@ def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int], angl
 def points_box(points: np.ndarray, angle: float = 0.0) -> tuple[float, float, float]:
     """(centre x, centre y, longer side) of the box of ``points`` taken in a frame turned by ``angle`` degrees (the
     face's eye line: its upright landmark box), the centre in image pixels; what training crops are cut around."""
-    to_window = window_turn(angle)
-    turned = np.asarray(points, np.float64) @ to_window.T
-    lo, hi = turned.min(0), turned.max(0)
-    (cx, cy), side = to_window.T @ ((lo + hi) / 2), float((hi - lo).max())
-    return float(cx), float(cy), side
+    return own_landmark_box(points, (), angle)  # no own box: the points' own
 
 
 def own_landmark_box(points: np.ndarray, own_box: OwnBox, angle: float = 0.0) -> tuple[float, float, float]:
@@ -53,14 +49,15 @@ def own_landmark_box(points: np.ndarray, own_box: OwnBox, angle: float = 0.0) ->
     (predicted) ``points``, taken in a frame turned by ``angle`` degrees: the points' own box (:func:`points_box`)
     where ``own_box`` is empty, else that box moved and scaled as ``own_box``
     (:attr:`kpdemo.checkpoints.CheckpointMeta.own_box`) estimates from where the points lie in it."""
-    cx, cy, side = points_box(points, angle)
-    if not own_box:
-        return cx, cy, side
     to_window = window_turn(angle)
-    features = own_box_features(np.asarray(points, np.float64) @ to_window.T)
-    shift_x, shift_y, log_factor = np.asarray(own_box) @ features
-    cx, cy = np.array([cx, cy]) + to_window.T @ np.array([shift_x * side, shift_y * side])
-    return float(cx), float(cy), side * float(np.exp(log_factor))
+    upright = np.asarray(points, np.float64) @ to_window.T
+    centre, side = points_centre_side(upright)
+    if own_box:
+        shift_x, shift_y, log_factor = np.asarray(own_box) @ own_box_features(upright)
+        centre = centre + np.array([shift_x, shift_y]) * side
+        side = side * np.exp(log_factor)
+    cx, cy = to_window.T @ centre
+    return float(cx), float(cy), float(side)
 
 
 def upright_angle(right_eye: np.ndarray, left_eye: np.ndarray) -> float:

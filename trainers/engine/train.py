@@ -229,7 +229,7 @@ def checkpoint_meta(config: TrainConfig, schema: KeypointSchema, data: TensorSet
     return CheckpointMeta(
         model=config.model, schema=schema.id, input_size=data.hw, in_channels=int(data.images.shape[1]),
         model_kwargs=kwargs, pixel_mean=PIXEL_MEAN, pixel_std=PIXEL_STD, crop_scale=CROP_SCALE,
-        dataset=config.dataset, run=run, metrics=metrics, refine=spec.can_refine(), own_box=spec.fitted_own_box(),
+        dataset=config.dataset, run=run, metrics=metrics, **spec.crop_record(),
     )
 
 

@@ -13,6 +13,7 @@ only while the checkpoint it was made from is unchanged. ``--check`` only says w
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
@@ -29,14 +30,13 @@ def main(argv: list[str] | None = None) -> None:
     if spec.own_box is None:
         raise SystemExit(f"{args.checkpoint.name}: its dataset {meta.dataset!r} has no own box to fit (its crops are "
                          "cut around the model's own points, or around nothing it can know)")
-    fitted = spec.fitted_own_box()
-    current = meta.refine and meta.own_box == fitted
+    record = spec.crop_record()
+    current = all(getattr(meta, field) == value for field, value in record.items())
     print(f"{args.checkpoint.name}: own box {'already current' if current else 'fitted on the train split'}")
     if args.check:
         raise SystemExit(0 if current else 1)
     if not current:
-        meta.own_box, meta.refine = fitted, True
-        save_checkpoint(args.checkpoint, state, meta)
+        save_checkpoint(args.checkpoint, state, replace(meta, **record))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -114,11 +115,7 @@ def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) 
             raise ValueError(f"{soup_with} is a {other_meta.model} for {other_meta.schema}, the run a {meta.model} "
                              f"for {meta.schema}: only one architecture's weights can be averaged")
         state = soup(state, other)
-    if meta.dataset:
-        spec = get_dataset(meta.dataset)
-        meta.refine, meta.own_box = spec.can_refine(), spec.fitted_own_box()
-    else:
-        meta.refine = False
+    meta = replace(meta, **(get_dataset(meta.dataset).crop_record() if meta.dataset else {"refine": False}))
     save_checkpoint(target, {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, meta)
     return target
 
