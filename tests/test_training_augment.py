@@ -12,11 +12,14 @@ from kpdemo.training.augment import (
     AUGMENTATIONS,
     COVER_AREA,
     DEFOCUS_SIGMA,
+    MOTION_LENGTH,
     NOISE_SIGMA,
     cover_batch,
     defocus_batch,
     flip_batch,
     frame_cut_batch,
+    motion_batch,
+    motion_kernels,
     noise_batch,
     random_affine,
     warp_batch,
@@ -133,6 +136,43 @@ def test_defocus_spreads_a_dot_by_a_sigma_in_its_range() -> None:
     sigma = (light.sum(1) * offsets.square()).sum(1).sqrt()  # the spread along x
     assert (sigma > DEFOCUS_SIGMA[0] - 0.05).all() and (sigma < DEFOCUS_SIGMA[1] + 0.05).all()
     assert sigma.std() > 0.3
+
+
+def test_motion_smears_a_dot_into_a_centred_line_of_a_length_in_its_range() -> None:
+    """A dot smeared by :func:`motion_batch` keeps its light, stays centred and becomes a line: its spread along its
+    main axis is that of an even line of a length inside ``MOTION_LENGTH`` (variance L^2 / 12), across it half a
+    pixel, lengths and angles differing between samples; unhit samples are untouched."""
+    n, size = 64, 41
+    dots = torch.zeros(n, 3, size, size)
+    dots[:, :, size // 2, size // 2] = 1.0
+    out = motion_batch(dots, p=0.5, generator=torch.Generator().manual_seed(6))
+    hit = ~(out == dots).flatten(1).all(1)
+    assert 16 < hit.sum() < 48 and torch.equal(out[~hit], dots[~hit])
+    light = out[hit, 0]
+    assert torch.allclose(light.sum((1, 2)), torch.ones(int(hit.sum())), atol=1e-4)
+    offsets = (torch.arange(size) - size // 2).float()
+    ys, xs = offsets.view(-1, 1).expand(size, size), offsets.view(1, -1).expand(size, size)
+    mean = torch.stack([(light * xs).sum((1, 2)), (light * ys).sum((1, 2))], 1)
+    assert mean.abs().max() < 1e-3
+    moments = torch.stack([(light * a * b).sum((1, 2)) for a, b in ((xs, xs), (xs, ys), (ys, ys))], 1)
+    spread = torch.linalg.eigvalsh(torch.stack([moments[:, :2], moments[:, 1:]], 1))  # ascending, per sample
+    length = (12 * spread[:, 1]).sqrt()  # an even line's variance is L^2 / 12 (plus the splat's own)
+    assert (length > MOTION_LENGTH[0] - 0.3).all() and (length < MOTION_LENGTH[1] + 0.6).all()
+    assert (spread[:, 0] < 0.25).all() and length.std() > 2  # across: the splat's half pixel, no more
+    assert moments[:, 1].abs().max() > 1  # tilted lines, not only level or upright ones
+
+
+def test_motion_kernels_match_the_benchs_smear() -> None:
+    """The training smear is the one ``bench/motion_blur.py`` measures with (up to how finely the line is sampled)."""
+    from bench.motion_blur import line_kernel
+
+    for length, degrees in ((9.0, 30.0), (14.0, 135.0)):
+        ours = motion_kernels(torch.tensor([length], dtype=torch.float64),
+                              torch.tensor([np.radians(degrees)], dtype=torch.float64), 21)[0].numpy()
+        bench = line_kernel(length, degrees)
+        pad = (21 - len(bench)) // 2
+        assert np.abs(ours[pad:pad + len(bench), pad:pad + len(bench)] - bench).max() < 0.01
+        assert ours.sum() == pytest.approx(1.0) and np.abs(ours).sum() == pytest.approx(bench.sum(), abs=1e-4)
 
 
 def test_noise_adds_speckle_of_a_sigma_in_its_range() -> None:

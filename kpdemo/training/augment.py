@@ -154,6 +154,47 @@ def defocus_batch(images: torch.Tensor, p: float, generator: torch.Generator | N
     return torch.where(_chance(n, p, images, generator), blurred, images)
 
 
+#: Motion smear length range (px of the model's crop, whose face's landmark box is ~107 px): from a slow turn of the
+#: head to a quick one in a dim room's long exposure (``bench/motion_blur.py`` smears up to 32 px of a ~183 px face:
+#: 19 px of the crop's).
+MOTION_LENGTH = (3.0, 20.0)
+
+
+def motion_kernels(length: torch.Tensor, angle: torch.Tensor, side: int) -> torch.Tensor:
+    """(N, side, side) normalised kernels: for each sample a straight line ``length`` px long through the middle
+    pixel at ``angle`` (radians), as 64 points spread evenly along it, each shared bilinearly among its four nearest
+    pixels (the training twin of ``bench/motion_blur.line_kernel``)."""
+    middle = (side - 1) / 2
+    along = torch.linspace(-0.5, 0.5, 64, device=length.device, dtype=length.dtype) * length[:, None]  # (N, 64)
+    xs = middle + along * torch.cos(angle)[:, None]
+    ys = middle + along * torch.sin(angle)[:, None]
+    grid = torch.arange(side, device=length.device, dtype=length.dtype)
+    # a tent of width one pixel about each point is exactly its bilinear share of the pixels around it
+    wx = (1 - (xs[:, :, None] - grid).abs()).clamp(min=0)  # (N, 64, side)
+    wy = (1 - (ys[:, :, None] - grid).abs()).clamp(min=0)
+    kernel = torch.einsum("nmy,nmx->nyx", wy, wx)
+    return kernel / kernel.sum((1, 2), keepdim=True)
+
+
+def motion_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """With probability ``p`` per sample, the face smeared along a line of a length drawn from ``MOTION_LENGTH`` at
+    any angle: a head moving during a webcam's long exposure, a hand-held phone; sharp across the motion, unlike
+    :func:`defocus_batch`'s even blur. Only the chosen samples are convolved (one kernel each)."""
+    n, c, h, w = images.shape
+    u = torch.rand(n, 2, device=images.device, generator=generator)
+    chosen = _chance(n, p, images, generator).view(-1).nonzero().view(-1)
+    if not len(chosen):
+        return images
+    length = (MOTION_LENGTH[0] + (MOTION_LENGTH[1] - MOTION_LENGTH[0]) * u[chosen, 0]).to(images.dtype)
+    side = math.ceil(MOTION_LENGTH[1]) | 1
+    kernels = motion_kernels(length, u[chosen, 1].to(images.dtype) * math.pi, side)
+    k = len(chosen)
+    flat = F.pad(images[chosen].reshape(1, k * c, h, w), (side // 2,) * 4, mode="replicate")
+    weight = kernels.repeat_interleave(c, 0).unsqueeze(1)  # (K*C, 1, side, side)
+    smeared = F.conv2d(flat, weight, groups=k * c).view(k, c, h, w)
+    return images.index_copy(0, chosen, smeared)
+
+
 def noise_batch(images: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """With probability ``p`` per sample, Gaussian noise of a standard deviation drawn from ``NOISE_SIGMA``, drawn
     apart for every pixel and channel (colour speckle: each colour filter counts its own photons): a camera turning
@@ -214,11 +255,11 @@ class Augmentation:
     """A named augmentation policy; ``none`` does nothing.
 
     Geometry (flip, rotation, zoom, shift) moves the points with the pixels; the frame cut, occlusion, cover, blur,
-    defocus, noise and the photometric changes touch pixels only (defocus and noise last: optics and sensor act on
-    whatever is in front of the camera, occluders included). ``context`` > 1 says the stored crops are that much
-    wider than the model's crop (real surroundings instead of black corners when a rotated or shrunk face is cut
-    out): every batch, augmented or not, is cut to ``1 / context`` of the stored size by the same warp
-    (:func:`center_view` for evaluation).
+    defocus, motion, noise and the photometric changes touch pixels only (defocus, motion and noise last: optics,
+    exposure and sensor act on whatever is in front of the camera, occluders included). ``context`` > 1 says the
+    stored crops are that much wider than the model's crop (real surroundings instead of black corners when a
+    rotated or shrunk face is cut out): every batch, augmented or not, is cut to ``1 / context`` of the stored size by
+    the same warp (:func:`center_view` for evaluation).
     """
 
     flip: bool = False
@@ -234,12 +275,13 @@ class Augmentation:
     defocus: float = 0.0
     noise: float = 0.0
     cover: float = 0.0
+    motion: float = 0.0
 
     @property
     def active(self) -> bool:
         return self.flip or bool(self.degrees or self.scale or self.shift or self.occlusion or self.blur
                                  or self.gray or self.color or self.frame_cut or self.defocus or self.noise
-                                 or self.cover)
+                                 or self.cover or self.motion)
 
     def __call__(
         self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, perm: torch.Tensor,
@@ -266,6 +308,8 @@ class Augmentation:
             images = cover_batch(images, self.cover, generator)
         if self.defocus:
             images = defocus_batch(images, self.defocus, generator)
+        if self.motion:
+            images = motion_batch(images, self.motion, generator)
         if self.noise:
             images = noise_batch(images, self.noise, generator)
         return images, points, mask
@@ -312,6 +356,8 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     # ``wild_cut_blur_noise`` plus textured objects over up to 30% of the crop (p 0.5): hands, phones, hair, another
     # person (``bench/occlusion.py``).
     "wild_cover": replace(WILD, frame_cut=0.3, defocus=0.2, noise=0.3, cover=0.5),
+    # ``wild_cover`` plus motion smear (p 0.2): a head moving in front of a webcam (``bench/motion_blur.py``).
+    "wild_motion": replace(WILD, frame_cut=0.3, defocus=0.2, noise=0.3, cover=0.5, motion=0.2),
 }
 
 
