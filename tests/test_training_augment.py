@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import torch
@@ -121,18 +123,28 @@ def test_frame_cut_blackens_beyond_an_edge_inside_the_face_box() -> None:
     assert (rows | cols)[hit].any(1).all()
 
 
-def test_defocus_spreads_a_dot_by_a_sigma_in_its_range() -> None:
-    """A dot blurred by :func:`defocus_batch` keeps its light and spreads with a variance of sigma^2 per axis, each
-    hit sample's sigma inside ``DEFOCUS_SIGMA``, a different one per sample; unhit samples are untouched."""
-    n, size = 64, 41
-    dots = torch.zeros(n, 3, size, size)
-    dots[:, :, size // 2, size // 2] = 1.0
-    out = defocus_batch(dots, p=0.5, generator=torch.Generator().manual_seed(3))
+#: The side of the dot pictures the blurs are measured on (wide enough for the longest smear).
+DOT_SIZE = 41
+
+
+def spread_dots(effect: Callable[..., torch.Tensor], seed: int) -> torch.Tensor:
+    """64 pictures of one white dot in the middle through ``effect`` at p 0.5: checks that a share of them changed,
+    the others not, and that the changed ones kept the dot's light; returns those (first channel)."""
+    dots = torch.zeros(64, 3, DOT_SIZE, DOT_SIZE)
+    dots[:, :, DOT_SIZE // 2, DOT_SIZE // 2] = 1.0
+    out = effect(dots, p=0.5, generator=torch.Generator().manual_seed(seed))
     hit = ~(out == dots).flatten(1).all(1)
     assert 16 < hit.sum() < 48 and torch.equal(out[~hit], dots[~hit])
     light = out[hit, 0]
     assert torch.allclose(light.sum((1, 2)), torch.ones(int(hit.sum())), atol=1e-4)
-    offsets = torch.arange(size) - size // 2
+    return light
+
+
+def test_defocus_spreads_a_dot_by_a_sigma_in_its_range() -> None:
+    """A dot blurred by :func:`defocus_batch` keeps its light and spreads with a variance of sigma^2 per axis, each
+    hit sample's sigma inside ``DEFOCUS_SIGMA``, a different one per sample; unhit samples are untouched."""
+    light = spread_dots(defocus_batch, seed=3)
+    offsets = torch.arange(DOT_SIZE) - DOT_SIZE // 2
     sigma = (light.sum(1) * offsets.square()).sum(1).sqrt()  # the spread along x
     assert (sigma > DEFOCUS_SIGMA[0] - 0.05).all() and (sigma < DEFOCUS_SIGMA[1] + 0.05).all()
     assert sigma.std() > 0.3
@@ -142,16 +154,9 @@ def test_motion_smears_a_dot_into_a_centred_line_of_a_length_in_its_range() -> N
     """A dot smeared by :func:`motion_batch` keeps its light, stays centred and becomes a line: its spread along its
     main axis is that of an even line of a length inside ``MOTION_LENGTH`` (variance L^2 / 12), across it half a
     pixel, lengths and angles differing between samples; unhit samples are untouched."""
-    n, size = 64, 41
-    dots = torch.zeros(n, 3, size, size)
-    dots[:, :, size // 2, size // 2] = 1.0
-    out = motion_batch(dots, p=0.5, generator=torch.Generator().manual_seed(6))
-    hit = ~(out == dots).flatten(1).all(1)
-    assert 16 < hit.sum() < 48 and torch.equal(out[~hit], dots[~hit])
-    light = out[hit, 0]
-    assert torch.allclose(light.sum((1, 2)), torch.ones(int(hit.sum())), atol=1e-4)
-    offsets = (torch.arange(size) - size // 2).float()
-    ys, xs = offsets.view(-1, 1).expand(size, size), offsets.view(1, -1).expand(size, size)
+    light = spread_dots(motion_batch, seed=6)
+    offsets = (torch.arange(DOT_SIZE) - DOT_SIZE // 2).float()
+    ys, xs = offsets.view(-1, 1).expand(DOT_SIZE, DOT_SIZE), offsets.view(1, -1).expand(DOT_SIZE, DOT_SIZE)
     mean = torch.stack([(light * xs).sum((1, 2)), (light * ys).sum((1, 2))], 1)
     assert mean.abs().max() < 1e-3
     moments = torch.stack([(light * a * b).sum((1, 2)) for a, b in ((xs, xs), (xs, ys), (ys, ys))], 1)
