@@ -238,7 +238,9 @@ MOVING = SweepSection(
     "exposure is long in a dim room, a hand-held phone, sharp across the motion and smeared along it, unlike a "
     "lens out of focus (`python bench/motion_blur.py` -> `bench/results/motion_blur.csv`, `motion_blur.png`). "
     "NME on the common anchors over the faces found, and in brackets the failures (NME > 10% or no face "
-    "found). No model of ours was trained on motion blur; its even blur (`wild_cut_blur_noise`) is the nearest.")
+    "found). No shipped model of ours was trained on motion blur; its even blur (`wild_cut_blur_noise`) is the "
+    "nearest (a fine-tune with smeared faces gained nothing clear on the validation faces: `wild_motion` in "
+    "`trainers/README.md`).")
 
 SIDE_LIGHT = SweepSection(
     "side_light", "contrast", "{}", "faces in side light",
