@@ -21,7 +21,6 @@ from tqdm import tqdm
 
 from kpdemo.config import cache_dir, data_file
 from kpdemo.datasets.base import LandmarkSet
-from kpdemo.datasets.pack import pack_path, packed_set
 from kpdemo.datasets.readers import KAGGLE_SIZE, load_ibug300w, load_ytf68
 from kpdemo.schemas import ibug68_to_kaggle15
 
@@ -135,6 +134,10 @@ def load_kaggle15() -> LandmarkSet:
 
     With a training pack set (:mod:`kpdemo.datasets.pack`) it is cut from the packed 68-point crops instead (same
     faces, points and splits; each face resampled from its 160 px JPEG crop rather than from the source image)."""
+    # here, not at the top: the package would then import the pack module, and ``python -m kpdemo.datasets.pack``
+    # would find it imported before running it as ``__main__`` (runpy's warning)
+    from kpdemo.datasets.pack import pack_path, packed_set
+
     if pack_path() is not None:
         arrays = build_kaggle15((packed_set("ibug300w"), packed_set("ytf68")))
     else:
