@@ -31,7 +31,7 @@ this machine. Writes ``bench/results/tracking.csv`` (``--split val`` writes ``tr
 there, never on test) and ``tracking.png``, or ``--out``'s CSV and plot.
 
     nice -n 10 python bench/tracking.py [--split test] [--frames 15] [--speeds 30 15] [--limit N] [--models ...]
-                                        [--all-policies KEY ...] [--out CSV]
+                                        [--all-policies KEY ...] [--out CSV] [--update]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import pandas as pd
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import RESULTS, anchor_error, common_anchors, face_holding, first  # noqa: E402
+from bench.accuracy import RESULTS, anchor_error, common_anchors, face_holding, first, updated  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, Face, LandmarkPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.cpu import cpu_name  # noqa: E402
@@ -201,17 +201,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speeds", type=int, nargs="+", default=[30, 15],
                         help="frames a motion cycle takes (fewer: faster)")
     parser.add_argument("--limit", type=int, default=None, help="only the split's first N faces")
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=None, help=f"default: {' '.join(MODELS)}")
     parser.add_argument("--all-policies", nargs="*", default=list(ALL_POLICIES), metavar="KEY",
                         help="checkpoints scored under every policy; the other checkpoints run only the app's")
     parser.add_argument("--out", type=Path, default=None,
                         help="CSV to write (default bench/results/tracking.csv, tracking_val.csv with --split val); "
                              "its plot beside it")
+    parser.add_argument("--update", action="store_true",
+                        help="rerun only --models and keep the other models' rows of --out (after retraining one)")
     args = parser.parse_args(argv)
+    suffix = "" if args.split == "test" else f"_{args.split}"
+    out = args.out or RESULTS / f"tracking{suffix}.csv"
+    if args.update and not (args.models and out.exists()):
+        parser.error("--update needs --models and an existing --out to update")
     data = first(load_dataset("ibug300w").split(args.split), args.limit)
     rows = []
     for cycle in args.speeds:
-        for key in args.models:
+        for key in args.models or MODELS:
             predictor = get_predictor(key)
             tracks = isinstance(predictor, CheckpointPredictor) and predictor.meta.refine
             if not tracks:
@@ -225,8 +231,8 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(score(runner, policy, data, args.frames, cycle))
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
     table = pd.DataFrame(rows).assign(split=args.split, cpu=cpu_name())
-    suffix = "" if args.split == "test" else f"_{args.split}"
-    out = args.out or RESULTS / f"tracking{suffix}.csv"
+    if args.update:
+        table = updated(pd.read_csv(out), table, "cycle_frames")
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     plot(table, out.with_suffix(".png"))

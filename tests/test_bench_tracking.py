@@ -59,3 +59,12 @@ def test_the_policies_are_compared_on_the_named_checkpoints_alone(tmp_path: Path
     assert by_model["ibug68_pip"] == set(POLICIES)
     assert by_model["kaggle15_pip"] == {"recheck"}  # the app's policy alone
     assert out.with_suffix(".png").exists()
+    before = table
+    main(["--split", "val", "--limit", "1", "--frames", "3", "--speeds", "30", "--out", str(out),
+          "--models", "checkpoint:kaggle15_pip", "--update"])  # after retraining one model: its rows alone rerun
+    after = pd.read_csv(out)
+    assert list(after["model"]) == list(before["model"]) and list(after["policy"]) == list(before["policy"])
+    kept = before["model"] == "ibug68_pip"
+    assert after[kept].equals(before[kept])
+    with pytest.raises(SystemExit):  # nothing named to rerun
+        main(["--split", "val", "--out", str(out), "--update"])
