@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
     table = pd.DataFrame(rows).assign(split=args.split, cpu=cpu_name())
     if args.update:
-        table = updated(pd.read_csv(out), table, "cycle_frames")
+        table = updated(pd.read_csv(out, float_precision="round_trip"), table, "cycle_frames")
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     plot(table, out.with_suffix(".png"))
