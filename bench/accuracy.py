@@ -262,6 +262,25 @@ def updated(old: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
     return merged.iloc[sorted(range(len(merged)), key=order.__getitem__)].reset_index(drop=True)
 
 
+def add_update_argument(parser: argparse.ArgumentParser,
+                        help: str = "rerun only --models and keep the other models' rows of --out (after retraining "
+                                    "one)") -> None:
+    """The ``--update`` flag every bench with a peer lineup shares (:func:`updated`)."""
+    parser.add_argument("--update", action="store_true", help=help)
+
+
+def check_update(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path) -> None:
+    """``--update`` keeps the other rows of a saved table, so it needs the models to rerun and that table."""
+    if args.update and not (args.models and out.exists()):
+        parser.error("--update needs --models and an existing --out to update")
+
+
+def saved_with(out: Path, new: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The table saved at ``out`` with ``new``'s rows in its place (:func:`updated`), its floats read back exactly
+    as written, so the rows not rerun stay as they were."""
+    return updated(pd.read_csv(out, float_precision="round_trip"), new, key)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(PRESENTATION), choices=list(PRESENTATION))
@@ -274,14 +293,12 @@ def main(argv: list[str] | None = None) -> None:
                              "or a run: candidate (a model of another schema on the anchors it shares)")
     parser.add_argument("--out", type=Path, default=None,
                         help="default bench/results/accuracy.csv, accuracy_<split>.csv for val and train")
-    parser.add_argument("--update", action="store_true",
-                        help="rerun only --models on --datasets and keep every other row of --out (after "
+    add_update_argument(parser, help="rerun only --models on --datasets and keep every other row of --out (after "
                              "retraining one: --datasets ibug300w ibug300w_challenging ytf68 for the 68-point model)")
     args = parser.parse_args(argv)
     if args.out is None:
         args.out = RESULTS / ("accuracy.csv" if args.split == "test" else f"accuracy_{args.split}.csv")
-    if args.update and not (args.models and args.out.exists()):
-        parser.error("--update needs --models and an existing --out to update")
+    check_update(parser, args, args.out)
     if args.models is not None:
         known = {entry.key for entry in available_predictors(refresh=True)} | {"dlib"}
         if unknown := sorted(set(args.models) - known):
@@ -292,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     if table.empty:
         raise SystemExit("nothing scored")
     if args.update:
-        table = updated(pd.read_csv(args.out, float_precision="round_trip"), table, "dataset")
+        table = saved_with(args.out, table, "dataset")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     plot(table, args.out.with_suffix(".png"), args.split)

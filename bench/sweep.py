@@ -21,7 +21,16 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import PRESENTATION, first, predictors_for, score, summary, updated  # noqa: E402
+from bench.accuracy import (  # noqa: E402
+    PRESENTATION,
+    add_update_argument,
+    check_update,
+    first,
+    predictors_for,
+    saved_with,
+    score,
+    summary,
+)
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.markdown import step_text  # noqa: E402
 
@@ -98,8 +107,8 @@ def main(argv: list[str] | None, description: str, steps: tuple[float, ...],
          harder: Callable[[LandmarkSet, float], LandmarkSet], key: str, xlabel: str, out: Path,
          reverse: bool = False, log_x: bool = False, plural: str | None = None) -> None:
     """The command line every sweep bench shares: ``--<plural>`` (the steps; default ``<key>s``), ``--split``,
-    ``--limit``, ``--models``, ``--out`` (default ``out``), ``--update`` (:func:`updated`); runs the sweep on the
-    split and writes its CSV and plot."""
+    ``--limit``, ``--models``, ``--out`` (default ``out``), ``--update`` (:func:`~bench.accuracy.updated`); runs the
+    sweep on the split and writes its CSV and plot."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(f"--{plural or key + 's'}", dest="steps", metavar=key.upper(), type=float, nargs="+",
                         default=list(steps))
@@ -108,12 +117,10 @@ def main(argv: list[str] | None, description: str, steps: tuple[float, ...],
     parser.add_argument("--models", nargs="+", default=None,
                         help="predictor keys (e.g. checkpoint:ibug68_pip mediapipe468 dlib); default: the lineup")
     parser.add_argument("--out", type=Path, default=out)
-    parser.add_argument("--update", action="store_true",
-                        help="rerun only --models and keep the other models' rows of --out (after retraining one)")
+    add_update_argument(parser)
     args = parser.parse_args(argv)
-    if args.update and not (args.models and args.out.exists()):
-        parser.error("--update needs --models and an existing --out to update")
+    check_update(parser, args, args.out)
     table = sweep(held_out(args.split, args.limit), harder, args.steps, key, args.models, f"{DATASET} {args.split}")
     if args.update:
-        table = updated(pd.read_csv(args.out), table, key)
+        table = saved_with(args.out, table, key)
     write(table, key, xlabel, args.out, reverse, log_x)

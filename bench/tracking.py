@@ -47,7 +47,16 @@ import pandas as pd
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import RESULTS, anchor_error, common_anchors, face_holding, first, updated  # noqa: E402
+from bench.accuracy import (  # noqa: E402
+    RESULTS,
+    add_update_argument,
+    anchor_error,
+    check_update,
+    common_anchors,
+    face_holding,
+    first,
+    saved_with,
+)
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, Face, LandmarkPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.cpu import cpu_name  # noqa: E402
@@ -207,13 +216,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="CSV to write (default bench/results/tracking.csv, tracking_val.csv with --split val); "
                              "its plot beside it")
-    parser.add_argument("--update", action="store_true",
-                        help="rerun only --models and keep the other models' rows of --out (after retraining one)")
+    add_update_argument(parser)
     args = parser.parse_args(argv)
     suffix = "" if args.split == "test" else f"_{args.split}"
     out = args.out or RESULTS / f"tracking{suffix}.csv"
-    if args.update and not (args.models and out.exists()):
-        parser.error("--update needs --models and an existing --out to update")
+    check_update(parser, args, out)
     data = first(load_dataset("ibug300w").split(args.split), args.limit)
     rows = []
     for cycle in args.speeds:
@@ -232,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
     table = pd.DataFrame(rows).assign(split=args.split, cpu=cpu_name())
     if args.update:
-        table = updated(pd.read_csv(out, float_precision="round_trip"), table, "cycle_frames")
+        table = saved_with(out, table, "cycle_frames")
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     plot(table, out.with_suffix(".png"))

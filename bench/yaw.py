@@ -27,7 +27,18 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import sweep  # noqa: E402
-from bench.accuracy import RESULTS, Scored, first, pooled, predictors_for, score, summary, updated  # noqa: E402
+from bench.accuracy import (  # noqa: E402
+    RESULTS,
+    Scored,
+    add_update_argument,
+    check_update,
+    first,
+    pooled,
+    predictors_for,
+    saved_with,
+    score,
+    summary,
+)
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.schemas import ibug68_yaw_deg  # noqa: E402
 
@@ -88,20 +99,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=None,
                         help="predictor keys (e.g. checkpoint:ibug68_pip mediapipe468 dlib); default: the lineup")
     parser.add_argument("--out", type=Path, default=RESULTS / "yaw.csv")
-    parser.add_argument("--update", action="store_true",
-                        help="rerun only --models and keep the other models' rows of --out (after retraining one)")
+    add_update_argument(parser)
     args = parser.parse_args(argv)
     if args.bins[0] != 0 or any(b >= a for a, b in zip(args.bins[1:], args.bins, strict=False)):
         parser.error("--bins must start at 0 and rise")
-    if args.update and not (args.models and args.out.exists()):
-        parser.error("--update needs --models and an existing --out to update")
+    check_update(parser, args, args.out)
     parts = held_out_faces(args.datasets, args.split, args.limit)
     if not parts:
         parser.error(f"none of {' '.join(args.datasets)} has a {args.split} split")
     label = "ibug300w_full" if [p.name for p in parts] == list(DATASETS) else "+".join(p.name for p in parts)
     table = by_yaw(parts, args.bins, args.models, f"{label} {args.split}")
     if args.update:
-        table = updated(pd.read_csv(args.out), table, "yaw_from")
+        table = saved_with(args.out, table, "yaw_from")
     sweep.write(table, "yaw_from", "|yaw| from (deg), estimated from the true points", args.out)
 
 

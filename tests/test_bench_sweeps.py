@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bench import blur, closeup, jpeg, low_light, motion_blur, occlusion, rotation, side_light, small_faces, yaw
-from bench.accuracy import predictors_for, updated
+from bench.accuracy import predictors_for, saved_with, updated
 from bench.photo_path import tilted
 from bench.sweep import held_out
 
@@ -185,6 +185,15 @@ def test_an_update_replaces_one_models_rows_in_place() -> None:
     assert added["model"].tolist() == ["ours", "peer", "ours", "peer", "candidate"]
     with pytest.raises(ValueError, match="rerun every model"):
         updated(old, pd.DataFrame({"size": [96], "model": ["ours"], "nme": [0.5]}), "size")
+
+
+def test_an_update_keeps_the_saved_rows_to_the_last_bit(tmp_path: Path) -> None:
+    """The rows not rerun are read back exactly as written, so an update changes no digit of a peer's row."""
+    old = pd.DataFrame({"size": [160, 160], "model": ["ours", "peer"], "nme": [0.1, (0.1 + 0.2) / 7]})
+    out = tmp_path / "sweep.csv"
+    old.to_csv(out, index=False)
+    merged = saved_with(out, pd.DataFrame({"size": [160], "model": ["ours"], "nme": [0.5]}), "size")
+    assert merged["nme"].tolist() == [0.5, (0.1 + 0.2) / 7]
 
 
 @pytest.mark.parametrize("bench, args", [
