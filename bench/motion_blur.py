@@ -17,30 +17,25 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import sweep  # noqa: E402
 from bench.accuracy import RESULTS  # noqa: E402
 from kpdemo.datasets import LandmarkSet  # noqa: E402
+from kpdemo.training.augment import motion_kernels  # noqa: E402
 
 LENGTHS = (0, 8, 16, 24, 32)
 
 
 def line_kernel(length: float, angle_deg: float) -> np.ndarray:
-    """A normalised kernel: a line ``length`` px long through the middle pixel's centre at ``angle_deg``, as points
-    spread evenly along it, each shared among its four nearest pixels (a straight, anti-aliased, centred smear)."""
+    """A normalised kernel: a line ``length`` px long through the middle pixel's centre at ``angle_deg`` (the
+    training smear's :func:`~kpdemo.training.augment.motion_kernels`, in float64), its points spread finely enough
+    along it (8 a pixel, at least 64) that a long line leaves no gaps."""
     side = int(np.ceil(length)) | 1  # odd, so the middle pixel is the image's pixel
-    middle = (side - 1) / 2
-    along = np.linspace(-length / 2, length / 2, max(64, int(8 * length)))
-    xs = middle + along * np.cos(np.deg2rad(angle_deg))
-    ys = middle + along * np.sin(np.deg2rad(angle_deg))
-    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
-    fx, fy = xs - x0, ys - y0
-    kernel = np.zeros((side + 1, side + 1), np.float64)  # one spare row and column for the far neighbours
-    for dx, dy, weight in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        np.add.at(kernel, (y0 + dy, x0 + dx), weight)
-    kernel = kernel[:side, :side]
-    return (kernel / kernel.sum()).astype(np.float32)
+    kernel = motion_kernels(torch.tensor([length], dtype=torch.float64),
+                            torch.tensor([np.deg2rad(angle_deg)], dtype=torch.float64), side, max(64, int(8 * length)))
+    return kernel[0].numpy().astype(np.float32)
 
 
 def smeared(data: LandmarkSet, length: float) -> LandmarkSet:

@@ -21,7 +21,6 @@ from kpdemo.training.augment import (
     flip_batch,
     frame_cut_batch,
     motion_batch,
-    motion_kernels,
     noise_batch,
     random_affine,
     warp_batch,
@@ -165,19 +164,6 @@ def test_motion_smears_a_dot_into_a_centred_line_of_a_length_in_its_range() -> N
     assert (length > MOTION_LENGTH[0] - 0.3).all() and (length < MOTION_LENGTH[1] + 0.6).all()
     assert (spread[:, 0] < 0.25).all() and length.std() > 2  # across: the splat's half pixel, no more
     assert moments[:, 1].abs().max() > 1  # tilted lines, not only level or upright ones
-
-
-def test_motion_kernels_match_the_benchs_smear() -> None:
-    """The training smear is the one ``bench/motion_blur.py`` measures with (up to how finely the line is sampled)."""
-    from bench.motion_blur import line_kernel
-
-    for length, degrees in ((9.0, 30.0), (14.0, 135.0)):
-        ours = motion_kernels(torch.tensor([length], dtype=torch.float64),
-                              torch.tensor([np.radians(degrees)], dtype=torch.float64), 21)[0].numpy()
-        bench = line_kernel(length, degrees)
-        pad = (21 - len(bench)) // 2
-        assert np.abs(ours[pad:pad + len(bench), pad:pad + len(bench)] - bench).max() < 0.01
-        assert ours.sum() == pytest.approx(1.0) and np.abs(ours).sum() == pytest.approx(bench.sum(), abs=1e-4)
 
 
 def test_noise_adds_speckle_of_a_sigma_in_its_range() -> None:

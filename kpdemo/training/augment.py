@@ -160,17 +160,17 @@ def defocus_batch(images: torch.Tensor, p: float, generator: torch.Generator | N
 MOTION_LENGTH = (3.0, 20.0)
 
 
-def motion_kernels(length: torch.Tensor, angle: torch.Tensor, side: int) -> torch.Tensor:
+def motion_kernels(length: torch.Tensor, angle: torch.Tensor, side: int, samples: int = 64) -> torch.Tensor:
     """(N, side, side) normalised kernels: for each sample a straight line ``length`` px long through the middle
-    pixel at ``angle`` (radians), as 64 points spread evenly along it, each shared bilinearly among its four nearest
-    pixels (the training twin of ``bench/motion_blur.line_kernel``)."""
+    pixel at ``angle`` (radians), as ``samples`` points spread evenly along it, each shared bilinearly among its four
+    nearest pixels. ``bench/motion_blur.py`` smears its test faces with it too, so training and test blur alike."""
     middle = (side - 1) / 2
-    along = torch.linspace(-0.5, 0.5, 64, device=length.device, dtype=length.dtype) * length[:, None]  # (N, 64)
+    along = torch.linspace(-0.5, 0.5, samples, device=length.device, dtype=length.dtype) * length[:, None]  # (N, S)
     xs = middle + along * torch.cos(angle)[:, None]
     ys = middle + along * torch.sin(angle)[:, None]
     grid = torch.arange(side, device=length.device, dtype=length.dtype)
     # a tent of width one pixel about each point is exactly its bilinear share of the pixels around it
-    wx = (1 - (xs[:, :, None] - grid).abs()).clamp(min=0)  # (N, 64, side)
+    wx = (1 - (xs[:, :, None] - grid).abs()).clamp(min=0)  # (N, S, side)
     wy = (1 - (ys[:, :, None] - grid).abs()).clamp(min=0)
     kernel = torch.einsum("nmy,nmx->nyx", wy, wx)
     return kernel / kernel.sum((1, 2), keepdim=True)
