@@ -81,16 +81,28 @@ def _circles(canvas: np.ndarray, points: np.ndarray, colour: tuple[int, int, int
     _segments(canvas, points, points, colour, max(1, int(round(2 * radius))))
 
 
+def face_marks(points: np.ndarray, image_unit: int, dense: bool) -> tuple[int, float]:
+    """Line width and dot radius (pixels) for one face: the image's (``image_unit`` a 500 px of its longer side, so
+    a big photo's marks stay visible when the page shows it small), but no bigger than the face allows. Why: in a
+    group photo or a far-off face 68 dots sized to the picture merge into one blob over the features they mark; a
+    dot's diameter is kept under half the spacing of an eye's six points (~8% of the face's side)."""
+    side = float(np.ptp(points, 0).max()) if len(points) else 0.0
+    unit = max(1, min(image_unit, round(side / 80)))
+    radius = min(image_unit * (1.0 if dense else 2.0), max(1.0, side / (100 if dense else 50)))
+    return unit, radius
+
+
 def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema, show_box: bool = True) -> np.ndarray:
-    """A copy of the RGB ``image`` with every face's box, edges and points drawn (eye centres highlighted); the box
-    of a face whose points are uncertain (:attr:`Face.uncertain`) in magenta."""
+    """A copy of the RGB ``image`` with every face's box, edges and points drawn (eye centres highlighted), each
+    face's marks sized to it (:func:`face_marks`); the box of a face whose points are uncertain
+    (:attr:`Face.uncertain`) in magenta."""
     canvas = image.copy()
-    unit = max(1, round(max(image.shape[:2]) / 500))
-    dense = schema.num_points > 100
-    radius = unit * (1.0 if dense else 2.0)  # dense meshes: small dots so the contours stay readable
+    image_unit = max(1, round(max(image.shape[:2]) / 500))
+    dense = schema.num_points > 100  # dense meshes: small dots so the contours stay readable
     edges = schema_edges(schema)
     for face in faces:
         pts = np.asarray(face.points, np.float64)
+        unit, radius = face_marks(pts, image_unit, dense)
         if show_box:
             x0, y0, x1, y1 = (int(round(v)) for v in face.box)
             colour = UNCERTAIN_BOX_COLOUR if face.uncertain else BOX_COLOUR
@@ -99,7 +111,7 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], schema: KeypointSchema,
             ends = np.asarray(edges)
             _segments(canvas, pts[ends[:, 0]], pts[ends[:, 1]], EDGE_COLOUR, unit)
         if dense:  # hundreds of mesh points: plain pixel dots, ~20x faster than anti-aliased circles
-            _dots(canvas, pts, unit)
+            _dots(canvas, pts, max(1, round(radius)))
         else:
             _circles(canvas, pts, POINT_COLOUR, radius)
         if schema.has_eyes:

@@ -43,7 +43,7 @@ from kpdemo.detection.faces import (
     photo_detector,
 )
 from kpdemo.detection.mediapipe_graph import SolutionGraph
-from kpdemo.draw import draw_faces, schema_edges
+from kpdemo.draw import draw_faces, face_marks, schema_edges
 from kpdemo.models import build_model
 from kpdemo.schemas import KAGGLE15, MEDIAPIPE468, MEDIAPIPE478, get_schema
 
@@ -412,6 +412,24 @@ def test_draw_faces_marks_the_face_only(astronaut: np.ndarray) -> None:
     changed = np.argwhere((drawn != astronaut).any(-1))
     assert len(changed) > 500
     assert inside(changed[:, ::-1].astype(np.float32), grown(faces[0].box, 0.1))
+
+
+def test_a_small_face_in_a_big_photo_keeps_its_features_visible_under_its_marks(astronaut: np.ndarray) -> None:
+    """Marks are sized to the face as well as the picture: the astronaut's 68 points shrunk to a 60 px face in a
+    4000x3000 group photo cover a small share of its box (marks sized to the picture alone, 8 px lines and 16 px
+    dots, buried it), while a face filling that photo keeps marks it shows at the page's scale."""
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    face = predictor.predict(astronaut)[0]
+    side = float(np.ptp(face.points, 0).max())
+    small = (face.points - face.points.min(0)) * (60 / side) + 1000
+    photo = np.full((3000, 4000, 3), 128, np.uint8)
+    drawn = draw_faces(photo, [Face(np.concatenate([small.min(0), small.max(0)]), small, 1.0)], predictor.schema,
+                       show_box=False)
+    x0, y0 = small.min(0).astype(int)
+    patch = drawn[y0:y0 + 61, x0:x0 + 61]
+    assert 0.05 < (patch != 128).any(-1).mean() < 0.5
+    assert face_marks(small, 8, dense=False) == (1, 1.2)
+    assert face_marks(small * 40, 8, dense=False) == (8, 16.0)  # a 2,400 px face: the picture's 8 px lines
 
 
 def test_shipped_68_point_model_tracks_a_face_without_its_detector(astronaut: np.ndarray) -> None:
