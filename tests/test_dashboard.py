@@ -15,11 +15,18 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 import pytest
 
 from kpdemo.dashboard import CurveOptions, FilterError, RunSet, curves_figure, ema, filter_runs, runs_table
 from kpdemo.dashboard.curves import curve_series, small_multiples_figure
-from kpdemo.dashboard.records import experiment_names, group_settings, metric_names, varying_settings
+from kpdemo.dashboard.records import (
+    experiment_names,
+    group_settings,
+    metric_names,
+    telling_settings,
+    varying_settings,
+)
 from kpdemo.dashboard.style import FIXED, axis_label, colour_map
 from kpdemo.ui import experiments as tab
 
@@ -130,6 +137,28 @@ def test_metric_and_wall_time_axis(records: RunSet) -> None:
     live = next(t for t in lines(fig) if "lr=0.0001" in t.name)
     expected = runs.history[runs.history["run"] == "mse-live"]["wall_time_s"].to_numpy()
     assert np.allclose(live.x, expected)
+
+
+def test_a_legend_names_the_settings_that_tell_lines_apart_not_those_that_move_with_them() -> None:
+    """A grid run at two budgets: the device, data subset and precision came with the epochs, so the legend names
+    the model and the epochs; a setting that varies on its own (the lr here) stays; a tag beats what it stands
+    for."""
+    runs = pd.DataFrame({"run": list("abcdef"), "model": ["convnet", "simplenet"] * 3,
+                         "device": ["auto", "auto", "cuda", "cuda", "cuda", "cuda"],
+                         "train_subset": [1500, 1500, 0, 0, 0, 0], "epochs": [6, 6, 500, 500, 500, 500],
+                         "lr": [0.01, 0.01, 0.01, 0.01, 0.001, 0.001]})
+    assert telling_settings(runs, ["model", "device", "train_subset", "epochs", "lr"]) == ["model", "epochs", "lr"]
+    heads = pd.DataFrame({"run": ["seed", "compact"], "model_kwargs": ["{}", "{'hidden': 256}"],
+                          "tag": ["seed_head", "compact"]})
+    assert telling_settings(heads, ["model_kwargs", "tag"]) == ["tag"]
+    assert telling_settings(runs, []) == []
+    # and the subtitle, which names what every run shares, leaves out a setting only some runs have
+    runs["context"] = pd.array([pd.NA, pd.NA, 1, 1, 1, 1], dtype="Int64")
+    runs["seed"] = 0
+    history = pd.DataFrame({"run": list("abcdef"), "epoch": 1, "train_loss": 1.0, "val_loss": 1.0})
+    fig = curves_figure(RunSet(runs, history), "grid")
+    assert "seed=0" in fig.layout.title.subtitle.text and "context" not in fig.layout.title.subtitle.text
+    assert "model=convnet, epochs=500, lr=0.001 · val" in [t.name for t in lines(fig)]
 
 
 def test_small_multiples_one_panel_per_value(records: RunSet) -> None:

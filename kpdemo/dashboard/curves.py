@@ -22,6 +22,8 @@ from kpdemo.dashboard.records import (
     format_value,
     group_settings,
     setting_label,
+    telling_settings,
+    varying_settings,
 )
 from kpdemo.dashboard.style import axis_label, colour_map, dash_map, rgba
 
@@ -103,11 +105,12 @@ def curve_series(runset: RunSet, options: CurveOptions) -> list[Series]:
     runs, history = runset.runs, runset.history
     settings = _grouping(runset, options)
     x_col = options.x if options.x in history.columns else "epoch"
+    named = telling_settings(runs, settings)
     out: list[Series] = []
     for _, group in sorted(runs.groupby([runs[s].map(format_value) for s in settings] or runs["run"]),
                            key=lambda kv: _sort_key(kv[1].iloc[0], settings)):
         first = group.iloc[0]
-        label = setting_label(runs, settings, first)
+        label = setting_label(runs, named, first)
         for split in options.splits:
             column = f"{split}_{options.metric}"
             if column not in history.columns:
@@ -186,8 +189,9 @@ def _loss_name(runs: pd.DataFrame) -> str | None:
 
 def _constant_settings(runs: pd.DataFrame, skip: set[str], width: int = 150) -> str:
     """A subtitle naming what all the runs share, so a figure stands on its own when exported (wrapped)."""
+    varying = set(varying_settings(runs))  # a setting some runs lack (shown "-") varies too: not shared
     parts = [f"{c}={format_value(runs[c].iloc[0])}" for c in config_columns(runs)
-             if c not in skip and runs[c].astype(str).nunique() == 1 and format_value(runs[c].iloc[0]) not in EMPTY]
+             if c not in skip and c not in varying and format_value(runs[c].iloc[0]) not in EMPTY]
     lines = [""]
     for part in parts:
         if lines[-1] and len(lines[-1]) + len(part) > width:

@@ -127,6 +127,29 @@ def metric_names(history: pd.DataFrame) -> list[str]:
     return sorted(names, key=lambda n: (n != "loss", n))
 
 
+#: Settings a legend names first when several move together: a run's tag (``compact``, ``finetune``) says more
+#: than the head width or starting weights it stands for, a budget's epochs more than the data subsets, device and
+#: precision that came with them.
+TELLING_FIRST = ("tag", "epochs")
+
+
+def telling_settings(runs: pd.DataFrame, settings: Iterable[str]) -> list[str]:
+    """The ``settings`` a legend needs to tell these runs' configurations apart, in their order: each one
+    (:data:`TELLING_FIRST` looked at first) unless those kept before it already fix its value. Why: a grid run at
+    two budgets (the CPU profile and the GPU campaign) differs in epochs, data subsets, device, precision and more,
+    all moving together; naming them all made each legend entry a line long, naming the epochs tells the lines
+    apart as well."""
+    present = [s for s in settings if s in runs.columns]
+    text = runs[present].map(format_value)
+    first = {name: rank for rank, name in enumerate(TELLING_FIRST)}
+    kept: list[str] = []
+    for name in sorted(present, key=lambda s: first.get(s, len(first))):
+        if kept and text.groupby([text[k] for k in kept])[name].nunique().max() <= 1:
+            continue
+        kept.append(name)
+    return [s for s in present if s in kept]
+
+
 def setting_label(runs: pd.DataFrame, settings: Iterable[str], row: pd.Series) -> str:
     """``model=convnet, optimizer=adam`` for the given settings (the run name when there are none)."""
     parts = [f"{s}={format_value(row[s])}" for s in settings if s in runs.columns]
