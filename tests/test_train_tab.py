@@ -70,6 +70,14 @@ def test_presets_cover_every_experiment_config() -> None:
 def test_watch_when_idle_reports_once() -> None:
     updates = list(tab.watch())
     assert len(updates) == 1 and "No training started" in updates[0][1]
+    assert "Press Start training" in updates[0][0].layout.annotations[0].text  # not the Experiments tab's hint
+
+
+def test_a_started_run_says_its_curve_comes_with_the_first_epoch() -> None:
+    config = replace(TrainConfig(), experiment="uitest")
+    fig = tab.live_figure(tab.Snapshot(state="running", config=config))
+    assert fig.layout.title.text == f"uitest/{config.run_name()}"
+    assert "first epoch" in fig.layout.annotations[0].text
 
 
 @pytest.mark.needs_data

@@ -200,7 +200,8 @@ def _constant_settings(runs: pd.DataFrame, skip: set[str], width: int = 150) -> 
     return "<br>".join(lines)
 
 
-def _empty_figure(title: str, message: str) -> go.Figure:
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A figure that says why it has no curve (``message`` in its middle), in place of empty axes."""
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15})
     fig.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white")
@@ -273,7 +274,7 @@ def curves_figure(runset: RunSet, experiment: str, options: CurveOptions = Curve
     x_label, y_label = _labels(runset, options)
     title = f"{experiment}: {_which(options)}{y_label} {'by epoch' if options.x == 'epoch' else 'over wall time'}"
     if not series:
-        return _empty_figure(title, _why_empty(runset, options))
+        return empty_figure(title, _why_empty(runset, options))
     fig = go.Figure()
     styles = Styles.of(series, options)
     add_series(fig, series, styles, (x_label, y_label), set())
@@ -289,12 +290,12 @@ def small_multiples_figure(runset: RunSet, experiment: str, facet_by: str,
     x_label, y_label = _labels(runset, options)
     title = f"{experiment}: {_which(options)}{y_label} by {facet_by}"
     if facet_by not in runset.runs.columns:
-        return _empty_figure(title, f"no setting {facet_by!r} in these runs")
+        return empty_figure(title, f"no setting {facet_by!r} in these runs")
     values = sorted(runset.runs[facet_by].map(format_value).unique())
     panels = {v: curve_series(runset.select(runset.runs[facet_by].map(format_value) == v), options) for v in values}
     every = [s for ss in panels.values() for s in ss]
     if not every:
-        return _empty_figure(title, _why_empty(runset, options))
+        return empty_figure(title, _why_empty(runset, options))
     styles = Styles.of(every, options)
     cols = min(columns, len(values))
     rows = -(-len(values) // cols)

@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpdemo.config import DataNotFoundError, runs_dir
-from kpdemo.dashboard import CurveOptions, RunSet, curves_figure
+from kpdemo.dashboard import CurveOptions, RunSet, curves_figure, empty_figure
 from kpdemo.datasets import DATASETS, get_dataset
 from kpdemo.datasets.registry import refresh_imported
 from kpdemo.datasets.uploads import UploadError, import_upload, imported_folder
@@ -310,16 +310,15 @@ def select_dataset(name: str) -> dict[str, Any]:
 def live_figure(snap: Snapshot) -> go.Figure:
     """The running (or last) run's train/val loss per epoch, drawn by the dashboard's own curve builder."""
     config = snap.config
-    if config is None or not snap.rows:
-        runs = RunSet.load([])
-    else:
-        head = {"experiment": config.experiment, "run": config.run_name(), "status": snap.state}
-        history = pd.DataFrame(snap.rows).assign(**head)
-        runs = RunSet(pd.DataFrame([head | config.to_dict()]), history)
-    title = f"{config.experiment}/{config.run_name()}" if config else "training"
-    fig = curves_figure(runs, title, CurveOptions())
-    if config is not None and snap.rows:
-        fig.update_xaxes(range=[0.8, config.epochs + 0.2])  # the curve grows into a frame of the planned epochs
+    if config is None:
+        return empty_figure("training", "Press Start training: the losses are drawn here as each epoch ends.")
+    title = f"{config.experiment}/{config.run_name()}"
+    if not snap.rows:
+        return empty_figure(title, "The first epoch's losses appear here when it ends.")
+    head = {"experiment": config.experiment, "run": config.run_name(), "status": snap.state}
+    history = pd.DataFrame(snap.rows).assign(**head)
+    fig = curves_figure(RunSet(pd.DataFrame([head | config.to_dict()]), history), title, CurveOptions())
+    fig.update_xaxes(range=[0.8, config.epochs + 0.2])  # the curve grows into a frame of the planned epochs
     return fig
 
 
