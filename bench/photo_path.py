@@ -18,6 +18,7 @@ face (the deterministic cost) and wall ms per image (read, detect, crops; as mea
 moment: the lead's timing benches measure on a quiet one). Writes ``bench/results/photo_path_val.csv``.
 
     python bench/photo_path.py [--models checkpoint:ibug68_pip checkpoint:imm73_pip] [--tilt 25 40] [--limit N]
+                               [--update]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import PRESENTATION, RESULTS, score  # noqa: E402
+from bench.accuracy import PRESENTATION, RESULTS, add_update_argument, check_update, saved_with, score  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.datasets.kaggle15 import transform_points  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, get_predictor  # noqa: E402
@@ -127,7 +128,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="degrees of the tilted copies of the val faces")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N val images")
     parser.add_argument("--out", type=Path, default=RESULTS / "photo_path_val.csv")
+    add_update_argument(parser)
     args = parser.parse_args(argv)
+    check_update(parser, args, args.out)
     tables = []
     for key in args.models:
         predictor = get_predictor(key)
@@ -137,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
         sets = [val, *(tilted(val, degrees) for degrees in args.tilt)]
         tables.append(compare(predictor, sets, PRESENTATION[val.name], args.limit))
     table = pd.concat(tables, ignore_index=True)
+    if args.update:
+        table = saved_with(args.out, table, "set")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.6g")
     print(table[["model", "set", "recipe", "nme_mean", "failure_rate_10pct", "vs_reference_rel", "delta_ci95_low",
