@@ -561,8 +561,11 @@ def uncertainty(results: Path) -> str:
              f"{r.auc_wrong:.2f}", pct(r.wrong_flagged), pct(r.good_flagged)] for r in frame.itertuples()]
     return (f"Does `Face.uncertainty` flag the answers that are wrong? {first['model']}'s full path on the "
             f"{first['split']} faces of 300-W (common set) and YouTube-Faces, and on the 300-W faces made hard as "
-            "the sweeps above make them; a face's uncertainty is how far the answers its points average (crops "
-            "turned by -10/0/+10 deg, each mirrored) lie from their mean, as a share of the face's size. Wrong: NME "
+            "the sweeps above make them; a face's uncertainty is the mean of two spreads, as shares of the face's "
+            "size: how far the answers its points average (crops turned by -10/0/+10 deg, each mirrored) lie from "
+            "their mean, and how far its network's and its live-frame companion's answers on the upright crop lie "
+            "from theirs (a second network, half as wide and trained apart, places the points of a face neither can "
+            "see its own way: under an object the views' answers agree where the two networks do not). Wrong: NME "
             f"> 10%; good: NME < 5%; flagged: uncertainty over {100 * first['threshold']:g}% (`UNCERTAIN`, chosen on "
             "the validation split: `python bench/uncertainty.py --split val`); AUC: the chance that a wrong answer "
             "is more uncertain than a right one. The last row: pictures with no face (the 100 non-face patches of "

@@ -1,16 +1,17 @@
 """Knowing when it is wrong: how well a face's ``uncertainty`` flags the answers that are off.
 
 A checkpoint's photo path reads each face on several crops (turned by -10/0/+10 degrees, each also mirrored) and
-averages the answers; ``Face.uncertainty`` is how far those answers lie from their mean, as a share of the face's
-size. A pipeline that feeds the points on (alignment for face recognition, measurements, a filter) wants to know
-which faces to drop or send to a person, so this bench scores the full path of one model on 68-point faces, clean
-and made hard in the ways the sweeps make them (blurred, cut by the frame, in dim light, partly covered), and asks
-of each face: was it wrong (NME > 10%), and did its uncertainty pass :data:`kpdemo.detection.UNCERTAIN`? Per
-condition: the ROC AUC of the uncertainty for the wrong answers, the share of wrong answers flagged, the share of
-good ones (NME < 5%) flagged. Faces not found are left out (nothing to flag). One more row asks the same of
-pictures with no face: the 100 non-face patches of scikit-image's LFW subset in the demo data (25x25 gray), where
-every face found is wrong. The threshold was chosen on the validation split (``--split val``); the test split
-reports. Writes ``bench/results/uncertainty.csv`` (the table),
+averages the answers; ``Face.uncertainty`` is the mean of how far those answers lie from their mean and how far the
+network's and its live-frame companion's answers on the upright crop lie from theirs, as a share of the face's size
+(:meth:`kpdemo.detection.CheckpointPredictor.refine`). A pipeline that feeds the points on (alignment for face
+recognition, measurements, a filter) wants to know which faces to drop or send to a person, so this bench scores the
+full path of one model on 68-point faces, clean and made hard in the ways the sweeps make them (blurred, cut by the
+frame, in dim light, partly covered), and asks of each face: was it wrong (NME > 10%), and did its uncertainty pass
+:data:`kpdemo.detection.UNCERTAIN`? Per condition: the ROC AUC of the uncertainty for the wrong answers, the share
+of wrong answers flagged, the share of good ones (NME < 5%) flagged. Faces not found are left out (nothing to flag).
+One more row asks the same of pictures with no face: the 100 non-face patches of scikit-image's LFW subset in the
+demo data (25x25 gray), where every face found is wrong. The threshold was chosen on the validation split (``--split
+val``); the test split reports. Writes ``bench/results/uncertainty.csv`` (the table),
 ``uncertainty_faces.csv`` (every face) and ``uncertainty.png``.
 
     python bench/uncertainty.py [--split test] [--model checkpoint:ibug68_pip] [--limit N]
@@ -125,7 +126,7 @@ def plot(faces: pd.DataFrame, path: Path) -> None:
         ax.scatter(100 * part["uncertainty"], 100 * part["nme"], s=6, alpha=0.5, label=condition)
     ax.axvline(100 * UNCERTAIN, color="k", lw=1, ls="--", label=f"flagged above {100 * UNCERTAIN:g}%")
     ax.axhline(100 * WRONG, color="r", lw=1, ls=":", label=f"wrong: NME > {100 * WRONG:g}%")
-    ax.set(xscale="log", yscale="log", xlabel="uncertainty: spread of the averaged crops' answers (% of face size)",
+    ax.set(xscale="log", yscale="log", xlabel="uncertainty: spread of the face's answers (% of face size)",
            ylabel="NME (%)", title=f"Knowing when it is wrong ({faces.attrs.get('model', '')})")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, markerscale=2)

@@ -117,9 +117,10 @@ def test_a_live_companion_reads_the_live_frames_and_photos_keep_the_full_network
 def test_a_companion_that_cuts_its_crops_otherwise_is_refused(tmp_path: Path) -> None:
     full = save(pip_net(1.0), tmp_path / "faces.pt", 1.0)
     save(pip_net(0.5), live_companion_path(full), 0.5, crop_scale=1.4)
-    with pytest.warns(RuntimeWarning, match="faces_live.pt not used on live frames: its crop_scale differ"):
+    with pytest.warns(RuntimeWarning, match="faces_live.pt not used: its crop_scale differ"):
         predictor = CheckpointPredictor(full, detector=NoFaces(), live=True)
     assert predictor.live_network is None and not predictor.video_backend.endswith(")")
+    assert predictor._second_opinion is None  # nor asked for a second opinion on photos
 
 
 @pytest.mark.parametrize(("setting", "int8_dots", "expected"), [

@@ -1,6 +1,6 @@
-"""A face's uncertainty: the spread of the crops' answers that its points average. Small on a face the model reads
-well, large on one it cannot, absent where nothing is averaged; the Detect tab names the uncertain faces and boxes
-them in magenta."""
+"""A face's uncertainty: the spread of the crops' answers that its points average, and of its network's and its
+live-frame companion's answers. Small on a face the model reads well, large on one it cannot, absent where nothing
+is averaged; the Detect tab names the uncertain faces and boxes them in magenta."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from kpdemo.detection import UNCERTAIN, CheckpointPredictor, get_predictor
+from kpdemo.detection.checkpoint import live_companion_path
+from kpdemo.detection.crops import crop_to_image
 from kpdemo.draw import UNCERTAIN_BOX_COLOUR
 from kpdemo.ui.detect import detect
 
@@ -36,6 +38,22 @@ def test_the_spread_is_the_answers_distance_from_their_mean(shipped: CheckpointP
     assert shipped.spreads(points, window, [same, same]) == [pytest.approx(0.0)]
     assert shipped.spreads(points, window, [same + [2.0, 0.0], same - [2.0, 0.0]]) == [pytest.approx(2.0 / 100.0)]
     assert shipped.spreads(points, window, [same]) == [None]  # one answer: nothing to spread
+
+
+def test_the_companion_gives_a_second_opinion_on_the_same_crop(shipped: CheckpointPredictor,
+                                                               astronaut: np.ndarray) -> None:
+    """The second spread: the full network's and the companion's answers on one crop lie half their gap from their
+    mean; on a clear face the two agree. A checkpoint without a companion has no second opinion."""
+    (face,) = shipped.predict(astronaut)
+    window = [shipped.crop_around(face.points, angle=shipped.roll(face.points))]
+    mine, _ = shipped.crop_points(astronaut, window)
+    theirs, _ = CheckpointPredictor(live_companion_path(shipped.path), live=False).crop_points(astronaut, window)
+    gap = np.linalg.norm(crop_to_image(mine[0], window[0]) - crop_to_image(theirs[0], window[0]), axis=-1).mean()
+    half = gap / 2 / float(np.ptp(face.points, 0).max())
+    assert shipped.second_opinions(astronaut, [face.points], window, mine) == [pytest.approx(half, rel=1e-5)]
+    assert 0 < half < UNCERTAIN / 2
+    kaggle = get_predictor("checkpoint:kaggle15_pip")
+    assert not live_companion_path(kaggle.path).exists() and kaggle.predict(astronaut)[0].uncertainty is not None
 
 
 def test_no_uncertainty_where_nothing_is_averaged(shipped: CheckpointPredictor, astronaut: np.ndarray) -> None:

@@ -11,9 +11,10 @@ from kpdemo.schemas import KeypointSchema
 
 #: A face whose :attr:`Face.uncertainty` passes this is flagged as likely wrong. Chosen on 1,247 validation faces
 #: (300-W val and YouTube-Faces val, and 300-W val blurred by sigma 8 px, cut by a window 0.7, in 1/64 of the light
-#: and 30% covered; ``python bench/uncertainty.py --split val``): above it were 58% of the answers with NME > 10%
-#: and 0.9% of those under 5%. Covered faces are where it tells least (ROC AUC 0.60 for the wrong answers there,
-#: against 0.94-1.00 on the blurred, cut and dark ones): the model places hidden points alike in every view.
+#: and 30% covered; ``python bench/uncertainty.py --split val``): above it were 73% of the answers with NME > 10%
+#: and 0.45% of those under 5% (the views' spread alone, before the companion's second opinion: 57% and 0.78%).
+#: Covered faces are where it tells least (ROC AUC 0.75 for the wrong answers there, 0.60 before; 0.95-1.00 on the
+#: blurred, cut and dark ones): both networks may place hidden points alike.
 UNCERTAIN = 0.015
 
 
@@ -22,11 +23,14 @@ class Face:
     """One face: ``box`` (x0, y0, x1, y1), ``points`` (K, 2) float32, both in full-image pixels, a score, and how
     sure the model is of the points.
 
-    ``uncertainty``: how far apart the answers lie that the points average (a checkpoint's photo path reads each
-    face on several crops, mirrored and turned): their mean distance from the points, as a share of the face's size
-    (the longer side of the points' box). A face the model reads well gives nearly the same answer on every crop
-    (~0.5%); a blurred, dark or cut-off face, or a crop that is no face, spreads them. None where nothing is
-    averaged (webcam frames, MediaPipe). ``uncertain`` says whether it passes :data:`UNCERTAIN`.
+    ``uncertainty``: how far apart the answers lie that read the face, as a share of its size (the longer side of
+    the points' box): a checkpoint's photo path reads each face on several crops, mirrored and turned, and the mean
+    distance of those answers from the points they average is one spread; the other is how far its network's and
+    its live-frame companion's answers on one crop lie from their mean, where it has a companion; ``uncertainty`` is
+    the mean of the two (:meth:`~kpdemo.detection.CheckpointPredictor.refine`). A face the model reads well gives
+    nearly the same answer every way (~0.5%); a blurred, dark, cut-off or covered face, or a crop that is no face,
+    spreads them. None where nothing is compared (webcam frames, MediaPipe). ``uncertain`` says whether it passes
+    :data:`UNCERTAIN`.
 
     ``motion``: on a tracked video frame, how far (x, y px) the points moved since the frame before, which the
     next frame's crop leads by (:meth:`LandmarkPredictor.track`); None on a face just detected.
