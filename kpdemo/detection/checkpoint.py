@@ -181,7 +181,8 @@ class CheckpointPredictor(LandmarkPredictor):
     ``trainers/grids/landmarks.py``): on 300-W validation clips it follows a moving face at 3.5% NME on the common
     anchors against the full network's 2.9% and MediaPipe's 4.1% (README, "Faces followed on a stream"). The IMM
     model's (``imm73_live_distill``) learnt wild faces from the full network's answers on them, and follows them as
-    well as it (4.6% against 4.7%). Photos keep the full network.
+    well as it (4.6% against 4.7%). Photos keep the full network, and ask the companion only for a second opinion
+    on each face's uncertainty (:meth:`refine`), on every CPU.
     """
 
     def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None,
