@@ -15,7 +15,8 @@ Columns: NME mean / median, failures over 10%, the change of the mean against th
 refine pass with its mirror, the photo path before recipes; relative, and a 95% paired-bootstrap interval of the
 per-image difference, in NME units), ``shipped`` (the recipe is today's :data:`PHOTO_RECIPE`), network crops per
 face (the deterministic cost) and wall ms per image (read, detect, crops; as measured on this machine at that
-moment: the lead's timing benches measure on a quiet one). Writes ``bench/results/photo_path_val.csv``.
+moment: the lead's timing benches measure on a quiet one), with the CPU it ran on. Writes
+``bench/results/photo_path_val.csv``.
 
     python bench/photo_path.py [--models checkpoint:ibug68_pip checkpoint:imm73_pip] [--tilt 25 40] [--limit N]
                                [--update]
@@ -38,6 +39,7 @@ from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.datasets.kaggle15 import transform_points  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.checkpoint import PHOTO_RECIPE, PhotoRecipe  # noqa: E402
+from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.metrics import failure_rate  # noqa: E402
 
 #: The shipped checkpoints whose photo path refines, and the dataset whose val split judges each.
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         val = load_dataset(CHECKPOINTS[key]).split("val")
         sets = [val, *(tilted(val, degrees) for degrees in args.tilt)]
         tables.append(compare(predictor, sets, PRESENTATION[val.name], args.limit))
-    table = pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True).assign(cpu=cpu_name())
     if args.update:
         table = saved_with(args.out, table, "set")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -345,7 +345,7 @@ def photo_path(results: Path) -> str:
             "scales and the mirror image. Chosen on the 300-W validation faces and on copies of them tilted by up "
             "to the named angle, never on a test set (`python bench/photo_path.py` -> "
             "`bench/results/photo_path_val.csv`, which also holds `imm73_pip`, paired bootstrap intervals and "
-            "failure rates). NME over 68 points, full path.\n\n"
+            f"failure rates). NME over 68 points, full path; ms on {part['cpu'].iloc[0]}.\n\n"
             + markdown_table(["recipe", "crops a face", *[f"NME {s}" for s in sets], "ms an image"], rows))
 
 
