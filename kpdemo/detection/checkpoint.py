@@ -158,6 +158,12 @@ TRACK_LEAD = 0.5
 TRACK_SETTLE = 0.1
 
 
+def face_size(points: np.ndarray) -> float:
+    """The longer side of a face's points' box (pixels; at least 1e-6): the size a face's uncertainty is a share of,
+    for both of its spreads (:meth:`CheckpointPredictor.spreads`, :meth:`CheckpointPredictor.second_opinions`)."""
+    return max(float(np.ptp(points, 0).max()), 1e-6)
+
+
 class CheckpointPredictor(LandmarkPredictor):
     """A kpdemo checkpoint plus a face detector (any :class:`FaceDetector` plug-in; default :func:`default_detector`).
 
@@ -482,7 +488,7 @@ class CheckpointPredictor(LandmarkPredictor):
         per_face = estimates.reshape(len(points), -1, *estimates.shape[2:])
         if per_face.shape[1] < 2:
             return [None] * len(points)
-        return [float(np.linalg.norm(face - mean, axis=-1).mean() / max(float(np.ptp(mean, 0).max()), 1e-6))
+        return [float(np.linalg.norm(face - mean, axis=-1).mean()) / face_size(mean)
                 for face, mean in zip(per_face, points, strict=True)]
 
     def second_opinions(self, image: np.ndarray, points: list[np.ndarray], windows: list[np.ndarray],
@@ -492,8 +498,7 @@ class CheckpointPredictor(LandmarkPredictor):
         between the two, over the longer side of the face's ``points``' box (the scale of :meth:`spreads`)."""
         crops = np.stack([cut_crop(image, m, self.input_hw, self.meta.in_channels) for m in windows])
         theirs = self._read_crops(crops, self._second_opinion)
-        return [float(np.linalg.norm(crop_to_image(a, m) - crop_to_image(b, m), axis=-1).mean() / 2
-                      / max(float(np.ptp(face, 0).max()), 1e-6))
+        return [float(np.linalg.norm(crop_to_image(a, m) - crop_to_image(b, m), axis=-1).mean()) / 2 / face_size(face)
                 for a, b, m, face in zip(answers, theirs, windows, points, strict=True)]
 
     def _predict(self, image: np.ndarray, video: bool) -> list[Face]:
