@@ -1,4 +1,4 @@
-"""kpdemo web app: Detect, Webcam, Align, Experiments and Train tabs on Gradio Blocks.
+"""kpdemo web app: Detect, Webcam, Video, Align, Experiments and Train tabs on Gradio Blocks.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--max-file-size 20mb]
 
@@ -23,11 +23,12 @@ from kpdemo.ui.align import build_align_tab  # noqa: E402
 from kpdemo.ui.detect import build_detect_tab  # noqa: E402
 from kpdemo.ui.experiments import build_experiments_tab  # noqa: E402
 from kpdemo.ui.train import build_train_tab  # noqa: E402
+from kpdemo.ui.video import build_video_tab  # noqa: E402
 from kpdemo.ui.webcam import build_webcam_tab  # noqa: E402
 
 INTRO = """# kpdemo: facial keypoints lab
-Detect landmarks with MediaPipe or a kpdemo-trained model, follow them live on a webcam, align faces to a canonical
-template, and compare or launch training runs."""
+Detect landmarks with MediaPipe or a kpdemo-trained model, follow them live on a webcam or through a video, align
+faces to a canonical template, and compare or launch training runs."""
 # Uploads above the limit are refused before they reach a handler: the browser says "File(s) exceed the maximum allowed
 # size of ...", gradio_client raises ValueError, a raw POST gets HTTP 413; the server goes on serving.
 SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # Gradio's own units (binary multiples)
@@ -40,6 +41,7 @@ def build_app() -> gr.Blocks:
         with gr.Tabs():
             build_detect_tab()
             build_webcam_tab()
+            build_video_tab()
             build_align_tab()
             build_experiments_tab()
             build_train_tab()

@@ -61,7 +61,7 @@ from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, Face, LandmarkPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.metrics import failure_rate, normaliser, point_errors  # noqa: E402
-from kpdemo.ui.webcam import REDETECT_EVERY, follow  # noqa: E402
+from kpdemo.tracking import REDETECT_EVERY, follow  # noqa: E402
 
 SIZE_HW = (480, 640)
 #: The face's 68-point box side (px) in the middle of its clip.

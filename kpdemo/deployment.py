@@ -55,6 +55,7 @@ class Limits:
     max_train_images: int
     max_train_seconds: float
     max_upload_images: int
+    max_video_seconds: float
     max_file_size: str
     user_area: Path
     user_area_max_mb: float
@@ -97,6 +98,7 @@ DEFAULTS: dict[str, tuple[object, object]] = {
     "KPDEMO_MAX_TRAIN_IMAGES": (2000, 0),
     "KPDEMO_MAX_TRAIN_SECONDS": (600.0, 0.0),
     "KPDEMO_MAX_UPLOAD_IMAGES": (1000, 0),
+    "KPDEMO_MAX_VIDEO_SECONDS": (30.0, 0.0),
     "KPDEMO_MAX_FILE_SIZE": ("10mb", "20mb"),
     "KPDEMO_USER_AREA": (str(REPO_ROOT / "user_area"), str(REPO_ROOT / "user_area")),
     "KPDEMO_USER_AREA_MAX_MB": (500.0, 0.0),
@@ -139,6 +141,7 @@ def current_limits(env: Mapping[str, str] = os.environ) -> Limits:
         max_train_images=value["KPDEMO_MAX_TRAIN_IMAGES"],
         max_train_seconds=value["KPDEMO_MAX_TRAIN_SECONDS"],
         max_upload_images=value["KPDEMO_MAX_UPLOAD_IMAGES"],
+        max_video_seconds=value["KPDEMO_MAX_VIDEO_SECONDS"],
         max_file_size=value["KPDEMO_MAX_FILE_SIZE"],
         user_area=Path(value["KPDEMO_USER_AREA"]).expanduser(),
         user_area_max_mb=value["KPDEMO_USER_AREA_MAX_MB"],

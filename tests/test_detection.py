@@ -471,6 +471,7 @@ def test_webcam_path_tracks_and_rechecks_with_a_quick_look(astronaut: np.ndarray
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The webcam path detects in full on the first frame, then tracks; every ``REDETECT_EVERY``-th frame the
     detector takes a quick look, and a full detection follows only when it sees other faces than those followed."""
+    from kpdemo.tracking import REDETECT_EVERY
     from kpdemo.ui import webcam
 
     predictor = get_predictor("checkpoint:ibug68_pip")
@@ -481,22 +482,23 @@ def test_webcam_path_tracks_and_rechecks_with_a_quick_look(astronaut: np.ndarray
                         lambda image, video=False: detections.append(video) or real_detect(image, video))
     monkeypatch.setattr(predictor.detector, "glance", lambda image: glances.append(1) or real_glance(image))
     session = None
-    for _ in range(webcam.REDETECT_EVERY + 1):
+    for _ in range(REDETECT_EVERY + 1):
         _, status, session = webcam.process_frame(astronaut, "checkpoint:ibug68_pip", True, session)
-    assert session.with_face == webcam.REDETECT_EVERY + 1
+    assert session.with_face == REDETECT_EVERY + 1
     assert (detections, len(glances)) == ([True], 1)  # frame REDETECT_EVERY: the quick look saw the same face
-    followed = session.tracked[0].points
+    followed = session.follower.tracked[0].points
 
     two_people = np.ascontiguousarray(np.hstack([astronaut, astronaut]))  # a second face steps in beside the first
-    for _ in range(webcam.REDETECT_EVERY - 1):
+    for _ in range(REDETECT_EVERY - 1):
         webcam.process_frame(two_people, "checkpoint:ibug68_pip", True, session)
-    assert (detections, len(glances), len(session.tracked)) == ([True], 1, 1)  # tracked frames miss it ...
+    assert (detections, len(glances), len(session.follower.tracked)) == ([True], 1, 1)  # tracked frames miss it ...
     webcam.process_frame(two_people, "checkpoint:ibug68_pip", True, session)
-    assert (detections, len(glances), len(session.tracked)) == ([True, True], 2, 2)  # ... the recheck finds it
-    assert min(np.abs(face.points - followed).mean() for face in session.tracked) < 3  # the first face stays put
-    for _ in range(webcam.REDETECT_EVERY):
+    assert (detections, len(glances), len(session.follower.tracked)) == ([True, True], 2, 2)  # ... the recheck finds it
+    followed_now = session.follower.tracked
+    assert min(np.abs(face.points - followed).mean() for face in followed_now) < 3  # the first face stays put
+    for _ in range(REDETECT_EVERY):
         webcam.process_frame(two_people, "checkpoint:ibug68_pip", True, session)
-    assert (detections, len(glances), len(session.tracked)) == ([True, True], 3, 2)  # the look confirms both
+    assert (detections, len(glances), len(session.follower.tracked)) == ([True, True], 3, 2)  # the look confirms both
 
 
 def test_a_quick_look_confirms_a_followed_face_by_place_size_and_roll(astronaut: np.ndarray) -> None:

@@ -1,4 +1,4 @@
-"""What the Detect, Webcam and Align tabs share: the model picker and turning failures into user messages."""
+"""What the Detect, Webcam, Video and Align tabs share: the model picker and turning failures into user messages."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from kpdemo.detection import (
     read_image,
 )
 from kpdemo.ui.image_path import ImagePath
+from kpdemo.video import VideoInputError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _refreshed(current: str) -> gr.Dropdown:
 
 def message_for(exc: Exception) -> str:
     """A one-line message for the user (the technical detail of unexpected errors goes to the log)."""
-    if isinstance(exc, UserError | ImageInputError | CheckpointError | AlignError):
+    if isinstance(exc, UserError | ImageInputError | VideoInputError | CheckpointError | AlignError):
         return str(exc)
     if isinstance(exc, KeyError):
         return str(exc.args[0]) if exc.args else "unknown model"

@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import gradio as gr
 import numpy as np
 
-from kpdemo.detection import DEFAULT_KEY, Face, LandmarkPredictor, as_rgb, get_predictor
+from kpdemo.detection import DEFAULT_KEY, as_rgb, get_predictor
 from kpdemo.draw import draw_faces
-from kpdemo.smoothing import LandmarkSmoother
+from kpdemo.tracking import FaceFollower
 from kpdemo.ui.common import message_for, model_picker
 from kpdemo.ui.stream_image import StreamedFrame
 from kpdemo.ui.webcam_browser import build_browser_panel, mode_choice
@@ -38,9 +38,6 @@ STREAM_TIME_LIMIT_S = 1800
 #: count: with 4, a fifth visitor got one frame in 5 s while four got 15 fps each (``bench/webcam_stream.py``).
 #: Beyond it a visitor waits for a stream to end; below it the cores are shared, each stream slowing as more join.
 STREAM_CONCURRENCY = 16
-#: A tracking predictor (:meth:`~kpdemo.detection.base.LandmarkPredictor.track`) rechecks every this-many-th frame
-#: with a quick look of its face detector, to pick up faces that entered and drop ones that left.
-REDETECT_EVERY = 10
 
 
 #: What :meth:`WebcamSession.status` writes, for the benches and browser tests that read the line back; the
@@ -56,10 +53,9 @@ class WebcamSession:
     frames: int = 0
     with_face: int = 0
     stamps: deque = field(default_factory=lambda: deque(maxlen=30))
-    smoother: LandmarkSmoother = field(default_factory=LandmarkSmoother)
     model_key: str = ""
+    follower: FaceFollower | None = None  # the faces followed with ``model_key``'s predictor; new when it changes
     last_latency_ms: float = 0.0
-    tracked: list = field(default_factory=list)  # the last frame's faces, unsmoothed, for tracking predictors
     shown: list = field(default_factory=list)  # the last frame's faces as drawn (smoothed when asked)
 
     @property
@@ -76,14 +72,6 @@ class WebcamSession:
         return f"{text} | {note}" if note else text
 
 
-def follow(predictor: LandmarkPredictor, image: np.ndarray, previous: list[Face], frame: int) -> list[Face]:
-    """The faces of a stream's frame number ``frame`` (from 0), given the last frame's (``previous``, unsmoothed):
-    tracked from them where the predictor can, with the detector's quick look every ``REDETECT_EVERY`` frames; a
-    full detection on the first frame, when the predictor cannot track, or when the quick look sees other faces."""
-    faces = predictor.track(image, previous, frame % REDETECT_EVERY == 0) if previous else None
-    return predictor.predict(image, video=True) if faces is None else faces
-
-
 def process_frame(
     frame: np.ndarray | None, model_key: str, smooth: bool, session: WebcamSession
 ) -> tuple[np.ndarray | None, str, WebcamSession]:
@@ -96,21 +84,16 @@ def process_frame(
     if frame is None:
         return None, session.status("waiting for the camera"), session
     start = time.perf_counter()
+    now = time.monotonic()
     try:
         image = as_rgb(frame)
         key = model_key or DEFAULT_KEY
         predictor = get_predictor(key)
-        faces = follow(predictor, image, session.tracked if key == session.model_key else [], session.frames)
+        if session.follower is None or key != session.model_key:
+            session.follower, session.model_key = FaceFollower(predictor), key
+        faces = session.follower(image, now, smooth)
     except Exception as exc:  # a bad frame or model must not end the stream
         return frame, session.status(f"error: {message_for(exc)}"), session
-    if key != session.model_key:
-        session.smoother = LandmarkSmoother()
-        session.model_key = key
-    session.tracked = [replace(f, box=f.box.copy(), points=f.points.copy()) for f in faces]  # before smoothing
-    now = time.monotonic()
-    if smooth and faces:
-        for face, pts in zip(faces, session.smoother([f.points for f in faces], now), strict=True):
-            face.points = pts
     session.shown = faces
     annotated = draw_faces(image, faces, predictor.schema)
     session.frames += 1

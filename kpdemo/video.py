@@ -1,0 +1,241 @@
+"""Video files: read a clip's frames, follow its faces as the webcam does, write an annotated copy and the points.
+
+Why PyAV for both ends: OpenCV's wheels read most videos, but the only codec they write fast is MPEG-4 Part 2, which
+browsers do not play, and their VP8 took 45 ms a 640x480 frame here (140 ms at 1280x720). PyAV's wheels bundle
+FFmpeg with libx264, so the annotated copy is an H.264 MP4 that every browser plays, at ~11 ms a 640x480 frame, and
+the reader gives each frame's own timestamp (a browser's recording has no fixed frame rate) and its rotation (a
+phone's portrait clip is stored on its side).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from kpdemo.detection import Face, LandmarkPredictor
+from kpdemo.draw import draw_faces
+from kpdemo.tracking import FaceFollower
+
+#: The annotated copy's longer side: a 4K clip's points are found in its own pixels, but drawn on a copy this size,
+#: which a page shows whole and a 2-core server encodes at a few frames a second.
+ANNOTATED_MAX_SIDE = 1280
+#: What the annotated copy's time stamps count in: milliseconds, so frames keep the times they had.
+TIME_BASE = Fraction(1, 1000)
+
+
+class VideoInputError(ValueError):
+    """The file cannot be used as a video; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One decoded frame: its index from 0, its time from the clip's start, its pixels (RGB, upright)."""
+
+    index: int
+    seconds: float
+    image: np.ndarray
+
+
+class VideoReader:
+    """A video file's frames in order, each turned upright; a context manager.
+
+    Raises :class:`VideoInputError` for a file that is not a video FFmpeg can read, or one without a video stream.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            raise VideoInputError(f"{self.path.name} is not a video that can be read: FFmpeg found no video in it "
+                                  "(MP4, MOV, WebM, MKV and AVI clips are read).") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise VideoInputError(f"{self.path.name} holds no video stream.")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"  # decode on every core: a 1080p H.264 frame takes ~10 ms on one
+        self.stopped_early = False  # set when :meth:`frames` stopped at its ``max_seconds`` before the clip's end
+
+    @property
+    def duration_s(self) -> float | None:
+        """The clip's length, when the file says (a browser's recording often does not)."""
+        if self._stream.duration is not None and self._stream.time_base is not None:
+            return float(self._stream.duration * self._stream.time_base)
+        if self._container.duration is not None:
+            return self._container.duration / av.time_base
+        return None
+
+    @property
+    def frame_rate(self) -> float | None:
+        """Frames a second, when the file says."""
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        return float(rate) if rate else None
+
+    def frames(self, max_seconds: float = 0) -> Iterator[VideoFrame]:
+        """Each frame in turn, upright, up to ``max_seconds`` from the first (0: all of them)."""
+        start: float | None = None
+        try:
+            for index, frame in enumerate(self._container.decode(self._stream)):
+                seconds = float(frame.time) if frame.time is not None else index / (self.frame_rate or 30.0)
+                start = seconds if start is None else start
+                if max_seconds and seconds - start >= max_seconds:
+                    self.stopped_early = True
+                    return
+                image = frame.to_ndarray(format="rgb24")
+                turns = round((frame.rotation or 0) / 90) % 4  # the display matrix's counter-clockwise turn
+                yield VideoFrame(index, seconds - start, np.ascontiguousarray(np.rot90(image, turns)))
+        except av.error.FFmpegError as exc:
+            if start is None:
+                raise VideoInputError(f"{self.path.name} could not be decoded: its video is damaged or in a "
+                                      "format FFmpeg cannot read.") from exc
+            return  # a clip cut short (an upload that broke off) keeps the frames before the damage
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class VideoWriter:
+    """An H.264 MP4 written frame by frame at the frames' own times; sized by its first frame; a context manager."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._container = av.open(str(self.path), "w")
+        self._stream: av.video.stream.VideoStream | None = None
+        self._last_ms = -1
+
+    def write(self, image: np.ndarray, seconds: float) -> None:
+        """Add an RGB frame shown from ``seconds``; a frame whose time is not after the last one's is moved on 1 ms."""
+        height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2  # 4:2:0 needs even sides
+        if self._stream is None:
+            self._stream = self._container.add_stream("libx264", rate=30, options={"preset": "veryfast", "crf": "23"})
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+            self._stream.time_base = TIME_BASE
+            self._stream.codec_context.time_base = TIME_BASE
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]), format="rgb24")
+        self._last_ms = max(round(seconds * 1000), self._last_ms + 1)
+        frame.pts, frame.time_base = self._last_ms, TIME_BASE
+        self._container.mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._container.mux(self._stream.encode())
+        self._container.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class TrackedVideo:
+    """What :func:`track_video` made and saw."""
+
+    video: Path  # the annotated copy (H.264 MP4, no sound)
+    points: Path  # a CSV row per face per frame: frame, seconds, face, box, score, then x and y of every point
+    frames: int  # frames read
+    frames_with_face: int
+    most_faces: int  # the most faces in one frame
+    seconds: float  # time of the last frame read
+    duration_s: float | None  # the whole clip's length, when its file says
+    cut: bool  # True when reading stopped at ``max_seconds`` before the clip's end
+    size: tuple[int, int]  # (width, height) of the frames, the points' pixels
+    annotated_size: tuple[int, int]  # (width, height) of the annotated copy
+    processing_s: float
+
+
+def scaled_faces(faces: list[Face], scale: float) -> list[Face]:
+    """Copies of ``faces`` with boxes and points scaled, for drawing on a resized frame."""
+    return [replace(face, box=face.box * scale, points=face.points * scale) for face in faces]
+
+
+def annotation_scale(width: int, height: int) -> float:
+    """How much a frame of this size is shrunk for the annotated copy (1: not at all)."""
+    return min(1.0, ANNOTATED_MAX_SIDE / max(width, height))
+
+
+def annotated_frame(image: np.ndarray, faces: list[Face], predictor: LandmarkPredictor) -> np.ndarray:
+    """The frame as the annotated copy shows it: shrunk to :data:`ANNOTATED_MAX_SIDE`, its faces drawn."""
+    height, width = image.shape[:2]
+    scale = annotation_scale(width, height)
+    if scale < 1:
+        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        faces = scaled_faces(faces, scale)
+    return draw_faces(image, faces, predictor.schema)
+
+
+def points_header(predictor: LandmarkPredictor) -> list[str]:
+    """The points CSV's columns: one row per face per frame, a face's points as ``<name>_x``, ``<name>_y``."""
+    coordinates = [f"{name}_{axis}" for name in predictor.schema.point_names for axis in ("x", "y")]
+    return ["frame", "seconds", "face", "x0", "y0", "x1", "y1", "score", *coordinates]
+
+
+def points_row(frame: VideoFrame, number: int, face: Face) -> list[object]:
+    """One face's row of the points CSV (pixels of the source frame, to 0.1 px)."""
+    values = [round(float(v), 1) for v in (*face.box, *face.points.reshape(-1))]
+    return [frame.index, round(frame.seconds, 3), number, *values[:4], round(float(face.score), 3), *values[4:]]
+
+
+def track_video(
+    path: str | Path,
+    predictor: LandmarkPredictor,
+    out_dir: str | Path,
+    smooth: bool = True,
+    max_seconds: float = 0,
+    progress: Callable[[float, float | None], None] | None = None,
+) -> TrackedVideo:
+    """Follow the faces of the video at ``path`` frame by frame, as the Webcam tab does (tracked from the last frame,
+    the detector's quick look every tenth, One-Euro smoothing when ``smooth``), reading at most ``max_seconds`` (0:
+    all). Writes ``<stem>_landmarks.mp4`` and ``<stem>_landmarks.csv`` in ``out_dir``; ``progress(seconds done,
+    clip length or None)`` is called as frames go by.
+
+    Raises :class:`VideoInputError` for a file that is not a readable video or holds no frame.
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(path).stem or "video"
+    video_path, points_path = out_dir / f"{stem}_landmarks.mp4", out_dir / f"{stem}_landmarks.csv"
+    follower = FaceFollower(predictor)
+    frames = with_face = most_faces = 0
+    last: VideoFrame | None = None
+    with VideoReader(path) as reader, VideoWriter(video_path) as writer, open(points_path, "w", newline="") as table:
+        rows = csv.writer(table)
+        rows.writerow(points_header(predictor))
+        duration = reader.duration_s
+        total = min(duration, max_seconds) if duration and max_seconds else duration
+        for frame in reader.frames(max_seconds):
+            faces = follower(frame.image, frame.seconds, smooth)
+            rows.writerows(points_row(frame, number, face) for number, face in enumerate(faces))
+            writer.write(annotated_frame(frame.image, faces, predictor), frame.seconds)
+            frames, with_face, last = frames + 1, with_face + bool(faces), frame
+            most_faces = max(most_faces, len(faces))
+            if progress is not None:
+                progress(frame.seconds, total)
+    if last is None:
+        video_path.unlink(missing_ok=True)
+        points_path.unlink(missing_ok=True)
+        raise VideoInputError(f"{Path(path).name} holds no frame that could be decoded.")
+    height, width = last.image.shape[:2]
+    scale = annotation_scale(width, height)
+    return TrackedVideo(
+        video=video_path, points=points_path, frames=frames, frames_with_face=with_face, most_faces=most_faces,
+        seconds=last.seconds, duration_s=duration, cut=reader.stopped_early, size=(width, height),
+        annotated_size=(round(width * scale) // 2 * 2, round(height * scale) // 2 * 2),
+        processing_s=time.perf_counter() - started,
+    )

@@ -1,0 +1,59 @@
+"""Video tab in a real browser: a clip in, its faces followed, an annotated copy the browser plays and a points table."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import pandas as pd
+import pytest
+
+from kpdemo.video import VideoWriter
+
+from .fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames
+from .ui import open_tab, upload, wait_for_text
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def clip(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    image = cv2.imread(str(fixtures_dir / "astronaut.png"), cv2.IMREAD_COLOR)
+    path = tmp_path_factory.mktemp("video") / "astronaut.mp4"
+    with VideoWriter(path) as writer:
+        for index, frame in enumerate(face_frames(image, ASTRONAUT_FACE_CENTRE, fps=15, seconds=2.0)):
+            writer.write(frame[:, :, ::-1], index / 15)
+    return path
+
+
+def test_a_clip_is_followed_and_its_copy_plays(page, clip, save_screenshot):
+    panel = open_tab(page, "Video")
+    upload(page, "video-upload", clip)
+    panel.get_by_role("button", name="Follow faces").click()
+    status = wait_for_text(page, "#video-status", "Followed|Error")
+    assert status.startswith("Followed 30 frames (1.9 s, 640x480)") and "a face in 30 of them" in status, status
+
+    # The annotated copy plays in this browser: it loads its first frame at the clip's size and length.
+    page.wait_for_function("() => { const v = document.querySelector('#video-annotated video');"
+                           " return !!v && v.readyState >= 2 && v.videoWidth > 0; }", timeout=30_000)
+    width, height, duration = page.evaluate("() => { const v = document.querySelector('#video-annotated video');"
+                                            " return [v.videoWidth, v.videoHeight, v.duration]; }")
+    assert (width, height) == (640, 480) and duration == pytest.approx(2.0, abs=0.1)
+
+    link = page.locator("#video-points a[href$='.csv']").first
+    response = page.request.get(link.get_attribute("href"))
+    assert response.ok
+    table = pd.read_csv(io.BytesIO(response.body()))
+    assert len(table) == 30 and table.shape[1] == 8 + 68 * 2
+    save_screenshot(page, "video")
+
+
+def test_a_file_that_is_no_video_gets_a_message(page, tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    panel = open_tab(page, "Video")
+    upload(page, "video-upload", notes)
+    panel.get_by_role("button", name="Follow faces").click()
+    status = wait_for_text(page, "#video-status", "Followed|Error")
+    assert "notes.mp4 is not a video that can be read" in status

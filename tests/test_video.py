@@ -1,0 +1,142 @@
+"""Video files: a clip's faces followed frame by frame into an annotated H.264 copy and a points table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from kpdemo.detection import get_predictor
+from kpdemo.ui import video as video_tab
+from kpdemo.video import VideoInputError, VideoReader, VideoWriter, track_video
+from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames
+
+FPS = 15
+
+
+@pytest.fixture(scope="module")
+def clip_frames(fixtures_dir: Path) -> list[np.ndarray]:
+    """Two seconds of the astronaut drifting and zooming in a 640x480 frame, RGB."""
+    image = cv2.imread(str(fixtures_dir / "astronaut.png"), cv2.IMREAD_COLOR)
+    return [frame[:, :, ::-1] for frame in face_frames(image, ASTRONAUT_FACE_CENTRE, fps=FPS, seconds=2.0)]
+
+
+@pytest.fixture(scope="module")
+def clip(clip_frames: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clip") / "astronaut.mp4"
+    with VideoWriter(path) as writer:
+        for index, frame in enumerate(clip_frames):
+            writer.write(frame, index / FPS)
+    return path
+
+
+def decoded(path: Path) -> list:
+    with VideoReader(path) as reader:
+        return list(reader.frames())
+
+
+def test_a_clip_is_followed_frame_by_frame(clip: Path, tmp_path: Path) -> None:
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    moves: list[tuple[float, float | None]] = []
+    result = track_video(clip, predictor, tmp_path, smooth=False, progress=lambda done, total: moves.append((done,
+                                                                                                             total)))
+    assert (result.frames, result.frames_with_face, result.most_faces, result.cut) == (30, 30, 1, False)
+    assert result.size == result.annotated_size == (640, 480)
+    assert [done for done, _ in moves] == sorted(done for done, _ in moves) and len(moves) == 30
+    assert moves[-1][1] == pytest.approx(2.0, abs=0.1)  # the clip's length, from its file
+
+    table = pd.read_csv(result.points)
+    assert list(table.columns[:8]) == ["frame", "seconds", "face", "x0", "y0", "x1", "y1", "score"]
+    assert table.shape == (30, 8 + 68 * 2) and list(table["frame"]) == list(range(30))
+    assert table["seconds"].to_numpy() == pytest.approx(np.arange(30) / FPS, abs=1e-3)
+    # Each frame's followed points lie where a fresh detection on that frame puts them (the webcam path's policy).
+    source = decoded(clip)
+    followed = table.iloc[:, 8:].to_numpy().reshape(30, 68, 2)
+    for frame, points in zip(source, followed, strict=True):
+        fresh = predictor.predict(frame.image, video=True)[0].points
+        assert np.linalg.norm(points - fresh, axis=1).mean() < 3, frame.index
+
+    copy = decoded(result.video)  # the annotated copy: same frames, same times, the points drawn
+    assert [f.image.shape for f in copy] == [(480, 640, 3)] * 30
+    assert [f.seconds for f in copy] == pytest.approx([f.seconds for f in source], abs=1e-3)
+    assert np.abs(copy[0].image.astype(int) - source[0].image).mean() > 1  # marks were drawn
+
+
+def test_smoothing_steadies_the_points_of_a_still_face(clip_frames: list[np.ndarray], tmp_path: Path) -> None:
+    still = tmp_path / "still.mp4"
+    with VideoWriter(still) as writer:
+        for index in range(20):
+            writer.write(clip_frames[0], index / FPS)
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    steps = {}
+    for smooth in (False, True):
+        points = pd.read_csv(track_video(still, predictor, tmp_path / str(smooth), smooth).points).iloc[:, 8:]
+        steps[smooth] = np.abs(np.diff(points.to_numpy(), axis=0)).mean()
+    assert steps[True] < steps[False]
+
+
+def test_reading_stops_at_the_limit(clip: Path, tmp_path: Path) -> None:
+    result = track_video(clip, get_predictor("checkpoint:ibug68_pip"), tmp_path, max_seconds=1.0)
+    assert (result.frames, result.cut) == (15, True)
+    assert len(pd.read_csv(result.points)) == 15 and len(decoded(result.video)) == 15
+
+
+def test_a_phone_clip_stored_on_its_side_is_read_upright(clip: Path, clip_frames: list[np.ndarray],
+                                                         tmp_path: Path) -> None:
+    """A phone held upright stores its frames turned a quarter and says so in the file (a display matrix); the
+    reader turns them back, so faces are found upright and points are in the upright frame's pixels."""
+    stored = tmp_path / "stored.mp4"
+    with VideoWriter(stored) as writer:
+        for index, frame in enumerate(clip_frames[:5]):
+            writer.write(np.rot90(frame, 1), index / FPS)  # turned anticlockwise, as the sensor saw it
+    phone = tmp_path / "phone.mp4"
+    with av.open(str(stored)) as source, av.open(str(phone), "w") as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        stream.set_display_rotation(-90)  # "turn a quarter clockwise to show"
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    frames = decoded(phone)
+    assert frames[0].image.shape == (480, 640, 3)
+    assert np.abs(frames[0].image.astype(int) - clip_frames[0]).mean() < 6  # upright again (H.264 noise aside)
+
+
+def test_what_is_no_video_gets_a_message_naming_it(tmp_path: Path, fixtures_dir: Path) -> None:
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    empty = tmp_path / "empty.webm"
+    empty.write_bytes(b"")
+    for path in (notes, empty):
+        with pytest.raises(VideoInputError, match=path.name):
+            track_video(path, get_predictor("checkpoint:ibug68_pip"), tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*"))  # nothing half-written is left
+
+
+def test_the_tab_reports_what_it_followed_and_the_limit(clip: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    monkeypatch.setattr(video_tab, "OUTPUTS_DIR", tmp_path)
+    monkeypatch.setenv("KPDEMO_MAX_VIDEO_SECONDS", "1")
+    copy, points, status = video_tab.track(str(clip), "checkpoint:ibug68_pip", True, progress=lambda *a, **k: None)
+    assert Path(copy).is_file() and Path(points).is_file()
+    assert status.startswith("Followed 15 frames") and "a face in 15 of them" in status
+    assert "Only the first 1 s of 2 s were read" in status
+
+    copy, points, status = video_tab.track(None, "checkpoint:ibug68_pip", True, progress=lambda *a, **k: None)
+    assert (copy, points) == (None, None) and "Upload or record a video first" in status
+
+
+def test_old_outputs_are_removed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(video_tab, "OUTPUTS_DIR", tmp_path)
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    now = new.stat().st_mtime
+    video_tab.remove_old_outputs(now + video_tab.KEEP_OUTPUTS_S - 1)
+    assert old.exists()
+    video_tab.remove_old_outputs(now + video_tab.KEEP_OUTPUTS_S + 1)
+    assert not old.exists() and not new.exists()
