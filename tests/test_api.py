@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
 from kpdemo.ui.train import FORM_FIELDS
+from kpdemo.video import VideoReader, VideoWriter
 from tests.test_app import serve_app
 
-ENDPOINTS = {"/detect", "/align", "/dataset_import", "/train_start", "/train_stop"}  # webcam stream: private
+ENDPOINTS = {"/detect", "/align", "/track_video", "/dataset_import", "/train_start", "/train_stop"}  # webcam: private
 MAX_FILE_SIZE = "1mb"  # the app's limit in these tests: above the 0.8 MB fixture image, below the 2 MB junk file
 
 
@@ -85,6 +87,27 @@ def test_every_endpoint_names_its_parameters(api: dict) -> None:
         assert not unnamed, f"{endpoint} has unnamed parameters {unnamed}"
     assert list(api["/train_start"]) == ["preset", *FORM_FIELDS]  # start()'s signature follows the form's order
     assert api["/align"]["size"]["python_type"]["type"] == "Literal['112', '256']"
+
+
+def test_the_video_endpoint_answers_a_documented_call(client: Client, api: dict, fixtures_dir: Path,
+                                                     tmp_path: Path) -> None:
+    clip = tmp_path / "still.mp4"  # one second of the astronaut
+    astronaut = np.asarray(Image.open(fixtures_dir / "astronaut.png").convert("RGB"))
+    with VideoWriter(clip) as writer:
+        for index in range(15):
+            writer.write(astronaut, index / 15)
+    copy, points, status = call(client, api, "/track_video", video_file=handle_file(str(clip)),
+                                model_key="checkpoint:ibug68_pip", smooth=True)
+    assert status.startswith("Followed 15 frames") and "a face in 15 of them" in status, status
+    with VideoReader(copy) as reader:
+        assert len(list(reader.frames())) == 15
+    assert len(Path(points).read_text().splitlines()) == 1 + 15
+
+    renamed = tmp_path / "notes.mp4"
+    renamed.write_text("not a video")
+    copy, points, status = call(client, api, "/track_video", video_file=handle_file(str(renamed)),
+                                model_key="checkpoint:ibug68_pip", smooth=True)
+    assert (copy, points) == (None, None) and "notes.mp4 is not a video" in status
 
 
 def test_image_endpoints_answer_documented_calls(client: Client, api: dict, fixtures_dir: Path, tmp_path: Path) -> None:

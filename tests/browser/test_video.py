@@ -1,8 +1,9 @@
-"""Video tab in a real browser: a clip in, its faces followed, an annotated copy the browser plays and a points table."""
+"""Video tab in a real browser: a clip in (uploaded or recorded), its faces followed, a copy that plays, a table."""
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import cv2
@@ -47,6 +48,28 @@ def test_a_clip_is_followed_and_its_copy_plays(page, clip, save_screenshot):
     table = pd.read_csv(io.BytesIO(response.body()))
     assert len(table) == 30 and table.shape[1] == 8 + 68 * 2
     save_screenshot(page, "video")
+
+
+def test_a_clip_recorded_in_the_page_is_followed(page):
+    """The webcam source records WebM in the browser (Chromium's fake camera plays the astronaut clip): a file with
+    no duration in its header, whose frames carry their own times."""
+    panel = open_tab(page, "Video")
+    recorder = page.locator("#video-upload")
+    recorder.locator("button[aria-label='Capture from camera']").click()
+    recorder.locator("[title='grant webcam access'] button").click()
+    page.wait_for_function("sel => (document.querySelector(sel)?.videoWidth ?? 0) > 0", arg="#video-upload video")
+    recorder.locator("button[aria-label='start recording']").click()
+    recorder.get_by_text("Stop").wait_for()
+    page.wait_for_timeout(2_000)
+    recorder.get_by_text("Stop").click()
+    page.wait_for_function("() => [...document.querySelectorAll('#video-upload video')]"
+                           ".some(v => v.src.includes('/gradio_api/file='))", timeout=30_000)  # uploaded
+    panel.get_by_role("button", name="Follow faces").click()
+    status = wait_for_text(page, "#video-status", "Followed|Error")
+    followed = re.match(r"Followed (\d+) frames \(([\d.]+) s, 640x480\).*a face in (\d+) of them", status)
+    assert followed, status
+    frames, seconds, with_face = int(followed[1]), float(followed[2]), int(followed[3])
+    assert frames >= 15 and seconds >= 1.0 and with_face == frames, status
 
 
 def test_a_file_that_is_no_video_gets_a_message(page, tmp_path):
