@@ -327,6 +327,27 @@ def tracking(results: Path) -> str:
             + "\n\n![faces followed on a stream](bench/results/tracking.png)")
 
 
+def video(results: Path) -> str:
+    frame = pd.read_csv(results / "video.csv")
+    encoders = pd.read_csv(results / "video_encoders.csv")
+    first = frame.iloc[0]
+    rows = [[r.size, r.model, r.runs_on, f"{r.fps:.1f}", f"{r.x_real_time:.2f}", f"{r.decode_ms:.1f}",
+             r.annotated_size] for r in frame.itertuples()]
+    encoder_rows = [[r.size, r.encoder, f"{r.ms_per_frame:.1f}", f"{r.kib:,}"] for r in encoders.itertuples()]
+    return ("The Video tab's whole path on a clip of the astronaut moving in the frame, "
+            f"{first['clip_s']:g} s at 30 fps, at three sizes: decode, follow the faces as the Webcam tab does "
+            "(checkpoints on the exports a deployment serves), smoothing, drawing, the annotated H.264 copy and "
+            f"the CSV, after the model has loaded, on {first['cpu']} ({first['cpu_threads']} threads) (`python "
+            "bench/video.py` -> `bench/results/video.csv`, `video_encoders.csv`, `video.png`). x real time: the "
+            "clip's length over the time taken (above 1: faster than the clip plays).\n\n"
+            + markdown_table(["clip", "model", "frames read by", "frames a second", "x real time",
+                              "decoding, ms a frame", "annotated copy"], rows)
+            + "\n\nWhat the copy could be written with, ms a frame and the file's KiB, on the same frames: OpenCV's "
+            "wheels write VP8, which browsers play, and MPEG-4 Part 2, which they do not; PyAV's bundle libx264.\n\n"
+            + markdown_table(["clip", "encoder", "ms a frame", "KiB"], encoder_rows)
+            + "\n\n![video files](bench/results/video.png)")
+
+
 def photo_path(results: Path) -> str:
     frame = pd.read_csv(results / "photo_path_val.csv")
     model = frame["model"].iloc[0]
@@ -618,6 +639,7 @@ SECTIONS: list[tuple[str, Callable[[Path], str], str]] = [
     ("Webcam speed", webcam, "python bench/webcam_latency.py"),
     ("Faces followed on a stream", tracking, "python bench/tracking.py"),
     ("Photo path", photo_path, "python bench/photo_path.py"),
+    ("Video files", video, "python bench/video.py"),
     ("int8 exports", int8_exports, "python bench/onnx_int8.py"),
     ("Webcam in the browser", webcam_browser, "python bench/webcam_browser.py"),
     ("Webcam streams, several visitors", webcam_streams, "python bench/webcam_stream.py"),

@@ -1,10 +1,11 @@
 """Video files: read a clip's frames, follow its faces as the webcam does, write an annotated copy and the points.
 
-Why PyAV for both ends: OpenCV's wheels read most videos, but the only codec they write fast is MPEG-4 Part 2, which
-browsers do not play, and their VP8 took 45 ms a 640x480 frame here (140 ms at 1280x720). PyAV's wheels bundle
-FFmpeg with libx264, so the annotated copy is an H.264 MP4 that every browser plays, at ~11 ms a 640x480 frame, and
-the reader gives each frame's own timestamp (a browser's recording has no fixed frame rate) and its rotation (a
-phone's portrait clip is stored on its side).
+Why PyAV for both ends: OpenCV's wheels read most videos, but of the codecs they write, the fast one (MPEG-4 Part 2)
+is one browsers do not play, and the one browsers play (VP8) costs several times the whole rest of a frame's work
+(``python bench/video.py``, README "Video files"). PyAV's wheels bundle FFmpeg with libx264, so the annotated copy
+is an H.264 MP4 that every browser plays, written about as fast as MPEG-4 Part 2; and the reader gives each frame's
+own timestamp (a browser's recording has no fixed frame rate) and its rotation (a phone's portrait clip is stored
+on its side).
 """
 
 from __future__ import annotations
