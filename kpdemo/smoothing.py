@@ -48,11 +48,37 @@ class OneEuroFilter:
         return self._x.copy()
 
 
+def centre_and_size(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """A face's point centroid and its size (the longer side of its points' box, at least 1 px), for matching."""
+    size = float(np.ptp(points, axis=0).max()) if len(points) > 1 else 0.0
+    return points.mean(0), max(size, 1.0)
+
+
+def match_faces(previous: list[tuple[np.ndarray, float]], faces_points: list[np.ndarray]) -> list[int | None]:
+    """For each face (in order), the index of the last frame's face it continues, or None for a new face.
+
+    ``previous`` holds the last frame's (centroid, size) pairs (:func:`centre_and_size`). A face continues the nearest
+    last-frame face not yet taken whose centroid lies within that face's size; a face that moved farther is new.
+    """
+    free = list(range(len(previous)))
+    matches: list[int | None] = []
+    for points in faces_points:
+        centre = points.mean(0)
+        dist = {i: float(np.linalg.norm(previous[i][0] - centre)) for i in free}
+        best = min(dist, key=dist.get, default=None)
+        if best is not None and dist[best] <= previous[best][1]:
+            free.remove(best)
+            matches.append(best)
+        else:
+            matches.append(None)
+    return matches
+
+
 class LandmarkSmoother:
     """One filter per tracked face; faces are matched to the previous frame's by nearest point centroid.
 
     A face whose centroid moved more than its own size since the last frame counts as a new face, gets a fresh filter
-    (its first frame passes through); a face that vanishes is dropped.
+    (its first frame passes through); a face that vanishes is dropped (:func:`match_faces`).
     One instance per browser session (held in ``gr.State``), so viewers never smooth each other's faces.
     """
 
@@ -69,19 +95,12 @@ class LandmarkSmoother:
 
     def __call__(self, faces_points: list[np.ndarray], t: float) -> list[np.ndarray]:
         """Smoothed copies of each face's (K, 2) points at time ``t`` (seconds)."""
-        free = list(range(len(self._tracks)))
+        matches = match_faces([(centre, size) for centre, size, _ in self._tracks], faces_points)
         tracks, out = [], []
-        for pts in faces_points:
-            centre = pts.mean(0)
-            dist = {i: float(np.linalg.norm(self._tracks[i][0] - centre)) for i in free}
-            best = min(dist, key=dist.get, default=None)
-            if best is not None and dist[best] <= self._tracks[best][1]:
-                free.remove(best)
-                filt = self._tracks[best][2]  # a filter given another point count restarts by itself
-            else:
-                filt = OneEuroFilter(self.min_cutoff, self.beta)
-            size = float(np.ptp(pts, axis=0).max()) if len(pts) > 1 else 0.0
-            tracks.append((centre, max(size, 1.0), filt))
+        for pts, match in zip(faces_points, matches, strict=True):
+            # a filter given another point count restarts by itself
+            filt = self._tracks[match][2] if match is not None else OneEuroFilter(self.min_cutoff, self.beta)
+            tracks.append((*centre_and_size(pts), filt))
             out.append(filt(pts, t).astype(np.float32))
         self._tracks = tracks
         return out

@@ -148,7 +148,7 @@ class TrackedVideo:
     """What :func:`track_video` made and saw."""
 
     video: Path  # the annotated copy (H.264 MP4, no sound)
-    points: Path  # a CSV row per face per frame: frame, seconds, face, box, score, then x and y of every point
+    points: Path  # a CSV row per face per frame: frame, seconds, face id, box, score, then x and y of every point
     frames: int  # frames read
     frames_with_face: int
     most_faces: int  # the most faces in one frame
@@ -186,10 +186,11 @@ def points_header(predictor: LandmarkPredictor) -> list[str]:
     return ["frame", "seconds", "face", "x0", "y0", "x1", "y1", "score", *coordinates]
 
 
-def points_row(frame: VideoFrame, number: int, face: Face) -> list[object]:
-    """One face's row of the points CSV (pixels of the source frame, to 0.1 px)."""
+def points_row(frame: VideoFrame, face_id: int, face: Face) -> list[object]:
+    """One face's row of the points CSV (pixels of the source frame, to 0.1 px); ``face_id`` stays with a face while
+    it is followed (:class:`~kpdemo.tracking.FaceFollower`)."""
     values = [round(float(v), 1) for v in (*face.box, *face.points.reshape(-1))]
-    return [frame.index, round(frame.seconds, 3), number, *values[:4], round(float(face.score), 3), *values[4:]]
+    return [frame.index, round(frame.seconds, 3), face_id, *values[:4], round(float(face.score), 3), *values[4:]]
 
 
 def track_video(
@@ -222,7 +223,7 @@ def track_video(
         total = min(duration, max_seconds) if duration and max_seconds else duration
         for frame in reader.frames(max_seconds):
             faces = follower(frame.image, frame.seconds, smooth)
-            rows.writerows(points_row(frame, number, face) for number, face in enumerate(faces))
+            rows.writerows(points_row(frame, face_id, face) for face_id, face in zip(follower.ids, faces, strict=True))
             writer.write(annotated_frame(frame.image, faces, predictor), frame.seconds)
             frames, with_face, last = frames + 1, with_face + bool(faces), frame
             most_faces = max(most_faces, len(faces))

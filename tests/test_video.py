@@ -66,6 +66,29 @@ def test_a_clip_is_followed_frame_by_frame(clip: Path, tmp_path: Path) -> None:
     assert np.abs(copy[0].image.astype(int) - source[0].image).mean() > 1  # marks were drawn
 
 
+def test_each_face_keeps_its_id_while_it_is_followed(fixtures_dir: Path, tmp_path: Path) -> None:
+    """Two people, then the left one leaves and comes back: the right one keeps its id all along, the one who came
+    back gets a new id (a table row says which person it is, not where the face ranked in its frame)."""
+    astronaut = cv2.cvtColor(cv2.imread(str(fixtures_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
+    both = np.hstack([astronaut, astronaut])
+    right_only = both.copy()
+    right_only[:, :512] = 128
+    clip = tmp_path / "two.mp4"
+    with VideoWriter(clip) as writer:
+        for index, frame in enumerate([both] * 12 + [right_only] * 12 + [both] * 12):
+            writer.write(frame, index / FPS)
+    table = pd.read_csv(track_video(clip, get_predictor("checkpoint:ibug68_pip"), tmp_path, smooth=False).points)
+    left = table["nose_bridge_3_x"] < 512
+    right_ids = set(table.loc[~left, "face"])
+    assert len(right_ids) == 1 and (~left).sum() == 36  # the right face: in every frame, one id
+    # The left face leaves at frame 12; followed faces are checked by the detector's quick look every tenth frame,
+    # so it is dropped at frame 20 at the latest, and when it comes back (frame 24) it is someone new.
+    assert not (left & table["frame"].between(20, 23)).any()
+    before, after = set(table.loc[left & (table["frame"] < 12), "face"]), set(table.loc[left & (table["frame"] >= 24),
+                                                                                            "face"])
+    assert len(before) == len(after) == 1 and not after & (before | right_ids)
+
+
 def test_smoothing_steadies_the_points_of_a_still_face(clip_frames: list[np.ndarray], tmp_path: Path) -> None:
     still = tmp_path / "still.mp4"
     with VideoWriter(still) as writer:

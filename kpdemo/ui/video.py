@@ -41,7 +41,8 @@ def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
     rate = result.frames / result.processing_s if result.processing_s else 0.0
     text = (f"Followed {result.frames} frames ({result.seconds:.1f} s, {width}x{height}) with {predictor_name} in "
             f"{result.processing_s:.1f} s ({rate:.0f} frames/s): a face in {result.frames_with_face} of them, at "
-            f"most {result.most_faces} at a time. The table has a row per face per frame, in the video's own pixels.")
+            f"most {result.most_faces} at a time. The table has a row per face per frame, in the video's own pixels; a "
+            "face keeps its id while it is followed.")
     if result.annotated_size != result.size:
         text += f" The annotated copy is shrunk to {result.annotated_size[0]}x{result.annotated_size[1]}."
     if result.cut:
