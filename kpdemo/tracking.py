@@ -35,9 +35,14 @@ class FaceFollower:
     state crosses from one model's points to another's. ``ids`` names the last frame's faces: a face keeps its id
     while it is followed, across full detections too (matched by place, as the smoother matches them), and a face
     that comes into view gets the next unused one, so a clip's table can tell two people apart.
+
+    ``as_photos`` reads every frame as the Detect tab reads a photo instead (the detector on every frame, refined and
+    averaged views, an uncertainty per face): several times the work of following, for a recorded clip whose points
+    matter more than the time they take.
     """
 
     predictor: LandmarkPredictor
+    as_photos: bool = False
     frames: int = 0  # frames followed so far
     tracked: list[Face] = field(default_factory=list)  # the last frame's faces, unsmoothed
     ids: list[int] = field(default_factory=list)  # the last frame's faces' ids, in the order of ``tracked``
@@ -49,7 +54,10 @@ class FaceFollower:
 
         A failure (a bad frame) raises before any state changes, so the stream goes on from the last good frame.
         """
-        faces = follow(self.predictor, image, self.tracked, self.frames)
+        if self.as_photos:
+            faces = self.predictor.predict(image)
+        else:
+            faces = follow(self.predictor, image, self.tracked, self.frames)
         self.ids = self._identify(faces)
         self.tracked = [replace(f, box=f.box.copy(), points=f.points.copy()) for f in faces]
         if smooth and faces:

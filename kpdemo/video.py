@@ -148,10 +148,11 @@ class TrackedVideo:
     """What :func:`track_video` made and saw."""
 
     video: Path  # the annotated copy (H.264 MP4, no sound)
-    points: Path  # a CSV row per face per frame: frame, seconds, face id, box, score, then x and y of every point
+    points: Path  # a CSV row per face per frame: frame, seconds, face id, box, score, uncertainty, each point's x, y
     frames: int  # frames read
     frames_with_face: int
     most_faces: int  # the most faces in one frame
+    frames_uncertain: int  # frames with a face whose points are uncertain (measured when read as photos)
     seconds: float  # time of the last frame read
     duration_s: float | None  # the whole clip's length, when its file says
     cut: bool  # True when reading stopped at ``max_seconds`` before the clip's end
@@ -183,14 +184,17 @@ def annotated_frame(image: np.ndarray, faces: list[Face], predictor: LandmarkPre
 def points_header(predictor: LandmarkPredictor) -> list[str]:
     """The points CSV's columns: one row per face per frame, a face's points as ``<name>_x``, ``<name>_y``."""
     coordinates = [f"{name}_{axis}" for name in predictor.schema.point_names for axis in ("x", "y")]
-    return ["frame", "seconds", "face", "x0", "y0", "x1", "y1", "score", *coordinates]
+    return ["frame", "seconds", "face", "x0", "y0", "x1", "y1", "score", "uncertainty", *coordinates]
 
 
 def points_row(frame: VideoFrame, face_id: int, face: Face) -> list[object]:
     """One face's row of the points CSV (pixels of the source frame, to 0.1 px); ``face_id`` stays with a face while
-    it is followed (:class:`~kpdemo.tracking.FaceFollower`)."""
+    it is followed (:class:`~kpdemo.tracking.FaceFollower`); the uncertainty is left empty where none was measured
+    (frames followed rather than read as photos)."""
     values = [round(float(v), 1) for v in (*face.box, *face.points.reshape(-1))]
-    return [frame.index, round(frame.seconds, 3), face_id, *values[:4], round(float(face.score), 3), *values[4:]]
+    uncertainty = "" if face.uncertainty is None else round(float(face.uncertainty), 4)
+    return [frame.index, round(frame.seconds, 3), face_id, *values[:4], round(float(face.score), 3), uncertainty,
+            *values[4:]]
 
 
 def track_video(
@@ -200,11 +204,13 @@ def track_video(
     smooth: bool = True,
     max_seconds: float = 0,
     progress: Callable[[float, float | None], None] | None = None,
+    as_photos: bool = False,
 ) -> TrackedVideo:
     """Follow the faces of the video at ``path`` frame by frame, as the Webcam tab does (tracked from the last frame,
     the detector's quick look every tenth, One-Euro smoothing when ``smooth``), reading at most ``max_seconds`` (0:
-    all). Writes ``<stem>_landmarks.mp4`` and ``<stem>_landmarks.csv`` in ``out_dir``; ``progress(seconds done,
-    clip length or None)`` is called as frames go by.
+    all); ``as_photos`` reads every frame as a photo instead (:class:`~kpdemo.tracking.FaceFollower`). Writes
+    ``<stem>_landmarks.mp4`` and ``<stem>_landmarks.csv`` in ``out_dir``; ``progress(seconds done, clip length or
+    None)`` is called as frames go by.
 
     Raises :class:`VideoInputError` for a file that is not a readable video or holds no frame.
     """
@@ -213,8 +219,8 @@ def track_video(
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(path).stem or "video"
     video_path, points_path = out_dir / f"{stem}_landmarks.mp4", out_dir / f"{stem}_landmarks.csv"
-    follower = FaceFollower(predictor)
-    frames = with_face = most_faces = 0
+    follower = FaceFollower(predictor, as_photos=as_photos)
+    frames = with_face = most_faces = uncertain = 0
     last: VideoFrame | None = None
     with VideoReader(path) as reader, VideoWriter(video_path) as writer, open(points_path, "w", newline="") as table:
         rows = csv.writer(table)
@@ -226,6 +232,7 @@ def track_video(
             rows.writerows(points_row(frame, face_id, face) for face_id, face in zip(follower.ids, faces, strict=True))
             writer.write(annotated_frame(frame.image, faces, predictor), frame.seconds)
             frames, with_face, last = frames + 1, with_face + bool(faces), frame
+            uncertain += any(face.uncertain for face in faces)
             most_faces = max(most_faces, len(faces))
             if progress is not None:
                 progress(frame.seconds, total)
@@ -237,6 +244,7 @@ def track_video(
     scale = annotation_scale(width, height)
     return TrackedVideo(
         video=video_path, points=points_path, frames=frames, frames_with_face=with_face, most_faces=most_faces,
+        frames_uncertain=uncertain,
         seconds=last.seconds, duration_s=duration, cut=reader.stopped_early, size=(width, height),
         annotated_size=(round(width * scale) // 2 * 2, round(height * scale) // 2 * 2),
         processing_s=time.perf_counter() - started,

@@ -97,7 +97,7 @@ def test_the_video_endpoint_answers_a_documented_call(client: Client, api: dict,
         for index in range(15):
             writer.write(astronaut, index / 15)
     copy, points, status = call(client, api, "/track_video", video_file=handle_file(str(clip)),
-                                model_key="checkpoint:ibug68_pip", smooth=True)
+                                model_key="checkpoint:ibug68_pip", smooth=True, as_photos=False)
     assert status.startswith("Followed 15 frames") and "a face in 15 of them" in status, status
     with VideoReader(copy) as reader:
         assert len(list(reader.frames())) == 15

@@ -50,12 +50,13 @@ def test_a_clip_is_followed_frame_by_frame(clip: Path, tmp_path: Path) -> None:
     assert moves[-1][1] == pytest.approx(2.0, abs=0.1)  # the clip's length, from its file
 
     table = pd.read_csv(result.points)
-    assert list(table.columns[:8]) == ["frame", "seconds", "face", "x0", "y0", "x1", "y1", "score"]
-    assert table.shape == (30, 8 + 68 * 2) and list(table["frame"]) == list(range(30))
+    assert list(table.columns[:9]) == ["frame", "seconds", "face", "x0", "y0", "x1", "y1", "score", "uncertainty"]
+    assert table.shape == (30, 9 + 68 * 2) and list(table["frame"]) == list(range(30))
+    assert table["uncertainty"].isna().all()  # followed frames measure none
     assert table["seconds"].to_numpy() == pytest.approx(np.arange(30) / FPS, abs=1e-3)
     # Each frame's followed points lie where a fresh detection on that frame puts them (the webcam path's policy).
     source = decoded(clip)
-    followed = table.iloc[:, 8:].to_numpy().reshape(30, 68, 2)
+    followed = table.iloc[:, 9:].to_numpy().reshape(30, 68, 2)
     for frame, points in zip(source, followed, strict=True):
         fresh = predictor.predict(frame.image, video=True)[0].points
         assert np.linalg.norm(points - fresh, axis=1).mean() < 3, frame.index
@@ -64,6 +65,17 @@ def test_a_clip_is_followed_frame_by_frame(clip: Path, tmp_path: Path) -> None:
     assert [f.image.shape for f in copy] == [(480, 640, 3)] * 30
     assert [f.seconds for f in copy] == pytest.approx([f.seconds for f in source], abs=1e-3)
     assert np.abs(copy[0].image.astype(int) - source[0].image).mean() > 1  # marks were drawn
+
+
+def test_frames_read_as_photos_are_the_photo_paths_answers(clip: Path, tmp_path: Path) -> None:
+    predictor = get_predictor("checkpoint:ibug68_pip")
+    result = track_video(clip, predictor, tmp_path, smooth=False, max_seconds=0.3, as_photos=True)
+    table = pd.read_csv(result.points)
+    assert result.frames == len(table) == 5 and table["uncertainty"].notna().all()
+    for frame, row in zip(decoded(clip)[:5], table.itertuples(index=False), strict=True):
+        photo = predictor.predict(frame.image)[0]
+        assert np.abs(np.asarray(row[9:], float).reshape(68, 2) - photo.points).max() < 0.06  # CSV's 0.1 px
+        assert row.uncertainty == pytest.approx(photo.uncertainty, abs=1e-4)
 
 
 def test_each_face_keeps_its_id_while_it_is_followed(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -97,7 +109,7 @@ def test_smoothing_steadies_the_points_of_a_still_face(clip_frames: list[np.ndar
     predictor = get_predictor("checkpoint:ibug68_pip")
     steps = {}
     for smooth in (False, True):
-        points = pd.read_csv(track_video(still, predictor, tmp_path / str(smooth), smooth).points).iloc[:, 8:]
+        points = pd.read_csv(track_video(still, predictor, tmp_path / str(smooth), smooth).points).iloc[:, 9:]
         steps[smooth] = np.abs(np.diff(points.to_numpy(), axis=0)).mean()
     assert steps[True] < steps[False]
 
@@ -144,12 +156,13 @@ def test_the_tab_reports_what_it_followed_and_the_limit(clip: Path, monkeypatch:
                                                         tmp_path: Path) -> None:
     monkeypatch.setattr(video_tab, "OUTPUTS_DIR", tmp_path)
     monkeypatch.setenv("KPDEMO_MAX_VIDEO_SECONDS", "1")
-    copy, points, status = video_tab.track(str(clip), "checkpoint:ibug68_pip", True, progress=lambda *a, **k: None)
+    copy, points, status = video_tab.track(str(clip), "checkpoint:ibug68_pip", True, False,
+                                           progress=lambda *a, **k: None)
     assert Path(copy).is_file() and Path(points).is_file()
     assert status.startswith("Followed 15 frames") and "a face in 15 of them" in status
     assert "Only the first 1 s of 2 s were read" in status
 
-    copy, points, status = video_tab.track(None, "checkpoint:ibug68_pip", True, progress=lambda *a, **k: None)
+    copy, points, status = video_tab.track(None, "checkpoint:ibug68_pip", True, False, progress=lambda *a, **k: None)
     assert (copy, points) == (None, None) and "Upload or record a video first" in status
 
 

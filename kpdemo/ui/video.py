@@ -43,6 +43,9 @@ def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
             f"{result.processing_s:.1f} s ({rate:.0f} frames/s): a face in {result.frames_with_face} of them, at "
             f"most {result.most_faces} at a time. The table has a row per face per frame, in the video's own pixels; a "
             "face keeps its id while it is followed.")
+    if result.frames_uncertain:
+        text += (f" In {result.frames_uncertain} frames a face's points are uncertain (magenta box; the table's "
+                 "uncertainty column): blurred, dark, cut off or covered.")
     if result.annotated_size != result.size:
         text += f" The annotated copy is shrunk to {result.annotated_size[0]}x{result.annotated_size[1]}."
     if result.cut:
@@ -54,9 +57,10 @@ def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
     return text
 
 
-def track(video_file: str | None, model_key: str, smooth: bool,
+def track(video_file: str | None, model_key: str, smooth: bool, as_photos: bool = False,
           progress: gr.Progress = gr.Progress()) -> tuple[str | None, str | None, str]:  # noqa: B008 - Gradio's idiom
-    """Follow the faces of an uploaded or recorded video: (annotated MP4, points CSV, status Markdown).
+    """Follow the faces of an uploaded or recorded video: (annotated MP4, points CSV, status Markdown); with
+    ``as_photos`` every frame is read as a photo (slower, more accurate, an uncertainty per face).
 
     Errors (not a video, an unknown model) become the status message, never a crash.
     """
@@ -75,7 +79,8 @@ def track(video_file: str | None, model_key: str, smooth: bool,
                 progress((round(seconds, 1), round(total, 1) if total else None), desc="Following faces",
                          unit="s of video")
 
-        result = track_video(video_file, predictor, tempfile.mkdtemp(dir=OUTPUTS_DIR), smooth, limit_s, moved)
+        result = track_video(video_file, predictor, tempfile.mkdtemp(dir=OUTPUTS_DIR), smooth, limit_s, moved,
+                             as_photos)
     except Exception as exc:  # every failure must leave the app usable for the next request
         return None, None, report(exc)
     return str(result.video), str(result.points), summary(result, predictor.name, limit_s)
@@ -93,6 +98,10 @@ def build_video_tab() -> gr.Tab:
                                   webcam_options=gr.WebcamOptions(mirror=False), height=360, elem_id="video-upload")
                 smooth = gr.Checkbox(value=True, label="One-Euro temporal smoothing",
                                      info="Steadies points when the face is still; follows fast moves without lag.")
+                as_photos = gr.Checkbox(
+                    value=False, label="Read every frame as a photo",
+                    info="As the Detect tab reads a photo: the detector on every frame, refined and averaged views, "
+                         "uncertain faces flagged. Several times slower; for a clip whose points matter.")
                 run = gr.Button("Follow faces", variant="primary")
             with gr.Column(scale=2):
                 status = gr.Markdown("Upload or record a video and press *Follow faces*. Each frame's faces are "
@@ -100,5 +109,6 @@ def build_video_tab() -> gr.Tab:
                 annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
                 points = gr.File(label="Points (CSV: a row per face per frame)", interactive=False,
                                  elem_id="video-points")
-        run.click(track, inputs=[upload, model, smooth], outputs=[annotated, points, status], api_name="track_video")
+        run.click(track, inputs=[upload, model, smooth, as_photos], outputs=[annotated, points, status],
+                  api_name="track_video")
     return tab

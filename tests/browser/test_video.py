@@ -46,7 +46,7 @@ def test_a_clip_is_followed_and_its_copy_plays(page, clip, save_screenshot):
     response = page.request.get(link.get_attribute("href"))
     assert response.ok
     table = pd.read_csv(io.BytesIO(response.body()))
-    assert len(table) == 30 and table.shape[1] == 8 + 68 * 2
+    assert len(table) == 30 and table.shape[1] == 9 + 68 * 2
     save_screenshot(page, "video")
 
 
