@@ -331,16 +331,18 @@ def video(results: Path) -> str:
     frame = pd.read_csv(results / "video.csv")
     encoders = pd.read_csv(results / "video_encoders.csv")
     first = frame.iloc[0]
-    rows = [[r.size, r.model, r.runs_on, f"{r.fps:.1f}", f"{r.x_real_time:.2f}", f"{r.decode_ms:.1f}",
+    rows = [[r.size, r.model, r.reading, r.runs_on, f"{r.fps:.1f}", f"{r.x_real_time:.2f}", f"{r.decode_ms:.1f}",
              r.annotated_size] for r in frame.itertuples()]
     encoder_rows = [[r.size, r.encoder, f"{r.ms_per_frame:.1f}", f"{r.kib:,}"] for r in encoders.itertuples()]
     return ("The Video tab's whole path on a clip of the astronaut moving in the frame, "
             f"{first['clip_s']:g} s at 30 fps, at three sizes: decode, follow the faces as the Webcam tab does "
             "(checkpoints on the exports a deployment serves), smoothing, drawing, the annotated H.264 copy and "
             f"the CSV, after the model has loaded, on {first['cpu']} ({first['cpu_threads']} threads) (`python "
-            "bench/video.py` -> `bench/results/video.csv`, `video_encoders.csv`, `video.png`). x real time: the "
-            "clip's length over the time taken (above 1: faster than the clip plays).\n\n"
-            + markdown_table(["clip", "model", "frames read by", "frames a second", "x real time",
+            "bench/video.py` -> `bench/results/video.csv`, `video_encoders.csv`, `video.png`). Frames followed as "
+            "the Webcam tab follows them, or each read as a photo (the tab's checkbox: the detector on every frame, "
+            "refined and averaged views). x real time: the clip's length over the time taken (above 1: faster than "
+            "the clip plays).\n\n"
+            + markdown_table(["clip", "model", "frames", "read by", "frames a second", "x real time",
                               "decoding, ms a frame", "annotated copy"], rows)
             + "\n\nWhat the copy could be written with, ms a frame and the file's KiB, on the same frames: OpenCV's "
             "wheels write VP8, which browsers play, and MPEG-4 Part 2, which they do not; PyAV's bundle libx264.\n\n"

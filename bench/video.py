@@ -4,14 +4,13 @@ Clips: the public-domain astronaut drifting and zooming in the frame (``tests/br
 long at 30 fps, at 640x480, 1280x720 and 1920x1080, written as H.264 MP4 as a user's upload would be. For each model
 and size, :func:`kpdemo.video.track_video` runs the whole path (decode, follow the faces as the Webcam tab does,
 smoothing, drawing, encode the copy, write the CSV) after the model has loaded, checkpoints on their ONNX exports as
-a deployment serves them (exported first where missing, as ``bench/webcam_latency.py`` does); ``x real time`` is the
-clip's length over
-the time taken. Beside it, the decoding alone (ms a frame). Then the encoders the copy could be written with: OpenCV's
-VP8 (WebM, which browsers play) and MPEG-4 Part 2 (which they do not), and PyAV's H.264 (what the tab writes), ms a
-frame and size. Writes ``bench/results/video.csv``, ``video_encoders.csv`` and
-``video.png``.
+a deployment serves them (exported first where missing, as ``bench/webcam_latency.py`` does); ``--photo-models`` run
+again reading every frame as a photo (the tab's checkbox). ``x real time`` is the clip's length over the time taken.
+Beside it, the decoding alone (ms a frame). Then the encoders the copy could be written with: OpenCV's VP8 (WebM,
+which browsers play) and MPEG-4 Part 2 (which they do not), and PyAV's H.264 (what the tab writes), ms a frame and
+size. Writes ``bench/results/video.csv``, ``video_encoders.csv`` and ``video.png``.
 
-    nice -n 10 python bench/video.py [--seconds 5] [--models mediapipe468 checkpoint:ibug68_pip]
+    nice -n 10 python bench/video.py [--seconds 5] [--models KEY ...] [--photo-models KEY ...]
 """
 
 from __future__ import annotations
@@ -84,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="clip length (default 5 s at 30 fps)")
     parser.add_argument("--models", nargs="+", default=["mediapipe468", "checkpoint:ibug68_pip"])
+    parser.add_argument("--photo-models", nargs="*", default=["checkpoint:ibug68_pip"],
+                        help="models also timed reading every frame as a photo (the tab's checkbox)")
     parser.add_argument("--out", type=Path, default=RESULTS / "video.csv")
     args = parser.parse_args(argv)
 
@@ -103,13 +104,16 @@ def main(argv: list[str] | None = None) -> None:
                 encoders.append({"size": f"{width}x{height}", "encoder": name, "ms_per_frame": round(ms, 1),
                                  "kib": path.stat().st_size // 1024})
             decoding = decode_ms(clip)
-            for key in args.models:
+            readings = [(key, False) for key in args.models] + [(key, True) for key in args.photo_models]
+            for key, as_photos in readings:
                 predictor = get_predictor(key)
-                predictor.predict(frames[0], video=True)  # loaded and warm: the first request's load is not timed
-                result = track_video(clip, predictor, work / key.replace(":", "_"))
+                predictor.predict(frames[0], video=not as_photos)  # loaded and warm: no load is timed
+                result = track_video(clip, predictor, work / f"{key.replace(':', '_')}_{as_photos}",
+                                     as_photos=as_photos)
+                runs_on = getattr(predictor, "backend" if as_photos else "video_backend", "mediapipe")
                 rows.append({
                     "size": f"{width}x{height}", "model": predictor.name, "key": key,
-                    "runs_on": getattr(predictor, "video_backend", "mediapipe"), "frames": result.frames,
+                    "reading": "as photos" if as_photos else "followed", "runs_on": runs_on, "frames": result.frames,
                     "frames_with_face": result.frames_with_face, "clip_s": round(len(frames) / FPS, 2),
                     "processing_s": round(result.processing_s, 2),
                     "fps": round(result.frames / result.processing_s, 1),
@@ -136,11 +140,12 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sizes = list(dict.fromkeys(table["size"]))
-    models = list(dict.fromkeys(table["model"]))
+    labels = table["model"] + ", " + table["reading"]
+    models = list(dict.fromkeys(labels))
     fig, ax = plt.subplots(figsize=(7, 3.6))
     width = 0.8 / len(models)
     for i, model in enumerate(models):
-        rows = table[table["model"] == model].set_index("size").reindex(sizes)
+        rows = table[labels == model].set_index("size").reindex(sizes)
         ax.bar(np.arange(len(sizes)) + i * width, rows["fps"], width, label=model)
     ax.axhline(FPS, color="grey", linestyle="--", linewidth=1, label=f"the clip's {FPS} fps")
     ax.set_xticks(np.arange(len(sizes)) + width * (len(models) - 1) / 2, sizes)

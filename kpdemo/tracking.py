@@ -37,8 +37,8 @@ class FaceFollower:
     that comes into view gets the next unused one, so a clip's table can tell two people apart.
 
     ``as_photos`` reads every frame as the Detect tab reads a photo instead (the detector on every frame, refined and
-    averaged views, an uncertainty per face): several times the work of following, for a recorded clip whose points
-    matter more than the time they take.
+    averaged views, an uncertainty per face): about ten times the work of following (``bench/video.py``), for a
+    recorded clip whose points matter more than the time they take.
     """
 
     predictor: LandmarkPredictor

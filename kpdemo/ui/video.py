@@ -101,7 +101,7 @@ def build_video_tab() -> gr.Tab:
                 as_photos = gr.Checkbox(
                     value=False, label="Read every frame as a photo",
                     info="As the Detect tab reads a photo: the detector on every frame, refined and averaged views, "
-                         "uncertain faces flagged. Several times slower; for a clip whose points matter.")
+                         "uncertain faces flagged. About ten times slower; for a clip whose points matter.")
                 run = gr.Button("Follow faces", variant="primary")
             with gr.Column(scale=2):
                 status = gr.Markdown("Upload or record a video and press *Follow faces*. Each frame's faces are "
