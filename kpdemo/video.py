@@ -153,7 +153,7 @@ class TrackedVideo:
     frames_with_face: int
     most_faces: int  # the most faces in one frame
     frames_uncertain: int  # frames with a face whose points are uncertain (measured when read as photos)
-    seconds: float  # time of the last frame read
+    seconds: float  # the time read: up to the last frame's end (its start plus the mean frame interval)
     duration_s: float | None  # the whole clip's length, when its file says
     cut: bool  # True when reading stopped at ``max_seconds`` before the clip's end
     size: tuple[int, int]  # (width, height) of the frames, the points' pixels
@@ -244,8 +244,8 @@ def track_video(
     scale = annotation_scale(width, height)
     return TrackedVideo(
         video=video_path, points=points_path, frames=frames, frames_with_face=with_face, most_faces=most_faces,
-        frames_uncertain=uncertain,
-        seconds=last.seconds, duration_s=duration, cut=reader.stopped_early, size=(width, height),
+        frames_uncertain=uncertain, seconds=last.seconds * frames / max(frames - 1, 1), duration_s=duration,
+        cut=reader.stopped_early, size=(width, height),
         annotated_size=(round(width * scale) // 2 * 2, round(height * scale) // 2 * 2),
         processing_s=time.perf_counter() - started,
     )

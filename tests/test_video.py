@@ -46,6 +46,7 @@ def test_a_clip_is_followed_frame_by_frame(clip: Path, tmp_path: Path) -> None:
                                                                                                              total)))
     assert (result.frames, result.frames_with_face, result.most_faces, result.cut) == (30, 30, 1, False)
     assert result.size == result.annotated_size == (640, 480)
+    assert result.seconds == pytest.approx(2.0, abs=1e-3)  # 30 frames of 1/15 s each
     assert [done for done, _ in moves] == sorted(done for done, _ in moves) and len(moves) == 30
     assert moves[-1][1] == pytest.approx(2.0, abs=0.1)  # the clip's length, from its file
 

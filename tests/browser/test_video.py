@@ -33,7 +33,7 @@ def test_a_clip_is_followed_and_its_copy_plays(page, clip, save_screenshot):
     upload(page, "video-upload", clip)
     panel.get_by_role("button", name="Follow faces").click()
     status = wait_for_text(page, "#video-status", "Followed|Error")
-    assert status.startswith("Followed 30 frames (1.9 s, 640x480)") and "a face in 30 of them" in status, status
+    assert status.startswith("Followed 30 frames (2.0 s, 640x480)") and "a face in 30 of them" in status, status
 
     # The annotated copy plays in this browser: it loads its first frame at the clip's size and length.
     page.wait_for_function("() => { const v = document.querySelector('#video-annotated video');"
