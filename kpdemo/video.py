@@ -119,14 +119,20 @@ class VideoWriter:
         self._last_ms = -1
 
     def write(self, image: np.ndarray, seconds: float) -> None:
-        """Add an RGB frame shown from ``seconds``; a frame whose time is not after the last one's is moved on 1 ms."""
-        height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2  # 4:2:0 needs even sides
+        """Add an RGB frame shown from ``seconds``; a frame whose time is not after the last one's is moved on 1 ms,
+        and one of another size than the first (a stream that changes resolution) is resized to it."""
         if self._stream is None:
             self._stream = self._container.add_stream("libx264", rate=30, options={"preset": "veryfast", "crf": "23"})
-            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+            # 4:2:0 needs even sides
+            self._stream.width, self._stream.height = image.shape[1] // 2 * 2, image.shape[0] // 2 * 2
+            self._stream.pix_fmt = "yuv420p"
             self._stream.time_base = TIME_BASE
             self._stream.codec_context.time_base = TIME_BASE
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:height, :width]), format="rgb24")
+        width, height = self._stream.width, self._stream.height
+        if image.shape[:2] != (height, width):
+            image = image[:height, :width] if image.shape[0] - height in (0, 1) and image.shape[1] - width in (0, 1) \
+                else cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         self._last_ms = max(round(seconds * 1000), self._last_ms + 1)
         frame.pts, frame.time_base = self._last_ms, TIME_BASE
         self._container.mux(self._stream.encode(frame))

@@ -167,6 +167,29 @@ def test_the_tab_reports_what_it_followed_and_the_limit(clip: Path, monkeypatch:
     assert (copy, points) == (None, None) and "Upload or record a video first" in status
 
 
+def test_a_clip_cut_short_says_so(clip_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch,
+                                  tmp_path: Path) -> None:
+    """An upload that broke off: the file states the whole length, its frames stop early; what was read is kept."""
+    whole = tmp_path / "whole.mkv"  # Matroska: the length is in the header, the frames follow
+    with VideoWriter(whole) as writer:
+        for index, frame in enumerate(clip_frames):
+            writer.write(frame, index / FPS)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    monkeypatch.setattr(video_tab, "OUTPUTS_DIR", tmp_path / "out")
+    copy, points, status = video_tab.track(str(cut), "checkpoint:ibug68_pip", True, False,
+                                           progress=lambda *a, **k: None)
+    assert copy and points and "The file says the clip lasts 2.0 s, but its frames end at" in status, status
+
+
+def test_frames_of_another_size_are_fitted_to_the_first(clip_frames: list[np.ndarray], tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.mp4"
+    with VideoWriter(mixed) as writer:
+        writer.write(clip_frames[0][:479, :639], 0.0)  # odd sides: cut to even
+        writer.write(cv2.resize(clip_frames[1], (320, 240)), 0.1)  # a stream that changed resolution
+    assert [f.image.shape for f in decoded(mixed)] == [(478, 638, 3)] * 2
+
+
 def test_old_outputs_are_removed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(video_tab, "OUTPUTS_DIR", tmp_path)
     old, new = tmp_path / "old", tmp_path / "new"

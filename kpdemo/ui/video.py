@@ -25,6 +25,8 @@ OUTPUTS_DIR = Path(tempfile.gettempdir()) / "kpdemo-video"
 KEEP_OUTPUTS_S = 3600
 #: The progress bar moves at most this often (each move is a message to the page).
 PROGRESS_EVERY_S = 0.25
+#: Frames that end this much before the length a file states mean the rest could not be read.
+SHORT_BY_S = 0.5
 
 
 def remove_old_outputs(now: float | None = None) -> None:
@@ -52,6 +54,9 @@ def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
         length = f" of {result.duration_s:.0f} s" if result.duration_s else ""
         text += (f" Only the first {limit_s:g} s{length} were read: this server's limit "
                  "(`KPDEMO_MAX_VIDEO_SECONDS`).")
+    if not result.cut and result.duration_s and result.seconds < result.duration_s - SHORT_BY_S:
+        text += (f" **The file says the clip lasts {result.duration_s:.1f} s, but its frames end at "
+                 f"{result.seconds:.1f} s:** the rest could not be read (a file cut short?).")
     if not result.frames_with_face:
         text += " **No face was found in any frame.** Try a clip with a larger, frontal, well-lit face."
     return text
