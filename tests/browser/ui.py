@@ -72,6 +72,23 @@ def upload_image(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000)
     )
 
 
+def upload_video(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000) -> None:
+    """Hand ``path`` to the video input ``elem_id`` (as the OS file picker would), replacing a previous clip.
+
+    Done when the input's player points at the uploaded file (a ``video`` whose URL ends with the file's name). Its
+    name is not waited for as text: for a file the browser cannot play, the player shows "Error" in its place.
+    """
+    clear = page.locator(f"#{elem_id} button[aria-label='Clear']")
+    if clear.count():
+        clear.first.click()
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.wait_for_function(
+        "([sel, name]) => [...document.querySelectorAll(sel + ' video')]"
+        ".some(video => decodeURIComponent(video.src).endsWith('/' + name))",
+        arg=[f"#{elem_id}", path.name], timeout=timeout_ms,
+    )
+
+
 def choose(page: Page, label: str, option_prefix: str, exact: bool = False) -> str:
     """Pick the first option starting with (or, ``exact``, equal to) ``option_prefix`` in the current tab's dropdown
     ``label``; returns the option's text."""
