@@ -339,9 +339,9 @@ def video(results: Path) -> str:
             "(checkpoints on the exports a deployment serves), smoothing, drawing, the annotated H.264 copy and "
             f"the CSV, after the model has loaded, on {first['cpu']} ({first['cpu_threads']} threads) (`python "
             "bench/video.py` -> `bench/results/video.csv`, `video_encoders.csv`, `video.png`). Frames followed as "
-            "the Webcam tab follows them, or each read as a photo (the tab's checkbox: the detector on every frame, "
-            "refined and averaged views). x real time: the clip's length over the time taken (above 1: faster than "
-            "the clip plays).\n\n"
+            "the Webcam tab follows them, or each followed face then read again as a photo is (the tab's checkbox: "
+            "refined and averaged views, on the float network). x real time: the clip's length over the time taken "
+            "(above 1: faster than the clip plays).\n\n"
             + markdown_table(["clip", "model", "frames", "read by", "frames a second", "x real time",
                               "decoding, ms a frame", "annotated copy"], rows)
             + "\n\nWhat the copy could be written with, ms a frame and the file's KiB, on the same frames: OpenCV's "

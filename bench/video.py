@@ -5,8 +5,8 @@ long at 30 fps, at 640x480, 1280x720 and 1920x1080, written as H.264 MP4 as a us
 and size, :func:`kpdemo.video.track_video` runs the whole path (decode, follow the faces as the Webcam tab does,
 smoothing, drawing, encode the copy, write the CSV) after the model has loaded, checkpoints on their ONNX exports as
 a deployment serves them (exported first where missing, as ``bench/webcam_latency.py`` does); ``--photo-models`` run
-again reading every frame as a photo (the tab's checkbox). ``x real time`` is the clip's length over the time taken.
-Beside it, the decoding alone (ms a frame). Then the encoders the copy could be written with: OpenCV's VP8 (WebM,
+again reading each followed face as a photo (the tab's checkbox). ``x real time`` is the clip's length over the time
+taken. Beside it, the decoding alone (ms a frame). Then the encoders the copy could be written with: OpenCV's VP8 (WebM,
 which browsers play) and MPEG-4 Part 2 (which they do not), and PyAV's H.264 (what the tab writes), ms a frame and
 size. Writes ``bench/results/video.csv``, ``video_encoders.csv`` and ``video.png``.
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="clip length (default 5 s at 30 fps)")
     parser.add_argument("--models", nargs="+", default=["mediapipe468", "checkpoint:ibug68_pip"])
     parser.add_argument("--photo-models", nargs="*", default=["checkpoint:ibug68_pip"],
-                        help="models also timed reading every frame as a photo (the tab's checkbox)")
+                        help="models also timed reading each followed face as a photo (the tab's checkbox)")
     parser.add_argument("--out", type=Path, default=RESULTS / "video.csv")
     args = parser.parse_args(argv)
 
@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> None:
                 predictor.predict(frames[0], video=not as_photos)  # loaded and warm: no load is timed
                 result = track_video(clip, predictor, work / f"{key.replace(':', '_')}_{as_photos}",
                                      as_photos=as_photos)
-                runs_on = getattr(predictor, "backend" if as_photos else "video_backend", "mediapipe")
+                runs_on = getattr(predictor, "video_backend", "mediapipe")
+                if as_photos:
+                    runs_on += f", then {getattr(predictor, 'backend', 'mediapipe')}"
                 rows.append({
                     "size": f"{width}x{height}", "model": predictor.name, "key": key,
                     "reading": "as photos" if as_photos else "followed", "runs_on": runs_on, "frames": result.frames,

@@ -36,9 +36,10 @@ class FaceFollower:
     while it is followed, across full detections too (matched by place, as the smoother matches them), and a face
     that comes into view gets the next unused one, so a clip's table can tell two people apart.
 
-    ``as_photos`` reads every frame as the Detect tab reads a photo instead (the detector on every frame, refined and
-    averaged views, an uncertainty per face): about ten times the work of following (``bench/video.py``), for a
-    recorded clip whose points matter more than the time they take.
+    ``as_photos`` then reads each followed face again as the Detect tab reads a photo
+    (:meth:`~kpdemo.detection.base.LandmarkPredictor.reread`: refined, averaged views, an uncertainty per face), and
+    the next frame follows it from there: several times the work of following (``bench/video.py``), for a recorded
+    clip whose points matter more than the time they take.
     """
 
     predictor: LandmarkPredictor
@@ -54,10 +55,9 @@ class FaceFollower:
 
         A failure (a bad frame) raises before any state changes, so the stream goes on from the last good frame.
         """
+        faces = follow(self.predictor, image, self.tracked, self.frames)
         if self.as_photos:
-            faces = self.predictor.predict(image)
-        else:
-            faces = follow(self.predictor, image, self.tracked, self.frames)
+            faces = self.predictor.reread(image, faces)
         self.ids = self._identify(faces)
         self.tracked = [replace(f, box=f.box.copy(), points=f.points.copy()) for f in faces]
         if smooth and faces:

@@ -214,7 +214,7 @@ def track_video(
 ) -> TrackedVideo:
     """Follow the faces of the video at ``path`` frame by frame, as the Webcam tab does (tracked from the last frame,
     the detector's quick look every tenth, One-Euro smoothing when ``smooth``), reading at most ``max_seconds`` (0:
-    all); ``as_photos`` reads every frame as a photo instead (:class:`~kpdemo.tracking.FaceFollower`). Writes
+    all); ``as_photos`` reads each followed face again as a photo (:class:`~kpdemo.tracking.FaceFollower`). Writes
     ``<stem>_landmarks.mp4`` and ``<stem>_landmarks.csv`` in ``out_dir``; ``progress(seconds done, clip length or
     None)`` is called as frames go by.
 

@@ -68,15 +68,17 @@ def test_a_clip_is_followed_frame_by_frame(clip: Path, tmp_path: Path) -> None:
     assert np.abs(copy[0].image.astype(int) - source[0].image).mean() > 1  # marks were drawn
 
 
-def test_frames_read_as_photos_are_the_photo_paths_answers(clip: Path, tmp_path: Path) -> None:
+def test_faces_read_as_photos_are_the_photo_paths_answers(clip: Path, tmp_path: Path) -> None:
+    """Each followed face read again as a photo (refined from where it was followed, no face search) lands where
+    the photo path, which searches every frame, puts it, and carries the photo path's uncertainty."""
     predictor = get_predictor("checkpoint:ibug68_pip")
     result = track_video(clip, predictor, tmp_path, smooth=False, max_seconds=0.3, as_photos=True)
     table = pd.read_csv(result.points)
     assert result.frames == len(table) == 5 and table["uncertainty"].notna().all()
     for frame, row in zip(decoded(clip)[:5], table.itertuples(index=False), strict=True):
         photo = predictor.predict(frame.image)[0]
-        assert np.abs(np.asarray(row[9:], float).reshape(68, 2) - photo.points).max() < 0.06  # CSV's 0.1 px
-        assert row.uncertainty == pytest.approx(photo.uncertainty, abs=1e-4)
+        assert np.linalg.norm(np.asarray(row[9:], float).reshape(68, 2) - photo.points, axis=1).mean() < 0.15
+        assert row.uncertainty == pytest.approx(photo.uncertainty, abs=5e-4)
 
 
 def test_each_face_keeps_its_id_while_it_is_followed(fixtures_dir: Path, tmp_path: Path) -> None:

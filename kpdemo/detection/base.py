@@ -125,8 +125,17 @@ class LandmarkPredictor:
         lost faces: the detector takes a quick look, and the answer is None unless it sees the same faces."""
         return self._track(image_array(image), previous, recheck)
 
+    def reread(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        """The faces of an image read as a photo is read, starting from where a stream found them (``faces``, e.g.
+        :meth:`track`'s): a recorded clip's frames at a photo's accuracy without a photo's face search on every
+        frame. A predictor that cannot start from given faces reads the whole image as a photo."""
+        return self._reread(image_array(image), faces)
+
     def _predict(self, image: np.ndarray, video: bool) -> list[Face]:
         raise NotImplementedError
+
+    def _reread(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        return self._predict(image, video=False)
 
     def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         raise NotImplementedError(f"{self.name} cannot take face boxes")

@@ -437,6 +437,18 @@ class CheckpointPredictor(LandmarkPredictor):
                               motion=(pts.mean(0) - face.points.mean(0)).astype(np.float32)))
         return faces
 
+    def _reread(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Each face refined by the photo recipe from its given points (no detector: on a 1920x1080 frame the
+        photo path's face search took 275 of its 480 ms here, the refine 75), its uncertainty measured as a photo's;
+        a model that does not refine (``meta.refine`` unset) reads the whole image as a photo."""
+        if not self.meta.refine:
+            return self._predict(image, video=False)
+        if not faces:
+            return []
+        points, spreads = self.refine(image, [face.points for face in faces], self.recipe)
+        return [Face(np.concatenate([pts.min(0), pts.max(0)]), pts, face.score, spread)
+                for face, pts, spread in zip(faces, points, spreads, strict=True)]
+
     def _moved(self, before: np.ndarray, after: np.ndarray) -> float:
         """How far apart two answers for a face lie: their centres' distance in sides of the landmark box that crops
         are cut around (:meth:`landmark_box`: for ``kaggle15``, the 68-point box, ~1.3x its own points' box)."""

@@ -65,7 +65,7 @@ def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
 def track(video_file: str | None, model_key: str, smooth: bool, as_photos: bool = False,
           progress: gr.Progress = gr.Progress()) -> tuple[str | None, str | None, str]:  # noqa: B008 - Gradio's idiom
     """Follow the faces of an uploaded or recorded video: (annotated MP4, points CSV, status Markdown); with
-    ``as_photos`` every frame is read as a photo (slower, more accurate, an uncertainty per face).
+    ``as_photos`` each followed face is read again as a photo is (slower, an uncertainty per face).
 
     Errors (not a video, an unknown model) become the status message, never a crash.
     """
@@ -105,8 +105,8 @@ def build_video_tab() -> gr.Tab:
                                      info="Steadies points when the face is still; follows fast moves without lag.")
                 as_photos = gr.Checkbox(
                     value=False, label="Read every frame as a photo",
-                    info="As the Detect tab reads a photo: the detector on every frame, refined and averaged views, "
-                         "uncertain faces flagged. About ten times slower; for a clip whose points matter.")
+                    info="Each followed face read again as the Detect tab reads a photo: refined and averaged "
+                         "views, uncertain faces flagged. Several times slower; for a clip whose points matter.")
                 run = gr.Button("Follow faces", variant="primary")
             with gr.Column(scale=2):
                 status = gr.Markdown("Upload or record a video and press *Follow faces*. Each frame's faces are "
