@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from .ui import fetch_image, open_tab, upload_image, wait_for_text
+from .ui import fetch_image, open_tab, upload_media, wait_for_text
 
 pytestmark = pytest.mark.browser
 
 
 def test_align_astronaut(page, fixtures_dir, save_screenshot):
     panel = open_tab(page, "Align")
-    upload_image(page, "align-upload", fixtures_dir / "astronaut.png")
+    upload_media(page, "align-upload", fixtures_dir / "astronaut.png")
     panel.get_by_role("radio", name="256").check()
     panel.get_by_role("button", name="Align faces").click()
     status = wait_for_text(page, "#align-status", "aligned")
@@ -29,7 +29,7 @@ def test_align_astronaut(page, fixtures_dir, save_screenshot):
 def test_align_with_learned_frontalization(page, fixtures_dir):
     panel = open_tab(page, "Align")
     assert "mean frontal face" in panel.inner_text()  # the model's note, built from the shipped file
-    upload_image(page, "align-upload", fixtures_dir / "astronaut.png")
+    upload_media(page, "align-upload", fixtures_dir / "astronaut.png")
     panel.get_by_label("Also frontalize (learned model, experimental)").check()
     panel.get_by_role("button", name="Align faces").click()
     page.wait_for_function("document.querySelectorAll('#align-gallery img').length === 2", timeout=120_000)

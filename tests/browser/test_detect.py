@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from .ui import changed_box, choose, fetch_image, upload_image, wait_for_text
+from .ui import changed_box, choose, fetch_image, upload_media, wait_for_text
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +19,7 @@ FACE_REGION = (120, 20, 330, 230)
 
 def detect(page, path: Path, expect: str = r"face.? found") -> str:
     """Upload ``path``, press *Detect landmarks*, wait for the status line to match ``expect``; returns it."""
-    upload_image(page, "detect-upload", path)
+    upload_media(page, "detect-upload", path)
     page.get_by_role("button", name="Detect landmarks").click()
     return wait_for_text(page, "#detect-status", expect)
 

@@ -13,7 +13,7 @@ import pytest
 from kpdemo.video import VideoWriter
 
 from .fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames
-from .ui import open_tab, upload_video, wait_for_text
+from .ui import open_tab, upload_media, wait_for_text
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,7 @@ def clip(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_clip_is_followed_and_its_copy_plays(page, clip, save_screenshot):
     panel = open_tab(page, "Video")
-    upload_video(page, "video-upload", clip)
+    upload_media(page, "video-upload", clip, "video")
     panel.get_by_role("button", name="Follow faces").click()
     status = wait_for_text(page, "#video-status", "Followed|Error")
     assert status.startswith("Followed 30 frames (2.0 s, 640x480)") and "a face in 30 of them" in status, status
@@ -76,7 +76,7 @@ def test_a_file_that_is_no_video_gets_a_message(page, tmp_path):
     notes = tmp_path / "notes.mp4"
     notes.write_text("not a video")
     panel = open_tab(page, "Video")
-    upload_video(page, "video-upload", notes)
+    upload_media(page, "video-upload", notes, "video")
     panel.get_by_role("button", name="Follow faces").click()
     status = wait_for_text(page, "#video-status", "Followed|Error")
     assert "notes.mp4 is not a video that can be read" in status

@@ -55,37 +55,22 @@ def upload(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000) -> No
                              f"{shown!r}") from exc
 
 
-def upload_image(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000) -> None:
-    """Hand ``path`` to the image input ``elem_id`` (as the OS file picker would), replacing a previous image.
+def upload_media(page: Page, elem_id: str, path: Path, tag: str = "img", timeout_ms: int = 30_000) -> None:
+    """Hand ``path`` to the image (``tag="img"``) or video (``tag="video"``) input ``elem_id`` (as the OS file picker
+    would), replacing a previous one.
 
-    Done when the input previews the uploaded file (an ``img`` whose URL ends with the file's name; a file that is
-    no image still gets one, broken).
+    Done when the input's preview points at the uploaded file (an ``img`` or ``video`` whose URL ends with the
+    file's name; a file that is no image or video still gets one, broken). Its name is not waited for as text: for
+    a file the browser cannot play, the video player shows "Error" in its place.
     """
     clear = page.locator(f"#{elem_id} button[aria-label='Clear']")
     if clear.count():
         clear.first.click()
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
     page.wait_for_function(
-        "([sel, name]) => [...document.querySelectorAll(sel + ' img')]"
-        ".some(img => decodeURIComponent(img.src).endsWith('/' + name))",
-        arg=[f"#{elem_id}", path.name], timeout=timeout_ms,
-    )
-
-
-def upload_video(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000) -> None:
-    """Hand ``path`` to the video input ``elem_id`` (as the OS file picker would), replacing a previous clip.
-
-    Done when the input's player points at the uploaded file (a ``video`` whose URL ends with the file's name). Its
-    name is not waited for as text: for a file the browser cannot play, the player shows "Error" in its place.
-    """
-    clear = page.locator(f"#{elem_id} button[aria-label='Clear']")
-    if clear.count():
-        clear.first.click()
-    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-    page.wait_for_function(
-        "([sel, name]) => [...document.querySelectorAll(sel + ' video')]"
-        ".some(video => decodeURIComponent(video.src).endsWith('/' + name))",
-        arg=[f"#{elem_id}", path.name], timeout=timeout_ms,
+        "([sel, name]) => [...document.querySelectorAll(sel)]"
+        ".some(shown => decodeURIComponent(shown.src).endsWith('/' + name))",
+        arg=[f"#{elem_id} {tag}", path.name], timeout=timeout_ms,
     )
 
 
