@@ -58,6 +58,12 @@ class Face:
         return record
 
 
+def points_box(points: np.ndarray) -> np.ndarray:
+    """The (x0, y0, x1, y1) box around a face's (K, 2) points: the box of a face found by its points, not by a
+    detector (followed, re-read or meshed)."""
+    return np.concatenate([points.min(0), points.max(0)])
+
+
 def as_boxes(boxes: object, image_hw: tuple[int, ...] | None = None) -> np.ndarray:
     """Face boxes as an (N, 4) float32 array of (x0, y0, x1, y1), or a ValueError that says what is wrong with them;
     with ``image_hw`` also when a box lies wholly outside that image (a box may reach past its edges: a face the

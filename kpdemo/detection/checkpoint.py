@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
-from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.base import Face, LandmarkPredictor, points_box
 from kpdemo.detection.cpu import live_frames_use_companion, live_frames_use_int8
 from kpdemo.detection.crops import crop_matrix, crop_to_image, own_landmark_box, upright_angle, wrapped
 from kpdemo.detection.faces import GIVEN_BOX, QUARTER_TURNS, Detection, FaceDetector, default_detector
@@ -433,7 +433,7 @@ class CheckpointPredictor(LandmarkPredictor):
             cx, cy = pts.mean(0)
             if not (0 <= cx < w and 0 <= cy < h):
                 return None
-            faces.append(Face(np.concatenate([pts.min(0), pts.max(0)]), pts, face.score,
+            faces.append(Face(points_box(pts), pts, face.score,
                               motion=(pts.mean(0) - face.points.mean(0)).astype(np.float32)))
         return faces
 
@@ -446,7 +446,7 @@ class CheckpointPredictor(LandmarkPredictor):
         if not faces:
             return []
         points, spreads = self.refine(image, [face.points for face in faces], self.recipe)
-        return [Face(np.concatenate([pts.min(0), pts.max(0)]), pts, face.score, spread)
+        return [Face(points_box(pts), pts, face.score, spread)
                 for face, pts, spread in zip(faces, points, spreads, strict=True)]
 
     def _moved(self, before: np.ndarray, after: np.ndarray) -> float:

@@ -22,7 +22,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from kpdemo.detection.base import Face, LandmarkPredictor
+from kpdemo.detection.base import Face, LandmarkPredictor, points_box
 from kpdemo.detection.crops import crop_matrix, crop_to_image
 from kpdemo.detection.faces import Detection, FaceDetector, MediaPipeFaceDetector, default_detector
 from kpdemo.detection.mediapipe_graph import SolutionGraph
@@ -116,7 +116,7 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
             return []
         best = min(found, key=lambda f: float(np.linalg.norm(f.points.mean(0) - CROP_SIZE / 2)))
         pts = crop_to_image(best.points, matrix)
-        face = Face(np.concatenate([pts.min(0), pts.max(0)]), pts, best.score)
+        face = Face(points_box(pts), pts, best.score)
         # a mesh not covering the box's centre is a neighbouring face (meshed from its own box): keep no duplicate
         return [face] if _covered(box, [face]) else []
 
@@ -132,7 +132,6 @@ class MediaPipeMeshPredictor(LandmarkPredictor):
         faces = []
         for landmarks in (result.multi_face_landmarks if result else None) or []:
             pts = np.array([[p.x * w, p.y * h] for p in landmarks.landmark], np.float32)
-            box = np.concatenate([pts.min(0), pts.max(0)])
             # the legacy mesh API reports no per-face confidence; faces it returns passed min_detection_confidence
-            faces.append(Face(box, pts, score=1.0))
+            faces.append(Face(points_box(pts), pts, score=1.0))
         return faces

@@ -53,8 +53,7 @@ class WebcamSession:
     frames: int = 0
     with_face: int = 0
     stamps: deque = field(default_factory=lambda: deque(maxlen=30))
-    model_key: str = ""
-    follower: FaceFollower | None = None  # the faces followed with ``model_key``'s predictor; new when it changes
+    follower: FaceFollower | None = None  # the faces followed with the chosen predictor; new when another is chosen
     last_latency_ms: float = 0.0
     shown: list = field(default_factory=list)  # the last frame's faces as drawn (smoothed when asked)
 
@@ -87,10 +86,9 @@ def process_frame(
     now = time.monotonic()
     try:
         image = as_rgb(frame)
-        key = model_key or DEFAULT_KEY
-        predictor = get_predictor(key)
-        if session.follower is None or key != session.model_key:
-            session.follower, session.model_key = FaceFollower(predictor), key
+        predictor = get_predictor(model_key or DEFAULT_KEY)
+        if session.follower is None or session.follower.predictor is not predictor:
+            session.follower = FaceFollower(predictor)
         faces = session.follower(image, now, smooth)
     except Exception as exc:  # a bad frame or model must not end the stream
         return frame, session.status(f"error: {message_for(exc)}"), session
