@@ -10,7 +10,10 @@ channels, :mod:`trainers.engine.folded`), stacked through ``vmap`` as it did bef
 first H200 measurement, whose profile showed the copies the folded forward removes), and stepped one after another
 with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off (``--layouts``); the folded
 stack through ``torch.compile`` (``grid_at_once_compiled``, :mod:`trainers.engine.compiled`: the campaign's setting,
-timed in that setting only); then a ``torch.profiler`` table of that compiled step (the kernels that take the time).
+bf16 on a GPU, contiguous and, on a GPU, channels-last: the two compiled ways the trainer races there); then a
+``torch.profiler`` table of the contiguous compiled step (the kernels that take the time). Channels-last means the
+activations: the folded stack converts its first convolution's output (a 1-channel batch alone keeps them
+contiguous; :func:`trainers.engine.folded.folded_forward`).
 
 Synthetic batches (random 96x96 grey images, the kaggle15 shape): a step's cost does not depend on the pixels.
 Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_cuda.csv`` and
@@ -75,7 +78,8 @@ def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, f
     template, rates = _template([run.model for run in runs])
     stack = _Stack(runs, template.to(batch[0].device), rates, "mse", fold=fold)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs])
-    losses_of = maybe_compiled(stack.losses, compiled, BATCH, list(stack.params.values()), choose=False)
+    losses = partial(stack.losses, channels_last=runs[0].config.channels_last)
+    losses_of = maybe_compiled(losses, compiled, BATCH, list(stack.params.values()), choose=False)
 
     def step() -> None:
         with _autocast(batch[0].device, amp):
@@ -143,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS),
-                        help="memory layouts to time the eager modes in (the compiled step: contiguous only)")
+                        help="memory layouts to time the eager modes in (the compiled step: contiguous, and "
+                             "channels-last on a GPU)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -155,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         "one_by_one": one_by_one_step}
     bf16 = (True, False) if device.type == "cuda" else (False,)  # autocast is bf16 on CUDA only
     settings = [(mode, amp, LAYOUTS[layout]) for mode in modes for amp in bf16 for layout in args.layouts]
-    settings.append((COMPILED, bf16[0], False))  # compiling costs a while: the campaign's setting only
+    # compiling costs a while: the campaign's settings only (the two layouts its compiled step races on a GPU)
+    settings += [(COMPILED, bf16[0], layout) for layout in ((False, True) if device.type == "cuda" else (False,))]
     modes[COMPILED] = partial(stacked_step, compiled=True)
     campaign_step = None
     for mode, amp, channels_last in settings:
@@ -171,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
         # written as each setting ends, so a device call cut short still returns what it measured
         pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)
-        campaign_step = step if mode == COMPILED else campaign_step
+        campaign_step = step if mode == COMPILED and not channels_last else campaign_step
     # the seed grids' setting in the campaign: folded, compiled, contiguous (trainers.campaign.SEED_LAYOUT), bf16 on
     # CUDA; its compiled step is profiled as it is (a new one would compile again)
     table = profile_table(campaign_step, device, steps=min(args.steps, 5))

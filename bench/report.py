@@ -434,7 +434,8 @@ def gpu_campaign(results: Path) -> str:
 
 
 def one_campaign(report: dict, name: str) -> str:
-    phases = report.get("phases", ["smoke", "seed001", "landmarks", "throughput"])
+    every_phase = ["smoke", "seed001", "landmarks", "throughput"]
+    phases = report.get("phases", every_phase)
     rows = []
     if "smoke" in phases:
         rows.append(["smoke", report["smoke"]["status"], f"{report['smoke']['seconds']:.0f}",
@@ -464,7 +465,7 @@ def one_campaign(report: dict, name: str) -> str:
         rows.append(["throughput", speed.get("status", "not run"), f"{speed.get('seconds', 0):.0f}",
                      speed.get("error") or "the GPU rows of \"Grid at once\""])
     return (f"`{name}`: the prepared campaign (`python -m trainers.campaign"
-            f"{'' if 'phases' not in report else ' --phases ' + ' '.join(phases)}`, `bench/README.md`) in one "
+            f"{'' if phases == every_phase else ' --phases ' + ' '.join(phases)}`, `bench/README.md`) in one "
             f"device call on {report.get('gpu', report['device'])} ({report.get('gpu_memory_gib', '?')} GiB), torch "
             f"{report['torch']}: {report.get('seconds', 'n/a')} s of a {report['budget_s']:.0f} s budget "
             "(copied to `bench/results/`; the runs' records are in "

@@ -5,6 +5,7 @@ compiler's losses are checked against eager training in ``tests/test_grid_engine
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -65,3 +66,59 @@ def test_a_run_that_ends_while_timing_says_so(monkeypatch: pytest.MonkeyPatch) -
     assert compile_status(loss) == {"compiled": "unused: no batch of the configured size"}
     loss(torch.ones(4, 3), None, None)
     assert compile_status(loss)["compiled"].startswith("yes, alternating with eager")
+
+
+def _named_compiler(calls: list[str]) -> Callable[..., object]:
+    """A ``torch.compile`` stand-in that runs the function it was given, logging ``compiled <its name>``; one named
+    ``broken`` fails as a compiler would."""
+    def compile_(fn: Callable[..., torch.Tensor], **kwargs: object) -> Callable[..., torch.Tensor]:
+        def compiled(*args: torch.Tensor) -> torch.Tensor:
+            calls.append(f"compiled {fn.__name__}")
+            if fn.__name__ == "broken":
+                raise RuntimeError("no kernel for this layout")
+            return fn(*args)
+        return compiled
+    return compile_
+
+
+def test_a_faster_variant_is_kept_and_a_broken_one_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other ways to compute the losses (e.g. the seed stack in channels-last) race the plain compiled and the eager
+    step; the fastest is kept and named, and one that fails to compile is dropped, the record saying why."""
+    calls: list[str] = []
+    monkeypatch.setattr(torch, "compile", _named_compiler(calls))
+
+    def slow(*args: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.02)
+        return _loss(*args)
+
+    def fast(*args: torch.Tensor) -> torch.Tensor:
+        return _loss(*args)
+
+    def broken(*args: torch.Tensor) -> torch.Tensor:
+        return _loss(*args)
+
+    loss = FullBatchCompiled(slow, batch_size=4, params=[WEIGHT], variants={"fast": fast, "broken": broken})
+    full = torch.ones(4, 3)
+    with pytest.warns(UserWarning, match="compiled broken failed to compile"):
+        loss(full, None, None)
+    for _ in range(3 * TIMED_STEPS + 2):
+        loss(full, None, None)
+    status = compile_status(loss)["compiled"]
+    assert status.startswith("yes, fast: "), status
+    assert re.search(r"[\d.]+ ms a step compiled, [\d.]+ ms compiled fast, [\d.]+ ms eager", status), status
+    assert "compiled broken failed: RuntimeError: no kernel for this layout" in status
+    # the trial compiles every way once; then each way in turn until each has TIMED_STEPS timed steps (the step
+    # that closes the last lap already runs the winner), then the winner only
+    assert calls[:3] == ["compiled slow", "compiled fast", "compiled broken"]
+    assert calls[3:6] == ["compiled slow", "compiled fast", "compiled slow"]  # (eager: slow itself, unlogged)
+    assert "compiled broken" not in calls[3:]
+    assert calls[-3:] == ["compiled fast"] * 3
+
+
+def test_without_choosing_the_variants_are_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(torch, "compile", _named_compiler(calls))
+    loss = FullBatchCompiled(_loss, batch_size=4, params=[WEIGHT], choose=False, variants={"broken": _loss})
+    loss(torch.ones(4, 3), None, None)
+    loss(torch.ones(4, 3), None, None)
+    assert calls == ["compiled _loss"] * 3 and compile_status(loss) == {"compiled": "yes"}

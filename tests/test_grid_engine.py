@@ -277,16 +277,44 @@ def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: 
     x = torch.randn(8, 1, 96, 96)
     points, mask = torch.rand(8, 15, 2) * 2 - 1, torch.rand(8, 15) > 0.2
     results = []
-    for fold in (True, False):
+    for fold, channels_last in ((True, False), (False, False), (True, True)):
         stack = _Stack(runs, template, run_rates, "mse", fold=fold)
         assert (stack.layers is not None) == fold
-        losses = stack.losses(x, points, mask)
+        losses = stack.losses(x, points, mask, channels_last=channels_last)
         losses.sum().backward()
         results.append((losses.detach(), {k: v.grad for k, v in stack.params.items()}))
-    (folded, folded_grads), (vmapped, vmapped_grads) = results
-    torch.testing.assert_close(folded, vmapped, rtol=1e-5, atol=1e-7)
-    for name, grad in folded_grads.items():
-        torch.testing.assert_close(grad, vmapped_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    (folded, folded_grads), *others = results
+    for losses, grads in others:  # vmap, then the folded stack in channels-last
+        torch.testing.assert_close(folded, losses, rtol=1e-5, atol=1e-7)
+        for name, grad in folded_grads.items():
+            torch.testing.assert_close(grad, grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_the_folded_stack_runs_channels_last_from_its_first_convolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1-channel batch in channels-last leaves a convolution's output contiguous; the folded stack's
+    ``channels_last`` converts the first convolution's output, so every later convolution reads channels-last.
+    The compiled step races that layout on a GPU only, and only for the folded stack."""
+    configs = [TrainConfig(experiment="fold", dataset="kaggle15", model="convnet", lr=1e-3, seed=i, device="cpu")
+               for i in range(2)]
+    runs = [_Run(c, build_model("convnet", num_points=15, in_channels=1, input_size=(96, 96), **SMALL_CONVNET))
+            for c in configs]
+    template, rates = _template([run.model for run in runs])
+    stack = _Stack(runs, template, rates, "mse")
+    inputs: list[torch.Tensor] = []
+    conv2d = torch.nn.functional.conv2d
+    monkeypatch.setattr(torch.nn.functional, "conv2d", lambda x, *a, **k: inputs.append(x) or conv2d(x, *a, **k))
+    x = torch.randn(4, 1, 96, 96).contiguous(memory_format=torch.channels_last)
+    points, mask = torch.zeros(4, 15, 2), torch.ones(4, 15, dtype=torch.bool)
+    layouts = {}
+    for channels_last in (False, True):
+        inputs.clear()
+        stack.losses(x, points, mask, channels_last=channels_last)
+        layouts[channels_last] = [t.is_contiguous(memory_format=torch.channels_last) for t in inputs[1:]]
+    assert len(layouts[True]) >= 1
+    assert all(layouts[True]) and not any(layouts[False]), layouts
+    assert set(stack.variants(torch.device("cuda"))) == {"channels-last"}
+    assert stack.variants(torch.device("cpu")) == {}
+    assert _Stack(runs, template, rates, "mse", fold=False).variants(torch.device("cuda")) == {}
 
 
 def test_compiled_runs_record_what_eager_runs_record(dataset: str, tmp_path: Path) -> None:

@@ -67,8 +67,9 @@ from trainers.tools.ship import ship_checkpoint
 
 #: Seed 001 trained 500-2,000 epochs per run; the campaign gives every seed grid at least the lower figure.
 SEED_EPOCHS = 500
-#: The stacked seed nets' memory layout: contiguous, since channels-last made the stacked ConvNet step 12-14% slower
-#: on the H200 (``bench/results/grid_step_cuda.csv``, measured through vmap; the folded forward is untimed there).
+#: The seed nets' input layout: contiguous, since a channels-last batch made the stacked ConvNet step 12-14% slower
+#: on the H200 (2026-11-28, through vmap). The folded stack's activations try channels-last on their own: its compiled
+#: step races that layout (:meth:`trainers.engine.grid._Stack.variants`).
 SEED_LAYOUT = ["channels_last=false"]
 #: The seed grids' setting on a GPU (besides every run's bf16 autocast): the stacked loss through torch.compile
 #: (:mod:`trainers.engine.compiled`: kept only if its first steps time faster than eager ones; a group whose
@@ -77,8 +78,9 @@ SEED_LAYOUT = ["channels_last=false"]
 SEED_GPU = ["compile=true"]
 #: Landmark runs: the 68-point model first (the fine-tune starts from it). Not IMM's: its 200 epochs of 80 faces
 #: take 6 minutes on the 2-core CPU; on the H200 its 40 epochs fitted, with the probes and the runs' start-ups, in the
-#: 32 s the phase spent beside its two other runs' epochs (``bench/results/campaign_landmarks.json``: five small
-#: steps and a validation an epoch), so 200 could take the rest of the phase from the Kaggle fine-tune. When the
+#: 32 s the phase spent beside its two other runs' epochs
+#: (``bench/results/campaign_2026-11-28_smoke_landmarks.json``: five small steps and a validation an epoch), so 200
+#: could take the rest of the phase from the Kaggle fine-tune. When the
 #: 68-point run ships, the IMM model is fine-tuned from it on the CPU (``trainers/README.md``).
 LANDMARK_TAGS = ("pip_r18", "kaggle15_pip")
 #: What comes back from a device call: at most 8 files of at most 16 MiB.
@@ -394,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = grid_speed(grid, device=device.type, images=images, epochs=1 if args.quick else 2,
                           out=out / "grid_speed.csv")
         # one stacked step, several ways, and its profile (bench/grid_step.py; ~1 minute on the H200, plus a compile)
-        # contiguous only: the first H200 call timed channels-last (12-14% slower), and the seeds train contiguous
+        # eager steps contiguous only: the first H200 call timed them channels-last (12-14% slower, vmap); the
+        # compiled step is timed both ways there, as the trainer races them
         grid_step_main(["--device", device.type, "--out", str(out), "--layouts", "contiguous"]
                        + (["--runs", "2", "--steps", "1", "--warmup", "1"] if args.quick else ["--steps", "10"]))
         return {"rows": rows}

@@ -14,10 +14,14 @@ batch compiles the forward and the backward on a trial (the RNG state put back a
 and dropout draws are untouched); if that raises, the run warns once and trains eagerly, and its record says so
 (``env.compiled``).
 
-What if the compiled step is slower: a run has one chance on a lent GPU, and no compiled seed step has been timed
-there yet. So a run first times ``TIMED_STEPS`` full-batch steps each way, alternating (whole steps: from one call
-to the next, the backward and the optimizer included, the device synchronised at each end), and keeps the faster
-by their medians; its record says which, with both times. Those steps are training steps like any other.
+What if the compiled step is slower: a run has one chance on a lent GPU. So a run first times ``TIMED_STEPS``
+full-batch steps each way, in turn (whole steps: from one call to the next, the backward and the optimizer
+included, the device synchronised at each end), and keeps the fastest by their medians; its record says which, with
+every way's time. Those steps are training steps like any other.
+
+Other compiled ways (``variants``): the same losses computed another way, e.g. the seed stack in channels-last
+(:func:`trainers.engine.folded.folded_forward`), each compiled, tried and timed beside the plain compiled and the
+eager step; one that fails to compile is dropped (the record says why) and the others still race.
 """
 
 from __future__ import annotations
@@ -37,73 +41,104 @@ TIMED_STEPS = 5
 
 class FullBatchCompiled:
     """``loss(x, points, mask)`` compiled for batches of ``batch_size``; eager for any other size, for every batch
-    once compiling has failed, and once the eager step has timed faster (unless ``choose`` is off: then compiled
-    whenever it compiles, as ``bench/grid_step.py`` times it). ``params`` are the weights the trial backward
-    differentiates."""
+    once compiling has failed, and once the eager step has timed fastest (unless ``choose`` is off: then the plain
+    compiled way whenever it compiles, as ``bench/grid_step.py`` times it). ``variants`` (name -> loss) are other
+    ways to compute the same losses, compiled and raced too (only while choosing). ``params`` are the weights the
+    trial backward differentiates."""
 
-    def __init__(self, loss: Loss, batch_size: int, params: Sequence[torch.Tensor], choose: bool = True) -> None:
+    def __init__(self, loss: Loss, batch_size: int, params: Sequence[torch.Tensor], choose: bool = True,
+                 variants: dict[str, Loss] | None = None) -> None:
         self.eager, self.batch_size, self.params = loss, batch_size, list(params)
-        self.compiled: Loss | None = torch.compile(loss, dynamic=False)
+        extra = (variants or {}) if choose else {}
+        #: The compiled ways not yet dropped: ``compiled`` first, then ``compiled <variant>``.
+        self.ways: dict[str, Loss] = {"compiled": torch.compile(loss, dynamic=False)} | {
+            f"compiled {name}": torch.compile(fn, dynamic=False) for name, fn in extra.items()}
+        #: The way full batches take once chosen (None: eager).
+        self.compiled: Loss | None = self.ways["compiled"]
         #: What the run's record says: ``"yes ..."``, or why it trained eagerly; ``"pending"`` before the first batch.
         self.status = "pending"
-        #: Seconds of the timed steps each way; the step being timed (its way, its start) while choosing.
-        self.laps: dict[str, list[float]] | None = {"compiled": [], "eager": []} if choose else None
+        #: Why a variant was dropped before the race (appended to the status).
+        self.dropped: list[str] = []
+        #: Seconds of the timed steps of each way; the step being timed (its way, its start) while choosing.
+        self.laps: dict[str, list[float]] | None = ({way: [] for way in self.ways} | {"eager": []}) if choose \
+            else None
         self.open: tuple[str, float] | None = None
 
     def __call__(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.compiled is None or len(x) != self.batch_size:
-            self._lap(None, x)
+            self._lap(x, timed=False)
             return self.eager(x, points, mask)
         if self.status == "pending":
             self._trial(x, points, mask)
             if self.compiled is None:
                 return self.eager(x, points, mask)
-        if self.laps is not None:  # still choosing: alternate, compiled first
-            way = "compiled" if len(self.laps["compiled"]) <= len(self.laps["eager"]) else "eager"
-            self._lap(way, x)
-            if self.laps is not None:  # (else that lap closed the choice: the chosen way takes this batch too)
-                return (self.compiled if way == "compiled" else self.eager)(x, points, mask)
+        way = self._lap(x, timed=True)  # None once chosen (this very lap may close the choice)
+        if way is not None:
+            return (self.ways[way] if way != "eager" else self.eager)(x, points, mask)
         return (self.compiled or self.eager)(x, points, mask)
 
     def _trial(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> None:
+        """Compile every way's forward and backward on this batch; a way that raises is dropped."""
         devices = [x.device] if x.device.type == "cuda" else []
-        try:
-            with torch.random.fork_rng(devices=devices):
-                loss = self.compiled(x, points, mask)
-                torch.autograd.grad(loss.sum(), [p for p in self.params if p.requires_grad], allow_unused=True)
-            self.status = "yes"
-        except Exception as exc:  # any compiler failure: train eagerly rather than not at all
-            self.compiled, self.laps = None, None
-            self.status = f"failed, trained eagerly: {type(exc).__name__}: {exc}"[:500]
-            warnings.warn(f"torch.compile failed; training eagerly ({type(exc).__name__}: {exc})", stacklevel=3)
-
-    def _lap(self, way: str | None, x: torch.Tensor) -> None:
-        """Close the step being timed (it ends where the next begins), open one for ``way`` (None: untimed)."""
-        if self.laps is None:
+        failures = {}
+        for way, fn in list(self.ways.items()):
+            try:
+                with torch.random.fork_rng(devices=devices):
+                    loss = fn(x, points, mask)
+                    torch.autograd.grad(loss.sum(), [p for p in self.params if p.requires_grad], allow_unused=True)
+            except Exception as exc:  # any compiler failure: train another way rather than not at all
+                failures[way] = f"{type(exc).__name__}: {exc}"
+                del self.ways[way]
+                if self.laps is not None:
+                    del self.laps[way]
+        if "compiled" in failures or not self.ways:
+            self.ways, self.compiled, self.laps = {}, None, None
+            self.status = f"failed, trained eagerly: {failures['compiled']}"[:500]
+            warnings.warn(f"torch.compile failed; training eagerly ({failures['compiled']})", stacklevel=3)
             return
+        for way, why in failures.items():
+            self.dropped.append(f"{way} failed: {why}"[:300])
+            warnings.warn(f"{way} failed to compile; racing the other ways ({why})", stacklevel=3)
+        self.status = "yes"
+
+    def _lap(self, x: torch.Tensor, timed: bool) -> str | None:
+        """While choosing: close the step being timed (it ends where the next begins) and, for a ``timed`` step,
+        open one for the way with the fewest timed steps (ties: compiled, its variants, eager), returned."""
+        if self.laps is None:
+            return None
         if x.device.type == "cuda":
             torch.cuda.synchronize(x.device)
         now = time.perf_counter()
         if self.open is not None:
             self.laps[self.open[0]].append(now - self.open[1])
-        self.open = (way, now) if way else None
+            self.open = None
         if min(len(laps) for laps in self.laps.values()) >= TIMED_STEPS:
             self._choose()
+            return None
+        if not timed:
+            return None
+        way = min(self.laps, key=lambda name: len(self.laps[name]))
+        self.open = (way, now)
+        return way
 
     def _choose(self) -> None:
-        compiled, eager = (statistics.median(self.laps[way]) * 1000 for way in ("compiled", "eager"))
-        times = f"{compiled:.1f} ms a step compiled, {eager:.1f} ms eager (medians of {TIMED_STEPS})"
-        if compiled <= eager:
-            self.status = f"yes: {times}"
-        else:
+        medians = {way: statistics.median(laps) * 1000 for way, laps in self.laps.items()}
+        times = ", ".join(f"{ms:.1f} ms {'a step ' if i == 0 else ''}{way}" for i, (way, ms) in
+                          enumerate(medians.items())) + f" (medians of {TIMED_STEPS})"
+        fastest = min(medians, key=medians.get)  # a tie keeps the first: compiled before its variants and eager
+        if fastest == "eager":
             self.compiled, self.status = None, f"no, eager was faster: {times}"
+        else:
+            self.compiled = self.ways[fastest]
+            self.status = f"yes{fastest.removeprefix('compiled').replace(' ', ', ', 1)}: {times}"
+        self.status += "".join(f"; {why}" for why in self.dropped)
         self.laps, self.open = None, None
 
 
 def maybe_compiled(loss: Loss, enabled: bool, batch_size: int, params: Sequence[torch.Tensor],
-                   choose: bool = True) -> Loss:
+                   choose: bool = True, variants: dict[str, Loss] | None = None) -> Loss:
     """``loss`` as :class:`FullBatchCompiled` when ``enabled`` (the config's ``compile``), else unchanged."""
-    return FullBatchCompiled(loss, batch_size, params, choose) if enabled else loss
+    return FullBatchCompiled(loss, batch_size, params, choose, variants) if enabled else loss
 
 
 def compile_status(loss: Loss) -> dict[str, str]:

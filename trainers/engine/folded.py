@@ -89,8 +89,16 @@ def _foldable(layer: nn.Module) -> bool:
 
 
 def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.Tensor],
-                   buffers: dict[str, torch.Tensor], x: torch.Tensor, runs: int) -> torch.Tensor:
-    """Every run's output ``(R, B, ...)`` for the shared batch ``x``; ``params`` / ``buffers`` stacked along dim 0."""
+                   buffers: dict[str, torch.Tensor], x: torch.Tensor, runs: int,
+                   channels_last: bool = False) -> torch.Tensor:
+    """Every run's output ``(R, B, ...)`` for the shared batch ``x``; ``params`` / ``buffers`` stacked along dim 0.
+
+    ``channels_last``: the folded activations in channels-last memory, from the first convolution's output on (the
+    same numbers). A channels-last batch alone does not do it: with one input channel both layouts are the same
+    memory, and the convolution's output stays contiguous; from a channels-last input, every later convolution,
+    ReLU and max-pool keeps the layout. Why try it: in bf16 cuDNN runs these convolutions in channels-last and
+    spent 17% of the compiled contiguous step's GPU time converting layouts (``grid_step_cuda_profile.txt``,
+    H200); the compiled step races both ways (:mod:`trainers.engine.compiled`)."""
     state = "shared"  # then "folded" (B, R*C, H, W) after a convolution, "runs" (R, B, F) after a flatten / dense
     for prefix, layer in layers:
         if isinstance(layer, nn.Conv2d):
@@ -99,6 +107,8 @@ def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.
                 raise ValueError(f"{prefix}: a convolution after a dense layer does not fold")
             x = F.conv2d(x, weight.flatten(0, 1), bias.flatten(), layer.stride, layer.padding, layer.dilation,
                          groups=1 if state == "shared" else runs)
+            if channels_last and state == "shared":
+                x = x.contiguous(memory_format=torch.channels_last)
             state = "folded"
         elif isinstance(layer, nn.Linear):
             weight, bias = params[f"{prefix}weight"], params[f"{prefix}bias"]

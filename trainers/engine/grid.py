@@ -40,7 +40,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -263,16 +263,26 @@ class _Stack:
         #: Whether the forward draws random numbers (dropout): then each run draws its own, from a second stream.
         self.random = any(isinstance(m, (RunDropout, nn.modules.dropout._DropoutNd)) for m in template.modules())
 
-    def losses(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(runs,) training losses of the batch (``masked_loss`` per run, as a run trained alone computes it)."""
+    def losses(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor,
+               channels_last: bool = False) -> torch.Tensor:
+        """(runs,) training losses of the batch (``masked_loss`` per run, as a run trained alone computes it);
+        ``channels_last``: folded activations in that layout (:func:`folded_forward`; vmap ignores it)."""
         if self.layers is not None:
-            pred = folded_forward(self.layers, self.params, self.buffers, x, self.runs)
+            pred = folded_forward(self.layers, self.params, self.buffers, x, self.runs, channels_last)
             return torch.vmap(lambda p: masked_loss(p, points, mask, self.kind))(pred)
 
         def one(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]) -> torch.Tensor:
             return masked_loss(functional_call(self.template, (params, buffers), (x,)), points, mask, self.kind)
 
         return torch.vmap(one, randomness="different" if self.random else "error")(self.params, self.buffers)
+
+    def variants(self, device: torch.device) -> dict[str, Callable[..., torch.Tensor]]:
+        """Other ways to compute :meth:`losses` that a compiled step races (:mod:`trainers.engine.compiled`): the
+        folded stack in channels-last, on a GPU only (there cuDNN's bf16 convolutions want it; on a CPU every extra
+        compile costs minutes)."""
+        if self.layers is None or device.type != "cuda":
+            return {}
+        return {"channels-last": partial(self.losses, channels_last=True)}
 
     @torch.no_grad()
     def copy_to(self, index: int, model: nn.Module) -> None:
@@ -346,7 +356,8 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     template, rates = stackable
     stack = _Stack(stacked_runs, template.to(device), [rates[trained.index(i)] for i in order], lead.loss)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in stacked_runs])
-    step_losses = maybe_compiled(stack.losses, lead.compile, lead.batch_size, list(stack.params.values()))
+    step_losses = maybe_compiled(stack.losses, lead.compile, lead.batch_size, list(stack.params.values()),
+                                 variants=stack.variants(device))
     dropout_rng = _RngStream(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
 
     augment = get_augmentation(lead.augmentation)

@@ -21,9 +21,9 @@ training waits for it. Why: the device shares itself between processes, not betw
 stack of nine, so the un-augmented ``augmentation`` run reached 141 epochs and the nine ``optimizers`` ConvNets 23,
 and the findings' budgets spanned 23-500 epochs. A waiting process leaves its share to the ones still behind, so
 the deadline finds every group at about the same epoch: the budget the slowest grid reaches, which is what the
-findings' verdicts stand on, goes up, and the total work done stays the same (``bench/results/campaign.json``
-holds those first epochs; ``tests/test_grid_engine.py`` checks the pacing on a CPU, whose cores workers share
-alike).
+findings' verdicts stand on, goes up (``bench/results/campaign_2026-11-28.json`` holds those first epochs;
+``campaign_2026-11-30.json`` the paced ones, every run at 124-125; ``tests/test_grid_engine.py`` checks the pacing
+on a CPU, whose cores workers share alike).
 """
 
 from __future__ import annotations

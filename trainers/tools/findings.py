@@ -28,6 +28,9 @@ README = Path(__file__).parents[1] / "README.md"  # trainers/README.md
 CSV = Path(__file__).parents[1] / "findings.csv"
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
 SEED_ZERO_PLATEAU = 0.0044  # seed 001's stalled loss with zero init (normalised units, as ours)
+# Two zero-init runs trained in one campaign give bit-identical curves; runs from two campaigns differ by ~1e-5
+# (compiled vs eager kernels sum in another order), far below what any hidden unit learning would move (0.026 -> 0.003).
+ZERO_CURVE_TOLERANCE = 1e-4
 
 Finding = tuple[str, str]  # (our numbers, verdict)
 
@@ -54,13 +57,13 @@ def zero_init(runs: pd.DataFrame, history: pd.DataFrame) -> Finding:
         # a run a time budget stopped logged its last epoch part-way: only its whole epochs are compared
         zero_curves.append(zeros[:-1] if by_init["zeros"].status == "stopped" else zeros)
         parts.append(f"{model}: zeros val loss {zeros[0]:.4f} -> {zeros[-1]:.4f} (xavier ends {x1:.4f})")
-    # over the epochs both finished: a time budget stops the ConvNet long before the SimpleNet (95 vs 500, H200)
+    # over the epochs both finished: a time budget stops the ConvNet long before the SimpleNet (309 vs 500, H200)
     common = min((len(curve) for curve in zero_curves), default=0)
     same = len(zero_curves) == 2 and common > 0 and bool(
-        abs(zero_curves[0][:common] - zero_curves[1][:common]).max() < 1e-6)
+        abs(zero_curves[0][:common] - zero_curves[1][:common]).max() < ZERO_CURVE_TOLERANCE)
     if same:
-        parts.append(f"zero-init curves identical across both models over the {common} epochs both ran "
-                     "(only the output bias learns)")
+        parts.append(f"zero-init curves the same across both models (to {ZERO_CURVE_TOLERANCE:g}) over the {common} "
+                     "epochs both ran (only the output bias learns)")
     verdict = "pending" if not worse else "reproduced" if all(worse) and same else "refuted"
     return "; ".join(parts) + f"; seed plateau {SEED_ZERO_PLATEAU}", verdict
 
