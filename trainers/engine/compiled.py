@@ -91,7 +91,7 @@ class FullBatchCompiled:
                 del self.ways[way]
                 if self.laps is not None:
                     del self.laps[way]
-        if "compiled" in failures or not self.ways:
+        if "compiled" in failures:  # the plain way is the reference: without it, eager (rather than a variant alone)
             self.ways, self.compiled, self.laps = {}, None, None
             self.status = f"failed, trained eagerly: {failures['compiled']}"[:500]
             warnings.warn(f"torch.compile failed; training eagerly ({failures['compiled']})", stacklevel=3)
