@@ -74,10 +74,12 @@ def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, f
                  compiled: bool = False) -> Step:
     """The campaign's step: one forward of the stacked runs (folded into the channels, or ``vmap`` with
     ``fold=False``: the engine's path before the folded one; through ``torch.compile`` with ``compiled``, the
-    first warm-up step compiling it), one backward, one stacked optimizer step."""
+    first warm-up step compiling it, and the optimizer's update from the second, :mod:`trainers.engine.fused_optim`),
+    one backward, one stacked optimizer step."""
     template, rates = _template([run.model for run in runs])
     stack = _Stack(runs, template.to(batch[0].device), rates, "mse", fold=fold)
-    optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs])
+    optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs], compiled=compiled,
+                                 choose=False)
     losses = partial(stack.losses, channels_last=runs[0].config.channels_last)
     losses_of = maybe_compiled(losses, compiled, BATCH, list(stack.params.values()), choose=False)
 
@@ -89,6 +91,7 @@ def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, f
         optimizer.step()
 
     step.compiled = losses_of  # type: ignore[attr-defined]  # the row says whether it compiled (compile_status)
+    step.optimizer = optimizer  # type: ignore[attr-defined]  # ... and whether its update did
     return step
 
 
@@ -171,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"mode": mode, "bf16": amp, "channels_last": channels_last,
                      "runs": len(runs), "batch": BATCH, "ms_per_step": ms,
                      "compiled": compile_status(getattr(step, "compiled", None)).get("compiled", "no"),
+                     "optimizer_compiled": (getattr(step, "optimizer", None) and step.optimizer.record() or {}).get(
+                         "optimizer_compiled", "no"),
                      "images_per_s_summed": len(runs) * BATCH / ms * 1000, "device": str(device),
                      "device_name": device_name(device.type), "torch": torch.__version__,
                      "load_avg_1min": os.getloadavg()[0]})

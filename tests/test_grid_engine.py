@@ -253,6 +253,36 @@ def test_stacked_optimizer_steps_as_torch_optim() -> None:
         StackedOptimizer(stacked[:1], [hyper[4], hyper[0], hyper[5], *hyper[1:4], *hyper[6:]])
 
 
+@pytest.mark.filterwarnings("ignore:Detected call of")
+def test_the_fused_update_follows_the_eager_one() -> None:
+    """The compiled, fused update (:mod:`trainers.engine.fused_optim`) against the eager one on the same eight-run
+    stack under cosine schedules: the same weights up to float rounding after every step, and no recompile although
+    the learning rates and Adam's bias corrections change every step (they enter as tensors)."""
+    generator = torch.Generator().manual_seed(1)
+    shapes = [(5, 3), (7,), (4, 2, 3, 3)]
+    runs = len(_optimizers([torch.zeros(1, requires_grad=True)]))
+    start = [torch.randn((runs, *s), generator=generator) for s in shapes]
+    stacks, optimizers, schedules = [], [], []
+    for compiled in (False, True):
+        stacked = [p.clone().requires_grad_() for p in start]
+        hyper = _optimizers([torch.nn.Parameter(torch.zeros(1))])
+        stacks.append(stacked)
+        optimizers.append(StackedOptimizer(stacked, hyper, compiled=compiled, choose=False))
+        schedules += [torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=6) for o in hyper]
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        for _ in range(6):
+            grads = [torch.randn((runs, *s), generator=generator) for s in shapes]
+            for stacked, optimizer in zip(stacks, optimizers, strict=True):
+                for p, g in zip(stacked, grads, strict=True):
+                    p.grad = g.clone()
+                optimizer.step()
+            for schedule in schedules:
+                schedule.step()
+            for eager, fused in zip(*stacks, strict=True):
+                torch.testing.assert_close(fused.detach(), eager.detach(), rtol=1e-5, atol=1e-6)
+    assert optimizers[1].record() == {"optimizer_compiled": "yes"} and optimizers[0].record() == {}
+
+
 @pytest.mark.parametrize("model", ["convnet", "simplenet"])
 @pytest.mark.parametrize("rates", [(0.0, 0.0, 0.0), None])
 def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: tuple[float, ...] | None) -> None:
@@ -318,11 +348,11 @@ def test_the_folded_stack_runs_channels_last_from_its_first_convolution(monkeypa
 
 
 def test_compiled_runs_record_what_eager_runs_record(dataset: str, tmp_path: Path) -> None:
-    """``compile=true`` (:mod:`trainers.engine.compiled`), grid-at-once and alone: the same per-epoch losses as the
-    eager runs (Inductor's fused kernels sum in another order: RTOL), whichever way each run keeps after timing both,
-    and records that say which and why. The epoch's last, smaller batch runs eagerly (64 training images in batches
-    of 7: nine full, one of 1); the trial that compiles the backward puts the RNG back, so the augmented batches stay
-    the eager run's."""
+    """``compile=true`` (:mod:`trainers.engine.compiled`, and grid-at-once :mod:`trainers.engine.fused_optim`), grid
+    and alone: the same per-epoch losses as the eager runs (Inductor's fused kernels sum in another order: RTOL),
+    whichever ways each run keeps after timing them, and records that say which and why. The epoch's last, smaller
+    batch runs eagerly (64 training images in batches of 7: nine full, one of 1); the trial that compiles the
+    backward puts the RNG back, so the augmented batches stay the eager run's."""
     configs = _configs(dataset, batch_size=7, augmentation="flip_rotate")[1:]
     eager = run_grid(configs, tmp_path / "eager", show_progress=False)
     compiled = [replace(c, compile=True) for c in configs]
@@ -333,6 +363,11 @@ def test_compiled_runs_record_what_eager_runs_record(dataset: str, tmp_path: Pat
         assert re.fullmatch(r"(yes|no, eager was faster): [\d.]+ ms a step compiled, [\d.]+ ms eager \(medians of 5\)",
                             record["env"]["compiled"]), record["env"]["compiled"]
         assert record["config"]["compile"] is True
+        update = record["env"].get("optimizer_compiled")  # the stacked optimizer's: grid-trained runs only
+        assert (update is None) == (run_dir == alone)
+        assert update is None or re.fullmatch(
+            r"(yes|no, eager was faster): [\d.]+ ms an update compiled, [\d.]+ ms eager \(medians of 5\)",
+            update), update
         for column in ("train_loss", "val_loss"):
             np.testing.assert_allclose(_history(run_dir)[column], _history(reference)[column], rtol=RTOL,
                                        err_msg=f"{run_dir} {column}")

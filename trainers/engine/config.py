@@ -37,7 +37,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = False  # bf16 autocast on CUDA
     channels_last: bool = True  # faster convs on CPU (oneDNN) and GPU
-    compile: bool = False  # the training loss through torch.compile (see trainers.engine.compiled)
+    compile: bool = False  # the training loss through torch.compile (trainers.engine.compiled); grid-at-once, the
+    # stacked optimizer's update too (trainers.engine.fused_optim); each kept only where it times faster
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # model-specific builder arguments (saved in meta)
     weights: str = ""  # starting weights: a file or "run:TAG" (see trainers.engine.weights); "" = the init scheme
     tag: str = ""  # a label leading the run name (e.g. "pretrain_ytf"), for runs the other fields do not tell apart

@@ -355,7 +355,8 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     stacked_runs = [runs[i] for i in order]  # one contiguous block per optimizer kind (StackedOptimizer needs it)
     template, rates = stackable
     stack = _Stack(stacked_runs, template.to(device), [rates[trained.index(i)] for i in order], lead.loss)
-    optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in stacked_runs])
+    optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in stacked_runs],
+                                 compiled=lead.compile)
     step_losses = maybe_compiled(stack.losses, lead.compile, lead.batch_size, list(stack.params.values()),
                                  variants=stack.variants(device))
     dropout_rng = _RngStream(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
@@ -408,7 +409,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                     status = "stopped"
                     break
         for run in runs:
-            run.writer.record["env"] |= compile_status(step_losses)
+            run.writer.record["env"] |= compile_status(step_losses) | optimizer.record()
             finish_run(run.config, schema, val, test, run.writer, run.keeper, status)
     except BaseException as exc:
         for run in runs:

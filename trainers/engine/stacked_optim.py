@@ -9,6 +9,9 @@ and their updates would be a loop of small kernels per run. Here each run's hype
 implementations (``_single_tensor_sgd`` / ``_single_tensor_adam``, no nesterov, dampening, amsgrad or maximize),
 so a run's weights follow the trajectory torch would give it, up to float rounding.
 
+With ``compiled`` the updates after the first race a compiled version of the same arithmetic that reads and writes
+every number once (:mod:`trainers.engine.fused_optim`): the ``_foreach`` ops here make one pass each.
+
 The hyperparameters are read, at every step, from one plain torch optimizer per run (built by
 :func:`trainers.engine.train.make_optimizer` over a dummy parameter): its defaults (betas, eps) are torch's, and
 :func:`trainers.engine.train.make_schedule` moves its learning rate exactly as it would for the run trained alone.
@@ -21,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from trainers.engine.fused_optim import BlockPlan, FusedRace, Inputs
 
 #: The kinds, in the order the runs of a stack are sorted in (each kind must be one contiguous block of slices).
 KINDS = ("sgd", "momentum", "adam", "adamw")
@@ -82,10 +87,12 @@ class StackedOptimizer:
     """Steps stacked parameters ``(runs, ...)``; ``runs[i]`` is run i's own torch optimizer (hyperparameters only).
 
     Runs of one kind must be contiguous in the stack (sort them by :data:`KINDS`), so each kind updates a view of
-    the stack in place, with no gather or scatter.
+    the stack in place, with no gather or scatter. ``compiled``: the updates after the first race a compiled, fused
+    update (:mod:`trainers.engine.fused_optim`; ``choose`` off: compiled whenever it compiles).
     """
 
-    def __init__(self, params: Sequence[torch.Tensor], runs: Sequence[torch.optim.Optimizer]) -> None:
+    def __init__(self, params: Sequence[torch.Tensor], runs: Sequence[torch.optim.Optimizer],
+                 compiled: bool = False, choose: bool = True) -> None:
         self.params = list(params)
         if any(p.shape[0] != len(runs) for p in self.params):
             raise ValueError(f"every stacked parameter needs dim 0 = {len(runs)} runs")
@@ -99,6 +106,8 @@ class StackedOptimizer:
                 raise ValueError(f"runs of kind {kind!r} are not contiguous in the stack; sort them by kind")
             else:
                 self.blocks.append(_Block(kind, i, i + 1, [run]))
+        self.fused = FusedRace(self._eager_step, self._fused_inputs, self._count_step, self.params, choose) \
+            if compiled else None
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -106,6 +115,18 @@ class StackedOptimizer:
 
     @torch.no_grad()
     def step(self) -> None:
+        """One update of every run; fused once every buffer exists and every weight has a gradient."""
+        if self.fused is not None and all(p.grad is not None for p in self.params) and all(
+                len(block.state) == len(self.params) for block in self.blocks if block.kind != "sgd"):
+            self.fused.step()
+        else:
+            self._eager_step()
+
+    def record(self) -> dict[str, str]:
+        """The run record's ``env`` entry for the fused update (``optimizer_compiled``), if it was raced."""
+        return self.fused.record() if self.fused is not None else {}
+
+    def _eager_step(self) -> None:
         for block in self.blocks:
             update = _sgd if block.kind in ("sgd", "momentum") else _adam
             live = [(index, p) for index, p in enumerate(self.params) if p.grad is not None]
@@ -113,6 +134,43 @@ class StackedOptimizer:
                 update(block, [block.state.setdefault(index, {}) for index, _ in live],
                        [p[block.start:block.stop] for _, p in live],
                        [p.grad[block.start:block.stop] for _, p in live])
+
+
+    def _fused_inputs(self) -> Inputs:
+        """Each block's plan, buffers and coefficients for the step about to be taken (see
+        :func:`trainers.engine.fused_optim.fused_update`); counts nothing."""
+        plans, buffers, coefs = [], [], []
+        device = self.params[0].device
+        for block in self.blocks:
+            lrs, decay = block.hyper("lr"), block.hyper("weight_decay")
+            if block.kind in ("sgd", "momentum"):
+                plans.append(BlockPlan(block.kind, block.start, block.stop, any(decay)))
+                momentum = block.hyper("momentum")
+                rows = [[[-lr for lr in lrs], momentum, decay]] * len(self.params)
+                buffers.append([[block.state[i]["momentum_buffer"] for i in range(len(self.params))]]
+                               if block.kind == "momentum" else [])
+            else:
+                beta1, beta2 = block.shared("betas")
+                plans.append(BlockPlan(block.kind, block.start, block.stop, any(decay), (beta1, beta2),
+                                       block.shared("eps")))
+                rows = []
+                for i in range(len(self.params)):
+                    step = block.state[i]["step"] + 1
+                    third = [1 - lr * wd for lr, wd in zip(lrs, decay, strict=True)] if block.kind == "adamw" \
+                        else decay
+                    rows.append([[-lr / (1 - beta1 ** step) for lr in lrs], [(1 - beta2 ** step) ** 0.5] * len(lrs),
+                                 third])
+                buffers.append([[block.state[i][key] for i in range(len(self.params))]
+                                for key in ("exp_avg", "exp_avg_sq")])
+            coefs.append(torch.tensor(rows, dtype=self.params[0].dtype).to(device, non_blocking=True))
+        return tuple(plans), buffers, coefs
+
+    def _count_step(self) -> None:
+        """Adam's step counts, once a fused update has taken a step (the eager one counts its own)."""
+        for block in self.blocks:
+            if block.kind in ("adam", "adamw"):
+                for state in block.state.values():
+                    state["step"] += 1
 
 
 def _columns(block: _Block, values: list[float], like: list[torch.Tensor]) -> list[torch.Tensor]:
