@@ -25,12 +25,13 @@ import torch
 from kpdemo.checkpoints import load_checkpoint
 from kpdemo.datasets.registry import get_dataset
 from kpdemo.models import build_model, load_model
+from kpdemo.training.tensors import TensorSet
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.grid import _Run, _Stack, _template, group_configs, run_grid
 from trainers.engine.side_by_side import Pace, train_side_by_side
 from trainers.engine.stacked_optim import StackedOptimizer
-from trainers.engine.train import run_config
+from trainers.engine.train import predict, run_config
 from trainers.grids import EXPERIMENTS
 from trainers.grids.seed001 import SEED_GRIDS
 
@@ -318,6 +319,28 @@ def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: 
         torch.testing.assert_close(folded, losses, rtol=1e-5, atol=1e-7)
         for name, grad in folded_grads.items():
             torch.testing.assert_close(grad, grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_a_folded_stack_predicts_what_each_run_predicts_alone() -> None:
+    """The epoch's evaluation of a folded stack (one forward for all runs, in eval mode) against each run's own
+    model through :func:`trainers.engine.train.predict`: the same predictions, dropout off in both."""
+    configs = [TrainConfig(experiment="fold", dataset="kaggle15", model="convnet", lr=1e-3, seed=i, dropout=rate,
+                           device="cpu") for i, rate in enumerate((0.0, 0.5, 0.3))]
+    runs = []
+    for config in configs:
+        torch.manual_seed(config.seed)
+        runs.append(_Run(config, build_model("convnet", num_points=15, in_channels=1, input_size=(96, 96),
+                                             dropout=config.dropout, **SMALL_CONVNET)))
+    template, rates = _template([run.model for run in runs])
+    stack = _Stack(runs, template, rates, "mse")
+    data = TensorSet(torch.randint(0, 256, (300, 1, 96, 96), dtype=torch.uint8), torch.zeros(300, 15, 2),
+                     torch.ones(300, 15, dtype=torch.bool))  # two batches of predict's 256
+    stacked = stack.predict(data, configs[0])
+    assert stacked.shape == (3, 300, 15, 2) and stack.template.training
+    for slot, run in enumerate(runs):
+        alone = predict(run.model, data, channels_last=False)
+        torch.testing.assert_close(stacked[slot], alone, rtol=1e-5, atol=1e-6)
+    assert _Stack(runs, template, rates, "mse", fold=False).predict(data, configs[0]) is None
 
 
 def test_the_folded_stack_runs_channels_last_from_its_first_convolution(monkeypatch: pytest.MonkeyPatch) -> None:

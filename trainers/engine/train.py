@@ -187,13 +187,22 @@ def predict(model: nn.Module, data: TensorSet, *, pixel_mean: float = PIXEL_MEAN
             batch_size: int = 256, channels_last: bool = True, amp: bool = False) -> torch.Tensor:
     """Normalised predictions (N, K, 2) for every image of ``data``."""
     model.eval()
-    device = data.images.device
+    return predict_batches(model, data, pixel_mean=pixel_mean, pixel_std=pixel_std, batch_size=batch_size,
+                           channels_last=channels_last, amp=amp).reshape(data.points.shape)
+
+
+@torch.no_grad()
+def predict_batches(forward: Callable[[torch.Tensor], torch.Tensor], data: TensorSet, *, dim: int = 0,
+                    pixel_mean: float = PIXEL_MEAN, pixel_std: float = PIXEL_STD, batch_size: int = 256,
+                    channels_last: bool = True, amp: bool = False) -> torch.Tensor:
+    """``forward``'s float outputs for every image of ``data``, batch by batch, joined along ``dim`` (the images'
+    dimension: 1 for a stack's ``(runs, B, ...)``)."""
     out = []
     for start in range(0, len(data), batch_size):
         x = _prepare(data.images[start:start + batch_size], channels_last, pixel_mean, pixel_std)
-        with _autocast(device, amp):
-            out.append(model(x).float())
-    return torch.cat(out).reshape(data.points.shape)
+        with _autocast(data.images.device, amp):
+            out.append(forward(x).float())
+    return torch.cat(out, dim=dim)
 
 
 def score(pred: torch.Tensor, data: TensorSet, schema: KeypointSchema, loss: str = "mse") -> dict[str, float]:
