@@ -29,6 +29,10 @@ import torch
 
 RECORD = "record.json"
 HISTORY = "history.csv"
+#: History values to 7 significant digits (float32's precision; the metrics come from float32 tensors): the shipped
+#: records travel with every GPU device call, which carries 64 MiB in all, and a 500-epoch run's history at Python's
+#: full 17 digits is twice the size (``kpdemo.datasets.pack.TRAVEL_LIMIT_MIB``).
+HISTORY_FLOAT_FORMAT = "%.7g"
 #: Statuses of a run whose record is complete: trained all its epochs, or stopped early (a time budget such as the GPU
 #: campaign's deadline, or the Train tab's Stop) with its best checkpoint, history and test metrics written.
 FINISHED = ("done", "stopped")
@@ -85,7 +89,7 @@ class RunWriter:
 
     def log_epoch(self, row: dict[str, float]) -> None:
         self.rows.append(row)
-        pd.DataFrame(self.rows).to_csv(self.dir / HISTORY, index=False)
+        pd.DataFrame(self.rows).to_csv(self.dir / HISTORY, index=False, float_format=HISTORY_FLOAT_FORMAT)
         self._write_record()  # heartbeat
 
     def update(self, **fields: Any) -> None:
