@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
-from kpdemo.runs import RunWriter, effective_status, load_runs
+from kpdemo.runs import HISTORY, HISTORY_FLOAT_FORMAT, RunWriter, effective_status, load_runs
 
 
 def test_record_round_trip_and_tidy_tables(tmp_path: Path) -> None:
@@ -51,3 +52,17 @@ def test_checkpoint_schema_guard(tmp_path: Path) -> None:
         assert "junk.pt" in str(exc)
     else:
         raise AssertionError("a junk file must raise")
+
+
+def test_history_appended_is_the_history_written_whole(tmp_path: Path) -> None:
+    """Epochs are appended to ``history.csv`` while their columns stay the file's; the file is the one a whole
+    rewrite gives, with a column that appears later (filled in for the earlier rows) and after a resume."""
+    writer = RunWriter(tmp_path, "exp", "run", {}, {})
+    rows = [{"epoch": e, "train_loss": 1 / (e + 2), "val_loss": 0.5 / e, "lr": 1e-3 * 0.9 ** e} for e in range(1, 5)]
+    rows += [dict(rows[-1], epoch=e, val_nme=0.1 / e) for e in range(5, 8)]  # a new column from epoch 5
+    for row in rows[:6]:
+        writer.log_epoch(row)
+    resumed = RunWriter(tmp_path, "exp", "run", {}, {}, resume=True)
+    resumed.log_epoch(rows[6])
+    whole = pd.DataFrame(rows).to_csv(index=False, float_format=HISTORY_FLOAT_FORMAT)
+    assert (tmp_path / "exp" / "run" / HISTORY).read_text() == whole
