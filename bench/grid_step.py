@@ -171,11 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         runs = group_runs(args.runs, channels_last, device)
         step = modes[mode](runs, synthetic_batch(channels_last, device), amp)
         ms = ms_per_step(step, args.steps, device, args.warmup)
+        optimizer = getattr(step, "optimizer", None)  # a stacked step's (one by one: torch's own)
         rows.append({"mode": mode, "bf16": amp, "channels_last": channels_last,
                      "runs": len(runs), "batch": BATCH, "ms_per_step": ms,
                      "compiled": compile_status(getattr(step, "compiled", None)).get("compiled", "no"),
-                     "optimizer_compiled": (getattr(step, "optimizer", None) and step.optimizer.record() or {}).get(
-                         "optimizer_compiled", "no"),
+                     "optimizer_compiled": optimizer.record().get("optimizer_compiled", "no") if optimizer else "no",
                      "images_per_s_summed": len(runs) * BATCH / ms * 1000, "device": str(device),
                      "device_name": device_name(device.type), "torch": torch.__version__,
                      "load_avg_1min": os.getloadavg()[0]})

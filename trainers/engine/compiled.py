@@ -39,6 +39,43 @@ Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 TIMED_STEPS = 5
 
 
+class Race:
+    """Ways of doing one thing, timed in turn ``TIMED_STEPS`` times each, the fastest kept by its median: the
+    bookkeeping of both compiled races (the training loss here, the stacked optimizer's update in
+    :mod:`trainers.engine.fused_optim`). The ways' order settles ties: the first listed wins."""
+
+    def __init__(self, ways: Sequence[str]) -> None:
+        #: Seconds of each way's timed runs.
+        self.laps: dict[str, list[float]] = {way: [] for way in ways}
+
+    def next_way(self) -> str:
+        """The way with the fewest timed runs (ties: the first listed)."""
+        return min(self.laps, key=lambda way: len(self.laps[way]))
+
+    def add(self, way: str, seconds: float) -> None:
+        self.laps[way].append(seconds)
+
+    def drop(self, way: str) -> None:
+        del self.laps[way]
+
+    @property
+    def finished(self) -> bool:
+        return min(len(laps) for laps in self.laps.values()) >= TIMED_STEPS
+
+    def fastest(self, noun: str, digits: int) -> tuple[str, str]:
+        """The fastest way by median, and every way's median as a record gives them: ``"N ms {noun} compiled, M ms
+        eager (medians of 5)"``."""
+        medians = {way: statistics.median(laps) * 1000 for way, laps in self.laps.items()}
+        times = ", ".join(f"{ms:.{digits}f} ms {noun + ' ' if i == 0 else ''}{way}"
+                          for i, (way, ms) in enumerate(medians.items())) + f" (medians of {TIMED_STEPS})"
+        return min(medians, key=medians.get), times
+
+    @staticmethod
+    def unfinished(runs: str) -> str:
+        """What a record says when its run ended before the race did."""
+        return f"yes, alternating with eager: the run ended before {TIMED_STEPS} timed {runs} each way"
+
+
 class FullBatchCompiled:
     """``loss(x, points, mask)`` compiled for batches of ``batch_size``; eager for any other size, for every batch
     once compiling has failed, and once the eager step has timed fastest (unless ``choose`` is off: then the plain
@@ -59,9 +96,8 @@ class FullBatchCompiled:
         self.status = "pending"
         #: Why a variant was dropped before the race (appended to the status).
         self.dropped: list[str] = []
-        #: Seconds of the timed steps of each way; the step being timed (its way, its start) while choosing.
-        self.laps: dict[str, list[float]] | None = ({way: [] for way in self.ways} | {"eager": []}) if choose \
-            else None
+        #: The ways' timed steps while choosing; the step being timed (its way, its start).
+        self.race: Race | None = Race([*self.ways, "eager"]) if choose else None
         self.open: tuple[str, float] | None = None
 
     def __call__(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -89,10 +125,10 @@ class FullBatchCompiled:
             except Exception as exc:  # any compiler failure: train another way rather than not at all
                 failures[way] = f"{type(exc).__name__}: {exc}"
                 del self.ways[way]
-                if self.laps is not None:
-                    del self.laps[way]
+                if self.race is not None:
+                    self.race.drop(way)
         if "compiled" in failures:  # the plain way is the reference: without it, eager (rather than a variant alone)
-            self.ways, self.compiled, self.laps = {}, None, None
+            self.ways, self.compiled, self.race = {}, None, None
             self.status = f"failed, trained eagerly: {failures['compiled']}"[:500]
             warnings.warn(f"torch.compile failed; training eagerly ({failures['compiled']})", stacklevel=3)
             return
@@ -104,35 +140,32 @@ class FullBatchCompiled:
     def _lap(self, x: torch.Tensor, timed: bool) -> str | None:
         """While choosing: close the step being timed (it ends where the next begins) and, for a ``timed`` step,
         open one for the way with the fewest timed steps (ties: compiled, its variants, eager), returned."""
-        if self.laps is None:
+        if self.race is None:
             return None
         if x.device.type == "cuda":
             torch.cuda.synchronize(x.device)
         now = time.perf_counter()
         if self.open is not None:
-            self.laps[self.open[0]].append(now - self.open[1])
+            self.race.add(self.open[0], now - self.open[1])
             self.open = None
-        if min(len(laps) for laps in self.laps.values()) >= TIMED_STEPS:
+        if self.race.finished:
             self._choose()
             return None
         if not timed:
             return None
-        way = min(self.laps, key=lambda name: len(self.laps[name]))
+        way = self.race.next_way()
         self.open = (way, now)
         return way
 
     def _choose(self) -> None:
-        medians = {way: statistics.median(laps) * 1000 for way, laps in self.laps.items()}
-        times = ", ".join(f"{ms:.1f} ms {'a step ' if i == 0 else ''}{way}" for i, (way, ms) in
-                          enumerate(medians.items())) + f" (medians of {TIMED_STEPS})"
-        fastest = min(medians, key=medians.get)  # a tie keeps the first: compiled before its variants and eager
+        fastest, times = self.race.fastest("a step", digits=1)  # a tie: compiled, then its variants, then eager
         if fastest == "eager":
             self.compiled, self.status = None, f"no, eager was faster: {times}"
         else:
             self.compiled = self.ways[fastest]
             self.status = f"yes{fastest.removeprefix('compiled').replace(' ', ', ', 1)}: {times}"
         self.status += "".join(f"; {why}" for why in self.dropped)
-        self.laps, self.open = None, None
+        self.race, self.open = None, None
 
 
 def maybe_compiled(loss: Loss, enabled: bool, batch_size: int, params: Sequence[torch.Tensor],
@@ -147,6 +180,6 @@ def compile_status(loss: Loss) -> dict[str, str]:
         return {}
     if loss.status == "pending":
         return {"compiled": "unused: no batch of the configured size"}
-    if loss.laps is not None:
-        return {"compiled": f"yes, alternating with eager: the run ended before {TIMED_STEPS} timed steps each way"}
+    if loss.race is not None:
+        return {"compiled": Race.unfinished("steps")}
     return {"compiled": loss.status}

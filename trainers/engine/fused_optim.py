@@ -10,15 +10,14 @@ hyperparameters), term by term in the same order, so the two agree up to float r
 move every step (learning rates, Adam's bias corrections) enter as one small tensor per block, so the compiled
 function never recompiles; the constant ones (betas, eps, which terms a block has) are baked into it.
 
-Racing, as the compiled loss does (:mod:`trainers.engine.compiled`): the steps after the first alternate between the
-eager and the compiled update, ``TIMED_STEPS`` each, every update timed alone (the device synchronised at both ends),
-and the faster is kept. A compile that fails keeps the eager update. The first step is always eager (it creates the
-momentum buffers and Adam's moments), and so is any step in which some weight got no gradient.
+Racing, as the compiled loss does (:class:`trainers.engine.compiled.Race`): the steps after the first alternate
+between the eager and the compiled update, ``TIMED_STEPS`` each, every update timed alone (the device synchronised at
+both ends), and the faster is kept. A compile that fails keeps the eager update. The first step is always eager (it
+creates the momentum buffers and Adam's moments), and so is any step in which some weight got no gradient.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from trainers.engine.compiled import TIMED_STEPS
+from trainers.engine.compiled import Race
 
 #: The compiled update's inputs besides the weights and gradients: each block's plan, buffers and coefficients.
 Inputs = tuple[tuple["BlockPlan", ...], list[list[list[torch.Tensor]]], list[torch.Tensor]]
@@ -87,14 +86,14 @@ class FusedRace:
         self.compiled: Callable[..., None] | None = torch.compile(fused_update, dynamic=False)
         #: What the run's record says (``env.optimizer_compiled``); ``"pending"`` before the first compiled update.
         self.status = "pending"
-        #: Seconds of the timed updates each way while choosing.
-        self.laps: dict[str, list[float]] | None = {"compiled": [], "eager": []} if choose else None
+        #: The two ways' timed updates while choosing.
+        self.race: Race | None = Race(["compiled", "eager"]) if choose else None
 
     def step(self) -> None:
-        if self.compiled is None or self.laps is None:
+        if self.compiled is None or self.race is None:
             self._run("compiled" if self.compiled is not None else "eager")
             return
-        way = min(self.laps, key=lambda name: len(self.laps[name]))  # ties: compiled first
+        way = self.race.next_way()
         device = self.params[0].device
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -102,9 +101,9 @@ class FusedRace:
         ran = self._run(way)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        if ran == way and self.laps is not None:
-            self.laps[way].append(time.perf_counter() - start)
-            if min(len(laps) for laps in self.laps.values()) >= TIMED_STEPS:
+        if ran == way and self.race is not None:
+            self.race.add(way, time.perf_counter() - start)
+            if self.race.finished:
                 self._choose()
 
     def _run(self, way: str) -> str:
@@ -117,7 +116,7 @@ class FusedRace:
         try:
             self.compiled(plans, self.params, [p.grad for p in self.params], buffers, coefs)
         except Exception as exc:  # a compiler failure comes before any kernel runs: nothing was updated
-            self.compiled, self.laps = None, None
+            self.compiled, self.race = None, None
             self.status = f"failed, updated eagerly: {type(exc).__name__}: {exc}"[:500]
             warnings.warn(f"the compiled optimizer update failed; updating eagerly ({type(exc).__name__}: {exc})",
                           stacklevel=4)
@@ -128,19 +127,17 @@ class FusedRace:
         return way
 
     def _choose(self) -> None:
-        compiled, eager = (statistics.median(self.laps[way]) * 1000 for way in ("compiled", "eager"))
-        times = f"{compiled:.2f} ms an update compiled, {eager:.2f} ms eager (medians of {TIMED_STEPS})"
-        if compiled <= eager:
+        fastest, times = self.race.fastest("an update", digits=2)  # a tie: compiled
+        if fastest == "compiled":
             self.status = f"yes: {times}"
         else:
             self.compiled, self.status = None, f"no, eager was faster: {times}"
-        self.laps = None
+        self.race = None
 
     def record(self) -> dict[str, str]:
         """The record's ``env`` entry."""
         if self.status == "pending":
             return {"optimizer_compiled": "unused: no update after the first"}
-        if self.laps is not None:
-            return {"optimizer_compiled": f"yes, alternating with eager: the run ended before {TIMED_STEPS} timed "
-                                          "updates each way"}
+        if self.race is not None:
+            return {"optimizer_compiled": Race.unfinished("updates")}
         return {"optimizer_compiled": self.status}
