@@ -94,6 +94,28 @@ def test_grid_runs_record_what_they_record_alone(dataset: str, tmp_path: Path) -
         assert meta.run == config.run_name() and meta.metrics["best_epoch"] == record["best"]["epoch"]
 
 
+def test_folds_stacked_record_what_they_record_alone(dataset: str, tmp_path: Path) -> None:
+    """The folds of a cross-validation train as one stack, each on batches of its own (its images, shuffle and
+    augmentation draws): every fold records what it records alone, though their epochs differ in length (here the
+    training subsets differ too; the last batch of each is padded with masked faces) and one fold holds two runs."""
+    base = replace(_configs(dataset, augmentation="flip_rotate")[2], folds=3, batch_size=16)
+    folds = [replace(base, fold=k, train_subset=n) for k, n in enumerate((40, 56, 50))] + [
+        replace(base, fold=1, train_subset=56, optimizer="momentum", lr=1e-2)]
+    assert [len(g) for g in group_configs(folds)] == [4]
+    together = run_grid(folds, tmp_path / "grid", show_progress=False)
+    sizes = set()
+    for config, grid in zip(folds, together, strict=True):
+        solo = run_config(config, tmp_path / "alone", show_progress=False)
+        a, b = _history(solo), _history(grid)
+        assert len(b) == config.epochs
+        for column in ("train_loss", "val_loss", "val_rmse_px"):
+            np.testing.assert_allclose(b[column], a[column], rtol=RTOL, err_msg=f"{grid.name} {column}")
+        records = [json.loads((d / "record.json").read_text()) for d in (solo, grid)]
+        assert records[1]["status"] == "done" and records[1]["test"] == pytest.approx(records[0]["test"], rel=RTOL)
+        sizes.add(records[1]["env"]["train_images"] % config.batch_size)
+    assert len(sizes) > 1  # the folds' last batches differ: the padding is exercised
+
+
 def test_dropout_rates_stay_per_run(dataset: str, tmp_path: Path) -> None:
     """Dropout 0 and 0.5 in one group, with augmentation: the run without dropout still sees exactly its own batches
     (the masks come from a second RNG stream), the other trains with its own rate and ships a dropout model."""
@@ -183,10 +205,10 @@ def test_grouping_of_the_seed_001_grids(dataset: str) -> None:
     assert sizes("optimizers") == [9, 9]
     assert sizes("augmentation") == [1, 1]  # the augmentation decides the batches
     assert sizes("dropout") == [4]  # dropout rates differ per run inside the group
-    assert sizes("cv") == [1] * 5  # each fold trains on other images
+    assert sizes("cv") == [5]  # one stack, each fold on batches of its own
     # the campaign groups the grids together: the runs that share their data train as one stack, across grids
     together = [replace(c, dataset=dataset) for name in SEED_GRIDS for c in EXPERIMENTS[name].configs]
-    assert [len(g) for g in group_configs(together)] == [11, 12, 5] + [1] * 5
+    assert [len(g) for g in group_configs(together)] == [11, 12, 5, 5]
     plain = _configs(dataset)
     alone = [replace(plain[0], ema=0.99), replace(plain[1], weights="run:x"),
              replace(plain[2], model="immnet", model_kwargs={})]  # BatchNorm statistics: trains alone

@@ -8,10 +8,11 @@ write their records, best checkpoints and test metrics):
 2. ``seed001``: the seed-001 grids (``init``, ``optimizers``, ``augmentation``, ``dropout``, ``cv``) at the seed's
    budget (``SEED_EPOCHS`` epochs on the whole kaggle15 training split), grid-at-once (:mod:`trainers.engine.grid`)
    with the grids grouped together (the runs of any grid that share their data are one stack; a run two grids hold
-   trains once), compiled on CUDA (``SEED_GPU``), the eight groups side by side in worker processes on CUDA
-   (:mod:`trainers.engine.side_by_side`: one such group leaves a GPU mostly idle, waiting on kernel launches; one
-   after another, they would not reach 500 epochs), paced so that none gets more than an epoch ahead of the
-   slowest (the GPU gives each process about the same time, whatever the size of its stack);
+   trains once; the ``cv`` folds are one stack, each on its own batches), compiled on CUDA (``SEED_GPU``), the four
+   groups side by side in worker processes on CUDA (:mod:`trainers.engine.side_by_side`: one such group leaves a
+   GPU mostly idle, waiting on kernel launches; one after another, they would not reach 500 epochs), paced so that
+   none gets more than an epoch ahead of the slowest (the GPU gives each process about the same time, whatever the
+   size of its stack);
 3. ``landmarks``: the shipped landmark family at full budget: ``pip_r18`` on every 68-point face with as many
    epochs as its share of the budget allows (measured, so its cosine schedule completes), continuing the shipped
    68-point model (``SHIPPED_68``) on the ``wild_cover`` recipe, then its Kaggle fine-tune (the IMM one is

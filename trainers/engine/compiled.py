@@ -101,7 +101,7 @@ class FullBatchCompiled:
         self.open: tuple[str, float] | None = None
 
     def __call__(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if self.compiled is None or len(x) != self.batch_size:
+        if self.compiled is None or points.shape[-3] != self.batch_size:  # (B, K, 2), or (runs, B, K, 2)
             self._lap(x, timed=False)
             return self.eager(x, points, mask)
         if self.status == "pending":

@@ -6,10 +6,12 @@ largest activations per stage, forward and backward. On the H200 a vmapped step 
 the GPU's time in ``aten::copy_`` (those moves, and autocast's casts) against ~15% in its convolutions
 (``bench/results/grid_step_cuda_profile.txt``). Here the activations keep one layout from the first layer to the last:
 
-* before any layer with weights: the shared batch, ``(B, C, H, W)`` or ``(B, F)``;
+* before any layer with weights: the shared batch, ``(B, C, H, W)`` or ``(B, F)``; or, when the runs train on
+  batches of their own (a group of ``cv`` folds), those batches ``(R, B, C, H, W)`` folded as a convolution's
+  output is, ``(B, R*C, H, W)``;
 * after a convolution: ``(B, R*C, H, W)``, run r's channels at ``[r*C, (r+1)*C)`` (the layout a grouped convolution
-  reads and writes, so ReLU and max-pooling apply unchanged); the first convolution sees the shared batch, so it is
-  one dense convolution with ``R*C`` filters;
+  reads and writes, so ReLU and max-pooling apply unchanged); a first convolution that sees the shared batch is one
+  dense convolution with ``R*C`` filters;
 * after a flatten or a dense layer: ``(R, B, F)``, dense layers as one batched matrix product (``baddbmm``).
 
 A ReLU followed by a max-pool runs as the max-pool followed by the ReLU (:func:`pool_before_relu`: exact, and the
@@ -91,7 +93,8 @@ def _foldable(layer: nn.Module) -> bool:
 def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.Tensor],
                    buffers: dict[str, torch.Tensor], x: torch.Tensor, runs: int,
                    channels_last: bool = False) -> torch.Tensor:
-    """Every run's output ``(R, B, ...)`` for the shared batch ``x``; ``params`` / ``buffers`` stacked along dim 0.
+    """Every run's output ``(R, B, ...)`` for the shared batch ``x`` ``(B, ...)``, or for each run's own batch
+    ``x[r]`` when ``x`` is ``(R, B, C, H, W)``; ``params`` / ``buffers`` stacked along dim 0.
 
     ``channels_last``: the folded activations in channels-last memory, from the first convolution's output on (the
     same numbers). A channels-last batch alone does not do it: with one input channel both layouts are the same
@@ -100,6 +103,11 @@ def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.
     spent 17% of the compiled contiguous step's GPU time converting layouts (``grid_step_cuda_profile.txt``,
     H200); the compiled step races both ways (:mod:`trainers.engine.compiled`)."""
     state = "shared"  # then "folded" (B, R*C, H, W) after a convolution, "runs" (R, B, F) after a flatten / dense
+    if x.dim() == 5:  # each run's own images: run r's channels at [r*C, (r+1)*C), as after a convolution
+        if len(x) != runs:
+            raise ValueError(f"{len(x)} batches for {runs} runs")
+        x, state = x.transpose(0, 1).flatten(1, 2), "folded"
+    first_convolution = True
     for prefix, layer in layers:
         if isinstance(layer, nn.Conv2d):
             weight, bias = params[f"{prefix}weight"], params[f"{prefix}bias"]
@@ -107,9 +115,9 @@ def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.
                 raise ValueError(f"{prefix}: a convolution after a dense layer does not fold")
             x = F.conv2d(x, weight.flatten(0, 1), bias.flatten(), layer.stride, layer.padding, layer.dilation,
                          groups=1 if state == "shared" else runs)
-            if channels_last and state == "shared":
+            if channels_last and first_convolution:
                 x = x.contiguous(memory_format=torch.channels_last)
-            state = "folded"
+            state, first_convolution = "folded", False
         elif isinstance(layer, nn.Linear):
             weight, bias = params[f"{prefix}weight"], params[f"{prefix}bias"]
             if state == "shared":  # one product for all runs: (B, I) x (I, R*O)

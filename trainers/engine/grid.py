@@ -16,14 +16,17 @@ best-validation checkpoint and test metrics, written with the same functions as 
 of the runs is backpropagated once; since run i's loss depends only on run i's slice of the stack, each slice gets
 exactly its own gradient.
 
-What a group shares: everything that decides the data stream (dataset, subsets, folds, seed, batch size, epochs,
-augmentation) and the architecture; see :func:`group_configs`. Not the experiment: runs of several grids that share
-their data train as one group, and a run two grids both hold (equal configs but for the experiment) trains once and
-is recorded in each (:func:`_twins`). The group draws one shuffle and one augmentation
-stream, the ones its first run draws alone (same seed, same generator, same global-RNG state after building that
-run's model), so a run without dropout sees the very batches it sees alone when its init draws as many random
-numbers as the first run's (e.g. the same scheme). Dropout masks come from a second RNG stream so that they do not
-shift the augmentation stream; they are therefore not the masks a run draws alone (statistically the same).
+What a group shares: everything that decides the data stream (dataset, subsets, seed, batch size, epochs,
+augmentation) but the fold and the training subset's size, and the architecture; see :func:`group_configs`. Not the
+experiment: runs of several grids that share their data train as one group, and a run two grids both hold (equal
+configs but for the experiment) trains once and is recorded in each (:func:`_twins`). Not the images: the folds of a
+cross-validation (or runs on training subsets of different sizes) train in one stack, each on batches of its own
+(:class:`_Feed`: its own images, shuffle and augmentation draws, exactly those it draws alone). The runs of one
+fold (or of a group without folds) draw one shuffle and one augmentation stream, the ones its first run draws alone
+(same seed, same generator, same global-RNG state after building that run's model), so a run without dropout sees
+the very batches it sees alone when its init draws as many random numbers as the first run's (e.g. the same
+scheme). Dropout masks come from a second RNG stream so that they do not shift the augmentation stream; they are
+therefore not the masks a run draws alone (statistically the same).
 
 Not supported here (such runs train alone through ``run_config``): starting weights, weight averaging (``ema``),
 models with their own loss or data-fitted layers (``landmark_loss`` / ``fit_shapes``) and models with buffers
@@ -53,7 +56,7 @@ from tqdm import tqdm
 from kpdemo.models import build_model
 from kpdemo.runs import RunWriter
 from kpdemo.schemas import KeypointSchema
-from kpdemo.training.augment import get_augmentation, model_hw
+from kpdemo.training.augment import Augmentation, get_augmentation, model_hw
 from kpdemo.training.losses import masked_loss
 from kpdemo.training.tensors import TensorSet
 from trainers.engine.compiled import compile_status, maybe_compiled
@@ -85,6 +88,9 @@ from trainers.engine.train import (
 #: The settings that may differ inside a group; every other field must be equal (a new field is safe by default).
 PER_RUN = frozenset({"experiment", "init", "optimizer", "lr", "momentum", "weight_decay", "schedule", "dropout",
                      "tag"})
+#: Settings that decide a run's images and may still differ inside a group: each value trains on batches of its own
+#: (a feed, :class:`_Feed`), in the one stack.
+PER_RUN_DATA = frozenset({"fold", "train_subset"})
 #: The dropout masks' RNG stream is seeded with the group's seed plus this, away from the augmentation stream.
 DROPOUT_STREAM_OFFSET = 1_000_003
 
@@ -95,7 +101,7 @@ def _settings_key(config: TrainConfig, ignored: frozenset[str]) -> str:
 
 
 def _group_key(config: TrainConfig) -> str:
-    return _settings_key(config, PER_RUN)
+    return _settings_key(config, PER_RUN | PER_RUN_DATA)
 
 
 @lru_cache(maxsize=32)
@@ -141,8 +147,8 @@ def _group_indices(configs: list[TrainConfig]) -> list[list[int]]:
 def group_configs(configs: list[TrainConfig]) -> list[list[TrainConfig]]:
     """The configs as groups that can train together, in order of first appearance.
 
-    Inside a group only :data:`PER_RUN` settings differ; runs with starting weights, ``ema`` or a model that cannot
-    be stacked (see :func:`can_stack`) are groups of one."""
+    Inside a group only :data:`PER_RUN` and :data:`PER_RUN_DATA` settings differ; runs with starting weights,
+    ``ema`` or a model that cannot be stacked (see :func:`can_stack`) are groups of one."""
     return [[configs[i] for i in group] for group in _group_indices(list(configs))]
 
 
@@ -197,13 +203,24 @@ def _template(models: list[nn.Module]) -> tuple[nn.Module, list[list[float]]] | 
 
 
 class _RngStream:
-    """A second state of the global RNG (CPU, and the CUDA device's), swapped in around the draws a run trained
-    alone would not make in that order, so the group's augmentation stream stays the one its first run sees alone."""
+    """A state of the global RNG (CPU, and the CUDA device's) kept apart and swapped in around the draws it owns: a
+    group's dropout masks (which a run trained alone draws in between its augmentation draws), or one feed's
+    augmentation when a group has several (:class:`_Feed`)."""
 
-    def __init__(self, seed: int, device: torch.device) -> None:
+    def __init__(self, device: torch.device, cpu: torch.Tensor, cuda: torch.Tensor | None) -> None:
         self.device = device if device.type == "cuda" else None
-        self.cpu = torch.Generator().manual_seed(seed).get_state()
-        self.cuda = torch.Generator(device).manual_seed(seed).get_state() if self.device else None
+        self.cpu, self.cuda = cpu, cuda if self.device else None
+
+    @classmethod
+    def seeded(cls, seed: int, device: torch.device) -> _RngStream:
+        """A fresh stream from ``seed``."""
+        cuda = torch.Generator(device).manual_seed(seed).get_state() if device.type == "cuda" else None
+        return cls(device, torch.Generator().manual_seed(seed).get_state(), cuda)
+
+    @classmethod
+    def current(cls, device: torch.device) -> _RngStream:
+        """A stream that goes on from where the global RNG is now."""
+        return cls(device, torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
 
     @contextmanager
     def active(self) -> Iterator[None]:
@@ -268,16 +285,23 @@ class _Stack:
 
     def losses(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor,
                channels_last: bool = False) -> torch.Tensor:
-        """(runs,) training losses of the batch (``masked_loss`` per run, as a run trained alone computes it);
-        ``channels_last``: folded activations in that layout (:func:`folded_forward`; vmap ignores it)."""
+        """(runs,) training losses of the batch (``masked_loss`` per run, as a run trained alone computes it): one
+        batch for every run (``x`` ``(B, C, H, W)``, ``points`` ``(B, K, 2)``, ``mask`` ``(B, K)``), or a batch per
+        run (each with a leading runs dimension; see :class:`_Feed`). ``channels_last``: folded activations in that
+        layout (:func:`folded_forward`; vmap ignores it)."""
+        per_run = 0 if points.dim() == 4 else None
         if self.layers is not None:
             pred = folded_forward(self.layers, self.params, self.buffers, x, self.runs, channels_last)
-            return torch.vmap(lambda p: masked_loss(p, points, mask, self.kind))(pred)
+            return torch.vmap(lambda p, t, m: masked_loss(p, t, m, self.kind),
+                              in_dims=(0, per_run, per_run))(pred, points, mask)
 
-        def one(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor]) -> torch.Tensor:
+        def one(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], x: torch.Tensor,
+                points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             return masked_loss(functional_call(self.template, (params, buffers), (x,)), points, mask, self.kind)
 
-        return torch.vmap(one, randomness="different" if self.random else "error")(self.params, self.buffers)
+        return torch.vmap(one, in_dims=(0, 0, per_run, per_run, per_run),
+                          randomness="different" if self.random else "error")(self.params, self.buffers, x, points,
+                                                                               mask)
 
     def predict(self, data: TensorSet, config: TrainConfig) -> torch.Tensor | None:
         """Every run's normalised predictions ``(runs, N, K, 2)`` on ``data``, one folded forward per batch for all
@@ -332,25 +356,98 @@ def _twins(configs: list[TrainConfig]) -> dict[int, int]:
     return twins
 
 
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (images, points, mask), as training_batches yields
+
+
+@dataclass
+class _Feed:
+    """The batches some runs of a group train on, and what decides them. Runs whose configs differ only in
+    :data:`PER_RUN` share one feed; a group whose runs differ in :data:`PER_RUN_DATA` (seed 001's ``cv`` folds) has
+    a feed per value.
+
+    Why several feeds in one stack: a ``cv`` fold alone is one small ConvNet at batch 32, whose step the launches
+    set (5-16 ms on the H200, each fold's record's ``env.compiled``, 2026-11-30); the five folds took five of the
+    campaign's eight processes and set its pace. Stacked, they take one step in one process, and each fold still
+    sees exactly the batches it sees alone: its own images, its own shuffle (``generator``), its own augmentation
+    draws (``rng``: its own copy of the global RNG, from where building its model left it). Folds hold different
+    numbers of faces (4,091-4,307 on kaggle15), so their epochs differ in steps and each feed keeps its own: when a
+    feed's epoch ends its runs are evaluated, logged and scheduled, as alone, while the others go on. A batch short
+    of the batch size (an epoch's last) is padded with faces whose points are all masked, which add nothing to a
+    run's loss or gradient, so every step has one shape; a feed done with all its epochs closes its runs' records and
+    gives only such empty batches until the longest is done (the stack's slice goes on stepping, unrecorded)."""
+
+    config: TrainConfig
+    members: list[int]  # indices into the group's runs (twins excluded) it feeds
+    slots: list[int]  # their slots in the stack
+    train: TensorSet
+    val: TensorSet
+    test: TensorSet
+    generator: torch.Generator
+    rng: _RngStream | None  # its augmentation's RNG; None: the global RNG (a group of one feed)
+    epoch: int = 0  # the epoch being trained (0: none begun)
+    logged: int = 0  # epochs whose rows are written
+    count: int = 0  # images trained on in this epoch
+    tick: float = 0.0  # when this epoch began
+    batches: Iterator[Batch] | None = None
+    empty: Batch | None = None  # the batch of a feed that is done
+
+    @property
+    def done(self) -> bool:
+        return self.logged >= self.config.epochs
+
+    def next_batch(self) -> Batch | None:
+        """The epoch's next batch (its first once :meth:`begin` began one); None when the epoch is spent."""
+        with self.rng.active() if self.rng else nullcontext():
+            return next(self.batches, None)
+
+    def begin(self, augment: Augmentation, flip_perm: torch.Tensor) -> None:
+        self.epoch, self.count, self.tick = self.epoch + 1, 0, time.perf_counter()
+        self.batches = training_batches(self.train, self.config, augment, flip_perm, self.generator)
+
+
+def _feed_key(config: TrainConfig) -> str:
+    return _settings_key(config, PER_RUN)
+
+
+def _pad(batch: Batch, size: int) -> Batch:
+    """``batch`` filled up to ``size`` faces with zeros: blank images, every point masked (see :class:`_Feed`)."""
+    short = size - len(batch[0])
+    return batch if short <= 0 else tuple(torch.cat([t, t.new_zeros(short, *t.shape[1:])]) for t in batch)
+
+
 def _build_runs(configs: list[TrainConfig], schema: KeypointSchema, train: TensorSet,
-                device: torch.device) -> list[_Run]:
-    """Each run's model from its seed, as ``run_config`` builds it; the global RNG is then left where the first
-    run's build leaves it, so the group's augmentation draws are the first run's."""
-    runs, after_first = [], None
+                device: torch.device) -> tuple[list[_Run], list[_RngStream]]:
+    """Each run's model from its seed, as ``run_config`` builds it, and the global RNG as that build left it (where
+    the run's augmentation draws begin alone); the global RNG is then left where the first run's build leaves it, so
+    a one-feed group's augmentation draws are the first run's."""
+    runs, streams = [], []
     for config in configs:
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
         runs.append(_Run(config, place_model(new_model(config, schema, train), config, device)))
-        after_first = torch.get_rng_state() if after_first is None else after_first
-    torch.set_rng_state(after_first)
+        streams.append(_RngStream.current(device))
+    torch.set_rng_state(streams[0].cpu)
     np.random.seed(configs[0].seed)
-    return runs
+    return runs, streams
+
+
+def _feeds(configs: list[TrainConfig], trained: list[int], slot_of: dict[int, int],
+           data: dict[str, tuple[TensorSet, TensorSet, TensorSet]], streams: list[_RngStream]) -> list[_Feed]:
+    """The trained runs' feeds (see :class:`_Feed`) in order of their first run; ``data``: (train, val, test) by
+    :func:`_feed_key`, ``streams``: each run's RNG as its build left it."""
+    members: dict[str, list[int]] = {}
+    for i in trained:
+        members.setdefault(_feed_key(configs[i]), []).append(i)
+    return [_Feed(configs[indices[0]], indices, [slot_of[i] for i in indices], *data[key],
+                  torch.Generator().manual_seed(configs[indices[0]].seed),
+                  streams[indices[0]] if len(members) > 1 else None) for key, indices in members.items()]
 
 
 def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True,
                    should_stop: Callable[[], bool] | None = None,
                    on_epoch: EpochCallback | None = None) -> list[Path]:
-    """Train one group (configs equal but for :data:`PER_RUN`) as a stacked model; returns the run directories.
+    """Train one group (configs equal but for :data:`PER_RUN` and :data:`PER_RUN_DATA`) as a stacked model; returns
+    the run directories.
 
     Runs whose module structures turn out not to stack (beyond dropout) train one after another instead."""
     names = _record_names(configs)
@@ -358,14 +455,18 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
         raise ValueError(f"runs of one group would write the same record: {names}")
     lead = configs[0]
     if any(_group_key(c) != _group_key(lead) for c in configs):
-        raise ValueError("train_together needs configs that differ only in " + ", ".join(sorted(PER_RUN)))
+        raise ValueError(f"train_together needs configs that differ only in {sorted(PER_RUN | PER_RUN_DATA)}")
     device = resolve_device(lead.device)
     torch.manual_seed(lead.seed)
     np.random.seed(lead.seed)
-    schema, train, val, test = load_tensors(lead, device)
-    runs = _build_runs(configs, schema, train, device)
+    schema, *lead_data = load_tensors(lead, device)
     trained_as = _twins(configs)
-    trained = [i for i in range(len(runs)) if i not in trained_as]
+    trained = [i for i in range(len(configs)) if i not in trained_as]
+    data = {_feed_key(lead): tuple(lead_data)}
+    for i in trained:  # the other feeds' data (loaded before the builds, as run_config loads it)
+        if _feed_key(configs[i]) not in data:
+            data[_feed_key(configs[i])] = tuple(load_tensors(configs[i], device)[1:])
+    runs, streams = _build_runs(configs, schema, lead_data[0], device)
     stackable = _template([runs[i].model for i in trained])
     if stackable is None:
         warnings.warn(f"{names}: module structures differ beyond dropout; training them one by one", stacklevel=2)
@@ -378,60 +479,110 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
                                  compiled=lead.compile)
     step_losses = maybe_compiled(stack.losses, lead.compile, lead.batch_size, list(stack.params.values()),
                                  variants=stack.variants(device))
-    dropout_rng = _RngStream(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
+    dropout_rng = _RngStream.seeded(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
+    feeds = _feeds(configs, trained, {i: order.index(i) for i in order}, data, streams)
+    feed_of = {i: feed for feed in feeds for i in feed.members} | {
+        twin: feed for twin, source in trained_as.items() for feed in feeds if source in feed.members}
+    slot_feed = [feeds.index(feed_of[i]) for i in order]  # each stack slot's feed
 
     augment = get_augmentation(lead.augmentation)
     flip_perm = torch.from_numpy(schema.flip_permutation).to(device)
-    generator = torch.Generator().manual_seed(lead.seed)
+    sizes: dict[tuple[int, ...], torch.Tensor] = {}  # per-slot batch sizes as a device column (cached: no copy a step)
     group = {"grid_group": names, "trained_with": "grid"}
+    status, started, reported = "done", time.perf_counter(), 0
+    total = torch.zeros(len(stacked_runs), device=device)
+
+    def close_epoch(feed: _Feed, bar: tqdm) -> None:
+        """The feed's epoch as run_config ends one: schedule, evaluate, log (its runs and their twins)."""
+        nonlocal reported
+        totals = total.tolist()
+        train_loss = [totals[slot] / max(feed.count, 1) for slot in feed.slots]  # as train_one_epoch: float32 sum / n
+        predictions = stack.predict(feed.val, lead) if len(feeds) == 1 else None
+        val_metrics = []
+        for slot in feed.slots:
+            run = stacked_runs[slot]
+            run.step_schedule()
+            stack.copy_to(slot, run.model)
+            val_metrics.append(evaluate(run.model, feed.val, schema, run.config) if predictions is None
+                               else score(predictions[slot], feed.val, schema, run.config.loss))
+        now = time.perf_counter()
+        for slot, loss, metrics in zip(feed.slots, train_loss, val_metrics, strict=True):
+            stacked_runs[slot].keeper.log(epoch_row(feed.epoch, loss, metrics, stacked_runs[slot].lr, feed.tick, now,
+                                                    started))
+        for twin, source in trained_as.items():  # the same weights, the same row
+            if source in feed.members:
+                runs[twin].model.load_state_dict(runs[source].model.state_dict())
+                runs[twin].keeper.log(dict(runs[source].keeper.writer.rows[-1]))
+        feed.logged = feed.epoch
+        total[feed.slots] = 0
+        bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
+        if on_epoch is not None:  # an epoch's rows once every feed has written them (the pacing waits here)
+            for epoch in range(reported + 1, min(f.logged for f in feeds) + 1):
+                for run in runs:
+                    on_epoch(run.writer.rows[epoch - 1])
+            reported = max(reported, min(f.logged for f in feeds))
+
+    def finish(feed: _Feed, how: str) -> None:
+        for i in [*feed.members, *(t for t, source in trained_as.items() if source in feed.members)]:
+            runs[i].writer.record["env"] |= compile_status(step_losses) | optimizer.record()
+            finish_run(runs[i].config, schema, feed.val, feed.test, runs[i].writer, runs[i].keeper, how)
+
     try:
         for index, run in enumerate(runs):
             twin = {"trained_as": names[trained_as[index]]} if index in trained_as else {}
-            env = run_environment(device, run.config, train, val, test) | group | twin
+            fed = feed_of[index]
+            env = run_environment(device, run.config, fed.train, fed.val, fed.test) | group | twin
             run.writer = RunWriter(Path(runs_root), run.config.experiment, run.config.run_name(),
                                    run.config.to_dict(), env)
             run.keeper = BestKeeper(run.writer, run.model)
-        status, started = "done", time.perf_counter()
-        with tqdm(total=lead.epochs * len(train), desc=f"{lead.experiment}: {len(stacked_runs)} runs at once",
-                  unit="img", disable=not show_progress) as bar:
-            for epoch in range(1, lead.epochs + 1):
-                tick = time.perf_counter()
-                total, count = torch.zeros(len(stacked_runs), device=device), 0
-                for images, points, mask in training_batches(train, lead, augment, flip_perm, generator):
-                    with dropout_rng.active() if dropout_rng else nullcontext(), _autocast(device, lead.amp):
-                        losses = step_losses(_prepare(images, lead.channels_last), points, mask)
-                    optimizer.zero_grad()
-                    losses.sum().backward()  # run i's loss reaches only run i's slice: each gets its own gradient
-                    optimizer.step()
-                    total += losses.detach() * len(images)
-                    count += len(images)
-                    bar.update(len(images))
-                    if should_stop is not None and should_stop():
-                        break
-                train_loss = [t / max(count, 1) for t in total.tolist()]  # as train_one_epoch: float32 sum / n
-                val_metrics = []
-                predictions = stack.predict(val, lead)
-                for slot, run in enumerate(stacked_runs):
-                    run.step_schedule()
-                    stack.copy_to(slot, run.model)
-                    val_metrics.append(evaluate(run.model, val, schema, run.config) if predictions is None
-                                       else score(predictions[slot], val, schema, run.config.loss))
-                now = time.perf_counter()
-                for slot, (run, metrics) in enumerate(zip(stacked_runs, val_metrics, strict=True)):
-                    run.keeper.log(epoch_row(epoch, train_loss[slot], metrics, run.lr, tick, now, started))
-                for twin, source in trained_as.items():  # the same weights, the same row
-                    runs[twin].model.load_state_dict(runs[source].model.state_dict())
-                    runs[twin].keeper.log(dict(runs[source].keeper.writer.rows[-1]))
-                if on_epoch is not None:
-                    for run in runs:
-                        on_epoch(run.writer.rows[-1])
-                bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
+        with tqdm(total=lead.epochs * sum(len(f.train) for f in feeds), unit="img", disable=not show_progress,
+                  desc=f"{lead.experiment}: {len(stacked_runs)} runs at once") as bar:
+            while True:
+                batches: list[Batch] = []
+                for feed in feeds:
+                    batch = None if feed.done or feed.epoch == 0 else feed.next_batch()
+                    if batch is None and not feed.done:
+                        if feed.epoch > 0:
+                            close_epoch(feed, bar)
+                            if feed.done:
+                                finish(feed, "done")
+                        if not feed.done:
+                            feed.begin(augment, flip_perm)
+                            batch = feed.next_batch()
+                    if batch is None:
+                        batch = feed.empty
+                    else:
+                        feed.count += len(batch[0])
+                        bar.update(len(batch[0]))
+                    batches.append(batch)
+                if all(feed.done for feed in feeds):
+                    break
+                if len(feeds) == 1:
+                    (images, points, mask), scale = batches[0], len(batches[0][0])
+                else:
+                    counts = tuple(len(batches[f][0]) if not feeds[f].done else 0 for f in slot_feed)
+                    batches = [_pad(batch, lead.batch_size) for batch in batches]
+                    for feed, batch in zip(feeds, batches, strict=True):
+                        if feed.empty is None:  # what it gives once done: this shape, every point masked
+                            feed.empty = tuple(torch.zeros_like(t) for t in batch)
+                    images, points, mask = (torch.stack([batches[f][part] for f in slot_feed]) for part in range(3))
+                    if counts not in sizes:
+                        sizes[counts] = torch.tensor(counts, dtype=total.dtype, device=device)
+                    scale = sizes[counts]
+                with dropout_rng.active() if dropout_rng else nullcontext(), _autocast(device, lead.amp):
+                    losses = step_losses(_prepare(images, lead.channels_last and images.dim() == 4), points, mask)
+                optimizer.zero_grad()
+                losses.sum().backward()  # run i's loss reaches only run i's slice: each gets its own gradient
+                optimizer.step()
+                total += losses.detach() * scale
                 if should_stop is not None and should_stop():
                     status = "stopped"
                     break
-        for run in runs:
-            run.writer.record["env"] |= compile_status(step_losses) | optimizer.record()
-            finish_run(run.config, schema, val, test, run.writer, run.keeper, status)
+            if status == "stopped":
+                for feed in feeds:
+                    if not feed.done:
+                        close_epoch(feed, bar)
+                        finish(feed, "stopped")
     except BaseException as exc:
         for run in runs:
             if run.writer is not None and run.writer.record["status"] == "running":
