@@ -11,9 +11,11 @@ first H200 measurement, whose profile showed the copies the folded forward remov
 with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off (``--layouts``); the folded
 stack through ``torch.compile`` (``grid_at_once_compiled``, :mod:`trainers.engine.compiled`: the campaign's setting,
 bf16 on a GPU, contiguous and, on a GPU, channels-last: the two compiled ways the trainer races there); then a
-``torch.profiler`` table of the contiguous compiled step (the kernels that take the time). Channels-last means the
-activations: the folded stack converts its first convolution's output (a 1-channel batch alone keeps them
-contiguous; :func:`trainers.engine.folded.folded_forward`).
+``torch.profiler`` table of the contiguous compiled step (the kernels that take the time). ``_gemm`` modes compute
+the stack's convolutions as unfolded patches times filters (:func:`trainers.engine.folded.gemm_conv2d`: batched
+matrix products in place of grouped convolutions), eagerly and, on a GPU, compiled: the third way the trainer
+races. Channels-last means the activations: the folded stack converts its first convolution's output (a 1-channel
+batch alone keeps them contiguous; :func:`trainers.engine.folded.folded_forward`).
 
 Synthetic batches (random 96x96 grey images, the kaggle15 shape): a step's cost does not depend on the pixels.
 Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_cuda.csv`` and
@@ -51,6 +53,8 @@ RESULTS = Path(__file__).parent / "results"
 SIDE, POINTS, BATCH = 96, 15, 64
 #: The campaign's own step: folded and compiled (timed in one setting only: each compiles anew).
 COMPILED = "grid_at_once_compiled"
+#: The same with the convolutions as matrix products (one of the ways the trainer's compiled step races on a GPU).
+COMPILED_GEMM = "grid_at_once_compiled_gemm"
 #: ``--layouts`` names: whether the activations are channels-last.
 LAYOUTS = {"channels_last": True, "contiguous": False}
 
@@ -71,16 +75,17 @@ def group_runs(count: int, channels_last: bool, device: torch.device) -> list[_R
 
 
 def stacked_step(runs: list[_Run], batch: tuple[torch.Tensor, ...], amp: bool, fold: bool = True,
-                 compiled: bool = False) -> Step:
+                 compiled: bool = False, gemm: bool = False) -> Step:
     """The campaign's step: one forward of the stacked runs (folded into the channels, or ``vmap`` with
     ``fold=False``: the engine's path before the folded one; through ``torch.compile`` with ``compiled``, the
-    first warm-up step compiling it, and the optimizer's update from the second, :mod:`trainers.engine.fused_optim`),
-    one backward, one stacked optimizer step."""
+    first warm-up step compiling it, and the optimizer's update from the second, :mod:`trainers.engine.fused_optim`;
+    ``gemm``: the convolutions as matrix products, :func:`trainers.engine.folded.gemm_conv2d`), one backward, one
+    stacked optimizer step."""
     template, rates = _template([run.model for run in runs])
     stack = _Stack(runs, template.to(batch[0].device), rates, "mse", fold=fold)
     optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in runs], compiled=compiled,
                                  choose=False)
-    losses = partial(stack.losses, channels_last=runs[0].config.channels_last)
+    losses = partial(stack.losses, channels_last=runs[0].config.channels_last, gemm=gemm)
     losses_of = maybe_compiled(losses, compiled, BATCH, list(stack.params.values()), choose=False)
 
     def step() -> None:
@@ -159,20 +164,24 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     modes: dict[str, Callable[[list[_Run], tuple[torch.Tensor, ...], bool], Step]] = {
-        "grid_at_once": stacked_step, "grid_at_once_vmap": partial(stacked_step, fold=False),
-        "one_by_one": one_by_one_step}
+        "grid_at_once": stacked_step, "grid_at_once_gemm": partial(stacked_step, gemm=True),
+        "grid_at_once_vmap": partial(stacked_step, fold=False), "one_by_one": one_by_one_step}
     bf16 = (True, False) if device.type == "cuda" else (False,)  # autocast is bf16 on CUDA only
     settings = [(mode, amp, LAYOUTS[layout]) for mode in modes for amp in bf16 for layout in args.layouts]
-    # compiling costs a while: the campaign's settings only (the two layouts its compiled step races on a GPU)
+    # compiling costs a while: the campaign's settings only (the ways its compiled step races on a GPU: both
+    # layouts, and the convolutions as matrix products)
     settings += [(COMPILED, bf16[0], layout) for layout in ((False, True) if device.type == "cuda" else (False,))]
+    settings += [(COMPILED_GEMM, bf16[0], False)] if device.type == "cuda" else []
     modes[COMPILED] = partial(stacked_step, compiled=True)
+    modes[COMPILED_GEMM] = partial(stacked_step, compiled=True, gemm=True)
     campaign_step = None
     for mode, amp, channels_last in settings:
         runs = group_runs(args.runs, channels_last, device)
         step = modes[mode](runs, synthetic_batch(channels_last, device), amp)
         # the compiled step compiles twice: its loss on the first step, its optimizer's update on the second (the
         # first update is eager: it creates the moments); neither compile belongs in the timed steps
-        ms = ms_per_step(step, args.steps, device, max(args.warmup, 2) if mode == COMPILED else args.warmup)
+        ms = ms_per_step(step, args.steps, device,
+                         max(args.warmup, 2) if mode in (COMPILED, COMPILED_GEMM) else args.warmup)
         optimizer = getattr(step, "optimizer", None)  # a stacked step's (one by one: torch's own)
         rows.append({"mode": mode, "bf16": amp, "channels_last": channels_last,
                      "runs": len(runs), "batch": BATCH, "ms_per_step": ms,

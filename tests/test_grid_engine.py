@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 
 from kpdemo.checkpoints import load_checkpoint
 from kpdemo.datasets.registry import get_dataset
@@ -28,6 +29,7 @@ from kpdemo.models import build_model, load_model
 from kpdemo.training.tensors import TensorSet
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
+from trainers.engine.folded import gemm_conv2d
 from trainers.engine.grid import _Run, _Stack, _template, group_configs, run_grid
 from trainers.engine.side_by_side import Pace, train_side_by_side
 from trainers.engine.stacked_optim import StackedOptimizer
@@ -309,8 +311,9 @@ def test_the_fused_update_follows_the_eager_one() -> None:
 @pytest.mark.parametrize("model", ["convnet", "simplenet"])
 @pytest.mark.parametrize("rates", [(0.0, 0.0, 0.0), None])
 def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: tuple[float, ...] | None) -> None:
-    """The stack's two forwards, runs folded into the channels and vmap, on one batch: the same losses and the
-    same gradient for every run's every weight (float summation order aside). Rates 0 put the per-run dropout
+    """The stack's forwards, runs folded into the channels (contiguous, channels-last, convolutions as matrix
+    products) and vmap, on one batch: the same losses and the same gradient for every run's every weight (float
+    summation order aside). Rates 0 put the per-run dropout
     layers in the template (identity at rate 0, so both forwards must agree exactly on them too)."""
     torch.manual_seed(0)
     kwargs = SMALL_CONVNET if model == "convnet" else {"hidden": 64}
@@ -330,17 +333,40 @@ def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: 
     x = torch.randn(8, 1, 96, 96)
     points, mask = torch.rand(8, 15, 2) * 2 - 1, torch.rand(8, 15) > 0.2
     results = []
-    for fold, channels_last in ((True, False), (False, False), (True, True)):
+    for fold, channels_last, gemm in ((True, False, False), (False, False, False), (True, True, False),
+                                      (True, False, True)):
         stack = _Stack(runs, template, run_rates, "mse", fold=fold)
         assert (stack.layers is not None) == fold
-        losses = stack.losses(x, points, mask, channels_last=channels_last)
+        losses = stack.losses(x, points, mask, channels_last=channels_last, gemm=gemm)
         losses.sum().backward()
         results.append((losses.detach(), {k: v.grad for k, v in stack.params.items()}))
     (folded, folded_grads), *others = results
-    for losses, grads in others:  # vmap, then the folded stack in channels-last
+    for losses, grads in others:  # vmap, the folded stack in channels-last, its convolutions as matrix products
         torch.testing.assert_close(folded, losses, rtol=1e-5, atol=1e-7)
         for name, grad in folded_grads.items():
             torch.testing.assert_close(grad, grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize(("groups", "kernel", "stride", "padding", "dilation"),
+                         [(1, 3, 1, 0, 1), (3, 2, 1, 0, 1), (3, 3, 2, 1, 1), (2, (3, 2), (1, 2), (2, 0), (2, 1))])
+def test_a_convolution_as_matrix_products_is_the_convolution(groups: int, kernel: int | tuple[int, int],
+                                                             stride: int | tuple[int, int],
+                                                             padding: int | tuple[int, int],
+                                                             dilation: int | tuple[int, int]) -> None:
+    """:func:`gemm_conv2d` (unfold + batched products) against ``F.conv2d``: output and every gradient, grouped or
+    not, with strides, padding and dilation (the seed ConvNet needs none of them; a model that folds may)."""
+    generator = torch.Generator().manual_seed(0)
+    layer = torch.nn.Conv2d(4 * groups, 6 * groups, kernel, stride, padding, dilation, groups=groups)
+    x = torch.randn(5, 4 * groups, 13, 11, generator=generator, requires_grad=True)
+    outputs, grads = [], []
+    for conv in (lambda *a: gemm_conv2d(*a, layer=layer, groups=groups),
+                 lambda *a: F.conv2d(*a, layer.stride, layer.padding, layer.dilation, groups)):
+        out = conv(x, layer.weight, layer.bias)
+        outputs.append(out)
+        grads.append(torch.autograd.grad(out.square().sum(), [x, layer.weight, layer.bias]))
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
+    for ours, torchs in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, torchs, rtol=1e-4, atol=1e-4)
 
 
 def test_a_folded_stack_predicts_what_each_run_predicts_alone() -> None:
@@ -387,7 +413,7 @@ def test_the_folded_stack_runs_channels_last_from_its_first_convolution(monkeypa
         layouts[channels_last] = [t.is_contiguous(memory_format=torch.channels_last) for t in inputs[1:]]
     assert len(layouts[True]) >= 1
     assert all(layouts[True]) and not any(layouts[False]), layouts
-    assert set(stack.variants(torch.device("cuda"))) == {"channels-last"}
+    assert set(stack.variants(torch.device("cuda"))) == {"channels-last", "gemm"}
     assert stack.variants(torch.device("cpu")) == {}
     assert _Stack(runs, template, rates, "mse", fold=False).variants(torch.device("cuda")) == {}
 

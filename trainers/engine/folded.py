@@ -26,6 +26,8 @@ summation order (``tests/test_grid_engine.py``).
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -90,9 +92,33 @@ def _foldable(layer: nn.Module) -> bool:
     return isinstance(layer, (*CHANNELWISE, RunDropout))
 
 
+def gemm_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, layer: nn.Conv2d,
+                groups: int) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias, groups=groups)`` with ``layer``'s stride, padding and dilation, computed as im2col
+    (``F.unfold``) and one matrix product per image and group: the same sums in another order.
+
+    Why: a stack's convolutions are grouped ones, one group per run with 32-128 channels each, and on the H200 they
+    took ~38% of the compiled nine-run step's GPU time, and cuDNN's layout conversions around them another 17%
+    (``bench/results/grid_step_cuda_profile.txt``, 2026-11-30): about 44 TFLOP/s, a few percent of the chip's bf16
+    rate. As matrix products, run r's filters ``(O, C*k*k)`` times its unfolded patches ``(C*k*k, H'*W')`` for each
+    image, they are cuBLAS's batched products, and the activations keep one contiguous layout. The patches cost
+    memory (k*k times the input: 4x for the seed ConvNet's 2x2 kernels). Whether it pays is the GPU's to say: the
+    compiled step races it (:meth:`trainers.engine.grid._Stack.variants`)."""
+    if isinstance(layer.padding, str):  # "same" / "valid": leave the arithmetic of the padding to conv2d
+        return F.conv2d(x, weight, bias, layer.stride, layer.padding, layer.dilation, groups)
+    n, _, height, width = x.shape
+    out, per_group, kh, kw = weight.shape
+    (sh, sw), (ph, pw), (dh, dw) = layer.stride, layer.padding, layer.dilation
+    rows, cols = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    patches = F.unfold(x, (kh, kw), dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
+    patches = patches.view(n, groups, per_group * kh * kw, rows * cols)  # group g's channels are contiguous
+    y = torch.matmul(weight.reshape(groups, out // groups, per_group * kh * kw), patches)  # (N, G, O/G, H'*W')
+    return (y + bias.to(y.dtype).view(groups, out // groups, 1)).view(n, out, rows, cols)
+
+
 def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.Tensor],
                    buffers: dict[str, torch.Tensor], x: torch.Tensor, runs: int,
-                   channels_last: bool = False) -> torch.Tensor:
+                   channels_last: bool = False, gemm: bool = False) -> torch.Tensor:
     """Every run's output ``(R, B, ...)`` for the shared batch ``x`` ``(B, ...)``, or for each run's own batch
     ``x[r]`` when ``x`` is ``(R, B, C, H, W)``; ``params`` / ``buffers`` stacked along dim 0.
 
@@ -101,7 +127,8 @@ def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.
     memory, and the convolution's output stays contiguous; from a channels-last input, every later convolution,
     ReLU and max-pool keeps the layout. Why try it: in bf16 cuDNN runs these convolutions in channels-last and
     spent 17% of the compiled contiguous step's GPU time converting layouts (``grid_step_cuda_profile.txt``,
-    H200); the compiled step races both ways (:mod:`trainers.engine.compiled`)."""
+    H200); the compiled step races both ways (:mod:`trainers.engine.compiled`). ``gemm``: every convolution as
+    unfolded patches times filters (:func:`gemm_conv2d`), raced likewise."""
     state = "shared"  # then "folded" (B, R*C, H, W) after a convolution, "runs" (R, B, F) after a flatten / dense
     if x.dim() == 5:  # each run's own images: run r's channels at [r*C, (r+1)*C), as after a convolution
         if len(x) != runs:
@@ -113,8 +140,9 @@ def folded_forward(layers: list[tuple[str, nn.Module]], params: dict[str, torch.
             weight, bias = params[f"{prefix}weight"], params[f"{prefix}bias"]
             if state == "runs":
                 raise ValueError(f"{prefix}: a convolution after a dense layer does not fold")
-            x = F.conv2d(x, weight.flatten(0, 1), bias.flatten(), layer.stride, layer.padding, layer.dilation,
-                         groups=1 if state == "shared" else runs)
+            conv = partial(gemm_conv2d, layer=layer) if gemm else partial(
+                F.conv2d, stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
+            x = conv(x, weight.flatten(0, 1), bias.flatten(), groups=1 if state == "shared" else runs)
             if channels_last and first_convolution:
                 x = x.contiguous(memory_format=torch.channels_last)
             state, first_convolution = "folded", False

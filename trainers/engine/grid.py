@@ -284,14 +284,14 @@ class _Stack:
         self.random = any(isinstance(m, (RunDropout, nn.modules.dropout._DropoutNd)) for m in template.modules())
 
     def losses(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor,
-               channels_last: bool = False) -> torch.Tensor:
+               channels_last: bool = False, gemm: bool = False) -> torch.Tensor:
         """(runs,) training losses of the batch (``masked_loss`` per run, as a run trained alone computes it): one
         batch for every run (``x`` ``(B, C, H, W)``, ``points`` ``(B, K, 2)``, ``mask`` ``(B, K)``), or a batch per
         run (each with a leading runs dimension; see :class:`_Feed`). ``channels_last``: folded activations in that
-        layout (:func:`folded_forward`; vmap ignores it)."""
+        layout; ``gemm``: convolutions as matrix products (:func:`folded_forward`; vmap ignores both)."""
         per_run = 0 if points.dim() == 4 else None
         if self.layers is not None:
-            pred = folded_forward(self.layers, self.params, self.buffers, x, self.runs, channels_last)
+            pred = folded_forward(self.layers, self.params, self.buffers, x, self.runs, channels_last, gemm)
             return torch.vmap(lambda p, t, m: masked_loss(p, t, m, self.kind),
                               in_dims=(0, per_run, per_run))(pred, points, mask)
 
@@ -320,12 +320,13 @@ class _Stack:
         return out.reshape(self.runs, *data.points.shape)
 
     def variants(self, device: torch.device) -> dict[str, Callable[..., torch.Tensor]]:
-        """Other ways to compute :meth:`losses` that a compiled step races (:mod:`trainers.engine.compiled`): the
-        folded stack in channels-last, on a GPU only (there cuDNN's bf16 convolutions want it; on a CPU every extra
-        compile costs minutes)."""
+        """Other ways to compute :meth:`losses` that a compiled step races (:mod:`trainers.engine.compiled`), for the
+        folded stack on a GPU only (on a CPU every extra compile costs minutes): in channels-last (there cuDNN's
+        bf16 convolutions want it), and with the convolutions as matrix products
+        (:func:`trainers.engine.folded.gemm_conv2d`)."""
         if self.layers is None or device.type != "cuda":
             return {}
-        return {"channels-last": partial(self.losses, channels_last=True)}
+        return {"channels-last": partial(self.losses, channels_last=True), "gemm": partial(self.losses, gemm=True)}
 
     @torch.no_grad()
     def copy_to(self, index: int, model: nn.Module) -> None:
