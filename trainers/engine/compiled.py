@@ -2,7 +2,7 @@
 
 Why: a seed-001 step is a chain of small memory-bound kernels (convolution, bias, ReLU, max-pool, their backwards),
 and Inductor fuses the pointwise and pooling ones into a few generated kernels. ``bench/grid_step.py`` times it
-against the eager step (``grid_at_once_compiled``): on the 2-core CPU the nine-run folded ConvNet step 6.0 -> 4.2 s
+against the eager step (``grid_at_once_compiled``): on the 2-core CPU the nine-run folded ConvNet step 7.3 -> 4.6 s
 (``bench/results/grid_step_cpu.csv``); on a GPU, the campaign's throughput phase measures it.
 
 Which batches: an epoch ends in a smaller batch (4,673 kaggle15 images in batches of 64 leave one image), and a
@@ -76,6 +76,12 @@ class Race:
         return f"yes, alternating with eager: the run ended before {TIMED_STEPS} timed {runs} each way"
 
 
+def batch_size(x: torch.Tensor) -> int:
+    """Images in a batch: ``(B, C, H, W)``, or ``(runs, B, C, H, W)`` for a stack whose runs each have their own
+    (:class:`trainers.engine.grid._Feed`)."""
+    return x.shape[1] if x.dim() == 5 else len(x)
+
+
 class FullBatchCompiled:
     """``loss(x, points, mask)`` compiled for batches of ``batch_size``; eager for any other size, for every batch
     once compiling has failed, and once the eager step has timed fastest (unless ``choose`` is off: then the plain
@@ -101,7 +107,7 @@ class FullBatchCompiled:
         self.open: tuple[str, float] | None = None
 
     def __call__(self, x: torch.Tensor, points: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if self.compiled is None or points.shape[-3] != self.batch_size:  # (B, K, 2), or (runs, B, K, 2)
+        if self.compiled is None or batch_size(x) != self.batch_size:
             self._lap(x, timed=False)
             return self.eager(x, points, mask)
         if self.status == "pending":
