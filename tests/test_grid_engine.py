@@ -118,6 +118,25 @@ def test_folds_stacked_record_what_they_record_alone(dataset: str, tmp_path: Pat
     assert len(sizes) > 1  # the folds' last batches differ: the padding is exercised
 
 
+def test_stacked_folds_stop_together_each_at_its_own_epoch(dataset: str, tmp_path: Path) -> None:
+    """Folds of 3 and 4 steps an epoch stopped after their fifth step: each run ends ``stopped`` with the epoch it was
+    in (the second for all here), and ``on_epoch`` (the pacing) gets each epoch's rows once every fold has them."""
+    base = replace(_configs(dataset)[2], folds=3, batch_size=16, epochs=10)
+    folds = [replace(base, fold=k, train_subset=n) for k, n in enumerate((40, 56, 50))]  # 3, 4 and 4 steps
+    polls, seen = [], []
+
+    def on_epoch(row: dict[str, float]) -> None:  # the row's epoch, and the fewest rows any run has written by then
+        written = [len(_history(d)) if (d / "history.csv").exists() else 0 for d in (tmp_path / "gridtest").iterdir()]
+        seen.append((row["epoch"], min(written) if len(written) == len(folds) else 0))
+
+    dirs = run_grid(folds, tmp_path, show_progress=False, should_stop=lambda: polls.append(1) or len(polls) >= 5,
+                    on_epoch=on_epoch)
+    for run_dir in dirs:
+        assert json.loads((run_dir / "record.json").read_text())["status"] == "stopped"
+        assert _history(run_dir)["epoch"].tolist() == [1, 2]
+    assert seen == [(1, 1)] * 3 + [(2, 2)] * 3
+
+
 def test_dropout_rates_stay_per_run(dataset: str, tmp_path: Path) -> None:
     """Dropout 0 and 0.5 in one group, with augmentation: the run without dropout still sees exactly its own batches
     (the masks come from a second RNG stream), the other trains with its own rate and ships a dropout model."""
