@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from kpdemo.checkpoints import load_checkpoint
 from kpdemo.datasets.registry import get_dataset
 from kpdemo.models import build_model, load_model
+from kpdemo.training.losses import masked_loss
 from kpdemo.training.tensors import TensorSet
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
@@ -364,6 +365,15 @@ def test_the_folded_forward_gives_vmaps_losses_and_gradients(model: str, rates: 
         torch.testing.assert_close(folded, losses, rtol=1e-5, atol=1e-7)
         for name, grad in folded_grads.items():
             torch.testing.assert_close(grad, grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    # a batch per run (the folds of a stacked cross-validation): each run's loss is its own model's on its own batch
+    xs = torch.randn(3, 8, 1, 96, 96)
+    points, mask = torch.rand(3, 8, 15, 2) * 2 - 1, torch.rand(3, 8, 15) > 0.2
+    alone = torch.stack([masked_loss(m.eval()(x_), p, k, "mse")  # eval: no dropout (the stack's rates are 0)
+                         for m, x_, p, k in zip(models, xs, points, mask, strict=True)])
+    for fold, gemm in ((True, False), (False, False), (True, True)):
+        stack = _Stack(runs, template, run_rates, "mse", fold=fold)
+        torch.testing.assert_close(stack.losses(xs, points, mask, gemm=gemm).detach(), alone.detach(), rtol=1e-5,
+                                   atol=1e-7)
 
 
 @pytest.mark.parametrize(("groups", "kernel", "stride", "padding", "dilation"),
