@@ -411,17 +411,24 @@ def grid_speed(results: Path) -> str:
     if not frames:
         raise FileNotFoundError(2, "no grid speed results", str(results / "grid_speed.csv"))
     frame = pd.concat(frames, ignore_index=True)
+    for column in ("steady_images_per_s_summed", "steady_speedup"):  # measured since 2026-12-01
+        frame[column] = frame.get(column, pd.Series(math.nan, index=frame.index))
     rows = [[r.device_name, r.grid, r.runs, r.groups, r.mode.replace("_", " "), f"{r.images_per_s_summed:.0f}",
-             f"{r.seconds:.1f}", f"{r.speedup:.2f}x", f"{r.load_avg_1min:.1f}"] for r in frame.itertuples()]
+             f"{r.seconds:.1f}", f"{r.speedup:.2f}x",
+             "" if pd.isna(r.steady_images_per_s_summed) else f"{r.steady_images_per_s_summed:.0f}",
+             "" if pd.isna(r.steady_speedup) else f"{r.steady_speedup:.2f}x", f"{r.load_avg_1min:.1f}"]
+            for r in frame.itertuples()]
     return ("Training a whole grid as one batched model (`--grid-at-once`, `trainers/engine/grid.py`) against its "
             "runs one after another: images per second summed over the grid's runs (`python bench/train_speed.py "
             "--grid optimizers` -> `bench/results/grid_speed.csv`; on a GPU the campaign writes "
             "`grid_speed_gpu.csv`). Grid-at-once is for a GPU, where one small model at a time leaves the device "
             "idle between kernel launches; on a CPU, the stack runs each convolution as one grouped convolution, "
             "which the CPU kernels run slower than the runs' convolutions one after another, so there train one "
-            "by one.\n\n"
+            "by one. \"After epoch 1\" leaves out what a run pays once, start-up and the final test, and counts "
+            "what its later epochs repeat (`after_first_epoch` in `bench/train_speed.py`; blank where measured "
+            "before it existed).\n\n"
             + markdown_table(["device", "grid", "runs", "groups", "mode", "images/s summed", "seconds", "speedup",
-                              "1-min load"], rows))
+                              "after epoch 1: images/s", "after epoch 1: speedup", "1-min load"], rows))
 
 
 def gpu_campaign(results: Path) -> str:

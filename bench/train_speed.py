@@ -16,12 +16,15 @@ because the CPU may be shared. Run: ``nice -n 10 python bench/train_speed.py [--
 (``run_config`` per config, as ``python -m trainers NAME``) and ``grid_at_once`` (``run_grid``, as
 ``--grid-at-once``: runs sharing data and architecture stacked into one vmapped model). Both are timed end to end,
 records, per-epoch validation on ``--eval-images`` and checkpoints included, and reported as training images per
-second summed over the grid's runs; writes ``bench/results/grid_speed.csv``.
+second summed over the grid's runs; and again over the epochs after each run's first (``steady_*``: start-up and
+the final test left out, see :func:`after_first_epoch`); writes ``bench/results/grid_speed.csv``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import platform
 import sys
@@ -151,8 +154,10 @@ def grid_speed(grid: str, images: int = 512, epochs: int = 1, eval_images: int =
             train(Path(root))
             sync(device)
             seconds = time.perf_counter() - start
+            steady_images, steady_seconds = after_first_epoch(Path(root))
         rows.append({"device": device, "grid": grid, "runs": len(configs), "mode": mode,
                      "images_per_s_summed": trained / seconds, "seconds": seconds,
+                     "steady_images_per_s_summed": steady_images / steady_seconds if steady_seconds else math.nan,
                      "groups": len(group_configs(configs)), "images": images, "epochs": epochs,
                      "eval_images": eval_images, "device_name": device_name(device),
                      "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -161,11 +166,36 @@ def grid_speed(grid: str, images: int = 512, epochs: int = 1, eval_images: int =
     table = pd.DataFrame(rows)
     table.insert(table.columns.get_loc("seconds") + 1, "speedup",
                  table["images_per_s_summed"] / table["images_per_s_summed"].iloc[0])
+    table.insert(table.columns.get_loc("steady_images_per_s_summed") + 1, "steady_speedup",
+                 table["steady_images_per_s_summed"] / table["steady_images_per_s_summed"].iloc[0])
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
-    print(table[["device", "grid", "runs", "mode", "images_per_s_summed", "seconds", "speedup"]].to_string(index=False))
+    print(table[["device", "grid", "runs", "mode", "images_per_s_summed", "seconds", "speedup",
+                 "steady_speedup"]].to_string(index=False))
     return table.to_dict("records")
+
+
+def after_first_epoch(runs_root: Path) -> tuple[int, float]:
+    """The training images of every run's epochs after its first, and the wall time they took: per group that
+    trained together (a run alone, or a grid-at-once group, ``env.grid_group``), from the end of its first epoch to
+    the end of its last (``history.csv``'s ``wall_time_s``).
+
+    Why: a grid-at-once group pays once, and one-by-one once per run, what a long run never notices: building the
+    models, the data on the device, the first steps' compiles and cuDNN's tuning, the final test and checkpoints. In
+    two short epochs that start-up weighs as much as the steps. After the first epoch, what is left is what 500
+    epochs repeat: the steps, each epoch's evaluation and, one by one, each epoch's resume state (``last.pt``)."""
+    groups: dict[tuple[str, ...], list[tuple[int, pd.DataFrame]]] = {}
+    for path in runs_root.glob("*/*/record.json"):
+        record = json.loads(path.read_text())
+        key = tuple(record["env"].get("grid_group") or [f"{record['experiment']}/{record['name']}"])
+        groups.setdefault(key, []).append((record["env"]["train_images"], pd.read_csv(path.parent / "history.csv")))
+    images, seconds = 0, 0.0
+    for members in groups.values():
+        images += sum(size * (len(history) - 1) for size, history in members)
+        seconds += (max(history["wall_time_s"].iloc[-1] for _, history in members)
+                    - min(history["wall_time_s"].iloc[0] for _, history in members))
+    return images, seconds
 
 
 def sync(device: str) -> None:
@@ -182,7 +212,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=512, help="training images per timed pass (per run)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--grid", help="time this registered grid one by one vs at once (writes grid_speed.csv)")
-    parser.add_argument("--epochs", type=int, default=1, help="--grid: epochs per run")
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="--grid: epochs per run (from 2, the speed after the first epoch too)")
     parser.add_argument("--eval-images", type=int, default=64, help="--grid: val/test images evaluated per run")
     args = parser.parse_args()
     if args.grid:

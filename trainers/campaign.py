@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def throughput(end: float) -> dict[str, object]:  # noqa: ARG001 - fixed-size benches, not timed ones
         grid, images = ("init", 32) if args.quick else ("optimizers", 2048)
-        rows = grid_speed(grid, device=device.type, images=images, epochs=1 if args.quick else 2,
+        rows = grid_speed(grid, device=device.type, images=images, epochs=2,
                           out=out / "grid_speed.csv")
         # one stacked step, several ways, and its profile (bench/grid_step.py; ~1 minute on the H200, plus a compile)
         # eager steps contiguous only: the first H200 call timed them channels-last (12-14% slower, vmap); the

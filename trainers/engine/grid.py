@@ -6,8 +6,8 @@ convolutions into one grouped one per layer, and one augmented batch feeds all R
 runs folded into the channels (:mod:`trainers.engine.folded`); any other stackable model through
 ``torch.func.vmap``, whose pooling rule copies the largest activations twice per stage. That pays on a GPU only:
 CPU kernels run a grouped convolution slower than its groups one after another (``bench/results/grid_speed.csv``:
-0.95x on the 2-core CPU; 0.49x through vmap when measured before the folded forward), so on a CPU train the runs
-one by one.
+0.96x end to end on the 2-core CPU, 0.93x after the first epoch; 0.49x through vmap when measured before the
+folded forward), so on a CPU train the runs one by one.
 
 What a run keeps: its own initial weights (built exactly as :func:`trainers.engine.train.run_config` builds them,
 from the same seed), its optimizer kind and hyperparameters (:mod:`trainers.engine.stacked_optim` reproduces
