@@ -128,7 +128,7 @@ def time_epoch(batches: Callable[[], Iterator[Batch]], train: bool, channels_las
     return time.perf_counter() - start
 
 
-def grid_speed(grid: str, images: int = 512, epochs: int = 1, eval_images: int = 64, device: str = "cpu",
+def grid_speed(grid: str, images: int = 512, epochs: int = 2, eval_images: int = 64, device: str = "cpu",
                out: Path | None = None) -> list[dict[str, object]]:
     """One-by-one vs grid-at-once training of every config of ``grid`` on ``images`` training images per run; the
     rows (also written to ``out`` as CSV when given), ``speedup`` relative to one-by-one."""

@@ -289,7 +289,7 @@ class _Stack:
         batch for every run (``x`` ``(B, C, H, W)``, ``points`` ``(B, K, 2)``, ``mask`` ``(B, K)``), or a batch per
         run (each with a leading runs dimension; see :class:`_Feed`). ``channels_last``: folded activations in that
         layout; ``gemm``: convolutions as matrix products (:func:`folded_forward`; vmap ignores both)."""
-        per_run = 0 if points.dim() == 4 else None
+        per_run = 0 if x.dim() == 5 else None
         if self.layers is not None:
             pred = folded_forward(self.layers, self.params, self.buffers, x, self.runs, channels_last, gemm)
             return torch.vmap(lambda p, t, m: masked_loss(p, t, m, self.kind),
@@ -518,15 +518,30 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
         total[feed.slots] = 0
         bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
         if on_epoch is not None:  # an epoch's rows once every feed has written them (the pacing waits here)
-            for epoch in range(reported + 1, min(f.logged for f in feeds) + 1):
+            everyone = min(f.logged for f in feeds)
+            for epoch in range(reported + 1, everyone + 1):
                 for run in runs:
                     on_epoch(run.writer.rows[epoch - 1])
-            reported = max(reported, min(f.logged for f in feeds))
+            reported = max(reported, everyone)
 
     def finish(feed: _Feed, how: str) -> None:
         for i in [*feed.members, *(t for t, source in trained_as.items() if source in feed.members)]:
             runs[i].writer.record["env"] |= compile_status(step_losses) | optimizer.record()
             finish_run(runs[i].config, schema, feed.val, feed.test, runs[i].writer, runs[i].keeper, how)
+
+    def take(feed: _Feed, bar: tqdm) -> Batch | None:
+        """The feed's next batch; at the end of its epoch, the epoch closed first (and the feed's runs finished after
+        its last epoch: then None) and the next one begun."""
+        batch = feed.next_batch() if feed.epoch else None
+        if batch is None and not feed.done:
+            if feed.epoch:
+                close_epoch(feed, bar)
+                if feed.done:
+                    finish(feed, "done")
+                    return None
+            feed.begin(augment, flip_perm)
+            batch = feed.next_batch()
+        return batch
 
     try:
         for index, run in enumerate(runs):
@@ -541,15 +556,7 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
             while True:
                 batches: list[Batch] = []
                 for feed in feeds:
-                    batch = None if feed.done or feed.epoch == 0 else feed.next_batch()
-                    if batch is None and not feed.done:
-                        if feed.epoch > 0:
-                            close_epoch(feed, bar)
-                            if feed.done:
-                                finish(feed, "done")
-                        if not feed.done:
-                            feed.begin(augment, flip_perm)
-                            batch = feed.next_batch()
+                    batch = None if feed.done else take(feed, bar)
                     if batch is None:
                         batch = feed.empty
                     else:

@@ -135,7 +135,6 @@ class StackedOptimizer:
                        [p[block.start:block.stop] for _, p in live],
                        [p.grad[block.start:block.stop] for _, p in live])
 
-
     def _fused_inputs(self) -> Inputs:
         """Each block's plan, buffers and coefficients for the step about to be taken (see
         :func:`trainers.engine.fused_optim.fused_update`); counts nothing."""
