@@ -440,6 +440,14 @@ def gpu_campaign(results: Path) -> str:
     return "\n\n".join(one_campaign(json.loads(path.read_text()), path.name) for path in paths)
 
 
+def called_with(command: list[str], option: str) -> list[str]:
+    """The values ``option`` was given on a recorded command line (its ``sys.argv``), none if it was not."""
+    if option not in command:
+        return []
+    values = command[command.index(option) + 1:]
+    return values[:next((i for i, word in enumerate(values) if word.startswith("--")), len(values))]
+
+
 def one_campaign(report: dict, name: str) -> str:
     every_phase = ["smoke", "seed001", "landmarks", "throughput"]
     phases = report.get("phases", every_phase)
@@ -471,8 +479,10 @@ def one_campaign(report: dict, name: str) -> str:
         speed = report.get("throughput", {})
         rows.append(["throughput", speed.get("status", "not run"), f"{speed.get('seconds', 0):.0f}",
                      speed.get("error") or "the GPU rows of \"Grid at once\""])
+    grids = called_with(report.get("command", []), "--grids") if "seed001" in phases else []
     return (f"`{name}`: the prepared campaign (`python -m trainers.campaign"
-            f"{'' if phases == every_phase else ' --phases ' + ' '.join(phases)}`, `bench/README.md`) in one "
+            f"{'' if phases == every_phase else ' --phases ' + ' '.join(phases)}"
+            f"{' --grids ' + ' '.join(grids) if grids else ''}`, `bench/README.md`) in one "
             f"device call on {report.get('gpu', report['device'])} ({report.get('gpu_memory_gib', '?')} GiB), torch "
             f"{report['torch']}: {report.get('seconds', 'n/a')} s of a {report['budget_s']:.0f} s budget "
             "(copied to `bench/results/`; the runs' records are in "

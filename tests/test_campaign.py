@@ -133,6 +133,8 @@ def test_chosen_seed_grids_train_grouped_across_grids(small_pack: Path, tmp_path
     assert report["phases"] == ["seed001"] and seed["groups"] == 2 and "init" not in seed
     assert [len(seed["augmentation"]), len(seed["dropout"])] == [2, 4]
     assert {(r["status"], r["epochs"]) for r in seed["augmentation"] + seed["dropout"]} == {("done", 2)}, seed
+    section = gpu_campaign(tmp_path / "out")  # the README names the call as made
+    assert "`python -m trainers.campaign --phases seed001 --grids augmentation dropout`" in section, section
 
 
 def test_a_run_trained_for_another_grid_is_marked_in_the_summaries(tmp_path: Path) -> None:
