@@ -121,6 +121,15 @@ def read_record(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / RECORD).read_text())
 
 
+def epochs_recorded(run_dir: Path) -> int:
+    """How many epochs a run's history holds (0 without one): how far a run stopped by a time budget got."""
+    history = Path(run_dir) / HISTORY
+    if not history.exists():
+        return 0
+    with history.open() as rows:
+        return max(sum(1 for _ in rows) - 1, 0)
+
+
 def effective_status(record: dict[str, Any], now: datetime | None = None) -> str | None:
     """The record's status, with a "running" run whose heartbeat stopped more than STALE_AFTER ago as "stalled"."""
     status = record.get("status")

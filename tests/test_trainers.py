@@ -254,6 +254,33 @@ def test_a_run_of_a_shipped_runs_name_does_not_take_its_record(tmp_path: Path) -
     assert json.loads((shipped / "record.json").read_text())["checkpoint"] == "../../../model.pt"
 
 
+def test_a_run_stopped_sooner_does_not_replace_a_shipped_record_that_got_further(tmp_path: Path) -> None:
+    """A GPU call's seed runs stop at its deadline under the names of the 500 epochs they aim at: one that got less
+    far than the shipped record of its name leaves it (the others still ship), unless told to replace it."""
+    from trainers.tools.ship import main as ship_main
+
+    def run(root: Path, name: str, epochs: int) -> Path:
+        run_dir = root / "init" / name
+        run_dir.mkdir(parents=True)
+        (run_dir / "record.json").write_text(json.dumps({"experiment": "init", "name": name, "status": "stopped",
+                                                         "started": str(root)}))
+        (run_dir / "history.csv").write_text("epoch,train_loss\n" + "".join(f"{e},0.5\n" for e in range(1, epochs + 1)))
+        return run_dir
+
+    shipped = tmp_path / "shipped"
+    for name in ("far", "near"):
+        run(shipped, name, 310)
+    run(tmp_path / "call", "far", 150)  # got less far: stays as shipped
+    run(tmp_path / "call", "near", 311)  # got further: ships
+    run(tmp_path / "call", "new", 5)  # nothing of its name shipped: ships
+    assert ship_main([str(tmp_path / "call"), "--dest", str(shipped)]) == 0
+    started = {d.name: json.loads((d / "record.json").read_text())["started"] for d in (shipped / "init").iterdir()}
+    assert started == {"far": str(shipped), "near": str(tmp_path / "call"), "new": str(tmp_path / "call")}
+    assert ship_main([str(tmp_path / "call"), "--dest", str(shipped), "--replace-longer"]) == 0
+    assert json.loads((shipped / "init" / "far" / "record.json").read_text())["started"] == str(tmp_path / "call")
+    assert sum(1 for _ in (shipped / "init" / "far" / "history.csv").open()) == 151
+
+
 def test_a_soup_averages_one_architecture_and_names_what_differs() -> None:
     from trainers.tools.ship import soup
 

@@ -56,7 +56,7 @@ import torch
 from bench.grid_step import main as grid_step_main
 from bench.train_speed import grid_speed
 from kpdemo.models import build_model
-from kpdemo.runs import HISTORY, read_record
+from kpdemo.runs import HISTORY, epochs_recorded, read_record
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.data import make_splits
 from trainers.engine.grid import group_configs
@@ -274,8 +274,7 @@ def run_summaries(outcome: Outcome, experiment: str, group: list[TrainConfig]) -
     summaries = []
     for run_dir in (d for d in outcome if d.parent.name == experiment):
         record = read_record(run_dir)
-        epochs = sum(1 for _ in (run_dir / HISTORY).open()) - 1
-        summaries.append({"run": run_dir.name, "status": record["status"], "epochs": epochs,
+        summaries.append({"run": run_dir.name, "status": record["status"], "epochs": epochs_recorded(run_dir),
                           "train_images": int(record["env"]["train_images"])}
                          | ({"trained_as": record["env"]["trained_as"]} if "trained_as" in record["env"] else {}))
     return summaries

@@ -7,7 +7,9 @@ run's checkpoint as a single file beside them, its weights stored as fp16 (``loa
 float32), and points that run's shipped record at it. ``--soup-with`` ships instead the mean of that run's weights and
 another checkpoint's (a weight soup: both must be one architecture, and the run fine-tuned from the other, so their
 weights lie in one basin); the record then names that file and its SHA-256 as they were in ``soup_with`` (the file
-may be the very one the soup replaces).
+may be the very one the soup replaces). A record is not replaced by a run of its name that trained fewer epochs
+(a GPU call's seed runs, stopped by its deadline, share their names with the runs of earlier calls):
+``--replace-longer`` replaces it anyway.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.datasets import get_dataset
-from kpdemo.runs import FINISHED, HISTORY, RECORD, read_record
+from kpdemo.runs import FINISHED, HISTORY, RECORD, epochs_recorded, read_record
 
 
 class TakenName(ValueError):
@@ -34,15 +36,26 @@ class TakenName(ValueError):
     shipped file to this run (the GPU campaign's IMM fine-tune has the shipped IMM run's name: same config)."""
 
 
+class ShorterRun(ValueError):
+    """A shipped record of that name trained more epochs: a run stopped by a time budget (a GPU call's seed grids,
+    named for the 500 epochs they aim at) must not replace a namesake that got further, or the findings' budget
+    would fall back."""
+
+
 def ship_record(run_dir: Path, dest_root: Path, checkpoint: str | None = None,
-                soup_with: dict[str, str] | None = None) -> Path:
+                soup_with: dict[str, str] | None = None, replace_longer: bool = False) -> Path:
     """Copy one run's record and history under ``dest_root``; ``checkpoint`` is a path relative to the copy;
     ``soup_with`` (path, sha256) names the checkpoint its shipped weights were averaged with.
 
     Refuses (:class:`TakenName`) to replace the record of another run of the same name that a shipped checkpoint
-    links to, unless ``checkpoint`` is given (``--best``: this run's weights then take that place)."""
+    links to, or (:class:`ShorterRun`) one with more epochs in its history (unless ``replace_longer``), except when
+    ``checkpoint`` is given (``--best``: this run's weights then take that place, and its record goes with them)."""
     record = read_record(run_dir)
     dest = dest_root / record["experiment"] / record["name"]
+    before, now = epochs_recorded(dest), epochs_recorded(run_dir)
+    if checkpoint is None and not replace_longer and before > now:
+        raise ShorterRun(f"{run_dir} not shipped: {dest} got further ({before} epochs against {now}); "
+                         "--replace-longer ships it anyway")
     linked = shipped_checkpoint(dest)
     if linked and checkpoint is None and (started := read_record(dest).get("started")) != record.get("started"):
         raise TakenName(f"{run_dir} not shipped: {dest} is another run of that name (started {started}), and "
@@ -128,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soup-with", type=Path, help="ship the mean of --best's weights and this checkpoint's")
     parser.add_argument("--to", type=Path, help="where --best's checkpoint goes, e.g. checkpoints/ibug68_pip.pt")
     parser.add_argument("--dest", type=Path, default=SHIPPED_RUNS_DIR)
+    parser.add_argument("--replace-longer", action="store_true",
+                        help="replace shipped records even by runs of the same name that trained fewer epochs")
     args = parser.parse_args(argv)
     if args.best and not args.to:
         parser.error("--best needs --to checkpoints/<name>.pt")
@@ -142,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.best and run_dir.resolve() == args.best.resolve():
             continue
         try:
-            ship_record(run_dir, args.dest)
-        except TakenName as exc:  # the other records still ship
+            ship_record(run_dir, args.dest, replace_longer=args.replace_longer)
+        except (TakenName, ShorterRun) as exc:  # the other records still ship
             print(f"warning: {exc}", file=sys.stderr)
             continue
         shipped += 1
