@@ -10,12 +10,13 @@ channels, :mod:`trainers.engine.folded`), stacked through ``vmap`` as it did bef
 first H200 measurement, whose profile showed the copies the folded forward removes), and stepped one after another
 with ``torch.optim``, each with bf16 autocast on and off and channels-last on and off (``--layouts``); the folded
 stack through ``torch.compile`` (``grid_at_once_compiled``, :mod:`trainers.engine.compiled`: the campaign's setting,
-bf16 on a GPU, contiguous and, on a GPU, channels-last: the two compiled ways the trainer races there); then a
-``torch.profiler`` table of the contiguous compiled step (the kernels that take the time). ``_gemm`` modes compute
-the stack's convolutions as unfolded patches times filters (:func:`trainers.engine.folded.gemm_conv2d`: batched
-matrix products in place of grouped convolutions), eagerly and, on a GPU, compiled: the third way the trainer
-races. Channels-last means the activations: the folded stack converts its first convolution's output (a 1-channel
-batch alone keeps them contiguous; :func:`trainers.engine.folded.folded_forward`).
+bf16 on a GPU, contiguous and, on a GPU, channels-last: the two compiled ways the trainer races there), timed
+first, with a ``torch.profiler`` table of the contiguous compiled step (the kernels that take the time).
+``_gemm`` modes compute the stack's convolutions as unfolded patches times filters
+(:func:`trainers.engine.folded.gemm_conv2d`: batched matrix products in place of grouped convolutions), eagerly
+and, on a GPU, compiled: the third way the trainer races. Channels-last means the activations: the folded stack
+converts its first convolution's output (a 1-channel batch alone keeps them contiguous;
+:func:`trainers.engine.folded.folded_forward`).
 
 Synthetic batches (random 96x96 grey images, the kaggle15 shape): a step's cost does not depend on the pixels.
 Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_cuda.csv`` and
@@ -167,14 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         "grid_at_once": stacked_step, "grid_at_once_gemm": partial(stacked_step, gemm=True),
         "grid_at_once_vmap": partial(stacked_step, fold=False), "one_by_one": one_by_one_step}
     bf16 = (True, False) if device.type == "cuda" else (False,)  # autocast is bf16 on CUDA only
-    settings = [(mode, amp, LAYOUTS[layout]) for mode in modes for amp in bf16 for layout in args.layouts]
     # compiling costs a while: the campaign's settings only (the ways its compiled step races on a GPU: both
-    # layouts, and the convolutions as matrix products)
-    settings += [(COMPILED, bf16[0], layout) for layout in ((False, True) if device.type == "cuda" else (False,))]
+    # layouts, and the convolutions as matrix products). They go first: in a device call cut short by its time
+    # limit, they are what has not been measured before (the eager modes were, on 2026-11-30)
+    settings = [(COMPILED, bf16[0], layout) for layout in ((False, True) if device.type == "cuda" else (False,))]
     settings += [(COMPILED_GEMM, bf16[0], False)] if device.type == "cuda" else []
+    settings += [(mode, amp, LAYOUTS[layout]) for mode in modes for amp in bf16 for layout in args.layouts]
     modes[COMPILED] = partial(stacked_step, compiled=True)
     modes[COMPILED_GEMM] = partial(stacked_step, compiled=True, gemm=True)
-    campaign_step = None
     for mode, amp, channels_last in settings:
         runs = group_runs(args.runs, channels_last, device)
         step = modes[mode](runs, synthetic_batch(channels_last, device), amp)
@@ -193,12 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
         # written as each setting ends, so a device call cut short still returns what it measured
         pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)
-        campaign_step = step if mode == COMPILED and not channels_last else campaign_step
-    # the seed grids' setting in the campaign: folded, compiled, contiguous (trainers.campaign.SEED_LAYOUT), bf16 on
-    # CUDA; its compiled step is profiled as it is (a new one would compile again)
-    table = profile_table(campaign_step, device, steps=min(args.steps, 5))
-    (args.out / f"grid_step_{device.type}_profile.txt").write_text(table)
-    print(table)
+        if mode == COMPILED and not channels_last:
+            # the seed grids' setting in the campaign: folded, compiled, contiguous (trainers.campaign.SEED_LAYOUT),
+            # bf16 on CUDA; profiled now, as it is (a new one would compile again), and written at once
+            table = profile_table(step, device, steps=min(args.steps, 5))
+            (args.out / f"grid_step_{device.type}_profile.txt").write_text(table)
+            print(table)
     return 0
 
 
