@@ -137,6 +137,15 @@ def test_chosen_seed_grids_train_grouped_across_grids(small_pack: Path, tmp_path
     assert "`python -m trainers.campaign --phases seed001 --grids augmentation dropout`" in section, section
 
 
+def test_unpacking_a_folder_without_archives_says_so(tmp_path: Path) -> None:
+    """A mistyped --unpack folder (or one the device call left empty) is an error, not a silent empty runs root."""
+    (tmp_path / "out").mkdir()
+    for out in (tmp_path / "out", tmp_path / "typo"):
+        with pytest.raises(FileNotFoundError, match="no campaign archives"):
+            unpack(out, tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_run_trained_for_another_grid_is_marked_in_the_summaries(tmp_path: Path) -> None:
     """A run two grids share trains once (``env.trained_as`` on its second record): the summaries say so, so the
     campaign's images/s counts its images once."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +34,7 @@ SEED001 = ("init", "optimizers", "augmentation", "dropout", "cv")
 def test_overrides_are_typed_and_checked() -> None:
     config = apply_overrides(TrainConfig(), ["lr=3e-4", "epochs=5", "amp=true", "augmentation=flip", "dropout=1"])
     assert (config.lr, config.epochs, config.amp, config.augmentation, config.dropout) == (3e-4, 5, True, "flip", 1.0)
-    for bad, message in (("nope=1", "unknown config key"), ("epochs=2.5", "expects a int"), ("lr", "key=value"),
+    for bad, message in (("nope=1", "unknown config key"), ("epochs=2.5", "expects an int"), ("lr", "key=value"),
                          ("amp=maybe", "true/false")):
         with pytest.raises(ValueError, match=message):
             apply_overrides(TrainConfig(), [bad])
@@ -69,6 +70,53 @@ def test_weights_flag_names_a_local_file(tmp_path: Path) -> None:
     missing = build_parser().parse_args(["w300", "--weights", str(tmp_path / "absent.pth")])
     with pytest.raises(FileNotFoundError, match="absent.pth"):
         configs_for(missing)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("model=nosuchmodel", "unknown model 'nosuchmodel'; known: "), ("optimizer=adma", "unknown optimizer 'adma'"),
+    ("init=glorot", "unknown init"), ("schedule=step", "unknown schedule"), ("loss=huber", "unknown loss 'huber'"),
+    ("augmentation=mixup", "unknown augmentation"), ("dataset=celeba", "unknown dataset 'celeba'"),
+    ("sampling=pose", "unknown sampling"), ("epochs=0", "epochs must be at least 1"),
+    ("batch_size=0", "batch_size must be at least 1"), ("lr=-1", "lr must be above 0"),
+    ("dropout=1.5", "dropout must be in"), ("device=tpu", "device must be auto, cpu or cuda"),
+])
+def test_a_setting_no_run_can_train_with_is_refused_before_any_data_loads(override: str, message: str) -> None:
+    """Each names the setting (and the known values): the CLI turns it into a usage error, where a typo once
+    surfaced as a traceback after the data had loaded, and a bad loss left a failed run folder behind."""
+    args = build_parser().parse_args(["init", "--set", override])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        configs_for(args)
+
+
+def test_a_record_whose_starting_weights_are_gone_is_refused_up_front(tmp_path: Path) -> None:
+    """A shipped landmark record may name the copy of the weights it started from (``/tmp/...``): re-running it
+    says so before any data loads, and how to point it elsewhere."""
+    config = replace(EXPERIMENTS["init"].configs[0], weights=str(tmp_path / "gone.pt"))
+    (tmp_path / "record.json").write_text(json.dumps({"config": config.to_dict()}))
+    args = build_parser().parse_args(["--from-record", str(tmp_path / "record.json")])
+    with pytest.raises(FileNotFoundError, match="gone.pt.*--set weights=PATH"):
+        configs_for(args)
+    fixed = build_parser().parse_args(["--from-record", str(tmp_path / "record.json"), "--set", "weights="])
+    assert configs_for(fixed)[0].weights == ""
+
+
+def test_resume_says_why_a_run_cannot_go_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished run, a run folder without its resume state (a shipped record), and settings the record already
+    fixes: each a usage error naming the reason, before any data loads."""
+    run_dir = tmp_path / "init" / "run"
+    run_dir.mkdir(parents=True)
+    (run_dir / "history.csv").write_text("epoch,train_loss\n1,0.5\n2,0.4\n")
+    cases = [({"status": "done"}, [], "is finished (2 epochs): nothing to resume"),
+             ({"status": "stopped"}, [], "has no last.pt"),
+             ({"status": "stopped"}, ["--epochs", "9", "--set", "lr=0.1"], "it takes no --epochs, --set")]
+    for record, extra, message in cases:
+        (run_dir / "record.json").write_text(json.dumps(record | {"config": {}}))
+        with pytest.raises(SystemExit):
+            trainers_main(["--resume", str(run_dir), *extra])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        trainers_main(["--resume", str(tmp_path)])
+    assert "not a run folder" in capsys.readouterr().err
 
 
 def _write_kaggle_csv(path: Path, rows: int = 40) -> None:
@@ -276,6 +324,8 @@ def test_a_run_stopped_sooner_does_not_replace_a_shipped_record_that_got_further
     assert ship_main([str(tmp_path / "call"), "--dest", str(shipped)]) == 0
     started = {d.name: json.loads((d / "record.json").read_text())["started"] for d in (shipped / "init").iterdir()}
     assert started == {"far": str(shipped), "near": str(tmp_path / "call"), "new": str(tmp_path / "call")}
+    with pytest.raises(SystemExit):  # a mistyped runs root ships nothing, and says so
+        ship_main([str(tmp_path / "cal"), "--dest", str(shipped)])
     assert ship_main([str(tmp_path / "call"), "--dest", str(shipped), "--replace-longer"]) == 0
     assert json.loads((shipped / "init" / "far" / "record.json").read_text())["started"] == str(tmp_path / "call")
     assert sum(1 for _ in (shipped / "init" / "far" / "history.csv").open()) == 151

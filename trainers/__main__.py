@@ -19,10 +19,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from kpdemo.config import runs_dir
+from kpdemo.runs import RECORD, epochs_recorded
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on_ray
 from trainers.engine.grid import group_configs, run_grid
-from trainers.engine.train import resolve_device, run_config
+from trainers.engine.train import RESUME_NAME, check_config, resolve_device, run_config
+from trainers.engine.weights import RUN_PREFIX, resolve_weights
 from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment
 
 
@@ -72,13 +74,21 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
     if args.epochs is not None:
         overrides.append(f"epochs={args.epochs}")
     if args.weights is not None:
-        if not args.weights.exists():
-            raise FileNotFoundError(f"--weights: no such file: {args.weights}")
         overrides.append(f"weights={args.weights}")
     overrides += args.overrides
     configs = [apply_overrides(c, overrides) for c in configs]
     if args.only:
         configs = [c for c in configs if args.only in c.run_name()]
+    for config in configs:  # every setting checked before the first run loads its data
+        experiment = EXPERIMENTS.get(config.experiment)
+        if not (experiment and experiment.runner):  # image grids check their own settings
+            check_config(config)
+        if config.weights and not config.weights.startswith(RUN_PREFIX):  # run:TAG may be an earlier run's
+            try:
+                resolve_weights(config.weights, Path("."), config.experiment)
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(f"{config.run_name()} starts from weights that are not here ({exc}); "
+                                        "--set weights=PATH points it at another copy") from None
     return configs
 
 
@@ -91,7 +101,14 @@ def print_experiments() -> None:
 
 def resume_run(run_dir: Path) -> int:
     """Continue the run in ``run_dir`` (its record names the config; its parent's parent is the runs root)."""
-    record = json.loads((run_dir / "record.json").read_text())
+    if not (run_dir / RECORD).is_file():
+        raise FileNotFoundError(f"--resume: {run_dir} holds no {RECORD}: not a run folder")
+    record = json.loads((run_dir / RECORD).read_text())
+    if record.get("status") == "done":
+        raise ValueError(f"--resume: {run_dir} is finished ({epochs_recorded(run_dir)} epochs): nothing to resume")
+    if not (run_dir / RESUME_NAME).is_file():
+        raise FileNotFoundError(f"--resume: {run_dir} has no {RESUME_NAME}, which a run keeps only while it trains "
+                                "(a shipped or copied record cannot go on; --from-record trains its config anew)")
     config = TrainConfig.from_dict(record["config"])
     print(f"resuming {run_dir}", flush=True)
     done = run_config(config, run_dir.resolve().parent.parent, resume=True)
@@ -107,7 +124,18 @@ def main(argv: list[str] | None = None) -> int:
         print_experiments()
         return 0
     if args.resume:
-        return resume_run(args.resume)
+        given = [flag for flag, value in (("an experiment", args.experiment), ("--from-record", args.from_record),
+                                          ("--quick", args.quick), ("--cpu-budget", args.cpu_budget),
+                                          ("--device", args.device), ("--epochs", args.epochs),
+                                          ("--weights", args.weights), ("--set", args.overrides), ("--only", args.only),
+                                          ("--grid-at-once", args.grid_at_once), ("--ray", args.ray is not None),
+                                          ("--runs", args.runs)) if value]
+        if given:
+            parser.error(f"--resume continues a run exactly as its record says: it takes no {', '.join(given)}")
+        try:
+            return resume_run(args.resume)
+        except (ValueError, OSError) as exc:
+            parser.error(str(exc))
     if not args.experiment and not args.from_record:
         parser.error("name an experiment (see --list), or give --from-record or --resume")
     if args.ray is not None:

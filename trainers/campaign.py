@@ -42,6 +42,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -209,8 +210,10 @@ def archive(out: Path, name: str, run_dirs: list[Path], runs_root: Path, with_we
 
 def unpack(out: Path, runs_root: Path) -> list[Path]:
     """Extract every archive a campaign returned into ``runs_root`` (then ship with :mod:`trainers.tools.ship`)."""
-    runs_root.mkdir(parents=True, exist_ok=True)
     found = sorted(Path(out).glob("*.tar.gz"))
+    if not found:
+        raise FileNotFoundError(f"{out}: no campaign archives (*.tar.gz) to unpack")
+    runs_root.mkdir(parents=True, exist_ok=True)
     for path in found:
         with tarfile.open(path) as tar:
             tar.extractall(runs_root, filter="data")
@@ -293,10 +296,14 @@ def run_phase(name: str, work: Callable[[], dict[str, object]], report: Report) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainers.campaign", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--budget-s", type=float, default=500.0, help="wall-clock budget of the whole campaign")
+    parser = argparse.ArgumentParser(prog="python -m trainers.campaign", description="\n\n".join(
+        __doc__.split("\n\n")[1:3]), formatter_class=argparse.RawDescriptionHelpFormatter)  # the phases listed
+    parser.add_argument("--budget-s", type=float, default=500.0,
+                        help="wall-clock budget of the whole campaign, seconds (default: 500)")
     parser.add_argument("--out", type=Path, help="where the returned files go (the device call's $OUT)")
-    parser.add_argument("--runs", type=Path, help="where the runs train (default: a temporary folder)")
+    parser.add_argument("--runs", type=Path,
+                        help="where the runs train (default: a temporary folder, removed at the end: what comes "
+                             "back is under --out)")
     parser.add_argument("--device", default="auto", help="auto | cuda | cpu")
     parser.add_argument("--pack", type=Path, help="training pack (kpdemo.datasets.pack); default: the datasets")
     parser.add_argument("--quick", action="store_true", help="the CPU smoke profile (tiny subsets, 1-2 epochs)")
@@ -312,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="extract a returned campaign's archives into a runs root, then exit")
     args = parser.parse_args(argv)
     if args.unpack:
-        print("\n".join(str(p) for p in unpack(*args.unpack)))
+        try:
+            print("\n".join(str(p) for p in unpack(*args.unpack)))
+        except FileNotFoundError as exc:
+            parser.error(str(exc))
         return 0
     if args.out is None:
         parser.error("--out is required")
@@ -403,13 +413,17 @@ def main(argv: list[str] | None = None) -> int:
         return {"rows": rows}
 
     work = {"seed001": seed001, "landmarks": landmarks, "throughput": throughput}
-    for index, name in enumerate(phases):
-        if name == "smoke":
-            run_phase(name, lambda: smoke(device), report)
-            continue
-        shares_left = sum(SHARES[later] for later in phases[index:])  # time a phase leaves flows to the later ones
-        end = clock.phase_end(SHARES[name], shares_left)
-        run_phase(name, lambda: work[name](end), report)  # noqa: B023 - called at once, within this iteration
+    try:
+        for index, name in enumerate(phases):
+            if name == "smoke":
+                run_phase(name, lambda: smoke(device), report)
+                continue
+            shares_left = sum(SHARES[later] for later in phases[index:])  # time a phase leaves flows to later ones
+            end = clock.phase_end(SHARES[name], shares_left)
+            run_phase(name, lambda: work[name](end), report)  # noqa: B023 - called at once, within this iteration
+    finally:
+        if args.runs is None:  # its own scratch folder (hundreds of MiB): what comes back is archived under out
+            shutil.rmtree(runs_root, ignore_errors=True)
     report.update(finished=True, seconds=round(time.monotonic() - clock.start, 1))
     returned = [p for p in out.iterdir() if p.is_file()]
     if len(returned) > MAX_FILES:

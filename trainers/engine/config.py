@@ -95,12 +95,17 @@ def parse_value(key: str, text: str, default: Any) -> Any:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        raise ValueError(f"{key} expects a {type(default).__name__}, got {text!r}") from None
+        raise ValueError(f"{key} expects {_a(type(default).__name__)}, got {text!r}") from None
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if type(value) is not type(default):
-        raise ValueError(f"{key} expects a {type(default).__name__}, got {text!r}")
+        raise ValueError(f"{key} expects {_a(type(default).__name__)}, got {text!r}")
     return value
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article (an int, a float)."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:

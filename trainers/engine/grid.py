@@ -69,6 +69,7 @@ from trainers.engine.train import (
     EpochCallback,
     _autocast,
     _prepare,
+    check_config,
     epoch_row,
     evaluate,
     finish_run,
@@ -451,6 +452,8 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     the run directories.
 
     Runs whose module structures turn out not to stack (beyond dropout) train one after another instead."""
+    for config in configs:
+        check_config(config)
     names = _record_names(configs)
     if len(set(names)) != len(names):
         raise ValueError(f"runs of one group would write the same record: {names}")

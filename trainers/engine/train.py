@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -26,12 +27,12 @@ from kpdemo.checkpoints import CheckpointMeta, save_checkpoint
 from kpdemo.datasets import get_dataset
 from kpdemo.datasets.kaggle15 import CROP_SCALE
 from kpdemo.metrics import nme, rmse
-from kpdemo.models import build_model
+from kpdemo.models import INITS, MODELS, build_model
 from kpdemo.runs import RunWriter, environment
 from kpdemo.schemas import IBUG68, KeypointSchema, ibug68_yaw_deg
-from kpdemo.training.augment import Augmentation, center_view, get_augmentation, model_hw
+from kpdemo.training.augment import AUGMENTATIONS, Augmentation, center_view, get_augmentation, model_hw
 from kpdemo.training.ema import WeightAverage
-from kpdemo.training.losses import masked_loss
+from kpdemo.training.losses import POINT_LOSSES, masked_loss
 from kpdemo.training.tensors import TensorSet, pixels_to_input, points_from_network
 from trainers.engine.compiled import Loss, compile_status, maybe_compiled
 from trainers.engine.config import TrainConfig
@@ -61,6 +62,33 @@ def resolve_device(name: str) -> torch.device:
 #: The values ``config.optimizer`` and ``config.schedule`` take (the app's Train form offers these).
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
+
+
+def check_config(config: TrainConfig) -> None:
+    """Raise ValueError naming the first setting of a landmark config that no run could train with: before any data
+    loads or any run folder exists, as ``--set``'s key and type checks do (a typo such as ``--set
+    optimizer=adma`` otherwise surfaced as a traceback once the data had loaded, and a bad loss left a failed run
+    behind)."""
+    names = {"model": (config.model, MODELS), "init": (config.init, INITS), "optimizer": (config.optimizer, OPTIMIZERS),
+             "schedule": (config.schedule, SCHEDULES), "sampling": (config.sampling, SAMPLINGS),
+             "loss": (config.loss, POINT_LOSSES), "augmentation": (config.augmentation, AUGMENTATIONS)}
+    for key, (value, known) in names.items():
+        if value not in known:
+            raise ValueError(f"unknown {key} {value!r}; known: {', '.join(known)}")
+    try:
+        get_dataset(config.dataset)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    counts = {"epochs": config.epochs, "batch_size": config.batch_size}
+    for key, value in counts.items():
+        if value < 1:
+            raise ValueError(f"{key} must be at least 1, got {value}")
+    if not config.lr > 0:
+        raise ValueError(f"lr must be above 0, got {config.lr}")
+    if not 0.0 <= config.dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {config.dropout}")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device):
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {config.device!r}")
 
 
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:  # noqa: ANN001 - parameter iterator
@@ -386,6 +414,7 @@ def run_config(
     test metrics and ``status: "stopped"``. ``resume=True`` continues the run in that directory from its
     ``last.pt`` (see :class:`TrainingState`).
     """
+    check_config(config)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)

@@ -21,7 +21,8 @@ from kpdemo.datasets import get_dataset
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m trainers.tools.own_box", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--check", action="store_true", help="say whether the record is current; write nothing")
     args = parser.parse_args(argv)

@@ -135,12 +135,15 @@ def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainers.tools.ship", description=__doc__.split("\n\n")[1])
-    parser.add_argument("runs_root", type=Path)
+    parser.add_argument("runs_root", type=Path,
+                        help="where the runs trained: <runs_root>/<experiment>/<run>/record.json (e.g. runs)")
     parser.add_argument("--experiments", nargs="*", help="only these experiments (default: all finished runs)")
     parser.add_argument("--best", type=Path, help="a run directory whose checkpoint to ship")
     parser.add_argument("--soup-with", type=Path, help="ship the mean of --best's weights and this checkpoint's")
     parser.add_argument("--to", type=Path, help="where --best's checkpoint goes, e.g. checkpoints/ibug68_pip.pt")
-    parser.add_argument("--dest", type=Path, default=SHIPPED_RUNS_DIR)
+    parser.add_argument("--dest", type=Path, default=SHIPPED_RUNS_DIR,
+                        help="where the records go (default: this repo's checkpoints/runs, what the app and the "
+                             "findings read)")
     parser.add_argument("--replace-longer", action="store_true",
                         help="replace shipped records even by runs of the same name that trained fewer epochs")
     args = parser.parse_args(argv)
@@ -148,8 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--best needs --to checkpoints/<name>.pt")
     if args.soup_with and not args.best:
         parser.error("--soup-with needs --best RUN_DIR")
+    records = sorted(args.runs_root.glob(f"*/*/{RECORD}"))
+    if not records:
+        parser.error(f"{args.runs_root}: no runs (<experiment>/<run>/{RECORD}) to ship")
+    present = {path.parent.parent.name for path in records}
+    if absent := sorted(set(args.experiments or ()) - present):
+        print(f"warning: no runs of {', '.join(absent)} under {args.runs_root} (it holds {', '.join(sorted(present))})",
+              file=sys.stderr)
     shipped = 0
-    for record_path in sorted(args.runs_root.glob(f"*/*/{RECORD}")):
+    for record_path in records:
         run_dir = record_path.parent
         record = read_record(run_dir)
         if record.get("status") not in FINISHED or (args.experiments and record["experiment"] not in args.experiments):
