@@ -183,6 +183,9 @@ def test_runs_table_and_filter(records: RunSet) -> None:
     assert list(table.columns[:5]) == ["run", "status", "model", "optimizer", "lr"]
     assert {"best_val_loss", "best_val_rmse_px", "epochs_logged"} <= set(table.columns)
     assert len(runs_table(filter_runs(opt, "adam"))) == 4
+    # a grid-trained run's environment names the runs trained beside it: free text does not look there
+    beside = RunSet(opt.runs.assign(env_grid_group=json.dumps(sorted(opt.runs["run"]))), opt.history)
+    assert len(filter_runs(beside, "adam").runs) == 4
     assert sorted(filter_runs(opt, "optimizer=adam lr<0.005").runs["run"]) == [
         "convnet-adam-lr0.001", "simplenet-adam-lr0.001"]
     assert len(filter_runs(opt, "best_val_loss<0").runs) == 0
@@ -213,6 +216,20 @@ def test_experiments_tab_view(records: RunSet) -> None:
     curves, _, _, message = tab.view(records, "optimizers", "loss", "configuration", "split", "train,val", "epoch",
                                      False, 0.0, "nosuch=1", ["convnet-adam-lr0.01"], None)
     assert "Filter ignored" in message and len(lines(curves)) == 2
+
+
+def test_a_setting_older_records_lack_is_not_offered_as_what_a_grid_compares() -> None:
+    """Records written before a setting existed lack it (they ran at its default): the defaults of the colour and
+    dash menus are the settings the runs really differ in, and the figure draws what the menus say."""
+    runs = pd.DataFrame({"run": list("abcd"), "model": ["convnet", "simplenet"] * 2,
+                         "init": ["zeros"] * 2 + ["xavier"] * 2, "epochs": [6, 6, 6, 6],
+                         "context": [np.nan, np.nan, 1.0, 1.0]})
+    history = pd.DataFrame({"run": list("abcd"), "epoch": 1, "train_loss": 1.0, "val_loss": 1.0})
+    assert varying_settings(runs) == ["model", "init"]
+    controls = tab.controls(RunSet(runs, history))
+    assert (controls.facet, controls.colour, controls.dash) == ("model", "init", "split")  # not "context"
+    fig = curves_figure(RunSet(runs, history), "grid", CurveOptions(colour_by=controls.colour, dash_by=controls.dash))
+    assert fig.layout.legend.title.text == "colour: init<br>dash: split"
 
 
 def test_table_click_toggles_selection() -> None:

@@ -189,9 +189,10 @@ def _loss_name(runs: pd.DataFrame) -> str | None:
 
 def _constant_settings(runs: pd.DataFrame, skip: set[str], width: int = 150) -> str:
     """A subtitle naming what all the runs share, so a figure stands on its own when exported (wrapped)."""
-    varying = set(varying_settings(runs))  # a setting some runs lack (shown "-") varies too: not shared
+    varying = set(varying_settings(runs))  # and a setting some runs lack (shown "-"): not shared
     parts = [f"{c}={format_value(runs[c].iloc[0])}" for c in config_columns(runs)
-             if c not in skip and c not in varying and format_value(runs[c].iloc[0]) not in EMPTY]
+             if c not in skip and c not in varying and runs[c].notna().all()
+             and format_value(runs[c].iloc[0]) not in EMPTY]
     lines = [""]
     for part in parts:
         if lines[-1] and len(lines[-1]) + len(part) > width:
@@ -239,7 +240,7 @@ def _layout(fig: go.Figure, title: str, subtitle: str, options: CurveOptions, st
 def _effective(runset: RunSet, options: CurveOptions) -> CurveOptions:
     """Colour/dash by a setting that all shown runs share tells nothing: fall back to per-config / split."""
     def constant(by: str | None) -> bool:
-        return by not in (None, SPLIT) and (by not in runset.runs.columns or runset.runs[by].astype(str).nunique() < 2)
+        return by not in (None, SPLIT) and by not in varying_settings(runset.runs)
     return replace(options, colour_by=None if constant(options.colour_by) else options.colour_by,
                    dash_by=SPLIT if constant(options.dash_by) else options.dash_by)
 

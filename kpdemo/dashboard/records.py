@@ -112,8 +112,12 @@ def config_columns(runs: pd.DataFrame) -> list[str]:
 
 
 def varying_settings(runs: pd.DataFrame) -> list[str]:
-    """Config keys that take more than one value among these runs: what an experiment compares."""
-    return [c for c in config_columns(runs) if runs[c].astype(str).nunique(dropna=False) > 1]
+    """Config keys that take more than one recorded value among these runs: what an experiment compares.
+
+    A key some records lack does not vary by that alone: it is a setting added to the trainer after they were
+    written (``context``, ``ema``), which they ran at its default. Counted as a value, it made the Experiments tab
+    offer "dash by context" for grids whose runs all ran at one context, a choice the figure then ignored."""
+    return [c for c in config_columns(runs) if runs[c].dropna().astype(str).nunique() > 1]
 
 
 def group_settings(runs: pd.DataFrame) -> list[str]:

@@ -1,6 +1,7 @@
 """The runs table: one row per run with what it varied and how well it did, and the filter shared with the figures.
 
-Filter syntax (all terms must match, case-insensitive): ``adam`` matches any cell containing it; ``optimizer=adam``
+Filter syntax (all terms must match, case-insensitive): ``adam`` matches a run whose name, status or a setting
+contains it (not its environment: a grid-trained run's lists the runs it trained beside); ``optimizer=adam``
 matches a column exactly; ``lr<0.01`` / ``best_val_loss<=0.004`` / ``epochs>=10`` compare numerically.
 """
 
@@ -44,7 +45,8 @@ def filter_mask(runs: pd.DataFrame, query: str) -> pd.Series:
     mask = pd.Series(True, index=runs.index)
     if runs.empty or not query.split():
         return mask
-    text = runs.map(format_value).agg(" ".join, axis=1).str.lower()
+    searched = [c for c in ("run", "status") if c in runs.columns] + config_columns(runs)
+    text = runs[searched].map(format_value).agg(" ".join, axis=1).str.lower()
     for term in query.split():
         mask &= _term_mask(runs, text, term)
     return mask
