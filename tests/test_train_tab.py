@@ -7,6 +7,7 @@ Experiments tab and the predictor registry look.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -53,11 +54,51 @@ def test_form_values_become_a_typed_config() -> None:
         return str(info.value)
 
     assert "whole number" in bad("epochs", 2.5)
-    assert "lr must be > 0" in bad("lr", 0)
+    assert "lr must be above 0" in bad("lr", 0)
     assert "experiment name" in bad("experiment", "../escape")
     assert "batch_size is empty" in bad("batch_size", None)
     with pytest.raises(gr.Error, match="Check the settings"):
         tab.start(DEFAULT, *[*values[:-1], ""])
+
+
+def test_a_run_on_another_dataset_than_its_presets_gets_a_folder_of_its_own(tmp_path: Path) -> None:
+    """The run name (its folder) holds the settings that tell a grid's runs apart, never the dataset: a run on
+    another dataset is tagged with it, and a start that replaces an earlier run of the same name says so."""
+    values = form_values(TrainConfig())
+    values[tab.FORM_FIELDS.index("dataset")] = "ibug300w"
+    other = tab.config_from_form(DEFAULT, *values)
+    plain = tab.config_from_form(DEFAULT, *form_values(TrainConfig()))
+    assert other.run_name() == f"ibug300w_{plain.run_name()}" and plain.tag == ""
+    tagged = next(k for k, c in tab.presets().items() if c.tag and c.dataset != "ibug300w")
+    values = form_values(tab.presets()[tagged])
+    values[tab.FORM_FIELDS.index("dataset")] = "ibug300w"
+    assert tab.config_from_form(tagged, *values).tag == f"{tab.presets()[tagged].tag}_ibug300w"
+
+    run_dir = tmp_path / "run"
+    assert tab.replaced_run(run_dir, plain) == ""
+    run_dir.mkdir()
+    (run_dir / "record.json").write_text(json.dumps({"config": replace(plain, batch_size=16).to_dict()}))
+    assert "replaces the earlier run of that name (batch_size 16 -> 64)" in tab.replaced_run(run_dir, plain)
+    (run_dir / "record.json").write_text(json.dumps({"config": plain.to_dict()}))
+    assert "(the same settings)" in tab.replaced_run(run_dir, plain)
+
+
+def test_an_image_to_image_preset_trains_with_its_own_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frontalize or polygons preset is not a landmark model: its grid's runner trains it, not run_config (which
+    refused its model); on a server without a GPU, asking for CUDA is refused in the tab's words."""
+    preset = next(k for k, c in tab.presets().items() if c.experiment == "polygons")
+    assert tab.own_runner(preset) is EXPERIMENTS["polygons"].runner and tab.own_runner(DEFAULT) is None
+    config = tab.config_from_form(preset, *form_values(tab.presets()[preset]))  # its model passes the form's check
+    started = []
+    monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer: started.append((config, trainer)))
+    monkeypatch.setattr(tab, "dataset_problem", lambda name: None)
+    tab.start(preset, *form_values(config))
+    assert started == [(config, EXPERIMENTS["polygons"].runner)]
+    if not tab.torch.cuda.is_available():
+        values = form_values(config)
+        values[tab.FORM_FIELDS.index("device")] = "cuda"
+        with pytest.raises(gr.Error, match="no CUDA GPU"):
+            tab.start(preset, *values)
 
 
 def test_presets_cover_every_experiment_config() -> None:

@@ -81,8 +81,7 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
         configs = [c for c in configs if args.only in c.run_name()]
     for config in configs:  # every setting checked before the first run loads its data
         experiment = EXPERIMENTS.get(config.experiment)
-        if not (experiment and experiment.runner):  # image grids check their own settings
-            check_config(config)
+        check_config(config, landmarks=not (experiment and experiment.runner))  # image grids: their own names
         if config.weights and not config.weights.startswith(RUN_PREFIX):  # run:TAG may be an earlier run's
             try:
                 resolve_weights(config.weights, Path("."), config.experiment)

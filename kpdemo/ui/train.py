@@ -25,6 +25,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 
 from kpdemo.config import DataNotFoundError, runs_dir
 from kpdemo.dashboard import CurveOptions, RunSet, curves_figure, empty_figure
@@ -39,7 +40,7 @@ from kpdemo.training.losses import POINT_LOSSES
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.image_losses import IMAGE_LOSSES
-from trainers.engine.train import OPTIMIZERS, SCHEDULES, run_config
+from trainers.engine.train import OPTIMIZERS, SCHEDULES, check_config, run_config
 from trainers.grids import EXPERIMENTS, QUICK
 
 # The choices the landmark trainer accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
@@ -87,8 +88,13 @@ class TrainingJob:
         self._deadline = math.inf
         self._timed_out = False
 
-    def start(self, config: TrainConfig, max_seconds: float = 0.0) -> None:
-        """Train ``config`` in the background, stopped after ``max_seconds`` (0 = no cap); refused while busy."""
+    def run_dir(self, config: TrainConfig) -> Path:
+        """Where ``config``'s run is recorded."""
+        return self._runs_root() / config.experiment / config.run_name()
+
+    def start(self, config: TrainConfig, max_seconds: float = 0.0, trainer: Trainer | None = None) -> None:
+        """Train ``config`` in the background (with ``trainer``, an image-to-image grid's own runner, else this
+        job's), stopped after ``max_seconds`` (0 = no cap); refused while busy."""
         with self._lock:
             if self._snap.state == "running":
                 running = self._snap.config.run_name() if self._snap.config else "a run"
@@ -102,7 +108,8 @@ class TrainingJob:
             self._timed_out = False
             self._snap = Snapshot("running", config, message=f"Starting {config.run_name()}...",
                                   run_dir=root / config.experiment / config.run_name())
-        threading.Thread(target=self._run, args=(config, root), name="kpdemo-train", daemon=True).start()
+        threading.Thread(target=self._run, args=(config, root, trainer or self._trainer), name="kpdemo-train",
+                         daemon=True).start()
 
     def stop(self) -> bool:
         """Ask the running training to stop after its current batch; False if none is running."""
@@ -147,10 +154,10 @@ class TrainingJob:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return 0
 
-    def _run(self, config: TrainConfig, root: Path) -> None:
+    def _run(self, config: TrainConfig, root: Path, trainer: Trainer) -> None:
         try:
-            run_dir = self._trainer(config, root, on_epoch=self._on_epoch, should_stop=self._should_stop,
-                                    show_progress=False)
+            run_dir = trainer(config, root, on_epoch=self._on_epoch, should_stop=self._should_stop,
+                              show_progress=False)
             state = "stopped" if self._stop.is_set() or self._timed_out else "done"
             message = _finished_message(run_dir, state)
             if self._timed_out:
@@ -201,8 +208,18 @@ def presets() -> dict[str, TrainConfig]:
     return out
 
 
+def own_runner(preset: str) -> Trainer | None:
+    """The trainer of the preset's experiment when it has its own (image-to-image grids), else None (landmarks)."""
+    experiment = EXPERIMENTS.get(presets().get(preset, TrainConfig()).experiment)
+    return experiment.runner if experiment else None
+
+
 def config_from_form(preset: str, *values: Any) -> TrainConfig:
-    """The preset's config with the form's values, each converted to the field's type (``ValueError`` if bad)."""
+    """The preset's config with the form's values, each converted to the field's type (``ValueError`` if bad).
+
+    A run on another dataset than the preset's is tagged with it: the run name (its folder) is made of the settings
+    that tell a grid's runs apart, which never include the dataset, so two runs of one preset on two datasets
+    would otherwise share a folder, and the second would silently replace the first."""
     base = presets().get(preset, TrainConfig())
     types = {f.name: type(getattr(base, f.name)) for f in fields(TrainConfig)}
     changes: dict[str, Any] = {}
@@ -214,19 +231,27 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
             raise ValueError(f"{name} must be a whole number, got {value}")
         changes[name] = int(float(value)) if kind is int else kind(value)
     config = replace(base, **changes)
-    _check(config)
+    if config.dataset != base.dataset:
+        config = replace(config, tag="_".join(t for t in (base.tag, config.dataset) if t))
+    if not config.experiment.replace("_", "").replace("-", "").isalnum():
+        raise ValueError("experiment name: use letters, digits, - and _ only")
+    if config.train_subset < 0 or config.eval_subset < 0:
+        raise ValueError("subsets are image counts (0 = all)")
+    check_config(config, landmarks=own_runner(preset) is None)
     return config
 
 
-def _check(config: TrainConfig) -> None:
-    if not config.experiment.replace("_", "").replace("-", "").isalnum():
-        raise ValueError("experiment name: use letters, digits, - and _ only")
-    if config.lr <= 0 or config.epochs < 1 or config.batch_size < 1:
-        raise ValueError("lr must be > 0, epochs and batch size at least 1")
-    if not 0 <= config.dropout < 1:
-        raise ValueError("dropout must be in [0, 1)")
-    if config.train_subset < 0 or config.eval_subset < 0:
-        raise ValueError("subsets are image counts (0 = all)")
+def replaced_run(run_dir: Path, config: TrainConfig) -> str:
+    """What the start message says of an earlier run in ``run_dir``, which the new one replaces: the settings it
+    had that differ (the run name holds only some of them), or that it had the same ones; "" when there is none."""
+    try:
+        earlier = json.loads((run_dir / RECORD).read_text()).get("config", {})
+    except (OSError, ValueError):
+        return ""
+    now = config.to_dict()
+    differ = [f"{key} {earlier[key]!r} -> {now[key]!r}" for key in now if key in earlier and earlier[key] != now[key]]
+    same = "the same settings" if not differ else ", ".join(differ)
+    return f" It replaces the earlier run of that name ({same}); another experiment name keeps both."
 
 
 # One parameter per form field, in FORM_FIELDS order: Gradio names the /train_start API's parameters after them.
@@ -244,18 +269,21 @@ def start(preset: str, experiment: str, dataset: str, model: str, init: str, opt
         config = config_from_form(preset, *values)
     except (ValueError, TypeError) as exc:
         raise gr.Error(f"Check the settings: {exc}") from None
+    if config.device.startswith("cuda") and not torch.cuda.is_available():
+        raise gr.Error("This server has no CUDA GPU: choose the device auto or cpu.", title="No GPU")
     limits = server_limits()
     config, capped = cap_training(config, limits)
     problem = dataset_problem(config.dataset)
     if problem:
         raise gr.Error(problem, title="Dataset missing")
     clean_user_area_now(limits, imported_folder(config.dataset, limits))
+    replaces = replaced_run(JOB.run_dir(config), config)
     try:
-        JOB.start(config, limits.max_train_seconds)
+        JOB.start(config, limits.max_train_seconds, own_runner(preset))
     except TrainingBusyError as exc:
         raise gr.Error(str(exc), title="Training busy") from None
     note = f" Capped on this server: {'; '.join(capped)}." if capped else ""
-    return f"Started **{config.experiment}/{config.run_name()}**.{note}"
+    return f"Started **{config.experiment}/{config.run_name()}**.{note}{replaces}"
 
 
 def server_limits() -> Limits:

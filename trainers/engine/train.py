@@ -64,21 +64,12 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 
 
-def check_config(config: TrainConfig) -> None:
-    """Raise ValueError naming the first setting of a landmark config that no run could train with: before any data
-    loads or any run folder exists, as ``--set``'s key and type checks do (a typo such as ``--set
-    optimizer=adma`` otherwise surfaced as a traceback once the data had loaded, and a bad loss left a failed run
-    behind)."""
-    names = {"model": (config.model, MODELS), "init": (config.init, INITS), "optimizer": (config.optimizer, OPTIMIZERS),
-             "schedule": (config.schedule, SCHEDULES), "sampling": (config.sampling, SAMPLINGS),
-             "loss": (config.loss, POINT_LOSSES), "augmentation": (config.augmentation, AUGMENTATIONS)}
-    for key, (value, known) in names.items():
-        if value not in known:
-            raise ValueError(f"unknown {key} {value!r}; known: {', '.join(known)}")
-    try:
-        get_dataset(config.dataset)
-    except KeyError as exc:
-        raise ValueError(exc.args[0]) from None
+def check_config(config: TrainConfig, landmarks: bool = True) -> None:
+    """Raise ValueError naming the first setting of a config that no run could train with: before any data loads or
+    any run folder exists, as ``--set``'s key and type checks do (a typo such as ``--set optimizer=adma``
+    otherwise surfaced as a traceback once the data had loaded, and a bad loss left a failed run behind).
+    ``landmarks``: also the names this trainer looks up (model, loss, ...); an image-to-image grid's runner has
+    models and losses of its own, and checks those itself."""
     counts = {"epochs": config.epochs, "batch_size": config.batch_size}
     for key, value in counts.items():
         if value < 1:
@@ -89,6 +80,18 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(f"dropout must be in [0, 1), got {config.dropout}")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device):
         raise ValueError(f"device must be auto, cpu or cuda[:N], got {config.device!r}")
+    if not landmarks:
+        return
+    names = {"model": (config.model, MODELS), "init": (config.init, INITS), "optimizer": (config.optimizer, OPTIMIZERS),
+             "schedule": (config.schedule, SCHEDULES), "sampling": (config.sampling, SAMPLINGS),
+             "loss": (config.loss, POINT_LOSSES), "augmentation": (config.augmentation, AUGMENTATIONS)}
+    for key, (value, known) in names.items():
+        if value not in known:
+            raise ValueError(f"unknown {key} {value!r}; known: {', '.join(known)}")
+    try:
+        get_dataset(config.dataset)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
 
 
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:  # noqa: ANN001 - parameter iterator

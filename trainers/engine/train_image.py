@@ -32,7 +32,7 @@ from kpdemo.runs import RunWriter, environment
 from kpdemo.training.tensors import pixels_to_input
 from trainers.engine.config import TrainConfig
 from trainers.engine.image_losses import image_loss
-from trainers.engine.train import BestKeeper, resolve_device
+from trainers.engine.train import BestKeeper, check_config, resolve_device
 from trainers.engine.weights import init_weights_from
 
 CHECKPOINT_NAME = "net.pt"
@@ -180,7 +180,8 @@ def fit_image_model(
     should_stop: Callable[[], bool] | None = None, show_progress: bool = True,
 ) -> Path:
     """Train ``task`` as ``config`` says and record it under ``runs_root/<experiment>/<run name>/``."""
-    image_loss(config.loss)  # an unknown loss fails here, before a run folder exists
+    check_config(config, landmarks=False)  # these fail here, before a run folder exists: a bad setting,
+    image_loss(config.loss)  # an unknown loss
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
