@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,15 @@ def test_a_grid_step_row_whose_compile_failed_says_it_timed_eager(tmp_path: Path
     lines = grid_step(tmp_path).splitlines()
     assert "| NVIDIA H200 | grid at once compiled (compile failed: eager) | bf16 |" in lines[-2]
     assert "| NVIDIA H200 | grid at once | bf16 |" in lines[-1]
+
+
+def test_shipped_records_link_their_weights_inside_the_checkout() -> None:
+    """A shipped record's checkpoint is a path relative to its folder that stays in ``checkpoints/`` (a retired
+    model's file may be gone: the app says so); one record once held ``../../../../work/main/checkpoints/...``,
+    which no other checkout resolves (``checkpoint_link`` in trainers/tools/ship.py)."""
+    outside = []
+    for record in (CHECKPOINTS_DIR / "runs").glob("*/*/record.json"):
+        link = json.loads(record.read_text()).get("checkpoint")
+        if link and not (record.parent / link).resolve().is_relative_to(CHECKPOINTS_DIR.resolve()):
+            outside.append((record.parent.name, link))
+    assert not outside, outside

@@ -326,8 +326,12 @@ def test_runs_that_cannot_show_predictions_say_why(fixture_data: Path, tmp_path:
         write_run(root, "none", None, status="failed"): "kept no checkpoint (status: failed)",
         write_run(root, "retired", "../../../gone.pt"): "checkpoint gone.pt is not in this checkout",
         write_run(root, "foreign", "best.pt"): "best.pt cannot be evaluated as a landmark model",
+        write_run(root, "training", None, status="running"): "is still training",
     }
     (root / "exp" / "foreign" / "best.pt").write_text("not a checkpoint")
+    image_model = write_run(root, "faces", "best.pt")  # a frontalize run: its grid has a runner of its own
+    (image_model / "record.json").write_text(json.dumps({"experiment": "frontalize", "checkpoint": "best.pt"}))
+    cases[image_model] = "trains an image-to-image model, not landmarks"
     for run_dir, message in cases.items():
         with pytest.raises(PredictionsUnavailable, match=re.escape(message)):
             run_predictions(run_dir)

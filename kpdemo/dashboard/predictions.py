@@ -23,6 +23,7 @@ from kpdemo.config import DataNotFoundError, data_root
 from kpdemo.draw import POINT_COLOUR, TRUTH_COLOUR, draw_points
 from kpdemo.metrics import nme_per_image, point_errors
 from kpdemo.runs import read_record
+from trainers.grids import EXPERIMENTS
 from trainers.tools.evaluate import HeldOut, held_out_predictions
 
 GALLERY_SIZE = 8
@@ -48,9 +49,17 @@ def run_checkpoint(run_dir: Path) -> Path:
     """The best checkpoint a run's record points to, or :class:`PredictionsUnavailable` saying why there is none."""
     record = read_record(run_dir)
     name = record.get("name", Path(run_dir).name)
+    experiment = EXPERIMENTS.get(record.get("experiment", ""))
+    if experiment is not None and experiment.runner is not None:
+        raise PredictionsUnavailable(f"Run {name} trains an image-to-image model, not landmarks: its examples are "
+                                     "the figures in its run folder.")
+    if record.get("status") == "running":
+        raise PredictionsUnavailable(f"Run {name} is still training: its best checkpoint is written when it ends.")
     if not record.get("checkpoint"):
-        raise PredictionsUnavailable(f"Run {name} kept no checkpoint (status: {record.get('status')}): there is no "
-                                     "model to run on held-out faces. Shipped grids keep only their chosen run's.")
+        raise PredictionsUnavailable(
+            f"Run {name} kept no checkpoint (status: {record.get('status')}): there is no model to run on held-out "
+            "faces. Shipped records carry weights only where a shipped model came from that run; train it here "
+            f"(`python -m trainers --from-record <its record.json>`) to see its faces.")
     path = (Path(run_dir) / record["checkpoint"]).resolve()
     if not path.exists():
         raise PredictionsUnavailable(f"Run {name}'s checkpoint {path.name} is not in this checkout (a retired "

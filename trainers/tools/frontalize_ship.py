@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, FrontalizerMeta, save_fr
 from kpdemo.markdown import markdown_table
 from kpdemo.models.autoencoder import SharedEncoderNet
 from kpdemo.runs import load_runs, read_record
-from trainers.tools.ship import ship_record
+from trainers.tools.ship import checkpoint_link, ship_record
 
 EXPERIMENTS = ("polygons", "frontalize")
 DOC = REPO_ROOT / "docs" / "frontalize.md"
@@ -116,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             if run_dir.resolve() == best:
                 target = ship_model(run_dir)
                 record = read_record(run_dir)
-                checkpoint = Path(os.path.relpath(target, args.dest / record["experiment"] / record["name"]))
+                checkpoint = Path(checkpoint_link(target, args.dest / record["experiment"] / record["name"]))
                 print(f"model -> {target} ({target.stat().st_size / 2**20:.1f} MiB)")
             dest = ship_record(run_dir, args.dest, checkpoint=checkpoint.as_posix() if checkpoint else None)
             print(f"record -> {dest}")

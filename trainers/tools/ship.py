@@ -81,6 +81,13 @@ def shipped_checkpoint(dest: Path) -> str | None:
     return pointer if pointer and (dest / pointer).is_file() else None
 
 
+def checkpoint_link(target: Path, run_dest: Path) -> str:
+    """The checkpoint path a shipped record holds: ``target`` relative to the record's folder, both resolved first
+    (a relative ``--to`` or ``--dest`` read from another folder than the other once gave a record
+    ``../../../../work/main/checkpoints/...``, which no checkout resolves)."""
+    return Path(os.path.relpath(target.resolve(), run_dest.resolve())).as_posix()
+
+
 def unlink_superseded(dest_root: Path, target: Path, keep: Path) -> list[Path]:
     """Clear the checkpoint link of every shipped record (but ``keep``'s) that points at ``target``: a shipped
     file that now holds another run's weights must not be credited to the run it replaced. Returns those records."""
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         target = ship_checkpoint(args.best, args.to, args.soup_with)
         record = read_record(args.best)
         run_dest = args.dest / record["experiment"] / record["name"]
-        dest = ship_record(args.best, args.dest, checkpoint=Path(os.path.relpath(target, run_dest)).as_posix(),
+        dest = ship_record(args.best, args.dest, checkpoint=checkpoint_link(target, run_dest),
                            soup_with=partner)
         print(f"checkpoint -> {target} ({target.stat().st_size / 2**20:.1f} MiB), record -> {dest}")
         for superseded in unlink_superseded(args.dest, target, keep=dest):
