@@ -2,8 +2,10 @@
 
 Sources: MediaPipe face mesh (468 / 478 points, bundled with mediapipe), every ``checkpoints/*.pt`` shipped with the
 repo, and the best checkpoint of every user run under :func:`kpdemo.config.runs_dir` (and of shipped run records
-whose checkpoint file is present). :func:`available_predictors` rescans on ``refresh=True``, so a run that finished
-a minute ago shows up without a restart; models themselves load lazily on first :func:`get_predictor` call.
+whose checkpoint file is present, unless it is one of the shipped checkpoints: a shipped model's record links its
+file, which the pickers would otherwise list twice under two names). :func:`available_predictors` rescans on
+``refresh=True``, so a run that finished a minute ago shows up without a restart; models themselves load lazily on
+first :func:`get_predictor` call.
 """
 
 from __future__ import annotations
@@ -100,11 +102,14 @@ def _run_checkpoints(root: Path) -> list[tuple[str, Path]]:
 def scan() -> list[PredictorEntry]:
     """Look for predictors now (cheap after the first call: checkpoint metadata is cached per file version)."""
     entries = _mediapipe_entries()
-    for path in sorted(CHECKPOINTS_DIR.glob("*.pt")):
+    shipped = sorted(CHECKPOINTS_DIR.glob("*.pt"))
+    for path in shipped:
         entries.append(_checkpoint_entry(f"checkpoint:{path.stem}", path.stem, path))
+    listed = {path.resolve() for path in shipped}
     for root in (SHIPPED_RUNS_DIR, runs_dir()):  # a user run shadows a shipped one of the same name
         for name, path in _run_checkpoints(root):
-            entries.append(_checkpoint_entry(f"run:{name}", f"run {name}", path))
+            if root != SHIPPED_RUNS_DIR or path.resolve() not in listed:
+                entries.append(_checkpoint_entry(f"run:{name}", f"run {name}", path))
     unique: dict[str, PredictorEntry] = {}
     for entry in entries:
         if entry is not None:
