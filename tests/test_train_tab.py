@@ -33,9 +33,10 @@ def test_missing_dataset_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("KPDEMO_DATA", str(tmp_path))
     problem = tab.dataset_problem("kaggle15")
     assert problem is not None and str(tmp_path) in problem and "KPDEMO_DATA" in problem
-    with pytest.raises(gr.Error, match="cannot be read"):
+    with pytest.raises(gr.Error, match="cannot be read") as refused:
         tab.start(DEFAULT, *form_values(TrainConfig()))
     assert tab.JOB.snapshot().state == "idle"
+    assert not refused.value.print_exception  # shown to the user, not logged as a server fault
     assert "unknown dataset 'nope'" in tab.dataset_problem("nope")
 
 

@@ -186,6 +186,13 @@ def _finished_message(run_dir: Path, state: str) -> str:
 JOB = TrainingJob()
 
 
+def refusal(message: str, title: str = "Error") -> gr.Error:
+    """A request refused for a reason the user can act on (busy, a bad setting, a missing dataset, a bad upload):
+    shown to them, and not logged as a server fault, for which Gradio prints a traceback (13 of them in one
+    visitor's session, burying the real faults)."""
+    return gr.Error(message, title=title, print_exception=False)
+
+
 def dataset_problem(name: str) -> str | None:
     """A user-facing message when the dataset is unknown or its files are missing; None when it can be read."""
     try:
@@ -268,20 +275,20 @@ def start(preset: str, experiment: str, dataset: str, model: str, init: str, opt
     try:
         config = config_from_form(preset, *values)
     except (ValueError, TypeError) as exc:
-        raise gr.Error(f"Check the settings: {exc}") from None
+        raise refusal(f"Check the settings: {exc}") from None
     if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise gr.Error("This server has no CUDA GPU: choose the device auto or cpu.", title="No GPU")
+        raise refusal("This server has no CUDA GPU: choose the device auto or cpu.", title="No GPU")
     limits = server_limits()
     config, capped = cap_training(config, limits)
     problem = dataset_problem(config.dataset)
     if problem:
-        raise gr.Error(problem, title="Dataset missing")
+        raise refusal(problem, title="Dataset missing")
     clean_user_area_now(limits, imported_folder(config.dataset, limits))
     replaces = replaced_run(JOB.run_dir(config), config)
     try:
         JOB.start(config, limits.max_train_seconds, own_runner(preset))
     except TrainingBusyError as exc:
-        raise gr.Error(str(exc), title="Training busy") from None
+        raise refusal(str(exc), title="Training busy") from None
     note = f" Capped on this server: {'; '.join(capped)}." if capped else ""
     return f"Started **{config.experiment}/{config.run_name()}**.{note}{replaces}"
 
@@ -314,13 +321,13 @@ def import_dataset(upload: str | None, name: str) -> tuple[str, str]:
     is kept. Returns the status line and the new dataset's name (``user_<name>``).
     """
     if not upload:
-        raise gr.Error("Choose a file first: a Kaggle training.csv, or a .zip of images with .pts files or with "
-                       "one CSV of points.", title="No file")
+        raise refusal("Choose a file first: a Kaggle training.csv, or a .zip of images with .pts files or with "
+                      "one CSV of points.", title="No file")
     limits = server_limits()
     try:
         manifest = import_upload(Path(upload), name or "", limits)
     except UploadError as exc:
-        raise gr.Error(str(exc), title="Upload refused") from None
+        raise refusal(str(exc), title="Upload refused") from None
     clean_user_area_now(limits, imported_folder(manifest.name, limits))
     refresh_imported()
     cached_dataset.cache_clear()  # a name the clean-up freed and an import reused must not serve the old faces
