@@ -3,7 +3,8 @@
 Loads every dataset in :data:`kpdemo.datasets.registry.DATASETS` and prints one row each (schema, point count,
 images per split, image size, labelled fraction), so a wrong ``KPDEMO_DATA`` shows up before a training run does.
 A dataset whose files are missing is listed with the paths looked for, and a closing line says how to point
-``KPDEMO_DATA`` at the data. Loading ``kaggle15`` the first time builds its cache (progress bar, ~10 s).
+``KPDEMO_DATA`` at the data; one users bring themselves (a genuine Kaggle CSV) is "not supplied", with where it
+goes. Loading ``kaggle15`` the first time builds its cache (progress bar, ~10 s).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def summarise() -> pd.DataFrame:
         row: dict[str, object] = {"dataset": name, "schema": spec.schema,
                                   "points": get_schema(spec.schema).num_points}
         missing = spec.missing_files()
+        if missing and spec.bring_your_own:
+            rows.append(row | {"status": f"not supplied (optional: {spec.bring_your_own})"})
+            continue
         if missing:
             rows.append(row | {"status": "missing: " + ", ".join(map(str, missing))})
             continue

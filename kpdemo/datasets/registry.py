@@ -49,6 +49,9 @@ class DatasetSpec:
     #: Another registered set whose val and test splits are this one's, read instead when only those are wanted: a
     #: distillation set's extra faces are train only, and labelling them is minutes of a teacher's work.
     held_out_from: str | None = None
+    #: For a dataset users supply themselves (never in the shared data): where it is looked for, as
+    #: ``python -m kpdemo.data`` tells them; its absence is then no sign of a wrong ``KPDEMO_DATA``.
+    bring_your_own: str = ""
 
     def held_out_name(self, split: str) -> str:
         """The registered set to read ``split`` from (this one, or :attr:`held_out_from` for val and test)."""
@@ -85,7 +88,8 @@ DATASETS: dict[str, DatasetSpec] = {
                     _under_root("ibug300w_subset/landmarks.csv", "ytf68_udacity/landmarks.csv"), load_kaggle15,
                     own_box=train_own_box),
         DatasetSpec("kaggle_csv", "kaggle15", "Kaggle Facial Keypoints training.csv (bring your own)",
-                    lambda: (_kaggle_csv_path(),), lambda: read_kaggle_csv(_kaggle_csv_path())),
+                    lambda: (_kaggle_csv_path(),), lambda: read_kaggle_csv(_kaggle_csv_path()),
+                    bring_your_own="a genuine Kaggle training.csv at $KPDEMO_KAGGLE_CSV or <data>/kaggle/"),
         DatasetSpec("imm_frontal", "imm73", "IMM Frontal Face DB, 120 images, 12 people, 73 points",
                     _under_root("imm_frontal_db/asf", "imm_frontal_db/images"), load_imm_frontal),
         DatasetSpec("ibug300w", "ibug68", "iBUG 300-W HELEN+LFPW, 68 points (test = 300-W common set)",
