@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError, OSError) as exc:
         parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
     if not configs:
-        parser.error(f"no config of {args.experiment!r} matches --only {args.only!r}")
+        parser.error(f"no config of {args.experiment or str(args.from_record)!r} matches --only {args.only!r}")
     root = args.runs or runs_dir()
     if args.ray is not None:
         return run_distributed(configs, root, args.quick, args.ray or None, args.grid_at_once)
