@@ -232,6 +232,17 @@ def test_a_setting_older_records_lack_is_not_offered_as_what_a_grid_compares() -
     assert fig.layout.legend.title.text == "colour: init<br>dash: split"
 
 
+def test_the_tab_starts_on_a_log_axis_where_the_curves_span_decades() -> None:
+    """Losses from ~3 down to ~0.001 (the GPU optimizers grid) lie flat along a linear axis's bottom."""
+    wide = pd.DataFrame({"run": ["a", "a", "b"], "epoch": [1, 2, 1], "train_loss": [3.0, 0.01, 0.5],
+                         "val_loss": [2.0, 0.001, np.nan]})
+    narrow = wide.assign(train_loss=[0.5, 0.2, 0.3], val_loss=[0.4, 0.25, -1.0])
+    assert tab.spans_decades(wide, "loss") and not tab.spans_decades(narrow, "loss")
+    assert not tab.spans_decades(wide, "rmse_px")  # no such column: nothing to span
+    runs = pd.DataFrame({"run": ["a", "b"], "lr": [0.1, 0.01]})
+    assert tab.controls(RunSet(runs, wide)).log_y and not tab.controls(RunSet(runs, narrow)).log_y
+
+
 def test_table_click_toggles_selection() -> None:
     def click(run: str) -> gr.SelectData:
         return gr.SelectData(None, {"index": [0, 0], "value": run, "row_value": [run, "done"]})

@@ -47,13 +47,16 @@ class Controls:
     colour: str
     dash: str
     facet: str | None
+    log_y: bool = False
 
 
 def controls(runset: RunSet) -> Controls:
     """What the colour/dash/facet/metric controls offer for one experiment's runs, and sensible defaults.
 
     Defaults: one panel per model when models are compared alongside something else; colour by the first other
-    compared setting, dash by a second one (else train vs val).
+    compared setting, dash by a second one (else train vs val); a log y axis where the first metric's curves span
+    more than :data:`LOG_SPAN` (the ``optimizers`` losses run from ~3 to ~0.001: on a linear axis every curve lies
+    flat along the bottom).
     """
     settings = varying_settings(runset.runs)
     compared = group_settings(runset.runs)
@@ -71,7 +74,21 @@ def controls(runset: RunSet) -> Controls:
         colour=colour,
         dash=dash,
         facet=facet,
+        log_y=spans_decades(runset.history, metrics[0][1]),
     )
+
+
+#: How many times its smallest value a metric's largest must be for the tab to start on a log y axis.
+LOG_SPAN = 30.0
+
+
+def spans_decades(history: pd.DataFrame, metric: str) -> bool:
+    """Whether the train / val values of ``metric`` in ``history`` span more than :data:`LOG_SPAN` (positive
+    values only: a log axis cannot show the others)."""
+    columns = [c for c in (f"train_{metric}", f"val_{metric}") if c in history.columns]
+    values = pd.to_numeric(history[columns].stack(), errors="coerce") if columns else pd.Series(dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return bool(len(values)) and values.max() > LOG_SPAN * values.min()
 
 
 def _setting(choice: str | None) -> str | None:
@@ -190,9 +207,10 @@ def build_experiments_tab() -> gr.Tab:
                     gr.Dropdown(choices=c.dash_choices, value=c.dash),
                     gr.Dropdown(choices=c.facet_choices, value=c.facet),
                     gr.Dropdown(choices=c.runs, value=[]),
-                    gr.Dropdown(choices=c.runs, value=None))
+                    gr.Dropdown(choices=c.runs, value=None),
+                    gr.Checkbox(value=c.log_y))
 
-        setup = [metric, colour, dash, facet, selected, run]
+        setup = [metric, colour, dash, facet, selected, run, log_y]
         show = ([records, experiment, run], [gallery, regions, picked])
         # Reread records on page load, on entering the tab and on Refresh, so newly trained runs appear.
         page = Context.root_block
