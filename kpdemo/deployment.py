@@ -16,6 +16,7 @@ variable                              public default  what it bounds
 ``KPDEMO_MAX_TRAIN_IMAGES``           2000            training images of a run (and val/test images scored)
 ``KPDEMO_MAX_TRAIN_SECONDS``          600             wall time of a run; it stops and keeps its best epoch
 ``KPDEMO_MAX_UPLOAD_IMAGES``          1000            faces in one imported dataset
+``KPDEMO_MAX_VIDEO_SECONDS``          30              seconds of an uploaded video read (the rest is cut)
 ``KPDEMO_MAX_FILE_SIZE``              10mb (20mb)     any upload, refused by Gradio before a handler runs
 ``KPDEMO_USER_AREA``                  ./user_area     where imported datasets (and, when public, runs) live
 ``KPDEMO_USER_AREA_MAX_MB``           500             size of the user area; oldest entries removed first
@@ -165,7 +166,8 @@ def cap_training(config: TrainConfig, limits: Limits) -> tuple[TrainConfig, list
         asked = getattr(config, name)
         if cap and (asked == 0 or asked > cap):
             changes[name] = cap
-            notes.append(f"{label} {asked or 'all'} -> {cap} (KPDEMO_MAX_TRAIN_IMAGES)")
+            notes.append(f"{label} {asked} -> {cap}" if asked else f"{label}: the first {cap} at most"
+                         + " (KPDEMO_MAX_TRAIN_IMAGES)")
     return replace(config, **changes), notes
 
 

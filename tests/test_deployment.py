@@ -100,7 +100,7 @@ def test_training_settings_are_capped_with_a_note(env: pytest.MonkeyPatch) -> No
     capped, notes = cap_training(config, current_limits())
     assert (capped.epochs, capped.train_subset, capped.eval_subset) == (20, 2000, 100)
     assert notes == ["epochs 50 -> 20 (KPDEMO_MAX_EPOCHS)",
-                     "training images all -> 2000 (KPDEMO_MAX_TRAIN_IMAGES)"]
+                     "training images: the first 2000 at most (KPDEMO_MAX_TRAIN_IMAGES)"]
 
 
 def test_start_caps_the_run_and_refuses_a_second(env: pytest.MonkeyPatch, monkeypatch: pytest.MonkeyPatch) -> None:

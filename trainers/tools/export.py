@@ -36,7 +36,7 @@ import onnxscript.optimizer
 import torch
 
 import trainers.grids  # noqa: F401  (registers the derived datasets checkpoints name, e.g. faces68_wide160)
-from kpdemo.checkpoints import CheckpointMeta
+from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.config import DataNotFoundError
 from kpdemo.datasets import get_dataset
 from kpdemo.detection.checkpoint import network_to_crop
@@ -206,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     status = 0
     for checkpoint in args.checkpoints:
-        out = export_onnx(checkpoint, opset=args.opset)
+        try:
+            out = export_onnx(checkpoint, opset=args.opset)
+        except CheckpointError as exc:  # checkpoints/*.pt holds the frontalizer too: the others still export
+            print(f"{checkpoint} skipped: not a landmark checkpoint ({exc})", file=sys.stderr)
+            continue
         diff = max_difference(out, checkpoint)
         print(f"{checkpoint} -> {out} ({out.stat().st_size / 2**20:.1f} MiB, opset {args.opset}): "
               f"max |onnxruntime - torch| = {diff:.2g} crop px")
