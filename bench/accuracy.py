@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,9 +152,11 @@ def anchor_error(pts: np.ndarray, truth: np.ndarray, schema: KeypointSchema, tru
 
 def lineup(schema_id: str) -> list[str]:
     """Keys of the models scored on a dataset of this schema: the project's checkpoints for it, MediaPipe face mesh,
-    and dlib when installed."""
+    and dlib when installed (said once when it is not: every bench's default lineup comes from here)."""
     keys = [e.key for e in available_predictors(refresh=True)
             if e.schema == schema_id and e.key.startswith("checkpoint:")]
+    if not dlib_available():
+        warnings.warn("dlib column skipped: pip install -r requirements-bench.txt to add it", stacklevel=2)
     return [*keys, "mediapipe468", *(["dlib"] if dlib_available() else [])]
 
 
@@ -303,8 +306,6 @@ def main(argv: list[str] | None = None) -> None:
         known = {entry.key for entry in available_predictors(refresh=True)} | {"dlib"}
         if unknown := sorted(set(args.models) - known):
             parser.error(f"--models {' '.join(unknown)}: no such predictor ({', '.join(sorted(known))})")
-    if not dlib_available() and args.models is None:
-        print("dlib column skipped: pip install -r requirements-bench.txt to add it")
     table = run(args.datasets, args.limit, args.split, args.models)
     if table.empty:
         raise SystemExit("nothing scored")

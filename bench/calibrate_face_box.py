@@ -5,14 +5,15 @@ overlapping detection to the landmark box, and takes medians of
 ``scale = landmark box longer side / detector side`` and ``dx, dy = (landmark centre - box centre) / side``
 (side = sqrt(w*h)). The medians are the constants in :mod:`kpdemo.detection.faces`.
 
-Writes ``bench/results/face_box_calibration.json`` (constants, residuals, detection rate) and
-``bench/results/face_box_calibration.csv`` (one row per image and detector).
+Writes ``face_box_calibration.json`` (constants, residuals, detection rate) and ``face_box_calibration.csv`` (one
+row per image and detector) into ``--out`` (default ``bench/results``).
 
-    nice -n 10 python bench/calibrate_face_box.py
+    nice -n 10 python bench/calibrate_face_box.py [--out DIR]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -37,7 +38,11 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / area) if area > 0 else 0.0
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for face_box_calibration.csv and .json (default bench/results)")
+    out = parser.parse_args(argv).out
     data = load_dataset("ibug300w").split("train")
     detectors = [MediaPipeFaceDetector(0), MediaPipeFaceDetector(1), HaarFaceDetector()]
     rows = []
@@ -61,8 +66,8 @@ def main() -> None:
                 row["matched"] = False
             rows.append(row)
     table = pd.DataFrame(rows)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    table.to_csv(RESULTS / "face_box_calibration.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "face_box_calibration.csv", index=False)
     summary = {"data": f"ibug300w train ({len(data)} images)", "detectors": {}}
     for name, group in table.groupby("detector", sort=False):
         ok = group[group["matched"]]
@@ -74,7 +79,7 @@ def main() -> None:
             "centre_error_median": float(centre_err.median()), "centre_error_p90": float(centre_err.quantile(0.9)),
             "scale_error_median": float((ok["scale"] / fit["scale"] - 1).abs().median()),
         }
-    (RESULTS / "face_box_calibration.json").write_text(json.dumps(summary, indent=2))
+    (out / "face_box_calibration.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 
 

@@ -291,6 +291,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--rss-after", type=int, default=100, help="read the server's RSS after this many requests")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for load.csv and load.png")
     args = parser.parse_args(argv)
+    if not 0 < args.rss_after < args.requests:  # the growth is measured from that mark to the end
+        parser.error(f"--rss-after ({args.rss_after}) must lie between 0 and --requests ({args.requests})")
     with tempfile.TemporaryDirectory(prefix="kpdemo_load_") as scratch:
         tempfile.tempdir = scratch  # gradio_client leaves an empty folder per download under the temp dir
         try:

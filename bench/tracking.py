@@ -57,6 +57,7 @@ from bench.accuracy import (  # noqa: E402
     first,
     saved_with,
 )
+from bench.webcam_latency import export_checkpoints  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, Face, LandmarkPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.cpu import cpu_name  # noqa: E402
@@ -216,12 +217,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="CSV to write (default bench/results/tracking.csv, tracking_val.csv with --split val); "
                              "its plot beside it")
+    parser.add_argument("--torch", action="store_true",
+                        help="make no ONNX exports first: checkpoints without one run on PyTorch (the timings are "
+                             "then not the app's; the points are the same)")
     add_update_argument(parser)
     args = parser.parse_args(argv)
     suffix = "" if args.split == "test" else f"_{args.split}"
     out = args.out or RESULTS / f"tracking{suffix}.csv"
     check_update(parser, args, out)
     data = first(load_dataset("ibug300w").split(args.split), args.limit)
+    if not args.torch:  # as a deployment serves them (a fresh clone has no exports: they would run on PyTorch)
+        export_checkpoints([key for key in args.models or MODELS if key.startswith("checkpoint:")])
     rows = []
     for cycle in args.speeds:
         for key in args.models or MODELS:

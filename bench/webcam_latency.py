@@ -126,7 +126,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--users", type=int, default=2, help="concurrent sessions for the throughput column")
-    parser.add_argument("--torch", action="store_true", help="time checkpoints on PyTorch (no ONNX export)")
+    parser.add_argument("--torch", action="store_true",
+                        help="make no ONNX exports first: checkpoints without one run on PyTorch (exports already "
+                             "beside a checkpoint are still used; the backend column says which ran)")
     args = parser.parse_args()
     frames = make_frames(args.frames)
     rows = []

@@ -52,7 +52,7 @@ def test_the_app_policy_follows_the_face_and_detects_in_full_only_at_the_start()
 @pytest.mark.needs_data
 def test_the_policies_are_compared_on_the_named_checkpoints_alone(tmp_path: Path) -> None:
     out = tmp_path / "tracking.csv"
-    main(["--split", "val", "--limit", "1", "--frames", "3", "--speeds", "30", "--out", str(out),
+    main(["--split", "val", "--limit", "1", "--frames", "3", "--speeds", "30", "--torch", "--out", str(out),
           "--models", "checkpoint:ibug68_pip", "checkpoint:kaggle15_pip", "--all-policies", "checkpoint:ibug68_pip"])
     table = pd.read_csv(out)
     by_model = table.groupby("model")["policy"].apply(set)
@@ -60,7 +60,7 @@ def test_the_policies_are_compared_on_the_named_checkpoints_alone(tmp_path: Path
     assert by_model["kaggle15_pip"] == {"recheck"}  # the app's policy alone
     assert out.with_suffix(".png").exists()
     before = table
-    main(["--split", "val", "--limit", "1", "--frames", "3", "--speeds", "30", "--out", str(out),
+    main(["--split", "val", "--limit", "1", "--frames", "3", "--speeds", "30", "--torch", "--out", str(out),
           "--models", "checkpoint:kaggle15_pip", "--update"])  # after retraining one model: its rows alone rerun
     after = pd.read_csv(out)
     assert list(after["model"]) == list(before["model"]) and list(after["policy"]) == list(before["policy"])
