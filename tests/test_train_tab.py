@@ -88,7 +88,7 @@ def test_an_image_to_image_preset_trains_with_its_own_runner(monkeypatch: pytest
     """A frontalize or polygons preset is not a landmark model: its grid's runner trains it, not run_config (which
     refused its model); on a server without a GPU, asking for CUDA is refused in the tab's words."""
     preset = next(k for k, c in tab.presets().items() if c.experiment == "polygons")
-    assert tab.own_runner(preset) is EXPERIMENTS["polygons"].runner and tab.own_runner(DEFAULT) is None
+    assert tab.preset_runner(preset) is EXPERIMENTS["polygons"].runner and tab.preset_runner(DEFAULT) is None
     config = tab.config_from_form(preset, *form_values(tab.presets()[preset]))  # its model passes the form's check
     started = []
     monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer: started.append((config, trainer)))

@@ -19,13 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from kpdemo.config import runs_dir
-from kpdemo.runs import RECORD, epochs_recorded
+from kpdemo.runs import RECORD, epochs_recorded, read_record
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on_ray
 from trainers.engine.grid import group_configs, run_grid
 from trainers.engine.train import RESUME_NAME, check_config, resolve_device, run_config
 from trainers.engine.weights import RUN_PREFIX, resolve_weights
-from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment
+from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment, own_runner
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,8 +80,7 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
     if args.only:
         configs = [c for c in configs if args.only in c.run_name()]
     for config in configs:  # every setting checked before the first run loads its data
-        experiment = EXPERIMENTS.get(config.experiment)
-        check_config(config, landmarks=not (experiment and experiment.runner))  # image grids: their own names
+        check_config(config, landmarks=own_runner(config.experiment) is None)  # image grids: their own names
         if config.weights and not config.weights.startswith(RUN_PREFIX):  # run:TAG may be an earlier run's
             try:
                 resolve_weights(config.weights, Path("."), config.experiment)
@@ -102,7 +101,7 @@ def resume_run(run_dir: Path) -> int:
     """Continue the run in ``run_dir`` (its record names the config; its parent's parent is the runs root)."""
     if not (run_dir / RECORD).is_file():
         raise FileNotFoundError(f"--resume: {run_dir} holds no {RECORD}: not a run folder")
-    record = json.loads((run_dir / RECORD).read_text())
+    record = read_record(run_dir)
     if record.get("status") == "done":
         raise ValueError(f"--resume: {run_dir} is finished ({epochs_recorded(run_dir)} epochs): nothing to resume")
     if not (run_dir / RESUME_NAME).is_file():
@@ -156,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, config in enumerate(configs, 1):
         experiment = EXPERIMENTS.get(config.experiment)
         after_run = experiment.after_run if experiment else None
-        runner = (experiment.runner if experiment else None) or run_config
+        runner = own_runner(config.experiment) or run_config
         if args.quick:
             config = replace(config, experiment=f"{config.experiment}-quick")
         print(f"[{i}/{len(configs)}] {config.experiment}/{config.run_name()}", flush=True)
@@ -207,11 +206,11 @@ def run_at_once(configs: list[TrainConfig], root: Path, quick: bool) -> int:
     experiments with their own runner (image-to-image grids) still train one by one with it."""
     renamed, registry = with_registry(configs, quick)
 
-    def own_runner(config: TrainConfig) -> Callable[..., Path] | None:
+    def runner_of(config: TrainConfig) -> Callable[..., Path] | None:  # by the renamed (--quick) experiment
         experiment = registry[config.experiment]
         return experiment.runner if experiment else None
 
-    groups = [[c] for c in renamed if own_runner(c)] + group_configs([c for c in renamed if not own_runner(c)])
+    groups = [[c] for c in renamed if runner_of(c)] + group_configs([c for c in renamed if not runner_of(c)])
     if any(len(g) > 1 and resolve_device(g[0].device).type == "cpu" for g in groups):
         print("note: on a CPU a grid at once is usually slower than its runs one by one (each convolution becomes "
               "one grouped convolution; bench/results/grid_speed.csv): --grid-at-once pays on a GPU", flush=True)
@@ -219,7 +218,7 @@ def run_at_once(configs: list[TrainConfig], root: Path, quick: bool) -> int:
         together = " (together)" if len(group) > 1 else ""
         print(f"[{i}/{len(groups)}] {group[0].experiment}/{', '.join(c.run_name() for c in group)}{together}",
               flush=True)
-        runner = own_runner(group[0])
+        runner = runner_of(group[0])
         run_dirs = [runner(group[0], root)] if runner else run_grid(group, root)
         experiment = registry[group[0].experiment]
         for run_dir in run_dirs:

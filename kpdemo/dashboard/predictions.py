@@ -23,7 +23,7 @@ from kpdemo.config import DataNotFoundError, data_root
 from kpdemo.draw import POINT_COLOUR, TRUTH_COLOUR, draw_points
 from kpdemo.metrics import nme_per_image, point_errors
 from kpdemo.runs import read_record
-from trainers.grids import EXPERIMENTS
+from trainers.grids import own_runner
 from trainers.tools.evaluate import HeldOut, held_out_predictions
 
 GALLERY_SIZE = 8
@@ -49,8 +49,7 @@ def run_checkpoint(run_dir: Path) -> Path:
     """The best checkpoint a run's record points to, or :class:`PredictionsUnavailable` saying why there is none."""
     record = read_record(run_dir)
     name = record.get("name", Path(run_dir).name)
-    experiment = EXPERIMENTS.get(record.get("experiment", ""))
-    if experiment is not None and experiment.runner is not None:
+    if own_runner(record.get("experiment", "")) is not None:
         raise PredictionsUnavailable(f"Run {name} trains an image-to-image model, not landmarks: its examples are "
                                      "the figures in its run folder.")
     if record.get("status") == "running":

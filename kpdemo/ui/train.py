@@ -34,14 +34,14 @@ from kpdemo.datasets.registry import refresh_imported
 from kpdemo.datasets.uploads import UploadError, import_upload, imported_folder
 from kpdemo.deployment import Limits, cap_training, clean_user_area, current_limits
 from kpdemo.models import INITS, MODELS
-from kpdemo.runs import RECORD
+from kpdemo.runs import RECORD, read_record
 from kpdemo.training.augment import AUGMENTATIONS
 from kpdemo.training.losses import POINT_LOSSES
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.image_losses import IMAGE_LOSSES
 from trainers.engine.train import OPTIMIZERS, SCHEDULES, check_config, run_config
-from trainers.grids import EXPERIMENTS, QUICK
+from trainers.grids import EXPERIMENTS, QUICK, own_runner
 
 # The choices the landmark trainer accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
 LOSSES = tuple(dict.fromkeys([*POINT_LOSSES, *IMAGE_LOSSES]))  # landmark and image-to-image presets
@@ -107,7 +107,7 @@ class TrainingJob:
             self._deadline = time.monotonic() + max_seconds if max_seconds else math.inf
             self._timed_out = False
             self._snap = Snapshot("running", config, message=f"Starting {config.run_name()}...",
-                                  run_dir=root / config.experiment / config.run_name())
+                                  run_dir=self.run_dir(config))
         threading.Thread(target=self._run, args=(config, root, trainer or self._trainer), name="kpdemo-train",
                          daemon=True).start()
 
@@ -215,10 +215,10 @@ def presets() -> dict[str, TrainConfig]:
     return out
 
 
-def own_runner(preset: str) -> Trainer | None:
-    """The trainer of the preset's experiment when it has its own (image-to-image grids), else None (landmarks)."""
-    experiment = EXPERIMENTS.get(presets().get(preset, TrainConfig()).experiment)
-    return experiment.runner if experiment else None
+def preset_runner(preset: str) -> Trainer | None:
+    """The trainer of the preset's experiment when it has its own (image-to-image grids), else None (landmarks):
+    the preset's, since the form may rename the experiment."""
+    return own_runner(presets().get(preset, TrainConfig()).experiment)
 
 
 def config_from_form(preset: str, *values: Any) -> TrainConfig:
@@ -244,7 +244,7 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
         raise ValueError("experiment name: use letters, digits, - and _ only")
     if config.train_subset < 0 or config.eval_subset < 0:
         raise ValueError("subsets are image counts (0 = all)")
-    check_config(config, landmarks=own_runner(preset) is None)
+    check_config(config, landmarks=preset_runner(preset) is None)
     return config
 
 
@@ -252,7 +252,7 @@ def replaced_run(run_dir: Path, config: TrainConfig) -> str:
     """What the start message says of an earlier run in ``run_dir``, which the new one replaces: the settings it
     had that differ (the run name holds only some of them), or that it had the same ones; "" when there is none."""
     try:
-        earlier = json.loads((run_dir / RECORD).read_text()).get("config", {})
+        earlier = read_record(run_dir).get("config", {})
     except (OSError, ValueError):
         return ""
     now = config.to_dict()
@@ -286,7 +286,7 @@ def start(preset: str, experiment: str, dataset: str, model: str, init: str, opt
     clean_user_area_now(limits, imported_folder(config.dataset, limits))
     replaces = replaced_run(JOB.run_dir(config), config)
     try:
-        JOB.start(config, limits.max_train_seconds, own_runner(preset))
+        JOB.start(config, limits.max_train_seconds, preset_runner(preset))
     except TrainingBusyError as exc:
         raise refusal(str(exc), title="Training busy") from None
     note = f" Capped on this server: {'; '.join(capped)}." if capped else ""

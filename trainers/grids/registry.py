@@ -49,6 +49,13 @@ def register(*experiments: Experiment) -> None:
         EXPERIMENTS[experiment.name] = experiment
 
 
+def own_runner(experiment: str) -> Callable[..., Path] | None:
+    """The trainer of a registered experiment that has its own (image-to-image grids); None for the landmark trainer
+    or a name the registry does not hold (a user's own experiment name trains landmarks)."""
+    registered = EXPERIMENTS.get(experiment)
+    return registered.runner if registered else None
+
+
 def get_experiment(name: str) -> Experiment:
     try:
         return EXPERIMENTS[name]

@@ -115,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             if run_dir.resolve() == best:
                 target = ship_model(run_dir)
                 record = read_record(run_dir)
-                checkpoint = Path(checkpoint_link(target, args.dest / record["experiment"] / record["name"]))
+                checkpoint = checkpoint_link(target, args.dest / record["experiment"] / record["name"])
                 print(f"model -> {target} ({target.stat().st_size / 2**20:.1f} MiB)")
-            dest = ship_record(run_dir, args.dest, checkpoint=checkpoint.as_posix() if checkpoint else None)
+            dest = ship_record(run_dir, args.dest, checkpoint=checkpoint)
             print(f"record -> {dest}")
     print(f"doc -> {write_doc(runs_root=args.dest)}")
     return 0
