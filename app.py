@@ -12,19 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at run time, not even telemetry
 
-import gradio as gr  # noqa: E402
-
 from kpdemo.deployment import current_limits  # noqa: E402
-from kpdemo.ui import cache_writes  # noqa: E402
-from kpdemo.ui.align import build_align_tab  # noqa: E402
-from kpdemo.ui.detect import build_detect_tab  # noqa: E402
-from kpdemo.ui.experiments import build_experiments_tab  # noqa: E402
-from kpdemo.ui.train import build_train_tab  # noqa: E402
-from kpdemo.ui.video import build_video_tab  # noqa: E402
-from kpdemo.ui.webcam import build_webcam_tab  # noqa: E402
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 INTRO = """# kpdemo: facial keypoints lab
 Detect landmarks with MediaPipe or a kpdemo-trained model, follow them live on a webcam or through a video, align
@@ -35,6 +30,18 @@ SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # Gradio's own 
 
 
 def build_app() -> gr.Blocks:
+    """The whole UI. Gradio and the tabs are imported here, not at the top, so ``python app.py --help`` and a bad
+    flag answer in a fraction of a second instead of after the ~7 s those imports take."""
+    import gradio as gr
+
+    from kpdemo.ui import cache_writes
+    from kpdemo.ui.align import build_align_tab
+    from kpdemo.ui.detect import build_detect_tab
+    from kpdemo.ui.experiments import build_experiments_tab
+    from kpdemo.ui.train import build_train_tab
+    from kpdemo.ui.video import build_video_tab
+    from kpdemo.ui.webcam import build_webcam_tab
+
     cache_writes.install()  # identical requests must not rewrite a file another request is downloading
     with gr.Blocks(title="kpdemo", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from kpdemo.config import REPO_ROOT
 from kpdemo.ui.train import FORM_FIELDS
 from kpdemo.video import VideoReader, VideoWriter
 from tests.test_app import serve_app
@@ -189,3 +192,14 @@ def test_upload_limit_defaults_to_20_mb_and_follows_the_environment(monkeypatch:
     assert parse_args(["--max-file-size", "12345"]).max_file_size == 12345
     with pytest.raises(SystemExit):
         parse_args(["--max-file-size", "lots"])
+
+
+def test_app_help_answers_without_importing_gradio_or_the_models() -> None:
+    """`python app.py --help` (and a mistyped flag) must answer at once, before the ~7 s of UI imports."""
+    probe = ("import sys, app\n"
+             "try:\n    app.parse_args(['--help'])\nexcept SystemExit:\n    pass\n"
+             "heavy = sorted(m for m in ('gradio', 'torch', 'mediapipe', 'kpdemo.ui') if m in sys.modules)\n"
+             "print('heavy:', heavy)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "usage: " in done.stdout and "heavy: []" in done.stdout, done.stdout
