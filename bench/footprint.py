@@ -101,15 +101,17 @@ def cold_start_once() -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for model_size.csv and cold_start.csv; default bench/results")
     args = parser.parse_args(argv)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     sizes = model_sizes()
-    sizes.to_csv(RESULTS / "model_size.csv", index=False)
+    sizes.to_csv(args.out / "model_size.csv", index=False)
     print(sizes.to_string(index=False))
     starts = pd.DataFrame([{"run": i, **cold_start_once()} for i in range(args.repeats)])
     starts["model"] = DEFAULT_KEY  # what the first Detect loaded
     starts["cpu"] = cpu_name()  # a start's seconds are this machine's
-    starts.to_csv(RESULTS / "cold_start.csv", index=False)
+    starts.to_csv(args.out / "cold_start.csv", index=False)
     print(starts.to_string(index=False))
 
 

@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["mediapipe468", "checkpoint:ibug68_pip"],
                         help="predictor keys (kpdemo.detection registry)")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for jitter.csv and jitter.png; default bench/results")
     args = parser.parse_args(argv)
     # as a deployment serves them (a fresh clone has no exports: its checkpoints would otherwise run on PyTorch,
     # slower than the 30 fps the frames come at)
@@ -152,9 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     table["noise_sigma"] = NOISE_SIGMA
     table["cpu"] = cpu_name()
     table["load_1min"] = os.getloadavg()[0]
-    RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "jitter.csv", index=False, float_format="%.4g")
-    plot(table, RESULTS / "jitter.png")
+    args.out.mkdir(exist_ok=True)
+    table.to_csv(args.out / "jitter.csv", index=False, float_format="%.4g")
+    plot(table, args.out / "jitter.png")
     print(table.to_string(index=False))
 
 

@@ -86,13 +86,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="*", type=Path, help="default: every shipped landmark checkpoint")
     parser.add_argument("--repeats", type=int, default=300, help="timing turns per network (5 calls each)")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for onnx_int8.csv; default bench/results")
     args = parser.parse_args()
     checkpoints = args.checkpoints or landmark_checkpoints()
     table = pd.DataFrame([row for c in checkpoints for row in compare(c, args.repeats)])
     table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 is faster only with them
     table["cpu_threads"], table["load_avg_1min"] = os.cpu_count(), round(os.getloadavg()[0], 2)
-    RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "onnx_int8.csv", index=False)
+    args.out.mkdir(exist_ok=True)
+    table.to_csv(args.out / "onnx_int8.csv", index=False)
     print(table.to_string(index=False))
 
 

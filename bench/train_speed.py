@@ -215,9 +215,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2,
                         help="--grid: epochs per run (from 2, the speed after the first epoch too)")
     parser.add_argument("--eval-images", type=int, default=64, help="--grid: val/test images evaluated per run")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for train_speed.csv and .png, or grid_speed.csv with --grid (bench/results)")
     args = parser.parse_args()
     if args.grid:
-        grid_speed(args.grid, args.images, args.epochs, args.eval_images, args.device, RESULTS / "grid_speed.csv")
+        grid_speed(args.grid, args.images, args.epochs, args.eval_images, args.device, args.out / "grid_speed.csv")
         return
     device = torch.device(args.device)
     full = load_dataset("kaggle15").split("train")
@@ -236,9 +238,9 @@ def main() -> None:
     table = pd.DataFrame(rows)
     speed = table.pivot(index="part", columns="pipeline", values="images_per_s")
     table["speedup_vs_naive"] = [speed.loc[r.part, r.pipeline] / speed.loc[r.part, "naive"] for r in table.itertuples()]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    table.to_csv(RESULTS / "train_speed.csv", index=False)
-    plot(table, RESULTS / "train_speed.png")
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "train_speed.csv", index=False)
+    plot(table, args.out / "train_speed.png")
     print(table[["pipeline", "part", "images_per_s", "epochs_per_s", "speedup_vs_naive"]].to_string(index=False))
 
 

@@ -196,11 +196,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="measured seconds per model and round (after 5 s warm-up)")
     parser.add_argument("--models", nargs="+", default=["MediaPipe face mesh (", "ibug68_pip"],
                         help="model picker labels (prefixes) to measure, in order")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for webcam_browser.csv and webcam_browser.png; default bench/results")
     args = parser.parse_args(argv)
     table = run(args.models, args.rounds, args.seconds)
-    RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "webcam_browser.csv", index=False, float_format="%.4g")
-    plot(table, RESULTS / "webcam_browser.png")
+    args.out.mkdir(exist_ok=True)
+    table.to_csv(args.out / "webcam_browser.csv", index=False, float_format="%.4g")
+    plot(table, args.out / "webcam_browser.png")
     print(table.to_string(index=False))
 
 

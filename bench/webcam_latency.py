@@ -129,6 +129,8 @@ def main() -> None:
     parser.add_argument("--torch", action="store_true",
                         help="make no ONNX exports first: checkpoints without one run on PyTorch (exports already "
                              "beside a checkpoint are still used; the backend column says which ran)")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for webcam_latency.csv and webcam_latency.png; default bench/results")
     args = parser.parse_args()
     frames = make_frames(args.frames)
     rows = []
@@ -144,9 +146,9 @@ def main() -> None:
     table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 live frames?
     table["cpu_threads"] = os.cpu_count()
     table["load_avg_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared: context for the numbers
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    table.to_csv(RESULTS / "webcam_latency.csv", index=False)
-    plot(table, RESULTS / "webcam_latency.png")
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "webcam_latency.csv", index=False)
+    plot(table, args.out / "webcam_latency.png")
     print(table.drop(columns=["cpu", "cpu_threads"]).to_string(index=False))
 
 
