@@ -97,6 +97,22 @@ def test_grid_runs_record_what_they_record_alone(dataset: str, tmp_path: Path) -
         assert meta.run == config.run_name() and meta.metrics["best_epoch"] == record["best"]["epoch"]
 
 
+def test_each_stacked_run_starts_from_its_own_init(dataset: str, tmp_path: Path) -> None:
+    """Runs that differ in init scheme stack (runs of different seeds draw other batches, so they form groups of
+    their own), and each starts from the weights it starts from alone: a stack that gave every run the first run's
+    init would still pass the test above, whose runs share it."""
+    configs = [replace(c, init=init) for c, init in zip(_configs(dataset), ("zeros", "xavier", "default"), strict=True)]
+    assert [len(g) for g in group_configs(configs)] == [3]
+    alone = [run_config(c, tmp_path / "alone", show_progress=False) for c in configs]
+    together = run_grid(configs, tmp_path / "grid", show_progress=False)
+    firsts = []
+    for solo, grid in zip(alone, together, strict=True):
+        a, b = _history(solo), _history(grid)
+        np.testing.assert_allclose(b["val_loss"], a["val_loss"], rtol=RTOL, err_msg=grid.name)
+        firsts.append(float(b["val_loss"].iloc[0]))
+    assert len({round(f, 6) for f in firsts}) == 3  # three different starts, each matched
+
+
 def test_folds_stacked_record_what_they_record_alone(dataset: str, tmp_path: Path) -> None:
     """The folds of a cross-validation train as one stack, each on batches of its own (its images, shuffle and
     augmentation draws): every fold records what it records alone, though their epochs differ in length (here the
@@ -146,6 +162,8 @@ def test_dropout_rates_stay_per_run(dataset: str, tmp_path: Path) -> None:
     solo = run_config(plain, tmp_path / "alone", show_progress=False)
     together = run_grid([plain, dropped], tmp_path / "grid", show_progress=False)
     np.testing.assert_allclose(_history(together[0])["train_loss"], _history(solo)["train_loss"], rtol=RTOL)
+    # the stacked dropout acts: same init, batches and optimizer as the plain run, so only its masks set it apart
+    assert not np.allclose(_history(together[1])["train_loss"], _history(together[0])["train_loss"], rtol=1e-3)
     model, meta = load_model(together[1] / "best.pt")
     assert meta.model_kwargs["dropout"] == 0.5
     assert any(isinstance(m, torch.nn.Dropout) and m.p == 0.5 for m in model.modules())

@@ -171,14 +171,15 @@ def test_quick_profile_writes_a_complete_record(tmp_path: Path) -> None:
 
 
 def _fake_run(root: Path, config: TrainConfig, val_losses: list[float], status: str = "done",
-              train_images: int | None = None) -> None:
-    """A record written by the real RunWriter, with given validation losses (findings logic only)."""
+              train_images: int | None = None, train_losses: list[float] | None = None) -> None:
+    """A record written by the real RunWriter, with given validation (and training: the same unless given) losses
+    (findings logic only)."""
     from kpdemo.runs import RunWriter
 
     env = {"device": "cpu"} | ({"train_images": train_images} if train_images else {})
     writer = RunWriter(root, config.experiment, config.run_name(), config.to_dict(), env)
-    for epoch, loss in enumerate(val_losses, 1):
-        writer.log_epoch({"epoch": epoch, "train_loss": loss, "val_loss": loss, "val_rmse_px": 48 * loss**0.5})
+    for epoch, (loss, train) in enumerate(zip(val_losses, train_losses or val_losses, strict=True), 1):
+        writer.log_epoch({"epoch": epoch, "train_loss": train, "val_loss": loss, "val_rmse_px": 48 * loss**0.5})
     best = min(val_losses)
     writer.finish(status, best={"epoch": 1, "val_loss": best, "val_rmse_px": 48 * best**0.5},
                   test={"rmse_px": 48 * best**0.5})
@@ -211,7 +212,7 @@ def test_findings_judge_each_budget_of_a_grid_apart(tmp_path: Path) -> None:
     row = findings([tmp_path]).set_index("experiment").loc["init"]
     assert row["budget"] == "500 epochs, all train images"
     assert row["verdict"] == "reproduced (refuted at 6 epochs, 1500 train images)"
-    assert "xavier ends 0.0008" in row["our numbers"] and "0.0030" not in row["our numbers"]
+    assert "ends 0.0008" in row["our numbers"] and "0.0030" not in row["our numbers"]
 
 
 def test_findings_read_runs_a_time_budget_stopped_at_the_epochs_they_reached(tmp_path: Path) -> None:
@@ -239,13 +240,43 @@ def test_findings_read_runs_a_time_budget_stopped_at_the_epochs_they_reached(tmp
     assert row["verdict"] == "refuted (reproduced at 3-4 of 500 epochs, all train images)"
 
 
+def test_dropout_finding_is_inconclusive_while_a_run_sits_at_the_mean_face(tmp_path: Path) -> None:
+    """A run no better than predicting the mean face (the zero-init plateau of ``init``) has learnt nothing, so its
+    train/val gap says nothing; once both runs learn, the gaps compare by size, not sign (a gap of -0.005 is larger
+    than one of -0.0001)."""
+
+    from trainers.tools.findings import findings
+
+    for config in EXPERIMENTS["init"].configs:
+        _fake_run(tmp_path, config, [0.03, 0.026, 0.026] if config.init == "zeros" else [0.02, 0.01, 0.005])
+    momentum_losses = [0.04, 0.03, 0.029]  # never below the mean face's 0.026
+    for config in EXPERIMENTS["dropout"].configs:
+        _fake_run(tmp_path, config, momentum_losses if config.optimizer == "momentum" else [0.01, 0.004, 0.002])
+    row = findings([tmp_path]).set_index("experiment").loc["dropout"]
+    assert row["verdict"] == "inconclusive (momentum still at the mean face)"
+    assert "not past the mean face's val loss (0.0260): momentum (best 0.0290)" in row["our numbers"]
+
+    second = tmp_path / "second"
+    for config in EXPERIMENTS["init"].configs:
+        _fake_run(second, config, [0.03, 0.026, 0.026] if config.init == "zeros" else [0.02, 0.01, 0.005])
+    for config in EXPERIMENTS["dropout"].configs:
+        if config.optimizer == "momentum":  # learns, but slower; its gap is the larger one: 0.005 below train
+            _fake_run(second, config, [0.02, 0.01, 0.008], train_losses=[0.025, 0.015, 0.013])
+        else:
+            _fake_run(second, config, [0.01, 0.004, 0.002], train_losses=[0.01, 0.004, 0.0021])
+    row = findings([second]).set_index("experiment").loc["dropout"]
+    assert "size of the val-train gap with dropout: adam 0.0001, momentum 0.0050" in row["our numbers"]
+    assert row["verdict"] == "partly"  # Adam converges first; momentum's gap is not the smaller
+
+
 def test_seed004_findings_read_iou_and_both_baselines(tmp_path: Path) -> None:
     from kpdemo.runs import RunWriter
     from trainers.tools.findings import findings
 
     def record(config: TrainConfig, test: dict[str, float]) -> None:
         writer = RunWriter(tmp_path, config.experiment, config.run_name(), config.to_dict(), {"device": "cpu"})
-        writer.finish(best={"epoch": 1, "val_loss": 0.5}, test=test)
+        val = {f"val_{k}": v for k, v in test.items() if k in ("l1_gray", "ssim")}  # validation as on test
+        writer.finish(best={"epoch": 1, "val_loss": 0.5} | val, test=test)
 
     for config in EXPERIMENTS["polygons"].configs:  # the mirror decoder draws far worse than the reconstruction
         record(config, {"iou": 0.3 if config.tag == "mirror_pretrained" else 0.8})
@@ -367,7 +398,7 @@ def test_shipping_a_soup_records_its_partner_as_it_was(tmp_path: Path) -> None:
 
 
 def test_landmark_findings_name_a_run_trained_on_another_recipe() -> None:
-    from trainers.tools.findings import pip_vs_direct
+    from trainers.tools.findings import Records, pip_vs_direct
 
     runs = pd.DataFrame([
         {"dataset": "faces68_wide160", "model": "pip", "tag": "pip_r18", "epochs": 8, "augmentation": "wild",
@@ -377,9 +408,13 @@ def test_landmark_findings_name_a_run_trained_on_another_recipe() -> None:
         {"dataset": "faces68_wide160", "model": "resnet18", "tag": "direct_r18", "epochs": 8, "augmentation": "wild",
          "test_nme": 0.065},
     ])
-    numbers, verdict = pip_vs_direct(runs, pd.DataFrame())
+    runs["best_val_nme"] = runs["test_nme"] + 0.001
+    numbers, verdict = pip_vs_direct(runs, pd.DataFrame(), Records(runs, pd.DataFrame()))
     assert numbers.startswith("pip_r18 (30 ep, wild_cut): 3.40%; pip_r18 (8 ep): 4.50%")
-    assert verdict == "reproduced"
+    assert "best PIP run on validation: pip_r18 (30 ep), test 3.40%" in numbers
+    assert verdict == "PIP wins; PFLD not reached"  # 3.40% > PFLD 0.25X's 3.38%
+    runs.loc[1, ["test_nme", "best_val_nme"]] = 0.033, 0.034
+    assert pip_vs_direct(runs, pd.DataFrame(), Records(runs, pd.DataFrame()))[1] == "reproduced"
 
 
 def _faces_turned_by(yaws: list[float]) -> TensorSet:
