@@ -87,11 +87,42 @@ def alignment_matrix(points: np.ndarray, schema: KeypointSchema, size: int) -> t
     return to_index_convention(similarity_transform(src, dst)), anchors
 
 
-def align_face(image: np.ndarray, points: np.ndarray, schema: KeypointSchema, size: int = 112) -> AlignedFace:
-    """Warp ``image`` so the face given by ``points`` sits on the canonical template, ``size`` x ``size``."""
+def align_face(image: np.ndarray, points: np.ndarray, schema: KeypointSchema | str, size: int = 112) -> AlignedFace:
+    """Warp ``image`` so the face given by ``points`` sits on the canonical template, ``size`` x ``size``.
+
+    ``image``: an array (kept as it is: gray or colour, any dtype OpenCV warps) or anything else
+    :func:`~kpdemo.detection.images.image_array` takes (a PIL image becomes RGB uint8); ``points``: the face's
+    (K, 2) points in that image, K the schema's; ``schema``: a :class:`KeypointSchema` or its id (``"ibug68"``).
+    Bad arguments raise :class:`AlignError` naming what is wrong, not an error from inside OpenCV."""
+    image, points, schema = _checked(image, points, schema, size)
     matrix, anchors = alignment_matrix(points, schema, size)
     warped = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     return AlignedFace(warped, matrix, anchors)
+
+
+def _checked(image: object, points: object, schema: KeypointSchema | str,
+             size: object) -> tuple[np.ndarray, np.ndarray, KeypointSchema]:
+    """:func:`align_face`'s arguments as it uses them, or an :class:`AlignError` that says which is wrong."""
+    from kpdemo.detection.images import image_array
+    from kpdemo.schemas import get_schema
+
+    if isinstance(schema, str):
+        try:
+            schema = get_schema(schema)
+        except KeyError as exc:
+            raise AlignError(str(exc.args[0])) from None
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 8:
+        raise AlignError(f"size must be a whole number of pixels, at least 8 (e.g. 112 or 256), got {size!r}")
+    if not isinstance(image, np.ndarray):
+        image = image_array(image)
+    try:
+        points = np.asarray(points, np.float64)  # float64: the similarity is solved in it anyway
+    except (TypeError, ValueError):
+        raise AlignError("points must be numbers: (x, y) per landmark") from None
+    if points.shape != (schema.num_points, 2):
+        raise AlignError(f"the {schema.id} schema has {schema.num_points} points, so points must be "
+                         f"({schema.num_points}, 2); got shape {points.shape}")
+    return image, points, schema
 
 
 def aligned_points(points: np.ndarray, face: AlignedFace) -> np.ndarray:

@@ -10,6 +10,7 @@ import pytest
 
 from kpdemo.detection import get_predictor, read_image
 from kpdemo.detection.base import as_boxes
+from kpdemo.schemas import get_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +59,7 @@ def test_boxes_far_from_the_face_still_answer_per_box() -> None:
     ([[0, 0, np.inf, 10]], "finite"),
     ([[70, 10, 90, 30]], "box 0 lies outside the 64x64 image"),
     ([[10, 10, 30, 30], [-30, 10, 0, 30]], "box 1 lies outside"),
+    ([[0, 0, 1e30, 1e30]], "over 100 times the 64x64 image"),
 ])
 def test_malformed_boxes_are_named(boxes: list, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -69,3 +71,58 @@ def test_malformed_boxes_are_named(boxes: list, message: str) -> None:
 def test_one_box_may_be_given_flat_and_reach_past_the_edges() -> None:
     assert as_boxes([1, 2, 3, 4]).shape == (1, 4)
     assert as_boxes([-20, -20, 10, 10], (64, 64)).shape == (1, 4)  # a face the frame cuts
+
+
+def test_no_boxes_give_no_faces_and_given_boxes_are_copied() -> None:
+    """A detector of the caller's that found nothing hands ``[]``; a face's box stays what it was when the caller
+    reuses their array."""
+    model = get_predictor("checkpoint:ibug68_pip")
+    image = read_image(ROOT / "examples" / "astronaut.png")
+    assert model.predict_in_boxes(image, []) == [] and model.predict_in_boxes(image, np.zeros((0, 4))) == []
+    boxes = np.array([[174, 74, 276, 176]], np.float32)
+    face = model.predict_in_boxes(image, boxes)[0]
+    boxes[0, 0] = 0
+    assert face.box[0] == 174
+
+
+def test_16_bit_and_float_files_read_as_the_face_they_hold(tmp_path: Path) -> None:
+    """PIL's ``convert("RGB")`` clips 16-bit and float gray modes at 255: a 16-bit PNG came out nearly white and a
+    0-1 float TIFF black, and no face was found in either."""
+    from PIL import Image
+
+    gray = read_image(ROOT / "examples" / "astronaut.png").mean(axis=2)
+    Image.fromarray((gray * 257).astype(np.uint16)).save(tmp_path / "g16.png")
+    Image.fromarray((gray / 255).astype(np.float32)).save(tmp_path / "f.tif")
+    for name in ("g16.png", "f.tif"):
+        read = read_image(tmp_path / name)
+        assert np.abs(read[:, :, 0].astype(float) - gray).max() <= 1.0, name
+    with Image.open(tmp_path / "g16.png") as opened:
+        assert len(get_predictor("checkpoint:ibug68_pip").predict(opened)) == 1
+
+
+def test_detectors_and_alignment_check_their_input() -> None:
+    """Detectors called on their own, and ``align_face``, take what predictors take and name what is wrong,
+    instead of failing inside OpenCV or MediaPipe."""
+    from PIL import Image
+
+    from kpdemo.align import AlignError, align_face
+    from kpdemo.detection import CheckpointPredictor, HaarFaceDetector, ImageInputError, default_detector
+
+    image = read_image(ROOT / "examples" / "astronaut.png")
+    assert len(default_detector().detect(Image.fromarray(image))) == 1
+    assert len(HaarFaceDetector().detect(image / 255.0)) >= 1
+    with pytest.raises(ImageInputError, match="channels first"):
+        default_detector().detect(np.zeros((3, 64, 64), np.uint8))
+    with pytest.raises(TypeError, match="must be a FaceDetector"):
+        CheckpointPredictor(ROOT / "checkpoints" / "ibug68_pip.pt", detector="haar")
+    model = get_predictor("checkpoint:ibug68_pip")
+    face = model.predict(image)[0]
+    assert align_face(Image.fromarray(image), face.points.tolist(), "ibug68", 112).image.shape == (112, 112, 3)
+    for points, schema, size, message in [(face.points[:10], model.schema, 112, r"must be \(68, 2\)"),
+                                          (face.points, "no_such", 112, "unknown keypoint schema"),
+                                          (face.points, model.schema, "112", "whole number"),
+                                          (face.points, model.schema, 0, "whole number")]:
+        with pytest.raises(AlignError, match=message):
+            align_face(image, points, schema, size)
+    with pytest.raises(ValueError, match="68 points, the kaggle15 schema 15"):
+        face.as_dict(get_schema("kaggle15"))

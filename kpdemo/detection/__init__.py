@@ -10,6 +10,8 @@ Python" shows both). Implementations: MediaPipe face mesh and kpdemo checkpoints
 from kpdemo.detection.base import UNCERTAIN, Face, LandmarkPredictor
 from kpdemo.detection.checkpoint import CheckpointPredictor
 from kpdemo.detection.faces import (
+    GIVEN_BOX,
+    BoxCalibration,
     Detection,
     DownscaledDetector,
     FaceDetector,
@@ -32,8 +34,9 @@ from kpdemo.detection.registry import (
 )
 
 __all__ = [
-    "DEFAULT_KEY", "UNCERTAIN", "CheckpointPredictor", "Detection", "DownscaledDetector", "Face", "FaceDetector",
-    "FallbackDetector", "HaarFaceDetector", "ImageInputError", "LandmarkPredictor", "MediaPipeFaceDetector",
-    "MediaPipeMeshPredictor", "MergedDetector", "PhotoVideoDetector", "PredictorEntry", "TiledDetector", "as_rgb",
-    "available_predictors", "default_detector", "get_predictor", "image_array", "predictor_choices", "read_image",
+    "DEFAULT_KEY", "GIVEN_BOX", "UNCERTAIN", "BoxCalibration", "CheckpointPredictor", "Detection",
+    "DownscaledDetector", "Face", "FaceDetector", "FallbackDetector", "HaarFaceDetector", "ImageInputError",
+    "LandmarkPredictor", "MediaPipeFaceDetector", "MediaPipeMeshPredictor", "MergedDetector", "PhotoVideoDetector",
+    "PredictorEntry", "TiledDetector", "as_rgb", "available_predictors", "default_detector", "get_predictor",
+    "image_array", "predictor_choices", "read_image",
 ]

@@ -48,6 +48,9 @@ class Face:
 
     def as_dict(self, schema: KeypointSchema) -> dict:
         """JSON-ready form: box, score, uncertainty (when measured) and named points rounded to 0.1 px."""
+        if len(self.points) != schema.num_points:
+            raise ValueError(f"this face has {len(self.points)} points, the {schema.id} schema {schema.num_points}: "
+                             "name them with the schema of the predictor that found it (predictor.schema)")
         record = {"box": [round(float(v), 1) for v in self.box], "score": round(float(self.score), 3)}
         if self.uncertainty is not None:
             record["uncertainty"] = round(float(self.uncertainty), 4)
@@ -69,9 +72,11 @@ def as_boxes(boxes: object, image_hw: tuple[int, ...] | None = None) -> np.ndarr
     with ``image_hw`` also when a box lies wholly outside that image (a box may reach past its edges: a face the
     frame cuts)."""
     try:
-        array = np.asarray(boxes, np.float32)
+        array = np.array(boxes, np.float32)  # a copy: a Face's box must not change when the caller's array does
     except (TypeError, ValueError):
         raise ValueError("face boxes must be numbers: (x0, y0, x1, y1) per face") from None
+    if array.size == 0:  # no boxes: a detector of the caller's that found nothing
+        return array.reshape(0, 4)
     if array.ndim == 1 and array.size == 4:
         array = array[None]
     if array.ndim != 2 or array.shape[1] != 4:
@@ -86,6 +91,10 @@ def as_boxes(boxes: object, image_hw: tuple[int, ...] | None = None) -> np.ndarr
         outside = (array[:, 2] <= 0) | (array[:, 3] <= 0) | (array[:, 0] >= w) | (array[:, 1] >= h)
         if outside.any():
             raise ValueError(f"face box {int(np.flatnonzero(outside)[0])} lies outside the {w}x{h} image")
+        huge = np.maximum(array[:, 2] - array[:, 0], array[:, 3] - array[:, 1]) > 100 * max(h, w)
+        if huge.any():
+            raise ValueError(f"face box {int(np.flatnonzero(huge)[0])} is over 100 times the {w}x{h} image's size: "
+                             "are its numbers pixels of this image?")
     return array
 
 
@@ -118,9 +127,12 @@ class LandmarkPredictor:
 
     def predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """One face per box (x0, y0, x1, y1) the caller gives, from their own face detector or drawn by hand, in
-        order; None where the model finds no face in its box. Skips this predictor's own face detector, so a
-        benchmark that hands every model the same boxes compares landmarks alone. ``boxes`` must pass
-        :func:`as_boxes` for this image."""
+        order. Skips this predictor's own face detector, so a benchmark that hands every model the same boxes
+        compares landmarks alone. ``boxes`` must pass :func:`as_boxes` for this image (none: no faces).
+
+        What a box with no face in it gives depends on the model: MediaPipe's mesh answers None; a checkpoint
+        always reads a face in its crop, and flags it through :attr:`Face.uncertain` (its views of a crop that is
+        no face disagree)."""
         image = image_array(image)
         return self._predict_in_boxes(image, as_boxes(boxes, image.shape))
 

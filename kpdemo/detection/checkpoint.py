@@ -205,6 +205,8 @@ class CheckpointPredictor(LandmarkPredictor):
             first_line = str(exc).splitlines()[0][:200]
             raise CheckpointError(f"{self.path.name}: weights do not fit the model it names ({first_line})") from None
         self.name = name or self.path.stem
+        if detector is not None and not callable(getattr(detector, "detect", None)):
+            raise TypeError(f"detector must be a FaceDetector such as HaarFaceDetector(), got {detector!r}")
         self.detector = detector or default_detector()
         self.recipe = PHOTO_RECIPE  # what predict() does on photos; a bench may try others
         self._lock = threading.Lock()
@@ -518,7 +520,12 @@ class CheckpointPredictor(LandmarkPredictor):
         ``self.recipe`` (:data:`PHOTO_RECIPE`): crops cut around the previous answer as training crops were. A
         detector box only estimates where the landmark box is (worse on turned faces). Live frames (``video``) take
         one pass."""
-        return self._faces(image, self.detector.detect(image, video=video), video)
+        detections = list(self.detector.detect(image, video=video))
+        if not all(isinstance(d, Detection) for d in detections):
+            raise TypeError(f"the face detector {getattr(self.detector, 'name', self.detector)!r} must return "
+                            "Detection(box, score, name, calibration) objects (kpdemo.detection.Detection; "
+                            "calibration GIVEN_BOX takes the box as the face's landmark box)")
+        return self._faces(image, detections, video)
 
     def _predict_in_boxes(self, image: np.ndarray, boxes: np.ndarray) -> list[Face | None]:
         """Each box taken as its face's landmark box (:data:`GIVEN_BOX`) of an upright face, then the photo path as

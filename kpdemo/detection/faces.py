@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn, wrapped
-from kpdemo.detection.images import MAX_SIDE
+from kpdemo.detection.images import MAX_SIDE, image_array
 from kpdemo.detection.mediapipe_graph import SolutionGraph
 
 
@@ -112,13 +112,23 @@ class FaceDetector:
     name = "face detector"
 
     def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
-        raise NotImplementedError
+        """Every face in ``image`` (any form :func:`~kpdemo.detection.images.image_array` takes: checked here, so
+        a detector called on its own gives the same readable errors as a predictor), best first."""
+        return self._detect(image_array(image), video)
 
     def glance(self, image: np.ndarray) -> list[Detection]:
         """A quick look for the faces in a live frame, to check that the faces a stream follows are still the ones
         in view (:meth:`~kpdemo.detection.base.LandmarkPredictor.track` with ``recheck``): boxes and rough rolls,
         without the slower passes and fallbacks of :meth:`detect`. It may miss faces that :meth:`detect` finds;
         the caller then runs :meth:`detect`. By default the same as ``detect(image, video=True)``."""
+        return self._glance(image_array(image))
+
+    def _detect(self, image: np.ndarray, video: bool) -> list[Detection]:
+        """What a detector implements: an RGB uint8 (H, W, 3) image in (a plug-in may override :meth:`detect`
+        itself instead, as long as it takes such an image)."""
+        raise NotImplementedError
+
+    def _glance(self, image: np.ndarray) -> list[Detection]:
         return self.detect(image, video=True)
 
 
@@ -140,7 +150,7 @@ class MediaPipeFaceDetector(FaceDetector):
         return face_detection.FaceDetection(model_selection=self.model_selection,
                                             min_detection_confidence=self.min_confidence)
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         h, w = image.shape[:2]
         result = self._graph.process(image)
         found = []
@@ -162,7 +172,7 @@ class HaarFaceDetector(FaceDetector):
         self._cascade: cv2.CascadeClassifier | None = None
         self._lock = threading.Lock()
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         min_side = max(24, int(0.08 * min(gray.shape)))
         with self._lock:
@@ -262,7 +272,7 @@ class TiledDetector(FaceDetector):
         self.tile = tile
         self.name = f"{detector.name} (tiled)"
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         h, w = image.shape[:2]
         found = self.detector.detect(image)
         if video:
@@ -337,11 +347,11 @@ class OrientedDetector(FaceDetector):
         self.crop_size = crop_size
         self.name = f"{detector.name} (oriented)"
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         oriented = (self.orient(image, det) for det in self.detector.detect(image, video))
         return [det for det in oriented if det is not None]
 
-    def glance(self, image: np.ndarray) -> list[Detection]:
+    def _glance(self, image: np.ndarray) -> list[Detection]:
         """The detector's faces unoriented: a stream that follows them knows their roll from their points."""
         return self.detector.glance(image)
 
@@ -388,7 +398,7 @@ class TurnedDetector(FaceDetector):
         self.detector = detector
         self.name = f"{detector.name} (turned)"
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         h, w = image.shape[:2]
         for turn in QUARTER_TURNS[1:]:
             out_hw = (h, w) if turn == 180.0 else (w, h)
@@ -424,7 +434,7 @@ class PaddedDetector(FaceDetector):
         self.pad = pad
         self.name = f"{detector.name} (padded)"
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         border = round(self.pad * max(image.shape[:2]))
         padded = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         shift = np.float32(border)
@@ -469,7 +479,7 @@ class DenoisedDetector(FaceDetector):
         self.gate = gate
         self.name = f"{detector.name} (denoised)"
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         if noise_level(image) < self.gate:
             return []
         return self.detector.detect(cv2.GaussianBlur(image, (0, 0), self.sigma), video)
@@ -482,7 +492,7 @@ class MergedDetector(FaceDetector):
         self.detectors = detectors
         self.name = " + ".join(d.name for d in detectors)
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         found = [det for detector in self.detectors for det in detector.detect(image, video)]
         return sorted(suppress_duplicates(found), key=lambda d: -d.score)
 
@@ -494,10 +504,10 @@ class FallbackDetector(FaceDetector):
         self.detectors = detectors
         self.name = " -> ".join(d.name for d in detectors)
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         return self._first(lambda detector: detector.detect(image, video))
 
-    def glance(self, image: np.ndarray) -> list[Detection]:
+    def _glance(self, image: np.ndarray) -> list[Detection]:
         """The detectors' quick looks in turn, the first that sees a face: a face too small for the first (the
         short-range model, on a wide frame) is seen by the next, whose look costs one call more."""
         return self._first(lambda detector: detector.glance(image))
@@ -527,10 +537,10 @@ class DownscaledDetector(FaceDetector):
         self.max_side = max_side
         self.name = detector.name
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         return self._shrunk(image, lambda small: self.detector.detect(small, video))
 
-    def glance(self, image: np.ndarray) -> list[Detection]:
+    def _glance(self, image: np.ndarray) -> list[Detection]:
         return self._shrunk(image, self.detector.glance)
 
     def _shrunk(self, image: np.ndarray, find: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
@@ -553,10 +563,10 @@ class PhotoVideoDetector(FaceDetector):
         self.video = video
         self.name = photo.name
 
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
+    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
         return (self.video if video else self.photo).detect(image, video)
 
-    def glance(self, image: np.ndarray) -> list[Detection]:
+    def _glance(self, image: np.ndarray) -> list[Detection]:
         return self.video.glance(image)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -23,18 +24,27 @@ class ImageInputError(ValueError):
     """The input cannot be used as an image; the message is meant for the user."""
 
 
-def limit_size(image: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
-    """Downscale so the longer side is at most ``max_side`` (aspect kept); smaller images pass unchanged."""
-    if max(image.size) > max_side:
+def limit_size(image: Image.Image, max_side: int | None = MAX_SIDE) -> Image.Image:
+    """Downscale so the longer side is at most ``max_side`` (aspect kept; None: no limit); smaller images pass
+    unchanged."""
+    if max_side is not None and max(image.size) > max_side:
         image.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale, much faster for huge photos
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return image
 
 
-def read_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Read an image file as RGB uint8 (EXIF rotation applied, downscaled to ``max_side``)."""
-    path = Path(path)
-    name = path.name
+def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> np.ndarray:
+    """Read an image file (a path, or an open binary file such as ``io.BytesIO``) as RGB uint8, EXIF rotation
+    applied, downscaled to ``max_side`` (None: full size)."""
+    if max_side is not None and (not isinstance(max_side, int) or max_side < 1):
+        raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
+    if isinstance(path, bytes | bytearray):
+        raise ImageInputError("read_image takes a file name or an open file: wrap bytes in io.BytesIO(...)")
+    if not isinstance(path, str | Path) and not hasattr(path, "read"):
+        raise ImageInputError(f"read_image takes a file name or an open file, got {type(path).__name__}")
+    name = Path(path).name if isinstance(path, str | Path) else getattr(path, "name", "the file")
+    if isinstance(path, str | Path):
+        path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -42,7 +52,7 @@ def read_image(path: str | Path, max_side: int = MAX_SIDE) -> np.ndarray:
                 if img.width * img.height > MAX_PIXELS:
                     raise ImageInputError(f"{name} is too large ({img.width}x{img.height} pixels)")
                 img = limit_size(ImageOps.exif_transpose(img), max_side)
-                return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+                return pil_rgb(img)
     except FileNotFoundError:
         raise ImageInputError(f"{name}: file not found") from None
     except UnidentifiedImageError:
@@ -71,11 +81,12 @@ def image_array(image: object) -> np.ndarray:
     if isinstance(image, str | Path):
         raise ImageInputError(f"{str(image)!r} is a file name, not pixels: read it with read_image(path) first")
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+        return pil_rgb(image)
     try:
         array = np.asarray(image)
     except Exception:  # an object numpy cannot read at all
-        raise ImageInputError(f"the input is not an image: got {type(image).__name__}") from None
+        hint = " (call .detach().cpu() on it first)" if hasattr(image, "detach") else ""
+        raise ImageInputError(f"the input is not an image: got {type(image).__name__}{hint}") from None
     if array.dtype.kind not in "biuf":
         raise ImageInputError(f"the input is not an image: got an array of {array.dtype}, expected pixel numbers")
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] not in (1, 2, 3, 4):
@@ -87,6 +98,18 @@ def image_array(image: object) -> np.ndarray:
     if min(array.shape[:2]) < 1:
         raise ImageInputError(f"the image has no pixels (shape {array.shape})")
     return np.ascontiguousarray(_as_rgb_channels(_as_uint8(array)))
+
+
+def pil_rgb(image: Image.Image) -> np.ndarray:
+    """A PIL image's pixels as RGB uint8. Its 16-bit and 32-bit gray modes (``I;16``: 16-bit PNGs and TIFFs; ``I``;
+    ``F``: float TIFFs) go through :func:`_as_uint8`'s scaling: ``convert("RGB")`` would clip them at 255, turning a
+    16-bit face nearly white and a 0-1 float one black, where no face is found."""
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        array = np.asarray(image)
+        if array.dtype.kind in "iu" and array.dtype != np.uint16 and 255 < array.max() <= 65535 and array.min() >= 0:
+            array = array.astype(np.uint16)  # mode I holding a 16-bit image's values
+        return np.ascontiguousarray(_as_rgb_channels(_as_uint8(array)))
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:
