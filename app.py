@@ -70,7 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="interface to listen on (env GRADIO_SERVER_NAME; default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
                         help="port (env GRADIO_SERVER_PORT; default 7860)")
-    limits = current_limits()
+    try:
+        limits = current_limits()
+    except ValueError as exc:  # a malformed KPDEMO_* variable: say which, without a traceback
+        parser.error(str(exc))
     parser.add_argument("--max-file-size", type=file_size, default=limits.max_file_size,
                         help=f"largest upload accepted (env KPDEMO_MAX_FILE_SIZE; default here {limits.max_file_size}"
                              f"{', a public server' if limits.public else ''})")

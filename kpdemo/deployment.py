@@ -17,6 +17,7 @@ variable                              public default  what it bounds
 ``KPDEMO_MAX_TRAIN_SECONDS``          600             wall time of a run; it stops and keeps its best epoch
 ``KPDEMO_MAX_UPLOAD_IMAGES``          1000            faces in one imported dataset
 ``KPDEMO_MAX_VIDEO_SECONDS``          30              seconds of an uploaded video read (the rest is cut)
+``KPDEMO_MAX_VIDEO_FPS``              30              frames a second of video read (others skipped)
 ``KPDEMO_MAX_FILE_SIZE``              10mb (20mb)     any upload, refused by Gradio before a handler runs
 ``KPDEMO_USER_AREA``                  ./user_area     where imported datasets (and, when public, runs) live
 ``KPDEMO_USER_AREA_MAX_MB``           500             size of the user area; oldest entries removed first
@@ -57,6 +58,7 @@ class Limits:
     max_train_seconds: float
     max_upload_images: int
     max_video_seconds: float
+    max_video_fps: float
     max_file_size: str
     user_area: Path
     user_area_max_mb: float
@@ -100,6 +102,8 @@ DEFAULTS: dict[str, tuple[object, object]] = {
     "KPDEMO_MAX_TRAIN_SECONDS": (600.0, 0.0),
     "KPDEMO_MAX_UPLOAD_IMAGES": (1000, 0),
     "KPDEMO_MAX_VIDEO_SECONDS": (30.0, 0.0),
+    # the seconds cap alone let a 400 fps clip of 30 s (12,000 frames, under 10 MB) cost ~50 CPU-minutes
+    "KPDEMO_MAX_VIDEO_FPS": (30.0, 0.0),
     "KPDEMO_MAX_FILE_SIZE": ("10mb", "20mb"),
     "KPDEMO_USER_AREA": (str(REPO_ROOT / "user_area"), str(REPO_ROOT / "user_area")),
     "KPDEMO_USER_AREA_MAX_MB": (500.0, 0.0),
@@ -143,6 +147,7 @@ def current_limits(env: Mapping[str, str] = os.environ) -> Limits:
         max_train_seconds=value["KPDEMO_MAX_TRAIN_SECONDS"],
         max_upload_images=value["KPDEMO_MAX_UPLOAD_IMAGES"],
         max_video_seconds=value["KPDEMO_MAX_VIDEO_SECONDS"],
+        max_video_fps=value["KPDEMO_MAX_VIDEO_FPS"],
         max_file_size=value["KPDEMO_MAX_FILE_SIZE"],
         user_area=Path(value["KPDEMO_USER_AREA"]).expanduser(),
         user_area_max_mb=value["KPDEMO_USER_AREA_MAX_MB"],

@@ -36,6 +36,10 @@ class VideoInputError(ValueError):
     """The file cannot be used as a video; the message is meant for the user."""
 
 
+#: Largest frame read (8K is 33 M pixels): a 16000x16000 PNG is a valid one-frame "video" that took 1.9 GB to follow.
+MAX_FRAME_PIXELS = 40_000_000
+
+
 @dataclass(frozen=True)
 class VideoFrame:
     """One decoded frame: its index from 0, its time from the clip's start, its pixels (RGB, upright)."""
@@ -62,8 +66,17 @@ class VideoReader:
             self._container.close()
             raise VideoInputError(f"{self.path.name} holds no video stream.")
         self._stream = self._container.streams.video[0]
+        width, height = self._stream.codec_context.width, self._stream.codec_context.height
+        if width * height > MAX_FRAME_PIXELS:
+            self._container.close()
+            raise VideoInputError(f"{self.path.name}'s frames are too large ({width}x{height}; at most "
+                                  f"{MAX_FRAME_PIXELS / 1e6:.0f} megapixels).")
+        if 0 < min(width, height) < 2:
+            self._container.close()
+            raise VideoInputError(f"{self.path.name}'s frames are too small ({width}x{height}) to hold a face.")
         self._stream.thread_type = "AUTO"  # decode on every core: a 1080p H.264 frame takes ~10 ms on one
         self.stopped_early = False  # set when :meth:`frames` stopped at its ``max_seconds`` before the clip's end
+        self.skipped = 0  # frames :meth:`frames` passed over to keep to its ``max_fps``
 
     @property
     def duration_s(self) -> float | None:
@@ -80,9 +93,12 @@ class VideoReader:
         rate = self._stream.average_rate or self._stream.guessed_rate
         return float(rate) if rate else None
 
-    def frames(self, max_seconds: float = 0) -> Iterator[VideoFrame]:
-        """Each frame in turn, upright, up to ``max_seconds`` from the first (0: all of them)."""
+    def frames(self, max_seconds: float = 0, max_fps: float = 0) -> Iterator[VideoFrame]:
+        """Each frame in turn, upright, up to ``max_seconds`` from the first (0: all of them), and at most ``max_fps``
+        a second (0: all; a faster clip's frames in between are passed over, counted in :attr:`skipped`)."""
         start: float | None = None
+        kept: float | None = None
+        gap = 0.999 / max_fps if max_fps else 0.0  # 0.999: a 29.97 fps clip keeps every frame at 30
         try:
             for index, frame in enumerate(self._container.decode(self._stream)):
                 seconds = float(frame.time) if frame.time is not None else index / (self.frame_rate or 30.0)
@@ -90,6 +106,10 @@ class VideoReader:
                 if max_seconds and seconds - start >= max_seconds:
                     self.stopped_early = True
                     return
+                if kept is not None and seconds - kept < gap:
+                    self.skipped += 1
+                    continue
+                kept = seconds
                 image = frame.to_ndarray(format="rgb24")
                 turns = round((frame.rotation or 0) / 90) % 4  # the display matrix's counter-clockwise turn
                 yield VideoFrame(index, seconds - start, np.ascontiguousarray(np.rot90(image, turns)))
@@ -162,6 +182,7 @@ class TrackedVideo:
     seconds: float  # the time read: up to the last frame's end (its start plus the mean frame interval)
     duration_s: float | None  # the whole clip's length, when its file says
     cut: bool  # True when reading stopped at ``max_seconds`` before the clip's end
+    skipped: int  # frames passed over to keep to ``max_fps``
     size: tuple[int, int]  # (width, height) of the frames, the points' pixels
     annotated_size: tuple[int, int]  # (width, height) of the annotated copy
     processing_s: float
@@ -211,10 +232,12 @@ def track_video(
     max_seconds: float = 0,
     progress: Callable[[float, float | None], None] | None = None,
     as_photos: bool = False,
+    max_fps: float = 0,
 ) -> TrackedVideo:
     """Follow the faces of the video at ``path`` frame by frame, as the Webcam tab does (tracked from the last frame,
     the detector's quick look every tenth, One-Euro smoothing when ``smooth``), reading at most ``max_seconds`` (0:
-    all); ``as_photos`` reads each followed face again as a photo (:class:`~kpdemo.tracking.FaceFollower`). Writes
+    all) and ``max_fps`` frames a second (0: all); ``as_photos`` reads each followed face again as a photo
+    (:class:`~kpdemo.tracking.FaceFollower`). Writes
     ``<stem>_landmarks.mp4`` and ``<stem>_landmarks.csv`` in ``out_dir``; ``progress(seconds done, clip length or
     None)`` is called as frames go by.
 
@@ -233,7 +256,7 @@ def track_video(
         rows.writerow(points_header(predictor))
         duration = reader.duration_s
         total = min(duration, max_seconds) if duration and max_seconds else duration
-        for frame in reader.frames(max_seconds):
+        for frame in reader.frames(max_seconds, max_fps):
             faces = follower(frame.image, frame.seconds, smooth)
             rows.writerows(points_row(frame, face_id, face) for face_id, face in zip(follower.ids, faces, strict=True))
             writer.write(annotated_frame(frame.image, faces, predictor), frame.seconds)
@@ -251,7 +274,7 @@ def track_video(
     return TrackedVideo(
         video=video_path, points=points_path, frames=frames, frames_with_face=with_face, most_faces=most_faces,
         frames_uncertain=uncertain, seconds=last.seconds * frames / max(frames - 1, 1), duration_s=duration,
-        cut=reader.stopped_early, size=(width, height),
+        cut=reader.stopped_early, skipped=reader.skipped, size=(width, height),
         annotated_size=(round(width * scale) // 2 * 2, round(height * scale) // 2 * 2),
         processing_s=time.perf_counter() - started,
     )

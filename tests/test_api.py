@@ -165,6 +165,25 @@ def test_uploaded_dataset_trains_within_the_public_caps(client: Client, api: dic
         time.sleep(1)
     assert len(found) == 1 and found[0]["status"] == "done", found
     assert found[0]["config"]["epochs"] == 2 and found[0]["config"]["dataset"] == dataset
+    # the run is a model at once, by its key, though the page's menus were built before it existed
+    run = next(records.glob("*/record.json")).parent.name
+    _, coords, status = client.predict(handle_file(str(fixtures_dir / "astronaut.png")), f"run:api/{run}",
+                                       api_name="/detect")
+    assert "faces" in coords and "not in the list" not in status, status
+    _, _, status = client.predict(handle_file(str(fixtures_dir / "astronaut.png")), "run:api/no_such_run",
+                                  api_name="/detect")
+    assert "model 'run:api/no_such_run' is not available" in status
+
+
+def test_a_raw_call_cannot_have_a_server_file_read(app_url: str) -> None:
+    """gradio_client uploads its files, but a raw call may name any path on the server; Gradio checks it only when
+    the payload names its type. The image endpoints read uploads alone, and do not say whether a file exists."""
+    for endpoint, data in (("detect", ["checkpoint:ibug68_pip"]), ("align", ["mediapipe468", "112", False])):
+        for path in (REPO_ROOT / "examples" / "astronaut.png", Path("/etc/no-such-file")):
+            reply = httpx.post(f"{app_url}gradio_api/call/{endpoint}", json={"data": [{"path": str(path)}, *data]},
+                               timeout=30)
+            events = httpx.get(f"{app_url}gradio_api/call/{endpoint}/{reply.json()['event_id']}", timeout=60).text
+            assert "Only an uploaded image can be read" in events and "not found" not in events, events
 
 
 def test_upload_over_the_limit_is_refused_and_the_app_keeps_serving(

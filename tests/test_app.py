@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import struct
 import zlib
 from collections.abc import Iterator
@@ -99,14 +100,24 @@ def bad_uploads(folder: Path) -> dict[Path, str]:
 
 def test_image_input_hands_the_handler_an_undecoded_path(tmp_path: Path) -> None:
     import gradio as gr
+    from gradio import utils as gradio_utils
     from gradio.data_classes import ImageData
 
     from kpdemo.ui.image_path import ImagePath
 
-    for path in bad_uploads(tmp_path):
-        assert ImagePath(type="filepath").preprocess(ImageData(path=str(path), orig_name=path.name)) == str(path)
-    with pytest.raises(Exception, match="cannot identify image file"):  # why ImagePath exists: Gradio's own decoding
-        gr.Image(type="filepath").preprocess(ImageData(path=str(tmp_path / "notes.txt"), orig_name="notes.txt"))
+    uploads = Path(gradio_utils.get_upload_folder()) / f"kpdemo-test-{tmp_path.name}"  # where Gradio keeps uploads
+    uploads.mkdir(parents=True, exist_ok=True)
+    try:
+        for path in bad_uploads(uploads):
+            assert ImagePath(type="filepath").preprocess(ImageData(path=str(path), orig_name=path.name)) == str(path)
+        with pytest.raises(Exception, match="cannot identify image file"):  # why ImagePath exists: Gradio decodes
+            gr.Image(type="filepath").preprocess(ImageData(path=str(uploads / "notes.txt"), orig_name="notes.txt"))
+    finally:
+        shutil.rmtree(uploads)
+    # a raw API call may name any path: only uploads are read (nor does the answer say whether the file exists)
+    for outside in (REPO / "README.md", Path("/etc/no-such-file")):
+        with pytest.raises(gr.Error, match="Only an uploaded image can be read"):
+            ImagePath(type="filepath").preprocess(ImageData(path=str(outside), orig_name=outside.name))
 
 
 def png_bomb(side: int) -> bytes:

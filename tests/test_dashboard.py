@@ -216,6 +216,14 @@ def test_experiments_tab_view(records: RunSet) -> None:
     curves, _, _, message = tab.view(records, "optimizers", "loss", "configuration", "split", "train,val", "epoch",
                                      False, 0.0, "nosuch=1", ["convnet-adam-lr0.01"], None)
     assert "Filter ignored" in message and len(lines(curves)) == 2
+    # a filter or a selection that hides every run says so, not "No runs recorded yet"
+    curves, _, table, message = tab.view(records, "optimizers", "loss", "configuration", "split", "train,val",
+                                         "epoch", False, 0.0, "zzzz", [], None)
+    assert len(table) == 0 and "runs matches the filter 'zzzz'" in message
+    assert "matches the filter" in curves.layout.annotations[0].text
+    curves, _, _, message = tab.view(records, "optimizers", "loss", "configuration", "split", "train,val", "epoch",
+                                     False, 0.0, "", ["no-such-run"], None)
+    assert "None of the selected runs" in curves.layout.annotations[0].text
 
 
 def test_a_setting_older_records_lack_is_not_offered_as_what_a_grid_compares() -> None:

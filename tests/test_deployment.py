@@ -25,7 +25,7 @@ from trainers.engine.train import run_config
 UPLOADS = Path(__file__).parent / "fixtures" / "uploads"
 LIMIT_VARS = ("SPACE_ID", "KPDEMO_PUBLIC", "KPDEMO_MAX_EPOCHS", "KPDEMO_MAX_TRAIN_IMAGES", "KPDEMO_MAX_TRAIN_SECONDS",
               "KPDEMO_MAX_UPLOAD_IMAGES", "KPDEMO_MAX_FILE_SIZE", "KPDEMO_USER_AREA_MAX_MB",
-              "KPDEMO_USER_AREA_MAX_AGE_HOURS")
+              "KPDEMO_USER_AREA_MAX_AGE_HOURS", "KPDEMO_MAX_VIDEO_SECONDS", "KPDEMO_MAX_VIDEO_FPS")
 
 
 @pytest.fixture
@@ -63,6 +63,7 @@ def test_local_server_is_unlimited_and_public_defaults_apply(env: pytest.MonkeyP
     public = current_limits()
     assert (public.max_epochs, public.max_train_images, public.max_train_seconds) == (20, 2000, 600)
     assert (public.max_upload_images, public.max_file_size, public.user_area_max_mb) == (1000, "10mb", 500)
+    assert (public.max_video_seconds, public.max_video_fps, local.max_video_fps) == (30, 30, 0)
     assert public.user_area == tmp_path / "area" and runs_dir() == tmp_path / "runs"  # KPDEMO_RUNS wins
     env.delenv("KPDEMO_RUNS")
     assert runs_dir() == tmp_path / "area" / "runs"  # a public server's runs live in the cleaned user area

@@ -440,3 +440,19 @@ def test_yaw_sampling_draws_the_few_turned_faces_more_often() -> None:
     fifteen = TensorSet(data.images, data.points[:, :15], data.mask[:, :15])
     with pytest.raises(ValueError, match="68-point iBUG faces, not 15"):
         epoch_order(fifteen, "yaw", generator)
+
+
+def test_a_model_too_big_for_its_images_is_refused_before_any_memory_is_taken() -> None:
+    """The seed ConvNet's dense head grows with the image: on IMM's whole 800x600 photos it has 939 M parameters,
+    which filled a server's memory (20 GB) before the first batch. Counted on the meta device, it is refused."""
+    from kpdemo.schemas import get_schema
+    from trainers.engine.train import new_model
+
+    photos = TensorSet(torch.zeros(1, 3, 600, 800, dtype=torch.uint8), torch.zeros(1, 73, 2),
+                       torch.ones(1, 73, dtype=torch.bool))
+    config = TrainConfig(model="convnet", dataset="imm_frontal")
+    with pytest.raises(ValueError, match="convnet on imm_frontal's 800x600 images would have 939 M parameters"):
+        new_model(config, get_schema("imm73"), photos)
+    crops = TensorSet(torch.zeros(1, 1, 96, 96, dtype=torch.uint8), torch.zeros(1, 15, 2),
+                      torch.ones(1, 15, dtype=torch.bool))
+    assert sum(p.numel() for p in new_model(TrainConfig(), get_schema("kaggle15"), crops).parameters()) < 20e6

@@ -95,6 +95,13 @@ def test_broken_uploads_are_refused_by_name_and_row(limits: Limits, fixtures_dir
     assert nothing_kept(limits)
 
 
+def test_an_empty_csv_is_refused_by_name(limits: Limits, tmp_path: Path) -> None:
+    empty = tmp_path / "training.csv"
+    empty.write_text("")
+    with pytest.raises(uploads.UploadError, match=r"^training\.csv is empty: a Kaggle training\.csv has a header"):
+        uploads.import_upload(empty, "", limits)
+
+
 def rezip(tmp_path: Path, source: Path, name: str, change: dict[str, bytes | str | None]) -> Path:
     """A copy of ``source`` zip with members replaced, added, or (value None) removed."""
     path = tmp_path / name

@@ -123,6 +123,29 @@ def test_reading_stops_at_the_limit(clip: Path, tmp_path: Path) -> None:
     assert len(pd.read_csv(result.points)) == 15 and len(decoded(result.video)) == 15
 
 
+def test_frames_above_the_rate_limit_are_skipped(clip: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """A public server reads at most ``KPDEMO_MAX_VIDEO_FPS`` frames a second: a 400 fps clip passed the seconds cap
+    and cost ~50 CPU-minutes. The 15 fps clip read at 5 a second keeps every third frame, over its whole length."""
+    result = track_video(clip, get_predictor("checkpoint:ibug68_pip"), tmp_path, max_fps=5)
+    assert (result.frames, result.skipped, result.cut) == (10, 20, False)
+    assert pd.read_csv(result.points)["frame"].tolist() == list(range(0, 30, 3))
+    monkeypatch.setattr(video_tab, "OUTPUTS_DIR", tmp_path)
+    monkeypatch.setenv("KPDEMO_MAX_VIDEO_FPS", "5")
+    status = video_tab.track(str(clip), "checkpoint:ibug68_pip", True, False, progress=lambda *a, **k: None)[2]
+    assert "20 frames in between were skipped to keep to this server's 5 frames a second" in status
+
+
+@pytest.mark.parametrize("size, message", [((1, 64), "too small"), ((7000, 6000), "too large")])
+def test_frames_no_face_fits_in_or_too_large_to_hold_are_refused(size: tuple[int, int], message: str,
+                                                                 tmp_path: Path) -> None:
+    """A one-pixel-wide "video" (an image) failed inside the H.264 encoder; a 16000x16000 PNG took 1.9 GB."""
+    path = tmp_path / "frame.png"
+    cv2.imwrite(str(path), np.zeros((size[1], size[0], 3), np.uint8))
+    with pytest.raises(VideoInputError, match=f"frame.png's frames are {message}"):
+        track_video(path, get_predictor("checkpoint:ibug68_pip"), tmp_path / "out")
+
+
 def test_a_phone_clip_stored_on_its_side_is_read_upright(clip: Path, clip_frames: list[np.ndarray],
                                                          tmp_path: Path) -> None:
     """A phone held upright stores its frames turned a quarter and says so in the file (a display matrix); the

@@ -161,7 +161,9 @@ def read_kaggle_upload(path: Path, max_faces: int) -> tuple[LandmarkSet, str]:
     """A Kaggle ``training.csv`` through the ``kaggle_csv`` reader, its messages naming the upload, not a temp path."""
     try:
         data = read_kaggle_csv(path)
-    except (DatasetFormatError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError:
+        raise UploadError(f"{path.name} is empty: a Kaggle training.csv has a header row and a row per face") from None
+    except (DatasetFormatError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise UploadError(str(exc).replace(str(path), path.name)) from None
     except ValueError:  # group_split: fewer than two rows to split
         raise UploadError(too_few(path.name)) from None

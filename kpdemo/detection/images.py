@@ -16,8 +16,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: Longest side kept; larger images are downscaled (detection does not need more, and it bounds latency).
 MAX_SIDE = 1600
-#: Refuse images with more pixels than this before decoding them fully (decompression bombs).
-MAX_PIXELS = 200_000_000
+#: Images with more pixels than this are refused before they are decoded (decompression bombs): PIL's own limit,
+#: which it raises as a warning when the header is read, turned into an error here.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
 class ImageInputError(ValueError):
@@ -49,8 +50,6 @@ def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageInputError(f"{name} is too large ({img.width}x{img.height} pixels)")
                 img = limit_size(ImageOps.exif_transpose(img), max_side)
                 return pil_rgb(img)
     except FileNotFoundError:
@@ -58,7 +57,7 @@ def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> 
     except UnidentifiedImageError:
         raise ImageInputError(f"{name} is not an image (expected a PNG, JPEG, WebP, BMP or similar file)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageInputError(f"{name} is too large to open safely") from None
+        raise ImageInputError(f"{name} is too large to open safely (over {MAX_PIXELS / 1e6:.0f} megapixels)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, ImageInputError):
             raise

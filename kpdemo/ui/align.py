@@ -24,8 +24,9 @@ def align(image_file: str | None, model_key: str, size: str | int, learned: bool
         learned: also frontalize each aligned face with the learned model (experimental).
     """
     try:
+        size = int(size or OUTPUT_SIZES[0])  # an API call may leave it out, as it may the model
         image, predictor, faces = faces_in_upload(image_file, model_key)
-        aligned = [align_face(image, face.points, predictor.schema, int(size)) for face in faces]
+        aligned = [align_face(image, face.points, predictor.schema, size) for face in faces]
         frontal = [np.dstack([frontalize(a.image)] * 3) for a in aligned] if learned else []
     except Exception as exc:  # every failure must leave the app usable for the next request
         return None, [], report(exc)

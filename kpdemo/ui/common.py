@@ -48,7 +48,9 @@ def model_picker() -> tuple[gr.Dropdown, gr.Button]:
     """
     with gr.Row():
         dropdown = gr.Dropdown(
-            choices=predictor_choices(), value=DEFAULT_KEY, label="Model", scale=8,
+            # custom values: a run trained after the page (or the server) started is named by its key through the
+            # API, where "Refresh models" cannot be pressed; an unknown key gets get_predictor's readable refusal
+            choices=predictor_choices(), value=DEFAULT_KEY, label="Model", scale=8, allow_custom_value=True,
             info="Starts on the shipped 68-point model; MediaPipe face mesh, the other checkpoints and your finished "
                  "runs are listed too.",
         )

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from gradio.context import Context
 
 from kpdemo.dashboard import CurveOptions, FilterError, RunSet, curves_figure, filter_runs, runs_table
-from kpdemo.dashboard.curves import SPLIT, small_multiples_figure
+from kpdemo.dashboard.curves import SPLIT, empty_figure, small_multiples_figure
 from kpdemo.dashboard.predictions import REGION_COLUMNS, PredictionsUnavailable, run_predictions
 from kpdemo.dashboard.records import (
     REPLICATE_KEYS,
@@ -102,10 +102,11 @@ def view(runset: RunSet, experiment: str | None, metric: str, colour: str, dash:
     if not experiment:
         empty = RunSet.load([])
         return curves_figure(empty, "no experiment"), None, runs_table(empty), "No run records found."
-    runs = runset.experiment(experiment)
-    message = _summary(experiment, runs)
+    recorded = runset.experiment(experiment)
+    message = _summary(experiment, recorded)
+    runs = recorded
     try:
-        runs = filter_runs(runs, query or "")
+        runs = filter_runs(recorded, query or "")
     except FilterError as exc:
         message = f"**Filter ignored:** {exc}"
     table = runs_table(runs)
@@ -113,6 +114,10 @@ def view(runset: RunSet, experiment: str | None, metric: str, colour: str, dash:
     options = CurveOptions(metric=metric or "loss", colour_by=_setting(colour), dash_by=_setting(dash),
                            splits=tuple((splits or "train,val").split(",")), x=x or "epoch", log_y=bool(log_y),
                            smoothing=float(smoothing or 0.0))
+    if shown.runs.empty and not recorded.runs.empty:  # not "no runs yet": the filter or the selection hides them
+        why = (f"None of the {len(recorded.runs)} runs matches the filter '{query}'." if runs.runs.empty else
+               "None of the selected runs is among these runs: clear the selection.")
+        return empty_figure(experiment, why), None, table, f"{message} {why}"
     curves = curves_figure(shown, experiment, options)
     panels = small_multiples_figure(shown, experiment, facet, options) if facet else None
     return curves, panels, table, message

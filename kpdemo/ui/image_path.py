@@ -7,6 +7,7 @@ alone here so that stub stays this small.
 from __future__ import annotations
 
 import gradio as gr
+from gradio import utils as gradio_utils
 from gradio.data_classes import ImageData
 
 
@@ -23,6 +24,13 @@ class ImagePath(gr.Image):
     is_template = True
 
     def preprocess(self, payload: ImageData | None) -> str | None:
+        """The upload's path; a path outside Gradio's upload folder is refused. Gradio checks that itself only for
+        a payload that names its type (``meta``), so a raw API call leaving it out could otherwise have any file on
+        the server read, or learn which exist."""
         if payload is None or payload.path is None:  # nothing, or a base64 data URL: Gradio decodes those itself
             return super().preprocess(payload)
+        uploads = gradio_utils.get_upload_folder()
+        if not gradio_utils.is_in_or_equal(gradio_utils.abspath(payload.path), uploads):
+            raise gr.Error("Only an uploaded image can be read: upload the file rather than naming a path on the "
+                           "server.", print_exception=False)
         return payload.path

@@ -50,6 +50,8 @@ DEVICES = ("auto", "cpu", "cuda")
 FORM_FIELDS = ("experiment", "dataset", "model", "init", "optimizer", "lr", "schedule", "loss", "augmentation",
                "dropout", "epochs", "batch_size", "train_subset", "eval_subset", "device")
 POLL_S = 1.0
+#: Longest experiment name a run may have: it names a folder, and the run folder inside holds its long run name.
+MAX_EXPERIMENT_NAME = 64
 Trainer = Callable[..., Path]
 
 
@@ -242,6 +244,8 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
         config = replace(config, tag="_".join(t for t in (base.tag, config.dataset) if t))
     if not config.experiment.replace("_", "").replace("-", "").isalnum():
         raise ValueError("experiment name: use letters, digits, - and _ only")
+    if len(config.experiment) > MAX_EXPERIMENT_NAME:  # a folder name: 300 letters failed in the training thread
+        raise ValueError(f"experiment name: at most {MAX_EXPERIMENT_NAME} characters, got {len(config.experiment)}")
     if config.train_subset < 0 or config.eval_subset < 0:
         raise ValueError("subsets are image counts (0 = all)")
     check_config(config, landmarks=preset_runner(preset) is None)

@@ -54,6 +54,9 @@ def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
         length = f" of {result.duration_s:.0f} s" if result.duration_s else ""
         text += (f" Only the first {limit_s:g} s{length} were read: this server's limit "
                  "(`KPDEMO_MAX_VIDEO_SECONDS`).")
+    if result.skipped:
+        text += (f" {result.skipped} frames in between were skipped to keep to this server's "
+                 f"{current_limits().max_video_fps:g} frames a second (`KPDEMO_MAX_VIDEO_FPS`).")
     if not result.cut and result.duration_s and result.seconds < result.duration_s - SHORT_BY_S:
         text += (f" **The file says the clip lasts {result.duration_s:.1f} s, but its frames end at "
                  f"{result.seconds:.1f} s:** the rest could not be read (a file cut short?).")
@@ -73,7 +76,8 @@ def track(video_file: str | None, model_key: str, smooth: bool, as_photos: bool 
         if not video_file:
             raise UserError("Upload or record a video first.")
         predictor = get_predictor(model_key or DEFAULT_KEY)
-        limit_s = current_limits().max_video_seconds
+        limits = current_limits()
+        limit_s = limits.max_video_seconds
         remove_old_outputs()
         OUTPUTS_DIR.mkdir(parents=True, exist_ok=True)
         shown = [0.0]
@@ -85,7 +89,7 @@ def track(video_file: str | None, model_key: str, smooth: bool, as_photos: bool 
                          unit="s of video")
 
         result = track_video(video_file, predictor, tempfile.mkdtemp(dir=OUTPUTS_DIR), smooth, limit_s, moved,
-                             as_photos)
+                             as_photos, limits.max_video_fps)
     except Exception as exc:  # every failure must leave the app usable for the next request
         return None, None, report(exc)
     return str(result.video), str(result.points), summary(result, predictor.name, limit_s)

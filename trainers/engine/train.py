@@ -37,6 +37,7 @@ from kpdemo.training.tensors import TensorSet, pixels_to_input, points_from_netw
 from trainers.engine.compiled import Loss, compile_status, maybe_compiled
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import make_splits
+from trainers.engine.image_losses import IMAGE_LOSSES
 from trainers.engine.weights import init_weights_from
 
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.5
@@ -86,6 +87,9 @@ def check_config(config: TrainConfig, landmarks: bool = True) -> None:
              "schedule": (config.schedule, SCHEDULES), "sampling": (config.sampling, SAMPLINGS),
              "loss": (config.loss, POINT_LOSSES), "augmentation": (config.augmentation, AUGMENTATIONS)}
     for key, (value, known) in names.items():
+        if key == "loss" and value not in known and value in IMAGE_LOSSES:
+            raise ValueError(f"loss {value!r} is for the image-to-image presets (frontalize, polygons); a landmark "
+                             f"model takes {', '.join(known)}")
         if value not in known:
             raise ValueError(f"unknown {key} {value!r}; known: {', '.join(known)}")
     try:
@@ -349,11 +353,25 @@ def load_tensors(config: TrainConfig, device: torch.device) -> tuple[KeypointSch
     return splits.train.schema, train, model_view(val, config.context), model_view(test, config.context)
 
 
+#: The most parameters a run may have. The seed nets' dense layers grow with the image: a ConvNet on IMM's whole
+#: 800x600 photos has 939 M (15 GB with its gradients and Adam's moments), which filled a server's memory before the
+#: first batch. The largest model trained here has 17 M (the seed ConvNet on 96x96 crops).
+MAX_PARAMETERS = 100_000_000
+
+
 def new_model(config: TrainConfig, schema: KeypointSchema, train: TensorSet) -> nn.Module:
-    """The config's freshly initialised model (draws its init from the global RNG: seed it first)."""
-    return build_model(config.model, num_points=schema.num_points, in_channels=int(train.images.shape[1]),
-                       input_size=model_hw(train.hw, config.context), init=config.init, dropout=config.dropout,
-                       **config.model_kwargs)
+    """The config's freshly initialised model (draws its init from the global RNG: seed it first); a ValueError
+    instead when it would exceed :data:`MAX_PARAMETERS`, counted on the meta device before any memory is taken."""
+    hw = model_hw(train.hw, config.context)
+    shape = {"num_points": schema.num_points, "in_channels": int(train.images.shape[1]), "input_size": hw,
+             "dropout": config.dropout, **config.model_kwargs}
+    with torch.device("meta"):
+        size = sum(p.numel() for p in build_model(config.model, **shape).parameters())
+    if size > MAX_PARAMETERS:
+        raise ValueError(f"{config.model} on {config.dataset}'s {hw[1]}x{hw[0]} images would have {size / 1e6:.0f} M "
+                         f"parameters (at most {MAX_PARAMETERS / 1e6:.0f} M train here): its dense layers grow with "
+                         "the image. Pick a dataset of face crops or a convolutional model such as pip.")
+    return build_model(config.model, init=config.init, **shape)
 
 
 def fit_data_layers(model: nn.Module, shapes: np.ndarray, brought: set[str]) -> None:
