@@ -17,7 +17,7 @@ import pandas as pd
 
 from kpdemo.config import data_root
 from kpdemo.datasets.base import SPLITS, DatasetFormatError
-from kpdemo.datasets.registry import DATASETS
+from kpdemo.datasets.registry import DATASETS, refresh_imported
 from kpdemo.markdown import markdown_table
 from kpdemo.schemas import get_schema
 
@@ -33,8 +33,9 @@ def summarise() -> pd.DataFrame:
     says it without decoding thousands. A load error (a malformed file, an image missing beside its
     annotation) becomes that row's status instead of stopping the summary.
     """
+    refresh_imported()  # datasets imported through the app are listed too
     rows = []
-    for name, spec in DATASETS.items():
+    for name, spec in list(DATASETS.items()):
         row: dict[str, object] = {"dataset": name, "schema": spec.schema,
                                   "points": get_schema(spec.schema).num_points}
         missing = spec.missing_files()

@@ -110,7 +110,7 @@ def resume_run(run_dir: Path) -> int:
     config = TrainConfig.from_dict(record["config"])
     print(f"resuming {run_dir}", flush=True)
     done = run_config(config, run_dir.resolve().parent.parent, resume=True)
-    record = json.loads((done / "record.json").read_text())
+    record = read_record(done)
     print(f"    -> {done}  best {record['best']}  test {record['test']}", flush=True)
     return 0
 
@@ -168,7 +168,7 @@ def finish_run_dir(run_dir: Path, after_run: Callable[[Path], None] | None) -> N
     """The experiment's ``after_run`` hook on a finished run, then its one-line summary."""
     if after_run is not None:
         after_run(run_dir)
-    record = json.loads((run_dir / "record.json").read_text())
+    record = read_record(run_dir)
     print(f"    -> {run_dir}  best {record['best']}  test {record['test']}", flush=True)
 
 

@@ -96,7 +96,6 @@ SHARES = {"seed001": 0.70, "landmarks": 0.20, "throughput": 0.10}
 #: its start-up: in a full call (a phase of ~100 s, ~85 s after the probes) 0.8 left it ~17 s, to be stopped before
 #: its cosine schedule ends.
 MAIN_RUN_SHARE = 0.7
-SMOKE_LIMIT_S = 30.0
 #: Where the 68-point run starts: the shipped model. It is the end of a chain of CPU-trained cosine cycles (about
 #: 270 epochs, ``checkpoints/runs/landmarks``) and soups with fine-tunes on faces cut by the frame, blurred, noisy
 #: or covered; the few minutes a GPU gives are worth more as one more, longer cycle of that chain than as a fresh

@@ -29,7 +29,6 @@ from kpdemo.dashboard.style import axis_label, colour_map, dash_map, rgba
 
 EMPTY = ("", "{}", "[]", "-")  # setting values not worth a word in a subtitle
 SPLIT = "split"  # the dash_by / colour_by choice that means "train vs val"
-X_CHOICES = ("epoch", "wall_time_s")
 
 
 @dataclass(frozen=True)

@@ -88,15 +88,7 @@ def registered_experiments() -> dict[str, str]:
         registry = importlib.import_module("trainers.grids").EXPERIMENTS
     except (ImportError, AttributeError):
         return {}
-    return {str(name): _describe(entry) for name, entry in registry.items()}
-
-
-def _describe(entry: object) -> str:
-    for attr in ("title", "description", "doc"):
-        text = getattr(entry, attr, None)
-        if isinstance(text, str) and text:
-            return text.strip().splitlines()[0]
-    return entry if isinstance(entry, str) else ""
+    return {str(name): (entry.description.strip().splitlines() or [""])[0] for name, entry in registry.items()}
 
 
 def experiment_names(runset: RunSet, registered: Iterable[str] = ()) -> list[str]:

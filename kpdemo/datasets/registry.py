@@ -107,7 +107,9 @@ _imported: set[str] = set()
 
 def refresh_imported() -> None:
     """Register the datasets imported into the user area (``user_<name>``, see :mod:`kpdemo.datasets.uploads`) and
-    forget those cleaned up since: an upload made while the app runs trains like any dataset listed above."""
+    forget those cleaned up since: an upload made while the app runs trains like any dataset listed above. Called
+    where they are wanted (:func:`get_dataset` on a name it lacks, the lists of datasets), not at import: the user
+    area's limits come from the environment, which a library user's import has nothing to do with."""
     found = {
         manifest.name: DatasetSpec(manifest.name, manifest.schema, manifest.title, lambda f=folder: (f / FACES_FILE,),
                                    lambda f=folder: load_imported(f), own_point_crops=manifest.own_point_crops)
@@ -119,8 +121,6 @@ def refresh_imported() -> None:
     _imported.clear()
     _imported.update(found)
 
-
-refresh_imported()
 
 
 def get_dataset(name: str) -> DatasetSpec:

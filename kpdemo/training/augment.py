@@ -13,7 +13,7 @@ the dataset's own crops).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -279,9 +279,9 @@ class Augmentation:
 
     @property
     def active(self) -> bool:
-        return self.flip or bool(self.degrees or self.scale or self.shift or self.occlusion or self.blur
-                                 or self.gray or self.color or self.frame_cut or self.defocus or self.noise
-                                 or self.cover or self.motion)
+        """Whether any transform is on: read from the fields, so a new one cannot be left out of this test (and
+        skipped when used alone). ``cut_depth`` only shapes ``frame_cut``."""
+        return any(getattr(self, f.name) for f in fields(self) if f.name != "cut_depth")
 
     def __call__(
         self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor, perm: torch.Tensor,

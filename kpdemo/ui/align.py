@@ -41,7 +41,7 @@ def build_align_tab() -> gr.Tab:
     """Lay out the Align tab inside ``gr.Tabs`` and return it; the event's API is ``/align``, its parameters
     named after :func:`align`'s."""
     with gr.Tab("Align") as tab:
-        model, _ = model_picker()
+        model = model_picker()
         with gr.Row():
             with gr.Column(scale=1):
                 upload = image_upload("align")

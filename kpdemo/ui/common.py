@@ -40,8 +40,8 @@ def example_images() -> list[str]:
     return [str(p) for p in sorted(EXAMPLES_DIR.glob("*.png")) + sorted(EXAMPLES_DIR.glob("*.jpg"))]
 
 
-def model_picker() -> tuple[gr.Dropdown, gr.Button]:
-    """A dropdown of the available predictors and a button that rescans for new user runs.
+def model_picker() -> gr.Dropdown:
+    """A dropdown of the available predictors, and beside it a button that rescans for new user runs.
 
     Labels name a run's folder and can pass 110 characters: place the picker in a full-width row (above the tab's
     columns), where the dropdown and its option list are wide enough to show them whole.
@@ -56,7 +56,7 @@ def model_picker() -> tuple[gr.Dropdown, gr.Button]:
         )
         refresh = gr.Button("Refresh models", scale=1, min_width=120, size="sm")
     refresh.click(_refreshed, inputs=dropdown, outputs=dropdown, api_name=False)
-    return dropdown, refresh
+    return dropdown
 
 
 def image_upload(prefix: str) -> ImagePath:

@@ -37,7 +37,7 @@ def build_detect_tab() -> gr.Tab:
     """Lay out the Detect tab inside ``gr.Tabs`` and return it; the event's API is ``/detect``, its parameters
     named after :func:`detect`'s."""
     with gr.Tab("Detect") as tab:
-        model, _ = model_picker()
+        model = model_picker()
         with gr.Row():
             with gr.Column(scale=1):
                 upload = image_upload("detect")

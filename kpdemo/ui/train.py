@@ -13,7 +13,6 @@ Visitors bring their own data: an uploaded Kaggle CSV or zip of labelled faces i
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -34,13 +33,13 @@ from kpdemo.datasets.registry import refresh_imported
 from kpdemo.datasets.uploads import UploadError, import_upload, imported_folder
 from kpdemo.deployment import Limits, cap_training, clean_user_area, current_limits
 from kpdemo.models import INITS, MODELS
-from kpdemo.runs import RECORD, read_record
+from kpdemo.runs import read_record
 from kpdemo.training.augment import AUGMENTATIONS
 from kpdemo.training.losses import POINT_LOSSES
-from trainers.engine.config import TrainConfig
+from trainers.engine.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.image_losses import IMAGE_LOSSES
-from trainers.engine.train import OPTIMIZERS, SCHEDULES, check_config, run_config
+from trainers.engine.train import check_config, run_config
 from trainers.grids import EXPERIMENTS, QUICK, own_runner
 
 # The choices the landmark trainer accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
@@ -151,7 +150,7 @@ class TrainingJob:
         """From the run record's ``env.train_images`` (written before the first batch); 0 if not there yet."""
         s = self._snap
         try:
-            env = json.loads((s.run_dir / RECORD).read_text()).get("env", {})
+            env = read_record(s.run_dir).get("env", {})
             return math.ceil(int(env["train_images"]) / s.config.batch_size)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return 0
@@ -176,7 +175,7 @@ class TrainingJob:
 
 
 def _finished_message(run_dir: Path, state: str) -> str:
-    record = json.loads((run_dir / RECORD).read_text())
+    record = read_record(run_dir)
     test = ", ".join(f"{k} {v:.4g}" for k, v in record.get("test", {}).items() if isinstance(v, int | float))
     checkpoint = run_dir / record["checkpoint"] if record.get("checkpoint") else None
     where = f"Checkpoint: `{checkpoint}`, listed in the predictor menus as `run {run_dir.parent.name}/" \

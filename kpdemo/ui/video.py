@@ -99,7 +99,7 @@ def build_video_tab() -> gr.Tab:
     """Lay out the Video tab inside ``gr.Tabs`` and return it; the event's API is ``/track_video``, its parameters
     named after :func:`track`'s."""
     with gr.Tab("Video") as tab:
-        model, _ = model_picker()
+        model = model_picker()
         with gr.Row():
             with gr.Column(scale=1):
                 # include_audio: kept as uploaded, so Gradio needs no ffmpeg to strip it (the copy has no sound).

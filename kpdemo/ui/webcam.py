@@ -118,7 +118,7 @@ def build_webcam_tab() -> gr.Tab:
                     webcam_options=gr.WebcamOptions(mirror=False, constraints=CAMERA_CONSTRAINTS),
                     elem_id="webcam-camera",
                 )
-                model, _ = model_picker()
+                model = model_picker()
                 smooth = gr.Checkbox(value=True, label="One-Euro temporal smoothing",
                                      info="Steadies points when the face is still; follows fast moves without lag.")
             with gr.Column():

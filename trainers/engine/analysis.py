@@ -11,21 +11,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure  # a figure of its own: no pyplot, no backend chosen for the importer
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from kpdemo.datasets import LandmarkSet  # noqa: E402
-from kpdemo.models import load_model  # noqa: E402
-from kpdemo.runs import RECORD, read_record  # noqa: E402
-from kpdemo.training.tensors import TensorSet, points_from_network  # noqa: E402
-from trainers.engine.config import TrainConfig  # noqa: E402
-from trainers.engine.data import Splits, make_splits  # noqa: E402
-from trainers.engine.train import predict  # noqa: E402
+from kpdemo.datasets import LandmarkSet
+from kpdemo.models import load_model
+from kpdemo.runs import RECORD, read_record
+from kpdemo.training.tensors import TensorSet, points_from_network
+from trainers.engine.config import TrainConfig
+from trainers.engine.data import Splits, make_splits
+from trainers.engine.train import predict
 
 
 def run_splits(run_dir: Path) -> tuple[TrainConfig, Splits]:
@@ -63,7 +60,8 @@ def prediction_figure(data: LandmarkSet, pred: np.ndarray, errors: np.ndarray, p
     """The ``n`` best and ``n`` worst images by ``errors``: truth green, prediction red, error in the caption."""
     order = np.argsort(errors)
     picks = list(order[:n]) + list(order[::-1][:n])
-    fig, axes = plt.subplots(2, n, figsize=(2.6 * n, 5.6))
+    fig = Figure(figsize=(2.6 * n, 5.6))
+    axes = fig.subplots(2, n)
     for ax, i in zip(axes.flat, picks, strict=True):
         image = data.image(int(i))
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
@@ -75,7 +73,6 @@ def prediction_figure(data: LandmarkSet, pred: np.ndarray, errors: np.ndarray, p
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def filters_figure(model: nn.Module, path: Path) -> None:
@@ -84,7 +81,8 @@ def filters_figure(model: nn.Module, path: Path) -> None:
     weights = conv.weight.detach().float().mean(1).numpy()
     cols = 8
     rows = -(-len(weights) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.1))
+    fig = Figure(figsize=(cols * 1.1, rows * 1.1))
+    axes = fig.subplots(rows, cols)
     for ax in axes.flat:
         ax.axis("off")
     for ax, kernel in zip(axes.flat, weights, strict=False):
@@ -92,4 +90,3 @@ def filters_figure(model: nn.Module, path: Path) -> None:
     fig.suptitle(f"first-layer filters ({conv.kernel_size[0]}x{conv.kernel_size[1]})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)

@@ -7,6 +7,12 @@ import ast
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+#: The values ``optimizer``, ``schedule`` and ``sampling`` take (the app's Train form offers them; the grid engine's
+#: stacked optimizer implements each optimizer).
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "cosine")
+SAMPLINGS = ("uniform", "yaw")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -17,14 +23,14 @@ class TrainConfig:
     model: str = "convnet"
     init: str = "default"  # zeros | xavier | he | default
     dropout: float = 0.0
-    optimizer: str = "adam"  # sgd | momentum | adam
+    optimizer: str = "adam"  # one of OPTIMIZERS
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
-    schedule: str = "constant"  # constant | cosine
+    schedule: str = "constant"  # one of SCHEDULES
     loss: str = "mse"  # mse | l1 | wing (models with their own ``landmark_loss``, e.g. pip, use theirs)
     augmentation: str = "none"  # see kpdemo.training.augment.AUGMENTATIONS
-    sampling: str = "uniform"  # uniform: each face once an epoch | yaw: turned faces drawn more (trainers.engine.train)
+    sampling: str = "uniform"  # one of SAMPLINGS: each face once an epoch | turned faces drawn more (engine.train)
     context: float = 1.0  # stored crops are this much wider than the model's (see Augmentation); 1 = same size
     ema: float = 0.0  # >0: evaluate and keep an exponential moving average of the weights with this decay
     batch_size: int = 64

@@ -52,7 +52,7 @@ from kpdemo.runs import RECORD, read_record
 from trainers.engine.config import TrainConfig
 from trainers.engine.grid import group_configs, run_grid
 from trainers.engine.train import RESUME_NAME, run_config
-from trainers.engine.weights import RUN_PREFIX, resolve_weights
+from trainers.engine.weights import resolve_weights, run_reference
 
 RAY_INSTALL_HINT = "pip install -r requirements-ray.txt"
 #: Files of a worker's run folder the driver does not gather (see the module docstring).
@@ -104,15 +104,9 @@ def make_units(configs: Sequence[TrainConfig], grid_at_once: bool, runners: Mapp
 
 
 def referenced_run(config: TrainConfig) -> tuple[str, str] | None:
-    """(experiment folder, tag) of a ``run:TAG`` or ``run:EXPERIMENT/TAG`` weights value, read as
-    :func:`trainers.engine.weights.resolve_weights` reads it; None when the config starts from no run."""
-    if not config.weights.startswith(RUN_PREFIX):
-        return None
-    tag, experiment = config.weights[len(RUN_PREFIX):], config.experiment
-    if "/" in tag:
-        other, tag = tag.split("/", 1)
-        experiment = other + ("-quick" if experiment.endswith("-quick") else "")
-    return experiment, tag
+    """(experiment folder, tag) of the run a config starts from, as :func:`resolve_weights` reads it; None when it
+    starts from no run."""
+    return run_reference(config.weights, config.experiment)
 
 
 def dependencies(units: Sequence[Unit]) -> list[set[int]]:

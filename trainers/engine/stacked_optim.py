@@ -25,10 +25,11 @@ from typing import Any
 
 import torch
 
+from trainers.engine.config import OPTIMIZERS
 from trainers.engine.fused_optim import BlockPlan, FusedRace, Inputs
 
 #: The kinds, in the order the runs of a stack are sorted in (each kind must be one contiguous block of slices).
-KINDS = ("sgd", "momentum", "adam", "adamw")
+KINDS = OPTIMIZERS
 
 
 def optimizer_kind(optimizer: torch.optim.Optimizer) -> str:

@@ -35,7 +35,7 @@ from kpdemo.training.ema import WeightAverage
 from kpdemo.training.losses import POINT_LOSSES, masked_loss
 from kpdemo.training.tensors import TensorSet, pixels_to_input, points_from_network
 from trainers.engine.compiled import Loss, compile_status, maybe_compiled
-from trainers.engine.config import TrainConfig
+from trainers.engine.config import OPTIMIZERS, SAMPLINGS, SCHEDULES, TrainConfig
 from trainers.engine.data import make_splits
 from trainers.engine.image_losses import IMAGE_LOSSES
 from trainers.engine.weights import init_weights_from
@@ -60,9 +60,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-#: The values ``config.optimizer`` and ``config.schedule`` take (the app's Train form offers these).
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-SCHEDULES = ("constant", "cosine")
 
 
 def check_config(config: TrainConfig, landmarks: bool = True) -> None:
@@ -141,7 +138,6 @@ def batch_loss(model: nn.Module, x: torch.Tensor, points: torch.Tensor, mask: to
 #: chance goes as its bin's count to the power -:data:`YAW_TEMPER`, so a bin's share of the draws goes as its count to
 #: the power 1 - YAW_TEMPER (0: as often as the data holds them; 1: every bin equally).
 YAW_BINS, YAW_TEMPER = (0.0, 15.0, 30.0, 45.0), 0.5
-SAMPLINGS = ("uniform", "yaw")
 
 
 def yaw_weights(points: np.ndarray) -> np.ndarray:

@@ -14,7 +14,6 @@ wider than the model (``model_kwargs.width``) seeds it with its most used channe
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -23,26 +22,37 @@ from torch import nn
 from kpdemo.checkpoints import FORMAT, CheckpointError, load_checkpoint
 from kpdemo.models import load_model
 from kpdemo.models.pip import PIPNet
-from kpdemo.runs import FINISHED
+from kpdemo.runs import FINISHED, RECORD, read_record
 from trainers.engine.slim import slim_into
 
 RUN_PREFIX = "run:"
 
 
+def run_reference(spec: str, experiment: str) -> tuple[str, str] | None:
+    """(experiment folder, tag) of a ``run:TAG`` or ``run:EXPERIMENT/TAG`` weights value given to a run of
+    ``experiment``; None for a file path. Another experiment's run is looked for in that experiment's folder, a
+    ``--quick`` run's in its quick folder."""
+    if not spec.startswith(RUN_PREFIX):
+        return None
+    tag = spec[len(RUN_PREFIX):]
+    if "/" in tag:
+        other, tag = tag.split("/", 1)
+        experiment = other + ("-quick" if experiment.endswith("-quick") else "")
+    return experiment, tag
+
+
 def resolve_weights(spec: str, runs_root: Path, experiment: str) -> Path:
     """The weights file ``spec`` names (see the module docstring), or a clear error."""
-    if not spec.startswith(RUN_PREFIX):
+    reference = run_reference(spec, experiment)
+    if reference is None:
         path = Path(spec).expanduser()
         if not path.exists():
             raise FileNotFoundError(f"weights file not found: {path}")
         return path
-    tag = spec[len(RUN_PREFIX):]
-    if "/" in tag:  # another experiment's run; a --quick run looks in that experiment's quick folder
-        other, tag = tag.split("/", 1)
-        experiment = other + ("-quick" if experiment.endswith("-quick") else "")
+    experiment, tag = reference
     found = []
-    for record_path in (Path(runs_root) / experiment).glob("*/record.json"):
-        record = json.loads(record_path.read_text())
+    for record_path in (Path(runs_root) / experiment).glob(f"*/{RECORD}"):
+        record = read_record(record_path.parent)
         if record.get("config", {}).get("tag") == tag and record.get("status") in FINISHED and record.get("checkpoint"):
             found.append((record.get("finished") or "", record_path.parent / record["checkpoint"]))
     if not found:

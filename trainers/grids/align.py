@@ -22,17 +22,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure  # a figure of its own: no pyplot, no backend chosen for the importer
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from kpdemo.frontalize.polygons import triangle_pairs  # noqa: E402
-from kpdemo.models.autoencoder import SharedEncoderNet  # noqa: E402
-from trainers.engine.config import TrainConfig  # noqa: E402
-from trainers.engine.train_image import CHECKPOINT_NAME, ImageTask, Pair, fit_image_model, predict_domain  # noqa: E402
-from trainers.grids.registry import Experiment, grid, register  # noqa: E402
+from kpdemo.frontalize.polygons import triangle_pairs
+from kpdemo.models.autoencoder import SharedEncoderNet
+from trainers.engine.config import TrainConfig
+from trainers.engine.train_image import CHECKPOINT_NAME, ImageTask, Pair, fit_image_model, predict_domain
+from trainers.grids.registry import Experiment, grid, register
 
 FIGURES = {"polygons": "examples_test.png", "faces": "predictions_test.png"}
 VAL_SEED, TEST_SEED = 1_000_003, 2_000_003  # fixed held-out triangles, apart from any training seed
@@ -82,7 +79,8 @@ def examples_figure(run_dir: Path, config: TrainConfig, task: ImageTask, n: int 
     truth = inputs if task.domains[task.scored] == "input" else targets
     rows = (("input", inputs[:, 0].numpy()), ("output", predict_domain(net, inputs, task.scored)[:, 0].numpy()),
             ("target", truth[:, 0].numpy()))
-    fig, axes = plt.subplots(3, len(inputs), figsize=(1.3 * len(inputs), 4.2), squeeze=False)
+    fig = Figure(figsize=(1.3 * len(inputs), 4.2))
+    axes = fig.subplots(3, len(inputs), squeeze=False)
     for r, (label, images) in enumerate(rows):
         for c, image in enumerate(images):
             axes[r, c].imshow(image, cmap="gray", vmin=0, vmax=255 if image.max() > 1 else 1)
@@ -93,7 +91,6 @@ def examples_figure(run_dir: Path, config: TrainConfig, task: ImageTask, n: int 
     fig.tight_layout()
     path = Path(run_dir) / task.figure
     fig.savefig(path, dpi=80)
-    plt.close(fig)
     return path
 
 

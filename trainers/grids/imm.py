@@ -83,8 +83,6 @@ def full_after_run(run_dir: Path) -> None:
 NOSE = TrainConfig(dataset="imm_nose80x60", model="nosenet", optimizer="adam", batch_size=8, epochs=40)
 FULL = TrainConfig(dataset="imm_face128", model="immnet", optimizer="adam", lr=1e-3, batch_size=8, epochs=30,
                    schedule="cosine")
-#: The served IMM model: face crops + augmentation (the detector-box input the app has).
-IMM_BEST = TrainConfig(**(FULL.to_dict() | {"augmentation": "albu_seed002", "experiment": "imm_full"}))
 
 register(
     Experiment(
