@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from typing import TYPE_CHECKING
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network at run time, not even telemetry
 
-from kpdemo.deployment import current_limits  # noqa: E402
+from kpdemo.deployment import current_limits, parse_file_size  # noqa: E402
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -24,9 +23,6 @@ if TYPE_CHECKING:
 INTRO = """# kpdemo: facial keypoints lab
 Detect landmarks with MediaPipe or a kpdemo-trained model, follow them live on a webcam or through a video, align
 faces to a canonical template, and compare or launch training runs."""
-# Uploads above the limit are refused before they reach a handler: the browser says "File(s) exceed the maximum allowed
-# size of ...", gradio_client raises ValueError, a raw POST gets HTTP 413; the server goes on serving.
-SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # Gradio's own units (binary multiples)
 
 
 def build_app() -> gr.Blocks:
@@ -56,12 +52,13 @@ def build_app() -> gr.Blocks:
 
 
 def file_size(text: str) -> int:
-    """Bytes from ``20mb``, ``500kb`` or a plain byte count; checked here so a typo stops the app at start-up with
-    a clear message (Gradio's own parser refuses a plain number)."""
-    match = re.fullmatch(r"(\d+)\s*(b|kb|mb|gb)?", text.strip().lower())
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a file size: {text!r} (use e.g. 20mb, 500kb or a byte count)")
-    return int(match[1]) * SIZE_UNITS[match[2] or "b"]
+    """``--max-file-size``'s type: :func:`~kpdemo.deployment.parse_file_size`, its error in argparse's terms. Uploads
+    above the limit are refused before they reach a handler: the browser says "File(s) exceed the maximum allowed
+    size of ...", gradio_client raises ValueError, a raw POST gets HTTP 413; the server goes on serving."""
+    try:
+        return parse_file_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

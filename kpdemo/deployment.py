@@ -28,6 +28,7 @@ variable                              public default  what it bounds
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable, Mapping
@@ -121,6 +122,18 @@ def is_public(env: Mapping[str, str] = os.environ) -> bool:
     return bool(env.get(SPACE_FLAG))
 
 
+SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}  # Gradio's own units (binary multiples)
+
+
+def parse_file_size(text: str) -> int:
+    """Bytes from ``20mb``, ``500kb`` or a plain byte count, or a ValueError: checked at start-up so a typo stops
+    the app with a clear message (Gradio's own parser refuses a plain number)."""
+    match = re.fullmatch(r"(\d+)\s*(b|kb|mb|gb)?", text.strip().lower())
+    if not match:
+        raise ValueError(f"not a file size: {text!r} (use e.g. 20mb, 500kb or a byte count)")
+    return int(match[1]) * SIZE_UNITS[match[2] or "b"]
+
+
 def _setting(name: str, public: bool, env: Mapping[str, str]) -> object:
     default = DEFAULTS[name][0 if public else 1]
     text = env.get(name, "").strip()
@@ -132,6 +145,11 @@ def _setting(name: str, public: bool, env: Mapping[str, str]) -> object:
         raise ValueError(f"{name} must be a {type(default).__name__}, got {text!r}") from None
     if isinstance(value, int | float) and value < 0:
         raise ValueError(f"{name} must be >= 0 (0 = no limit), got {text!r}")
+    if name == "KPDEMO_MAX_FILE_SIZE":
+        try:
+            parse_file_size(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     return value
 
 

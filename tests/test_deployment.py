@@ -188,3 +188,10 @@ def test_import_and_start_clean_the_user_area(env: pytest.MonkeyPatch) -> None:
     names = [n for _, n in tab._dataset_choices()]
     assert "user_second" in names and "user_first" not in names
     assert [p.name for p in current_limits().datasets_dir.iterdir()] == ["second"]
+
+
+def test_a_malformed_upload_limit_names_its_variable(env: pytest.MonkeyPatch) -> None:
+    """``KPDEMO_MAX_FILE_SIZE=abc`` was reported as a bad ``--max-file-size``, a flag the owner never passed."""
+    env.setenv("KPDEMO_MAX_FILE_SIZE", "abc")
+    with pytest.raises(ValueError, match="KPDEMO_MAX_FILE_SIZE: not a file size: 'abc'"):
+        current_limits()
