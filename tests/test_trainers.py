@@ -456,3 +456,11 @@ def test_a_model_too_big_for_its_images_is_refused_before_any_memory_is_taken() 
     crops = TensorSet(torch.zeros(1, 1, 96, 96, dtype=torch.uint8), torch.zeros(1, 15, 2),
                       torch.ones(1, 15, dtype=torch.bool))
     assert sum(p.numel() for p in new_model(TrainConfig(), get_schema("kaggle15"), crops).parameters()) < 20e6
+
+
+def test_every_claim_of_the_registry_is_judged() -> None:
+    """The findings table is built from ``CHECKS``: an experiment registered with a claim but no check would never
+    appear in it."""
+    from trainers.tools.findings import CHECKS
+
+    assert {name for name, experiment in EXPERIMENTS.items() if experiment.claim} <= set(CHECKS)

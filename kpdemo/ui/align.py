@@ -53,7 +53,8 @@ def build_align_tab() -> gr.Tab:
                 learned = gr.Checkbox(False, label="Also frontalize (learned model, experimental)", info=model_note())
                 run = gr.Button("Align faces", variant="primary")
             with gr.Column(scale=2):
-                status = gr.Markdown("Upload an image and press *Align faces*.", elem_id="align-status")
+                status = gr.Markdown("Upload an image and press *Align faces*.", elem_id="align-status", label="status",
+                                     show_label=False)
                 with gr.Row():
                     annotated = gr.Image(label="Input with landmarks", type="numpy", format="png", interactive=False)
                     gallery = gr.Gallery(label="Aligned faces", format="png", columns=2, elem_id="align-gallery",

@@ -43,7 +43,8 @@ def build_detect_tab() -> gr.Tab:
                 upload = image_upload("detect")
                 run = gr.Button("Detect landmarks", variant="primary")
             with gr.Column(scale=2):
-                status = gr.Markdown("Upload an image and press *Detect landmarks*.", elem_id="detect-status")
+                status = gr.Markdown("Upload an image and press *Detect landmarks*.", elem_id="detect-status",
+                                     label="status", show_label=False)
                 annotated = gr.Image(label="Annotated", type="numpy", format="png", interactive=False,
                                      buttons=["download", "fullscreen"], elem_id="detect-annotated")
                 coords = gr.JSON(label="Coordinates (pixels of the annotated image)", elem_id="detect-coords")

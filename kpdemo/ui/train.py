@@ -422,7 +422,7 @@ def build_train_tab() -> gr.Tab:
                 with gr.Column(scale=1):
                     upload_name = gr.Textbox(label="Dataset name (optional)", placeholder="from the file name")
                     import_btn = gr.Button("Import")
-            import_status = gr.Markdown(elem_id="train-import-status")
+            import_status = gr.Markdown(elem_id="train-import-status", label="status", show_label=False)
             imported = gr.Textbox(visible=False, label="Imported dataset")  # the API's answer; selected below
         with gr.Row():
             preset = gr.Dropdown(list(presets()), value="adhoc / default settings", label="Start from", scale=3)
@@ -454,7 +454,7 @@ def build_train_tab() -> gr.Tab:
         with gr.Row():
             start_btn = gr.Button("Start training", variant="primary")
             stop_btn = gr.Button("Stop", variant="stop")
-        message = gr.Markdown(min_height=60, elem_id="train-status")
+        message = gr.Markdown(min_height=60, elem_id="train-status", label="status", show_label=False)
         curve = gr.Plot(label="Live loss curve", elem_id="train-curve")
 
         inputs = [form[name] for name in FORM_FIELDS]

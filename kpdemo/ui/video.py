@@ -114,7 +114,8 @@ def build_video_tab() -> gr.Tab:
                 run = gr.Button("Follow faces", variant="primary")
             with gr.Column(scale=2):
                 status = gr.Markdown("Upload or record a video and press *Follow faces*. Each frame's faces are "
-                                     "followed from the last frame's, as on the Webcam tab.", elem_id="video-status")
+                                     "followed from the last frame's, as on the Webcam tab.", elem_id="video-status",
+                                     label="status", show_label=False)
                 annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
                 points = gr.File(label="Points (CSV: a row per face per frame)", interactive=False,
                                  elem_id="video-points")
