@@ -18,6 +18,9 @@ def test_empty_data_root_lists_every_dataset_as_missing_with_the_hint(
 ) -> None:
     monkeypatch.setenv("KPDEMO_DATA", str(tmp_path))  # data_root() reads it at call time
     monkeypatch.delenv("KPDEMO_KAGGLE_CSV", raising=False)
+    # the summary lists datasets imported through the app too: none here (the session's user area may hold some
+    # that other tests imported)
+    monkeypatch.setenv("KPDEMO_USER_AREA", str(tmp_path / "user_area"))
     table = summarise()
     own = table["dataset"] == "kaggle_csv"  # users bring it: not a sign of a wrong KPDEMO_DATA
     assert len(table) and table["status"][~own].str.startswith(f"missing: {tmp_path}").all(), table["status"].tolist()
