@@ -13,6 +13,7 @@ Each returns a :class:`LandmarkSet` in the common sample form. Split rules (all 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,42 +53,37 @@ def read_points_table(
     return table, values.reshape(-1, n_points, 2)
 
 
-def load_ibug300w(val_fraction: float = 0.1) -> LandmarkSet:
-    """The iBUG 300-W HELEN+LFPW crops (256x256, 68 points)."""
-    csv = data_file("ibug300w_subset", "landmarks.csv")
-    table, points = read_points_table(csv, 68, ("file", "split", "subset"))
-    splits = holdout_val(table["split"].to_numpy(object), val_fraction)
+def _read_68(name: str, folder: str, extra: str, splits: Callable[[pd.DataFrame], np.ndarray],
+             identities: Callable[[pd.DataFrame], np.ndarray] | None = None) -> LandmarkSet:
+    """A 68-point crop set as the shared data lays it out: ``<folder>/landmarks.csv`` (file, split, ``extra``,
+    x0..y67) beside its images; ``splits`` and ``identities`` read from the table (no identities: unknown)."""
+    csv = data_file(folder, "landmarks.csv")
+    table, points = read_points_table(csv, 68, ("file", "split", extra))
     return LandmarkSet(
-        "ibug300w", "ibug68", points, splits,
-        identities=np.full(len(table), None, dtype=object),
+        name, "ibug68", points, splits(table),
+        identities=identities(table) if identities else np.full(len(table), None, dtype=object),
         sources=table["file"].to_numpy(object),
         paths=[csv.parent / f for f in table["file"]],
     )
+
+
+def load_ibug300w(val_fraction: float = 0.1) -> LandmarkSet:
+    """The iBUG 300-W HELEN+LFPW crops (256x256, 68 points)."""
+    return _read_68("ibug300w", "ibug300w_subset", "subset",
+                    lambda table: holdout_val(table["split"].to_numpy(object), val_fraction))
 
 
 def load_ibug300w_challenging() -> LandmarkSet:
     """The 300-W challenging subset (135 "ibug" faces, 256x256 crops cut like ``ibug300w``): a test set only."""
-    csv = data_file("ibug300w_challenging", "landmarks.csv")
-    table, points = read_points_table(csv, 68, ("file", "split", "subset"))
-    return LandmarkSet(
-        "ibug300w_challenging", "ibug68", points, np.full(len(table), "test", dtype=object),
-        identities=np.full(len(table), None, dtype=object),
-        sources=table["file"].to_numpy(object),
-        paths=[csv.parent / f for f in table["file"]],
-    )
+    return _read_68("ibug300w_challenging", "ibug300w_challenging", "subset",
+                    lambda table: np.full(len(table), "test", dtype=object))
 
 
 def load_ytf68() -> LandmarkSet:
     """The YouTube-Faces frames with 68 points (160x160), split by identity."""
-    csv = data_file("ytf68_udacity", "landmarks.csv")
-    table, points = read_points_table(csv, 68, ("file", "split", "identity"))
-    identities = table["identity"].to_numpy(object)
-    return LandmarkSet(
-        "ytf68", "ibug68", points, group_split(identities, 0.10, 0.15),
-        identities=identities,
-        sources=table["file"].to_numpy(object),
-        paths=[csv.parent / f for f in table["file"]],
-    )
+    return _read_68("ytf68", "ytf68_udacity", "identity",
+                    lambda table: group_split(table["identity"].to_numpy(object), 0.10, 0.15),
+                    lambda table: table["identity"].to_numpy(object))
 
 
 def parse_asf(path: Path) -> tuple[np.ndarray, str]:

@@ -3,8 +3,8 @@
 Every model maps a float batch ``(N, C, H, W)`` to ``(N, K * 2)`` points in normalised crop coordinates
 (``[-1, 1]`` spans the crop, see :mod:`kpdemo.checkpoints`). Builders take the same keyword arguments
 (``num_points``, ``in_channels``, ``input_size``, ``dropout``) plus model-specific ones, so trainers, the app and
-checkpoint loading never special-case a model. New families (e.g. a ResNet18 for 300-W) register with
-:func:`register_model`.
+checkpoint loading never special-case a model. A new family registers with :func:`register_model` in a module
+of this package that ``kpdemo/models/__init__.py`` imports.
 """
 
 from __future__ import annotations

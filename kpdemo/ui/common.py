@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from kpdemo.align import AlignError
 from kpdemo.checkpoints import CheckpointError
+from kpdemo.config import REPO_ROOT
 from kpdemo.detection import (
     DEFAULT_KEY,
     Face,
@@ -24,7 +24,7 @@ from kpdemo.video import VideoInputError
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "examples"
+EXAMPLES_DIR = REPO_ROOT / "examples"
 
 
 class UserError(ValueError):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 import numpy as np
 
-from kpdemo.detection import DEFAULT_KEY, as_rgb, get_predictor
+from kpdemo.detection import DEFAULT_KEY, Face, as_rgb, get_predictor
 from kpdemo.draw import draw_faces
 from kpdemo.tracking import FaceFollower
 from kpdemo.ui.common import message_for, model_picker
@@ -52,10 +52,10 @@ class WebcamSession:
 
     frames: int = 0
     with_face: int = 0
-    stamps: deque = field(default_factory=lambda: deque(maxlen=30))
+    stamps: deque[float] = field(default_factory=lambda: deque(maxlen=30))
     follower: FaceFollower | None = None  # the faces followed with the chosen predictor; new when another is chosen
     last_latency_ms: float = 0.0
-    shown: list = field(default_factory=list)  # the last frame's faces as drawn (smoothed when asked)
+    shown: list[Face] = field(default_factory=list)  # the last frame's faces as drawn (smoothed when asked)
 
     @property
     def fps(self) -> float:
@@ -72,7 +72,7 @@ class WebcamSession:
 
 
 def process_frame(
-    frame: np.ndarray | None, model_key: str, smooth: bool, session: WebcamSession
+    frame: np.ndarray | None, model_key: str, smooth: bool, session: WebcamSession | None
 ) -> tuple[np.ndarray | None, str, WebcamSession]:
     """One webcam frame in, (annotated frame, status line, session) out; failures show in the status line.
 
