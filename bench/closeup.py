@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import sweep  # noqa: E402
 from bench.accuracy import RESULTS  # noqa: E402
 from kpdemo.datasets import LandmarkSet  # noqa: E402
-from kpdemo.datasets.kaggle15 import transform_points  # noqa: E402
 from kpdemo.detection.crops import crop_matrix  # noqa: E402
+from kpdemo.geometry import transform_points  # noqa: E402
 
 WINDOWS = (1.4, 1.2, 1.0, 0.9, 0.8, 0.7)
 #: The side of each re-framed picture (px): about a webcam frame's height.

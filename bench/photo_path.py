@@ -36,10 +36,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.accuracy import PRESENTATION, RESULTS, add_update_argument, check_update, saved_with, score  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
-from kpdemo.datasets.kaggle15 import transform_points  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.checkpoint import PHOTO_RECIPE, PhotoRecipe  # noqa: E402
 from kpdemo.detection.cpu import cpu_name  # noqa: E402
+from kpdemo.geometry import transform_points  # noqa: E402
 from kpdemo.metrics import failure_rate  # noqa: E402
 
 #: The shipped checkpoints whose photo path refines, and the dataset whose val split judges each.

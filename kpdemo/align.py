@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from kpdemo.datasets.kaggle15 import transform_points
+from kpdemo.geometry import transform_points
 from kpdemo.schemas import KeypointSchema
 
 #: ArcFace / InsightFace reference points for a 112x112 crop (image-left eye first).

@@ -35,7 +35,7 @@ class CheckpointMeta:
     follow a face from frame to frame: the box was the box of the model's own points, or ``own_box`` estimates it
     from them (False for whole-image models, and for ``kaggle15`` checkpoints made before ``own_box``).
     ``own_box`` is that estimate: three rows of weights, linear in where the model's own points lie in their own box
-    (:func:`kpdemo.datasets.kaggle15.own_box_features`), giving the training crops' landmark box as its centre's
+    (:func:`kpdemo.geometry.own_box_features`), giving the training crops' landmark box as its centre's
     shift (x, y) in sides of the own box and the log of its side over the own box's side. Empty where crops were cut
     around the model's own points; ``kaggle15``'s were cut around 68 points it does not predict
     (see :func:`kpdemo.datasets.kaggle15.own_box`).

@@ -13,7 +13,7 @@ from PIL import Image
 
 from bench.low_light import dim_picture
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
-from kpdemo.datasets.kaggle15 import CROP_SCALE, crop_face, square_crop_matrix, transform_points
+from kpdemo.datasets.kaggle15 import CROP_SCALE, crop_face
 from kpdemo.detection import (
     DEFAULT_KEY,
     CheckpointPredictor,
@@ -44,6 +44,7 @@ from kpdemo.detection.faces import (
 )
 from kpdemo.detection.mediapipe_graph import SolutionGraph
 from kpdemo.draw import draw_faces, face_marks, schema_edges
+from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.models import build_model
 from kpdemo.schemas import KAGGLE15, MEDIAPIPE468, MEDIAPIPE478, get_schema
 

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from kpdemo.checkpoints import load_checkpoint
-from kpdemo.datasets.kaggle15 import CROP_SCALE, own_box, square_crop_matrix, train_own_box, transform_points
+from kpdemo.datasets.kaggle15 import CROP_SCALE, own_box, train_own_box
 from kpdemo.datasets.readers import KAGGLE_SIZE
 from kpdemo.detection import CheckpointPredictor
 from kpdemo.detection.crops import own_landmark_box, points_box
+from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.schemas import ibug68_to_kaggle15
 from tests.test_live_network import pip_net, save
 from tests.test_onnx_export import NoFaces

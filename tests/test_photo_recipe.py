@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kpdemo.datasets.kaggle15 import transform_points
 from kpdemo.detection import CheckpointPredictor
 from kpdemo.detection.checkpoint import PhotoRecipe
 from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle
+from kpdemo.geometry import transform_points
 
 
 def turn(points: np.ndarray, degrees: float, centre: np.ndarray) -> np.ndarray:

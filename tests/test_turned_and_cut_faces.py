@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-from kpdemo.datasets.kaggle15 import transform_points
 from kpdemo.detection import (
     CheckpointPredictor,
     Detection,
@@ -22,6 +21,7 @@ from kpdemo.detection import (
 )
 from kpdemo.detection.crops import crop_matrix, upright_angle, wrapped
 from kpdemo.detection.faces import MEDIAPIPE_SHORT_CALIBRATION, BoxCalibration, PaddedDetector, TurnedDetector
+from kpdemo.geometry import transform_points
 from kpdemo.schemas import IBUG68
 
 MODEL = "checkpoint:ibug68_pip"

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from kpdemo.config import cache_dir, data_file
 from kpdemo.datasets.base import LandmarkSet
 from kpdemo.datasets.readers import KAGGLE_SIZE, load_ibug300w, load_ytf68
+from kpdemo.geometry import own_box_features, points_centre_side, square_crop_matrix, transform_points
 from kpdemo.schemas import ibug68_to_kaggle15
 
 if TYPE_CHECKING:  # a type only: importing kpdemo.checkpoints would import torch
@@ -31,26 +32,6 @@ CROP_SCALE = 1.2
 CACHE_VERSION = 1
 
 
-def square_crop_matrix(points: np.ndarray, scale: float, out_size: int) -> np.ndarray:
-    """2x3 affine (pixel-index convention, as cv2 wants) mapping a square around ``points`` to ``out_size``.
-
-    The square is centred on the points' bounding box with side ``scale`` x its longer side. Points map with
-    the continuous convention ``x_out = (x - x0) * out_size / side``; the half-pixel shifts below make the image
-    warp agree with it.
-    """
-    lo, hi = points.min(0), points.max(0)
-    side = float((hi - lo).max() * scale)
-    x0, y0 = (lo + hi) / 2 - side / 2
-    s = out_size / side
-    return np.array([[s, 0, 0.5 * s - s * x0 - 0.5], [0, s, 0.5 * s - s * y0 - 0.5]], np.float64)
-
-
-def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Apply a 2x3 pixel-index affine to continuous-convention points (the inverse of the half-pixel shift)."""
-    idx = points - 0.5
-    return (idx @ matrix[:, :2].T + matrix[:, 2] + 0.5).astype(np.float32)
-
-
 def crop_face(image: np.ndarray, points68: np.ndarray, size: int = KAGGLE_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """Grayscale ``size`` x ``size`` crop and its 68 points moved into it (black outside the source)."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -58,22 +39,6 @@ def crop_face(image: np.ndarray, points68: np.ndarray, size: int = KAGGLE_SIZE) 
     warped = cv2.warpAffine(gray, big, (2 * size, 2 * size), flags=cv2.INTER_LINEAR, borderValue=0)
     crop = cv2.resize(warped, (size, size), interpolation=cv2.INTER_AREA)
     return crop, transform_points(points68, big) / 2
-
-
-def points_centre_side(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(..., K, 2) points -> the centre (..., 2) and longer side (...) of their own box."""
-    lo, hi = points.min(-2), points.max(-2)
-    return (lo + hi) / 2, (hi - lo).max(-1)
-
-
-def own_box_features(points: np.ndarray) -> np.ndarray:
-    """(..., K, 2) points -> (..., 2K + 1): where each point lies in the points' own box (its centre at 0, its longer
-    side 1), and a 1: what an own box (:func:`own_box`) is linear in. Take the points upright (in the frame a crop is
-    cut in), so that the estimate does not turn with the face."""
-    centre, side = points_centre_side(points)
-    placed = (points - centre[..., None, :]) / side[..., None, None]
-    flat = placed.reshape(*points.shape[:-2], -1)
-    return np.concatenate([flat, np.ones((*flat.shape[:-1], 1))], -1)
 
 
 def own_box(points: np.ndarray) -> OwnBox:

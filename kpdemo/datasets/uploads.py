@@ -40,10 +40,11 @@ import pandas as pd
 from PIL import Image
 
 from kpdemo.datasets.base import DatasetFormatError, LandmarkSet
-from kpdemo.datasets.kaggle15 import CROP_SCALE, square_crop_matrix, transform_points
+from kpdemo.datasets.kaggle15 import CROP_SCALE
 from kpdemo.datasets.readers import KAGGLE_SIZE, read_kaggle_csv
 from kpdemo.datasets.splits import group_split
 from kpdemo.deployment import Limits, current_limits
+from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.schemas import IBUG68, IMM73, KAGGLE15
 
 PREFIX = "user_"  # registry name of an imported dataset: user_<folder name>

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from kpdemo.datasets.kaggle15 import own_box_features, points_centre_side, transform_points
+from kpdemo.geometry import own_box_features, points_centre_side, transform_points
 
 if TYPE_CHECKING:  # a type only: importing kpdemo.checkpoints would import torch
     from kpdemo.checkpoints import OwnBox
@@ -28,7 +28,7 @@ def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int], angl
 
     ``angle`` (degrees, image axes: y down) turns the window with the image: a face whose eye line runs at ``angle``
     comes out level in the crop. For a square output and no turn this is exactly
-    :func:`kpdemo.datasets.kaggle15.square_crop_matrix` of a box of that side.
+    :func:`kpdemo.geometry.square_crop_matrix` of a box of that side.
     """
     out_h, out_w = out_hw
     s = out_h / side

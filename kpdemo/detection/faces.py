@@ -1,7 +1,7 @@
 """Face detectors: image -> face boxes, each carrying how to turn its box into the training crop's landmark box.
 
 Checkpoint models were trained on crops cut around the *68-point landmark box* (see
-:func:`kpdemo.datasets.kaggle15.square_crop_matrix`), which no detector outputs. Each detector therefore carries a
+:func:`kpdemo.geometry.square_crop_matrix`), which no detector outputs. Each detector therefore carries a
 :class:`BoxCalibration` fitted on real faces by ``bench/calibrate_face_box.py`` (300-W train images: detector box vs
 68-point box), so a detected face is cropped the way the model saw faces in training.
 

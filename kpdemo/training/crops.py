@@ -8,7 +8,7 @@ Two ways to cut:
 
 * ``face``: a square centred on the landmarks' bounding box, side ``scale`` x its longer side, resampled exactly
   as the app does on a detector box (:func:`kpdemo.detection.checkpoint.cut_crop` with
-  :func:`kpdemo.datasets.kaggle15.square_crop_matrix`), so a checkpoint trained on these crops is served as trained.
+  :func:`kpdemo.geometry.square_crop_matrix`), so a checkpoint trained on these crops is served as trained.
 * ``whole``: the whole image area-resized to ``(height, width)`` (seed 002 part 1/2 style: 800x600 -> 80x60).
 * ``aligned``: the face warped onto the canonical 5-point template by :func:`kpdemo.align.align_face`, exactly as
   the app's Align tab does (seed 004's frontalization trains on these).
@@ -26,8 +26,8 @@ from tqdm import tqdm
 from kpdemo.align import align_face, aligned_points
 from kpdemo.config import cache_dir
 from kpdemo.datasets import LandmarkSet, load_dataset
-from kpdemo.datasets.kaggle15 import square_crop_matrix, transform_points
 from kpdemo.datasets.pack import packed_crops
+from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.schemas import KeypointSchema
 
 CACHE_VERSION = 1
