@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     table["noise_sigma"] = NOISE_SIGMA
     table["cpu"] = cpu_name()
     table["load_1min"] = os.getloadavg()[0]
-    args.out.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "jitter.csv", index=False, float_format="%.4g")
     plot(table, args.out / "jitter.png")
     print(table.to_string(index=False))

@@ -93,7 +93,7 @@ def main() -> None:
     table = pd.DataFrame([row for c in checkpoints for row in compare(c, args.repeats)])
     table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 is faster only with them
     table["cpu_threads"], table["load_avg_1min"] = os.cpu_count(), round(os.getloadavg()[0], 2)
-    args.out.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "onnx_int8.csv", index=False)
     print(table.to_string(index=False))
 

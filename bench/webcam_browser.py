@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder for webcam_browser.csv and webcam_browser.png; default bench/results")
     args = parser.parse_args(argv)
     table = run(args.models, args.rounds, args.seconds)
-    args.out.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "webcam_browser.csv", index=False, float_format="%.4g")
     plot(table, args.out / "webcam_browser.png")
     print(table.to_string(index=False))

@@ -103,7 +103,7 @@ def align_face(image: np.ndarray, points: np.ndarray, schema: KeypointSchema | s
 def _checked(image: object, points: object, schema: KeypointSchema | str,
              size: object) -> tuple[np.ndarray, np.ndarray, KeypointSchema]:
     """:func:`align_face`'s arguments as it uses them, or an :class:`AlignError` that says which is wrong."""
-    from kpdemo.detection.images import image_array
+    from kpdemo.detection.images import ImageInputError, image_array
     from kpdemo.schemas import get_schema
 
     if isinstance(schema, str):
@@ -113,12 +113,19 @@ def _checked(image: object, points: object, schema: KeypointSchema | str,
             raise AlignError(str(exc.args[0])) from None
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 8:
         raise AlignError(f"size must be a whole number of pixels, at least 8 (e.g. 112 or 256), got {size!r}")
-    if not isinstance(image, np.ndarray):
-        image = image_array(image)
+    warpable = (isinstance(image, np.ndarray) and image.size and image.dtype in (np.uint8, np.float32, np.float64)
+                and (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))))
+    if not warpable:  # anything else as image_array reads it (channels first, bool, empty: refused by name)
+        try:
+            image = image_array(image)
+        except ImageInputError as exc:
+            raise AlignError(str(exc)) from None
     try:
         points = np.asarray(points, np.float64)  # float64: the similarity is solved in it anyway
     except (TypeError, ValueError):
         raise AlignError("points must be numbers: (x, y) per landmark") from None
+    if not np.isfinite(points).all():
+        raise AlignError("points must be finite numbers (a NaN or an infinity cannot be aligned)")
     if points.shape != (schema.num_points, 2):
         raise AlignError(f"the {schema.id} schema has {schema.num_points} points, so points must be "
                          f"({schema.num_points}, 2); got shape {points.shape}")

@@ -11,6 +11,7 @@ on its side).
 from __future__ import annotations
 
 import csv
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -47,6 +48,31 @@ class VideoFrame:
     index: int
     seconds: float
     image: np.ndarray
+
+
+class FramePace:
+    """Which frames to keep for at most ``max_fps`` a second (0: every frame), by a schedule: a frame is kept when it
+    comes no earlier than a quarter period before the next one is due, and each kept frame moves the schedule on by
+    one period. Why a schedule and not "at least a period after the last kept one": WebM and MKV store times in
+    whole milliseconds, so a 30 fps clip's gaps run 33, 34, 33 ms, and that rule dropped every third frame of it;
+    a schedule also keeps a 30.5 fps clip at 30, not 15."""
+
+    def __init__(self, max_fps: float) -> None:
+        self.period = 1.0 / max_fps if max_fps else 0.0
+        self.due: float | None = None
+        self.last = -math.inf  # the last kept frame's time
+
+    def keep(self, seconds: float) -> bool:
+        if not self.period:
+            return True
+        if self.due is not None and self.due - 0.25 * self.period <= seconds < self.due + self.period:
+            self.due += self.period  # on schedule
+        elif self.due is not None and self.last <= seconds < self.due:
+            return False  # early: a frame in between
+        else:  # the first frame, or times that jumped (a gap, or back): start afresh
+            self.due = seconds + self.period
+        self.last = seconds
+        return True
 
 
 class VideoReader:
@@ -97,8 +123,7 @@ class VideoReader:
         """Each frame in turn, upright, up to ``max_seconds`` from the first (0: all of them), and at most ``max_fps``
         a second (0: all; a faster clip's frames in between are passed over, counted in :attr:`skipped`)."""
         start: float | None = None
-        kept: float | None = None
-        gap = 0.999 / max_fps if max_fps else 0.0  # 0.999: a 29.97 fps clip keeps every frame at 30
+        pace = FramePace(max_fps)
         try:
             for index, frame in enumerate(self._container.decode(self._stream)):
                 seconds = float(frame.time) if frame.time is not None else index / (self.frame_rate or 30.0)
@@ -106,10 +131,9 @@ class VideoReader:
                 if max_seconds and seconds - start >= max_seconds:
                     self.stopped_early = True
                     return
-                if kept is not None and seconds - kept < gap:
+                if not pace.keep(seconds):
                     self.skipped += 1
                     continue
-                kept = seconds
                 image = frame.to_ndarray(format="rgb24")
                 turns = round((frame.rotation or 0) / 90) % 4  # the display matrix's counter-clockwise turn
                 yield VideoFrame(index, seconds - start, np.ascontiguousarray(np.rot90(image, turns)))

@@ -98,6 +98,15 @@ def test_16_bit_and_float_files_read_as_the_face_they_hold(tmp_path: Path) -> No
         assert np.abs(read[:, :, 0].astype(float) - gray).max() <= 1.0, name
     with Image.open(tmp_path / "g16.png") as opened:
         assert len(get_predictor("checkpoint:ibug68_pip").predict(opened)) == 1
+    # larger than read_image's 1,600 px: converted to 8 bits before it is shrunk (resampling a float image overshoots
+    # its 0-1 range, which then read as 0-255: black again)
+    large = np.kron(gray, np.ones((4, 4)))
+    Image.fromarray((large / 255).astype(np.float32)).save(tmp_path / "large.tif")
+    Image.fromarray((large * 257).astype(np.int32)).save(tmp_path / "large32.tif")
+    for name in ("large.tif", "large32.tif"):
+        read = read_image(tmp_path / name)
+        assert read.shape[:2] == (1600, 1600) and abs(read.mean() - gray.mean()) < 2, name
+        assert len(get_predictor("checkpoint:ibug68_pip").predict(read)) == 1, name
 
 
 def test_detectors_and_alignment_check_their_input() -> None:
@@ -121,8 +130,12 @@ def test_detectors_and_alignment_check_their_input() -> None:
     for points, schema, size, message in [(face.points[:10], model.schema, 112, r"must be \(68, 2\)"),
                                           (face.points, "no_such", 112, "unknown keypoint schema"),
                                           (face.points, model.schema, "112", "whole number"),
-                                          (face.points, model.schema, 0, "whole number")]:
+                                          (face.points, model.schema, 0, "whole number"),
+                                          (np.full((68, 2), np.nan), model.schema, 112, "finite")]:
         with pytest.raises(AlignError, match=message):
             align_face(image, points, schema, size)
+    with pytest.raises(AlignError, match="channels first"):
+        align_face(np.zeros((3, 64, 64), np.uint8), face.points, model.schema)
+    assert align_face(image > 128, face.points, model.schema).image.dtype == np.uint8  # bool: as image_array reads it
     with pytest.raises(ValueError, match="68 points, the kaggle15 schema 15"):
         face.as_dict(get_schema("kaggle15"))

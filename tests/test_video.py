@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -134,6 +135,26 @@ def test_frames_above_the_rate_limit_are_skipped(clip: Path, monkeypatch: pytest
     monkeypatch.setenv("KPDEMO_MAX_VIDEO_FPS", "5")
     status = video_tab.track(str(clip), "checkpoint:ibug68_pip", True, False, progress=lambda *a, **k: None)[2]
     assert "20 frames in between were skipped to keep to this server's 5 frames a second" in status
+
+
+def test_a_clip_timed_in_milliseconds_keeps_every_frame_at_its_own_rate(clip_frames: list[np.ndarray],
+                                                                         tmp_path: Path) -> None:
+    """WebM and MKV store times in whole milliseconds: a 30 fps clip's frames come 33, 34, 33 ms apart. Capped at
+    30 a second it keeps them all, and at 15 a second every other one (the first cap, "at least 1/30 s after the
+    last kept frame", dropped a third of them)."""
+    path = tmp_path / "ms.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        for index, image in enumerate(clip_frames[:30]):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = round(index * 1000 / 30), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    for fps, kept in ((30, 30), (15, 15)):
+        with VideoReader(path) as reader:
+            assert len(list(reader.frames(max_fps=fps))) == kept and reader.skipped == 30 - kept
 
 
 @pytest.mark.parametrize("size, message", [((1, 64), "too small"), ((7000, 6000), "too large")])

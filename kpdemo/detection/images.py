@@ -6,6 +6,7 @@ all of them must end in a readable message (or a downscaled image), never a stac
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import BinaryIO
@@ -41,17 +42,19 @@ def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> 
         raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
     if isinstance(path, bytes | bytearray):
         raise ImageInputError("read_image takes a file name or an open file: wrap bytes in io.BytesIO(...)")
-    if not isinstance(path, str | Path) and not hasattr(path, "read"):
+    if not isinstance(path, str | os.PathLike) and not hasattr(path, "read"):
         raise ImageInputError(f"read_image takes a file name or an open file, got {type(path).__name__}")
-    name = Path(path).name if isinstance(path, str | Path) else getattr(path, "name", "the file")
-    if isinstance(path, str | Path):
+    if isinstance(path, str | os.PathLike):
         path = Path(path)
+    name = path.name if isinstance(path, Path) else Path(str(getattr(path, "name", "the file"))).name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                img = limit_size(ImageOps.exif_transpose(img), max_side)
-                return pil_rgb(img)
+                img = ImageOps.exif_transpose(img)
+                if img.mode in ("I", "F") or img.mode.startswith("I;16"):  # to 8 bits first: resampling a float or
+                    img = Image.fromarray(pil_rgb(img))  # 32-bit image overshoots its range, misread after
+                return pil_rgb(limit_size(img, max_side))
     except FileNotFoundError:
         raise ImageInputError(f"{name}: file not found") from None
     except UnidentifiedImageError:

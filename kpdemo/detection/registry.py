@@ -11,7 +11,9 @@ first :func:`get_predictor` call.
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +133,13 @@ def predictor_choices(refresh: bool = False) -> list[tuple[str, str]]:
     return [(e.label, e.key) for e in available_predictors(refresh)]
 
 
+#: An unknown key rescans for new runs at most this often: a key mistyped in the webcam's model box, or sent by an
+#: API caller, would otherwise rescan every checkpoint and run record on every frame or request. Per key, so a run
+#: just trained is found at its first use.
+RESCAN_EVERY_S = 2.0
+_rescanned_for: dict[str, float] = {}
+
+
 def get_predictor(key: str) -> LandmarkPredictor:
     """The predictor for ``key``, built on first use and cached (a rewritten checkpoint is rebuilt).
 
@@ -138,7 +147,10 @@ def get_predictor(key: str) -> LandmarkPredictor:
     :class:`~kpdemo.checkpoints.CheckpointError` for a checkpoint that cannot be used.
     """
     entries = {e.key: e for e in available_predictors()}
-    if key not in entries:
+    if key not in entries and time.monotonic() - _rescanned_for.get(key, -math.inf) > RESCAN_EVERY_S:
+        if len(_rescanned_for) > 1000:  # keys made up by API callers must not pile up
+            _rescanned_for.clear()
+        _rescanned_for[key] = time.monotonic()
         entries = {e.key: e for e in available_predictors(refresh=True)}
     if key not in entries:
         raise KeyError(f"model {key!r} is not available (known: {', '.join(entries)})")

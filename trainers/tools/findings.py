@@ -215,8 +215,8 @@ def dropout(runs: pd.DataFrame, history: pd.DataFrame, records: Records) -> Find
     first (reaches the slower one's best val loss first, by :data:`LEAD_EPOCHS`), and momentum's train/val gap is
     smaller than Adam's (:func:`gap_share`; the train loss with dropout and augmentation on, as Keras logs it).
 
-    A run no better than the mean face (:func:`mean_face_loss`) has learnt nothing, so its gap says nothing: that
-    half is then inconclusive at this budget, naming the run."""
+    A run no better than the mean face (:func:`mean_face_loss`) has learnt nothing, so neither its gap nor a race to
+    its level says anything: the verdict is then inconclusive at this budget, naming the run."""
     parts, gaps, stuck, dropped = [], {}, [], {}
     floor = mean_face_loss(records, runs.iloc[0]) if len(runs) else None
     for opt, group in runs.groupby("optimizer"):
@@ -239,13 +239,11 @@ def dropout(runs: pd.DataFrame, history: pd.DataFrame, records: Records) -> Find
     place = race(reach, "adam")
     first = {"first": "Adam first", "behind": "Adam behind", "undecided": "race undecided"}[place]
     if floor is None:
-        return "; ".join(parts), (f"{'partly' if place == 'first' else 'inconclusive'}: {first}; gap not judged, no "
-                                  "plateaued zero-init run on these validation faces gives the mean face's loss")
-    if stuck:
+        return "; ".join(parts), "pending: no plateaued zero-init run on these validation faces gives the mean face"
+    if stuck:  # a race to a level no better than the mean face is no race, and the gap of such a run says nothing
         parts.append(f"not past half the mean face's val loss ({floor:.4f}): " + ", ".join(stuck))
         names = " and ".join(s.split(" ")[0] for s in stuck)
-        return "; ".join(parts), (f"{'partly' if place == 'first' else 'inconclusive'}: {first}; gap inconclusive, "
-                                  f"{names} not past the mean face")
+        return "; ".join(parts), f"inconclusive: {names} not past the mean face"
     smaller = gaps["momentum"] * APART <= gaps["adam"]
     larger = gaps["adam"] * APART <= gaps["momentum"]
     gap = "momentum's gap smaller" if smaller else "momentum's gap larger" if larger else "gaps alike"
@@ -404,7 +402,9 @@ def lr_insensitive(runs: pd.DataFrame, history: pd.DataFrame, records: Records) 
     note = f"; still improving at its last epoch: {', '.join(improving)}" if improving else ""
     if all(w == "same" for w in words):
         return text, "reproduced"
-    return text, ("refuted" if all(w == "apart" for w in words) else "inconclusive: rates close") + note
+    if improving:  # the claim is where the rates end up: a rate still improving has not ended up anywhere yet
+        return text, f"inconclusive: rates {'apart' if all(w == 'apart' for w in words) else 'close'}{note}"
+    return text, "refuted" if all(w == "apart" for w in words) else "inconclusive: rates close"
 
 
 def augmentation_regularises(runs: pd.DataFrame, history: pd.DataFrame, records: Records) -> Finding:
@@ -509,7 +509,10 @@ def judge(name: str, finished: pd.DataFrame, history: pd.DataFrame, records: Rec
     if not len(finished):
         return {"our numbers": "no finished runs", "budget": "", "verdict": "pending"}
     groups = by_budget(finished) if name in SEED_GRIDS else [finished]
-    judged = [(group, *CHECKS[name](group, history, records)) for group in groups]
+    try:
+        judged = [(group, *CHECKS[name](group, history, records)) for group in groups]
+    except (AttributeError, KeyError) as exc:  # records written before a metric this check reads existed
+        return {"our numbers": "", "budget": budget(groups[0]), "verdict": f"pending: the records lack {exc}"}
     top, numbers, verdict = judged[0]
     if len({v for _, _, v in judged}) > 1:
         verdict = f"{verdict} ({'; '.join(f'at {budget(g)}: {v}' for g, _, v in judged[1:])})"
