@@ -420,7 +420,7 @@ def build_train_tab() -> gr.Tab:
                 upload = gr.File(label="Labelled faces (.csv or .zip)", file_types=[".csv", ".zip"], type="filepath",
                                  elem_id="train-upload", scale=3)
                 with gr.Column(scale=1):
-                    upload_name = gr.Textbox(label="Dataset name (optional)", placeholder="from the file name")
+                    upload_name = gr.Textbox("", label="Dataset name (optional)", placeholder="from the file name")
                     import_btn = gr.Button("Import")
             import_status = gr.Markdown(elem_id="train-import-status", label="status", show_label=False)
             imported = gr.Textbox(visible=False, label="Imported dataset")  # the API's answer; selected below
