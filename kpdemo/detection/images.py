@@ -52,8 +52,8 @@ def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> 
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img = ImageOps.exif_transpose(img)
-                if img.mode in ("I", "F") or img.mode.startswith("I;16"):  # to 8 bits first: resampling a float or
-                    img = Image.fromarray(pil_rgb(img))  # 32-bit image overshoots its range, misread after
+                if _wide_mode(img):  # to 8 bits first: resampling a float or 32-bit image overshoots its range,
+                    img = Image.fromarray(pil_rgb(img))  # which is then misread
                 return pil_rgb(limit_size(img, max_side))
     except FileNotFoundError:
         raise ImageInputError(f"{name}: file not found") from None
@@ -106,12 +106,17 @@ def pil_rgb(image: Image.Image) -> np.ndarray:
     """A PIL image's pixels as RGB uint8. Its 16-bit and 32-bit gray modes (``I;16``: 16-bit PNGs and TIFFs; ``I``;
     ``F``: float TIFFs) go through :func:`_as_uint8`'s scaling: ``convert("RGB")`` would clip them at 255, turning a
     16-bit face nearly white and a 0-1 float one black, where no face is found."""
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+    if _wide_mode(image):
         array = np.asarray(image)
         if array.dtype.kind in "iu" and array.dtype != np.uint16 and 255 < array.max() <= 65535 and array.min() >= 0:
             array = array.astype(np.uint16)  # mode I holding a 16-bit image's values
         return np.ascontiguousarray(_as_rgb_channels(_as_uint8(array)))
     return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _wide_mode(image: Image.Image) -> bool:
+    """Whether a PIL image holds more than 8 bits a pixel: the gray modes ``I;16*``, ``I`` and ``F``."""
+    return image.mode in ("I", "F") or image.mode.startswith("I;16")
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from kpdemo.deployment import current_limits
+from kpdemo.deployment import Limits, current_limits
 from kpdemo.detection import DEFAULT_KEY, get_predictor
 from kpdemo.ui.common import UserError, model_picker, report
 from kpdemo.video import TrackedVideo, track_video
@@ -37,7 +37,7 @@ def remove_old_outputs(now: float | None = None) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
+def summary(result: TrackedVideo, predictor_name: str, limits: Limits) -> str:
     """The status Markdown: what was read, what was found, how long it took, and any limit that cut the clip."""
     width, height = result.size
     rate = result.frames / result.processing_s if result.processing_s else 0.0
@@ -52,11 +52,11 @@ def summary(result: TrackedVideo, predictor_name: str, limit_s: float) -> str:
         text += f" The annotated copy is shrunk to {result.annotated_size[0]}x{result.annotated_size[1]}."
     if result.cut:
         length = f" of {result.duration_s:.0f} s" if result.duration_s else ""
-        text += (f" Only the first {limit_s:g} s{length} were read: this server's limit "
+        text += (f" Only the first {limits.max_video_seconds:g} s{length} were read: this server's limit "
                  "(`KPDEMO_MAX_VIDEO_SECONDS`).")
     if result.skipped:
         text += (f" {result.skipped} frames in between were skipped to keep to this server's "
-                 f"{current_limits().max_video_fps:g} frames a second (`KPDEMO_MAX_VIDEO_FPS`).")
+                 f"{limits.max_video_fps:g} frames a second (`KPDEMO_MAX_VIDEO_FPS`).")
     if not result.cut and result.duration_s and result.seconds < result.duration_s - SHORT_BY_S:
         text += (f" **The file says the clip lasts {result.duration_s:.1f} s, but its frames end at "
                  f"{result.seconds:.1f} s:** the rest could not be read (a file cut short?).")
@@ -77,7 +77,6 @@ def track(video_file: str | None, model_key: str, smooth: bool, as_photos: bool 
             raise UserError("Upload or record a video first.")
         predictor = get_predictor(model_key or DEFAULT_KEY)
         limits = current_limits()
-        limit_s = limits.max_video_seconds
         remove_old_outputs()
         OUTPUTS_DIR.mkdir(parents=True, exist_ok=True)
         shown = [0.0]
@@ -88,11 +87,11 @@ def track(video_file: str | None, model_key: str, smooth: bool, as_photos: bool 
                 progress((round(seconds, 1), round(total, 1) if total else None), desc="Following faces",
                          unit="s of video")
 
-        result = track_video(video_file, predictor, tempfile.mkdtemp(dir=OUTPUTS_DIR), smooth, limit_s, moved,
-                             as_photos, limits.max_video_fps)
+        result = track_video(video_file, predictor, tempfile.mkdtemp(dir=OUTPUTS_DIR), smooth,
+                             limits.max_video_seconds, moved, as_photos, limits.max_video_fps)
     except Exception as exc:  # every failure must leave the app usable for the next request
         return None, None, report(exc)
-    return str(result.video), str(result.points), summary(result, predictor.name, limit_s)
+    return str(result.video), str(result.points), summary(result, predictor.name, limits)
 
 
 def build_video_tab() -> gr.Tab:

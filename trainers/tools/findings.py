@@ -70,7 +70,7 @@ def mean_face_loss(records: Records, like: pd.Series) -> float | None:
     if not len(zeros):
         return None
     zeros = zeros[(zeros["init"] == "zeros") & (zeros["dataset"] == like.dataset)
-                  & (zeros["eval_subset"].fillna(0) == (0 if pd.isna(like.eval_subset) else like.eval_subset))]
+                  & (zeros["eval_subset"] == like.eval_subset)]  # findings() fills a missing subset with 0 (all)
     plateaus = []
     for r in zeros.itertuples():
         curve = records.history.loc[(records.history["experiment"] == "init") & (records.history["run"] == r.run),
@@ -92,10 +92,6 @@ def best_within(history: pd.DataFrame, run: str, column: str, epochs: int) -> fl
     compared at the epochs both reached."""
     curve = history[(history["run"] == run) & (history["epoch"] <= epochs)]
     return float(curve[column].min())
-
-
-def _last(history: pd.DataFrame, run: str, column: str) -> float:
-    return float(history.loc[history["run"] == run, column].iloc[-1])
 
 
 def zero_init(runs: pd.DataFrame, history: pd.DataFrame, records: Records) -> Finding:
@@ -327,7 +323,7 @@ def paired_frontalization(runs: pd.DataFrame, history: pd.DataFrame, records: Re
     gan = [run for run in tests if "patchgan" in run]
     if not winners or not gan:
         return "; ".join(parts), "pending" if not gan else "refuted: no paired run beats both baselines"
-    twins = [(g, w) for g in gan for w in tests if "patchgan" not in w and same_recipe(by_run[g], by_run[w])]
+    twins = [(g, w) for g in gan for w in tests if "patchgan" not in w and plain_twin(by_run[g], by_run[w])]
     if not twins:
         return "; ".join(parts), ("inconclusive: no run without the adversarial term on the GAN's "
                                   f"{int(by_run[gan[0]].train_subset)} training pairs")
@@ -335,7 +331,7 @@ def paired_frontalization(runs: pd.DataFrame, history: pd.DataFrame, records: Re
     return "; ".join(parts), "refuted" if gan_better else "reproduced"
 
 
-def same_recipe(a: object, b: object) -> bool:
+def plain_twin(a: object, b: object) -> bool:
     """Whether two image-to-image runs differ only in their adversarial term: same model (and its settings), loss
     and training pairs."""
     keys = ("model", "loss", "train_subset")
