@@ -1,7 +1,8 @@
 """``python -m kpdemo.data [--markdown]``: what the dataset registry finds under ``$KPDEMO_DATA``.
 
-Loads every dataset in :data:`kpdemo.datasets.registry.DATASETS` and prints one row each (schema, point count,
-images per split, image size, labelled fraction), so a wrong ``KPDEMO_DATA`` shows up before a training run does.
+Loads every dataset in :data:`kpdemo.datasets.registry.DATASETS` but the training sets cut from them
+(:attr:`~kpdemo.datasets.spec.DatasetSpec.derived`) and prints one row each (schema, point count, images per split,
+image size, labelled fraction), so a wrong ``KPDEMO_DATA`` shows up before a training run does.
 A dataset whose files are missing is listed with the paths looked for, and a closing line says how to point
 ``KPDEMO_DATA`` at the data; one users bring themselves (a genuine Kaggle CSV) is "not supplied", with where it
 goes. Loading ``kaggle15`` the first time builds its cache (progress bar, ~10 s).
@@ -27,7 +28,7 @@ HINT = "Missing data: export KPDEMO_DATA=/path/to/data (default ../shared/data b
 
 
 def summarise() -> pd.DataFrame:
-    """One row per dataset in the registry, in registry order.
+    """One row per dataset in the registry but the derived training sets, in registry order.
 
     ``image`` is the first image's ``HxWxC``: the sets are uniform crops (IMM: one camera), so one read
     says it without decoding thousands. A load error (a malformed file, an image missing beside its
@@ -36,6 +37,8 @@ def summarise() -> pd.DataFrame:
     refresh_imported()  # datasets imported through the app are listed too
     rows = []
     for name, spec in list(DATASETS.items()):
+        if spec.derived:
+            continue
         row: dict[str, object] = {"dataset": name, "schema": spec.schema,
                                   "points": get_schema(spec.schema).num_points}
         missing = spec.missing_files()

@@ -33,13 +33,13 @@ def test_empty_data_root_lists_every_dataset_as_missing_with_the_hint(
 
 @pytest.mark.needs_data
 def test_real_data_summary_from_the_command_line() -> None:
-    """Run as a module, as users do; in a fresh interpreter, so no trainer has registered its derived crop sets."""
+    """Run as a module, as users do, in a fresh interpreter: the data, not the training sets cut from it."""
     out = subprocess.run([sys.executable, "-m", "kpdemo.data", "--markdown"], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout
     header, *rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
                      if line.startswith("| ") and not line.startswith("|---")]
     table = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
-    assert {"ibug300w", "ytf68"} <= set(table) and "w300_face64" not in table  # kpdemo.data imports no trainers
+    assert {"ibug300w", "ytf68"} <= set(table) and "w300_face64" not in table  # a cut of ibug300w, not data
     assert all(row["status"] == "ok" or row["status"].startswith(("missing", "not supplied"))
                for row in table.values()), table
     # a dataset users bring (kaggle_csv) is not a sign of a wrong KPDEMO_DATA: no hint while the rest is there

@@ -151,3 +151,28 @@ def test_kaggle15_is_kaggle_like() -> None:
     assert 28 < np.median(np.linalg.norm(left - right, axis=1)) < 40  # Kaggle's faces: ~36 px
     test_sources = set(ds.sources[ds.splits == "test"])
     assert not test_sources & set(ds.sources[ds.splits == "train"])
+
+
+def test_every_training_set_is_registered_without_the_trainers() -> None:
+    """A shipped checkpoint names its training set (``meta.dataset``); shipping, evaluation and a library user look
+    it up with only ``kpdemo`` imported, so no experiment module may be the one that registers it."""
+    import subprocess
+    import sys
+
+    import trainers.grids  # noqa: F401  (every experiment, and whatever its import would register)
+    from kpdemo.checkpoints import CheckpointError, load_checkpoint
+    from kpdemo.config import CHECKPOINTS_DIR
+
+    fresh = subprocess.run([sys.executable, "-c", "import sys; from kpdemo.datasets import DATASETS; "
+                            "print(' '.join(DATASETS)); print(any(m.startswith('trainers') for m in sys.modules))"],
+                           capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    names, trainers_imported = fresh.stdout.splitlines()
+    assert trainers_imported == "False"
+    shipped = set()
+    for path in CHECKPOINTS_DIR.glob("*.pt"):
+        try:
+            shipped.add(load_checkpoint(path)[1].dataset)
+        except CheckpointError:  # the frontalizer's weights: an image model, not a landmark checkpoint
+            continue
+    assert shipped and shipped <= set(names.split())
+    assert set(names.split()) == {name for name in DATASETS if not name.startswith("user_")}

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from kpdemo.checkpoints import CheckpointError, load_checkpoint
+from kpdemo.datasets.derived import ALIGNED_SIDE
 from kpdemo.frontalize import (
     FrontalizerError,
     frontalize,
@@ -22,7 +23,7 @@ from kpdemo.frontalize import (
 )
 from kpdemo.frontalize.model import DEFAULT_CHECKPOINT, FrontalizerMeta, model_note, save_frontalizer
 from kpdemo.frontalize.polygons import mirror, triangle_pairs
-from kpdemo.models.autoencoder import PatchDiscriminator, SharedEncoderNet, build_decoder, build_encoder
+from kpdemo.models.autoencoder import SIDE, PatchDiscriminator, SharedEncoderNet, build_decoder, build_encoder
 from kpdemo.runs import read_record
 from trainers.grids.align import FIGURES
 
@@ -92,6 +93,7 @@ def test_seed_networks_have_the_tabled_shapes() -> None:
     assert PatchDiscriminator()(x).shape == (2, 1, 4, 4)  # one logit per 32x32 tile
     with pytest.raises(KeyError, match="light"):
         build_encoder("huge")
+    assert ALIGNED_SIDE == SIDE == 128  # the aligned training faces (kpdemo.datasets.derived) are what they read
 
 
 def test_polygons_are_reproducible_and_mirrored() -> None:

@@ -71,7 +71,6 @@ def test_distillation_set_repeats_the_real_train_faces_and_keeps_the_pupils_mapp
 
 def test_a_distilled_set_reads_its_held_out_faces_from_the_real_set_alone() -> None:
     """Scoring a companion on its val or test faces must not wait for a teacher to label thousands of train faces."""
-    import trainers.grids  # noqa: F401  (registers imm73_distill_wide160)
     from kpdemo.datasets import get_dataset
 
     spec = get_dataset("imm73_distill_wide160")

@@ -15,14 +15,10 @@ import torch
 
 from kpdemo.datasets import LandmarkSet, load_dataset
 from kpdemo.frontalize.pairing import frontalness, most_frontal_pairs
-from kpdemo.models.autoencoder import SIDE
-from kpdemo.training.crops import register_crops
 
+#: The aligned faces (declared in :mod:`kpdemo.datasets.derived`) and the 68-point set they are cut from.
 ALIGNED = "ytf_aligned128"
 SOURCE = "ytf68"
-
-register_crops(ALIGNED, "YouTube-Faces frames aligned to the ArcFace 5-point template, 128x128 gray", SOURCE,
-               "aligned", (SIDE, SIDE), 1)
 
 
 @dataclass

@@ -17,7 +17,6 @@ Two ways to cut:
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -26,12 +25,12 @@ from tqdm import tqdm
 from kpdemo.align import align_face, aligned_points
 from kpdemo.config import cache_dir
 from kpdemo.datasets import LandmarkSet, load_dataset
+from kpdemo.datasets.derived import Cut
 from kpdemo.datasets.pack import packed_crops
 from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.schemas import KeypointSchema
 
 CACHE_VERSION = 1
-Cut = Literal["face", "whole", "aligned"]
 
 
 def _cut_one(image: np.ndarray, points: np.ndarray, cut: Cut, out_hw: tuple[int, int], channels: int,
@@ -97,24 +96,6 @@ def select_points(data: LandmarkSet, indices: list[int], schema: str, name: str)
                        mask=data.mask[:, indices], images=data.images)
 
 
-def register_crops(name: str, title: str, source: str, cut: Cut, out_hw: tuple[int, int], channels: int,
-                   scale: float = 1.2, points: tuple[int, ...] = (), schema: str = "") -> None:
-    """Add a cut-out training set to the dataset registry (so ``TrainConfig.dataset`` can name it).
-
-    ``points``/``schema`` keep a subset of the source's points under another schema (IMM nose tip -> ``nose1``).
-    """
-    from kpdemo.datasets.registry import DATASETS, DatasetSpec
-
-    spec = DATASETS[source]
-
-    def load() -> LandmarkSet:
-        data = load_crops(source, cut, out_hw, channels, scale, name=name)
-        return select_points(data, list(points), schema, name) if points else data
-
-    DATASETS[name] = DatasetSpec(name, schema or spec.schema, title, spec.needs, load,
-                                 own_point_crops=cut == "face" and not points)
-
-
 def concat_sets(name: str, parts: list[tuple[LandmarkSet, dict[str, str]]]) -> LandmarkSet:
     """One in-memory set from several of the same schema and crop size; each part's ``{split: new split}`` map
     says where its rows go (a split it does not name is left out, e.g. YouTube-Faces test faces that must stay
@@ -132,19 +113,3 @@ def concat_sets(name: str, parts: list[tuple[LandmarkSet, dict[str, str]]]) -> L
         np.concatenate([p.sources for p in kept]), mask=np.concatenate([p.mask for p in kept]),
         images=np.concatenate([p.images for p in kept]),
     )
-
-
-def register_union(name: str, title: str, parts: list[tuple[str, dict[str, str]]]) -> None:
-    """Add a training set made of registered crop sets (see :func:`concat_sets`) to the dataset registry."""
-    from kpdemo.datasets.registry import DATASETS, DatasetSpec
-
-    specs = [DATASETS[part] for part, _ in parts]
-
-    def needs() -> tuple:
-        return tuple(p for spec in specs for p in spec.needs())
-
-    def load() -> LandmarkSet:
-        return concat_sets(name, [(spec.load(), split_map) for spec, (_, split_map) in zip(specs, parts, strict=True)])
-
-    DATASETS[name] = DatasetSpec(name, specs[0].schema, title, needs, load,
-                                 own_point_crops=all(spec.own_point_crops for spec in specs))

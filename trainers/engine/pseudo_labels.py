@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from kpdemo.checkpoints import CheckpointError, load_checkpoint
-from kpdemo.config import REPO_ROOT, cache_dir
+from kpdemo.config import cache_dir
 from kpdemo.datasets import LandmarkSet
 from kpdemo.models import load_model
 from kpdemo.schemas import flip_horizontal, get_schema
@@ -99,28 +99,3 @@ def distillation_set(name: str, real: LandmarkSet, pupils: list[tuple[LandmarkSe
 def teacher_schema(teacher: Path) -> str:
     """The schema of the points ``teacher`` labels with."""
     return load_checkpoint(teacher)[1].schema
-
-
-def register_distilled(name: str, title: str, real: str, pupils: list[tuple[str, dict[str, str]]], teacher: str,
-                       context: float, real_repeats: int) -> None:
-    """Add a :func:`distillation_set` of registered crop sets to the dataset registry (``TrainConfig.dataset``);
-    ``teacher`` is a checkpoint's path, relative to the repository unless absolute.
-
-    Its crops count as cut around their own points (``own_point_crops``): a model trained on it is served as the
-    teacher is, on crops cut around its own answer, and must share that with the teacher to be its companion. Its
-    val and test splits are ``real``'s, read from it alone when only they are wanted (``held_out_from``).
-    """
-    from kpdemo.datasets.registry import DATASETS, DatasetSpec
-
-    teacher_path = REPO_ROOT / teacher  # a repo-relative name (an absolute path stays itself)
-    real_spec = DATASETS[real]
-    pupil_specs = [(DATASETS[pupil], split_map) for pupil, split_map in pupils]
-
-    def needs() -> tuple:
-        return (*real_spec.needs(), *(p for spec, _ in pupil_specs for p in spec.needs()), teacher_path)
-
-    def load() -> LandmarkSet:
-        return distillation_set(name, real_spec.load(), [(spec.load(), split_map) for spec, split_map in pupil_specs],
-                                teacher_path, context, real_repeats)
-
-    DATASETS[name] = DatasetSpec(name, real_spec.schema, title, needs, load, own_point_crops=True, held_out_from=real)

@@ -18,7 +18,6 @@ except ModuleNotFoundError as exc:
         raise
 from kpdemo.metrics import mean_point_error, nme_per_image, normaliser, point_errors, region_nme
 from kpdemo.schemas import get_schema
-from kpdemo.training.crops import register_crops
 from trainers.engine.analysis import (
     best_model,
     filters_figure,
@@ -31,17 +30,7 @@ from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.grids.registry import Experiment, grid, register
 
-IMM_NOSE_POINT = 45
 WHOLE_SCALE = 10.0  # 800x600 originals -> 80x60
-
-register_crops("imm_nose80x60", "IMM Frontal nose tip, whole photo 80x60 gray", "imm_frontal", "whole", (60, 80), 1,
-               points=(IMM_NOSE_POINT,), schema="nose1")
-register_crops("imm_whole80x60", "IMM Frontal 73 points, whole photo 80x60 gray", "imm_frontal", "whole",
-               (60, 80), 1)
-register_crops("imm_whole160x120", "IMM Frontal 73 points, whole photo 160x120 gray", "imm_frontal", "whole",
-               (120, 160), 1)
-register_crops("imm_face128", "IMM Frontal 73 points, 128x128 gray face crop (1.2 x landmark box)", "imm_frontal",
-               "face", (128, 128), 1)
 
 
 def nose_after_run(run_dir: Path) -> None:

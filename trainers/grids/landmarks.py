@@ -1,10 +1,11 @@
 """The landmark models that ship: the PIP family (:mod:`kpdemo.models.pip`) against direct regression, one grid.
 
-Data: every 68-point face we hold is cut once into 160 px RGB crops 1.5 x the landmark box (``*_wide160``); the
-model sees the central 128 px (1.2 x the box, as the app cuts a detector box), so rotations and zoom-outs show
-real surroundings instead of black corners (``context=1.25``). ``faces68_wide160`` is the 300-W train split plus
-the YouTube-Faces train and val identities (its test identities stay unseen: ``kaggle15`` tests on them); the
-validation split, which picks every checkpoint, is 300-W's own 10% hold-out. The 300-W common set is the test.
+Data (declared in :mod:`kpdemo.datasets.derived`): every 68-point face we hold is cut once into 160 px RGB crops
+1.5 x the landmark box (``*_wide160``); the model sees the central 128 px (1.2 x the box, as the app cuts a
+detector box), so rotations and zoom-outs show real surroundings instead of black corners (``context=1.25``).
+``faces68_wide160`` is the 300-W train split plus the YouTube-Faces train and val identities (its test identities
+stay unseen: ``kaggle15`` tests on them); the validation split, which picks every checkpoint, is 300-W's own 10%
+hold-out. The 300-W common set is the test.
 ``faces68_ytfval_wide160`` leaves YouTube-Faces' val people out too, so that a fine-tune on it can be scored on
 them unseen (``bench/accuracy.py --split val --datasets ytf68``): what the shipped model's last fine-tune used.
 
@@ -30,44 +31,12 @@ Runs of ``landmarks`` (tags):
 
 from __future__ import annotations
 
-from kpdemo.datasets.kaggle15 import CROP_SCALE
-from kpdemo.datasets.pack import SCALE as WIDE_SCALE
-from kpdemo.datasets.pack import SIZE as STORED
-from kpdemo.training.crops import register_crops, register_union
+from kpdemo.datasets.derived import WIDE_CONTEXT
 from trainers.engine.config import TrainConfig
-from trainers.engine.pseudo_labels import register_distilled
 from trainers.grids.registry import Experiment, grid, register
 
-#: How much wider the stored crops (160 px, 1.5 x the landmark box, as the training pack holds them) are than the
-#: model's crop (1.2 x the box, as the app cuts a detector box): 1.25, so the model sees 128 px.
-CONTEXT = WIDE_SCALE / CROP_SCALE
-
-register_crops("w300_wide160", "300-W HELEN+LFPW, 160x160 RGB (1.5 x landmark box; model sees 128 px)", "ibug300w",
-               "face", (STORED, STORED), 3, scale=WIDE_SCALE)
-register_crops("ytf_wide160", "YouTube-Faces 68-point frames, 160x160 RGB (1.5 x landmark box)", "ytf68", "face",
-               (STORED, STORED), 3, scale=WIDE_SCALE)
-register_crops("imm_wide160", "IMM Frontal 73 points, 160x160 RGB (1.5 x landmark box)", "imm_frontal", "face",
-               (STORED, STORED), 3, scale=WIDE_SCALE)
-register_union("faces68_wide160", "All 68-point faces: 300-W train/val/test + YouTube-Faces train and val (as train)",
-               [("w300_wide160", {"train": "train", "val": "val", "test": "test"}),
-                ("ytf_wide160", {"train": "train", "val": "train"})])
-register_union("faces68_ytfval_wide160", "All 68-point faces but YouTube-Faces' val people: 300-W train/val/test + "
-               "YouTube-Faces train (validate on ytf68's val split, people this set never shows)",
-               [("w300_wide160", {"train": "train", "val": "val", "test": "test"}),
-                ("ytf_wide160", {"train": "train"})])
-#: The wild faces a teacher labels for a distilled set: the 68-point sets' train faces (300-W train, YouTube-Faces
-#: train people; no validation or test face).
-WILD_TRAIN_FACES = [("w300_wide160", {"train": "train"}), ("ytf_wide160", {"train": "train"})]
-#: The IMM model's 73 points on those faces, beside IMM's own faces (train ones 10 times): what a slim IMM network
-#: distils the full one from.
-register_distilled("imm73_distill_wide160", "IMM Frontal 73 points (train x10) + 300-W and YouTube-Faces train faces "
-                   "labelled by imm73_pip.pt, 160x160 RGB", "imm_wide160", WILD_TRAIN_FACES,
-                   "checkpoints/imm73_pip.pt", CONTEXT, real_repeats=10)
-#: The 68-point model's answers on those faces beside their real points: what the 68-point live-frame companion was
-#: tried on, and not shipped (``--only pip_r18_live --set dataset=ibug68_distill_wide160``, trainers/README.md).
-register_distilled("ibug68_distill_wide160", "All 68-point faces but YouTube-Faces' val people + their train faces "
-                   "labelled by ibug68_pip.pt, 160x160 RGB", "faces68_ytfval_wide160", WILD_TRAIN_FACES,
-                   "checkpoints/ibug68_pip.pt", CONTEXT, real_repeats=1)
+#: The model sees the central 128 px of the stored 160 px crops (:data:`kpdemo.datasets.derived.WIDE_CONTEXT`).
+CONTEXT = WIDE_CONTEXT
 
 PIP = TrainConfig(
     tag="pip_r18", dataset="faces68_wide160", model="pip", model_kwargs={"backbone": "resnet18", "stages": 3,

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from kpdemo.metrics import failure_rate, mean_point_error, nme_per_image, region_nme
 from kpdemo.models.pca_head import pca_components
-from kpdemo.training.crops import register_crops
 from kpdemo.training.tensors import points_to_network
 from trainers.engine.analysis import best_model, merge_record, predict_pixels, prediction_figure, run_splits
 from trainers.engine.config import TrainConfig
@@ -34,11 +33,6 @@ from trainers.grids.registry import Experiment, grid, register
 SIZE = 64
 #: Components keeping 99% of the 300-W train shape variance at this crop (``w300_pca`` records the count it finds).
 PCA_COMPONENTS = 23
-
-register_crops("w300_face64", "300-W HELEN+LFPW, 64x64 RGB face crop (1.2 x landmark box)", "ibug300w", "face",
-               (SIZE, SIZE), 3)
-register_crops("ytf_face64", "YouTube-Faces 68-point frames, 64x64 RGB face crop (1.2 x landmark box)", "ytf68",
-               "face", (SIZE, SIZE), 3)
 
 
 def common_set_metrics(run_dir: Path) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import trainers.grids  # noqa: F401  (registers the experiments' derived datasets, e.g. w300_face64)
 from kpdemo.checkpoints import CheckpointError
 from kpdemo.config import DataNotFoundError
 from kpdemo.datasets import LandmarkSet, get_dataset, load_dataset

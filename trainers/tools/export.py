@@ -35,7 +35,6 @@ import onnx
 import onnxscript.optimizer
 import torch
 
-import trainers.grids  # noqa: F401  (registers the derived datasets checkpoints name, e.g. faces68_wide160)
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.config import DataNotFoundError
 from kpdemo.datasets import get_dataset

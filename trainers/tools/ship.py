@@ -123,8 +123,6 @@ def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) 
 
     ``meta.refine`` and ``meta.own_box`` are set from the training set's registry entry, so a run recorded before
     those existed ships with them too."""
-    import trainers.grids  # noqa: F401  (registers the training crop sets the meta names)
-
     record = read_record(run_dir)
     if not record.get("checkpoint"):
         raise FileNotFoundError(f"{run_dir} has no checkpoint (status {record.get('status')})")
