@@ -24,8 +24,9 @@ class DatasetSpec:
     title: str
     needs: Callable[[], tuple[Path, ...]]
     loader: Callable[[], LandmarkSet]
-    #: Images are face crops cut around the box of their own points (``register_crops`` "face" cuts): a model trained
-    #: on them can re-crop around its own first prediction (:attr:`kpdemo.checkpoints.CheckpointMeta.refine`).
+    #: Images are face crops cut around the box of their own points (a :class:`kpdemo.datasets.derived.CropSet`'s
+    #: ``face`` cut): a model trained on them can re-crop around its own first prediction
+    #: (:attr:`kpdemo.checkpoints.CheckpointMeta.refine`).
     own_point_crops: bool = False
     #: For crops cut around other points than their own: where that box lies from their own points
     #: (:attr:`kpdemo.checkpoints.CheckpointMeta.own_box`), fitted on the train split; None where it cannot be known.
