@@ -3,7 +3,7 @@
 Runs every detector on the 300-W train images (real faces with 68 annotated points), matches each image's best
 overlapping detection to the landmark box, and takes medians of
 ``scale = landmark box longer side / detector side`` and ``dx, dy = (landmark centre - box centre) / side``
-(side = sqrt(w*h)). The medians are the constants in :mod:`kpdemo.detection.faces`.
+(side = sqrt(w*h)). The medians are the constants in :mod:`kpdemo.detection.face_finders`.
 
 Writes ``face_box_calibration.json`` (constants, residuals, detection rate) and ``face_box_calibration.csv`` (one
 row per image and detector) into ``--out`` (default ``bench/results``).
@@ -25,7 +25,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from kpdemo.datasets import load_dataset  # noqa: E402
-from kpdemo.detection.faces import HaarFaceDetector, MediaPipeFaceDetector  # noqa: E402
+from kpdemo.detection.face_finders import HaarFaceDetector, MediaPipeFaceDetector  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -5,7 +5,7 @@ test image is re-framed as a 480 x 480 picture of a square window ``window`` x t
 68-point box, centred on that box (1.4 is the dataset's own framing, the whole face with a margin; at 1.0 the
 window just holds the points; below it cuts the face), its true points mapped alike (points outside the picture are
 still scored), and scored by :func:`bench.sweep.sweep`. Nothing is chosen here (the padded detector's border was
-set on validation faces: :class:`kpdemo.detection.faces.PaddedDetector`). Writes ``bench/results/closeup.csv`` and
+set on validation faces: :class:`kpdemo.detection.wrappers.PaddedDetector`). Writes ``bench/results/closeup.csv`` and
 ``closeup.png``.
 
     python bench/closeup.py [--windows 1.4 1.2 1 0.9 0.8 0.7] [--models checkpoint:ibug68_pip mediapipe468 dlib]

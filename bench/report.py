@@ -157,7 +157,7 @@ TURNED_FACES = SweepSection(
     "bench/rotation.py` -> `bench/results/rotation.csv`, `rotation.png`). NME on the common anchors over the "
     "faces found, and in brackets the failures (NME > 10% or no face found). Ours finds each face's roll "
     "with BlazeFace looking through quarter turns and cuts its crops upright "
-    "(`OrientedDetector` in `kpdemo/detection/faces.py`); when its model cannot read the first crop (its answer "
+    "(`OrientedDetector` in `kpdemo/detection/wrappers.py`); when its model cannot read the first crop (its answer "
     "and its answer on the mirrored crop disagree), it reads the face at the other turns BlazeFace saw it at "
     "(`CheckpointPredictor.first_answers`).")
 
@@ -195,7 +195,7 @@ CLOSEUPS = SweepSection(
     "bench/closeup.py` -> `bench/results/closeup.csv`, `closeup.png`). NME on the common anchors over the "
     "faces found, points outside the picture included, and in brackets the failures. When nothing else "
     "finds a face, ours looks again with the picture in a black border (`PaddedDetector` in "
-    "`kpdemo/detection/faces.py`), and its 68-point model has learnt to place the points the frame cuts "
+    "`kpdemo/detection/wrappers.py`), and its 68-point model has learnt to place the points the frame cuts "
     "off (its last four fine-tunes, each averaged with its start, saw crops cut by a picture edge: `wild_cut` in "
     "`trainers/README.md`).")
 
@@ -219,7 +219,7 @@ LOW_LIGHT = SweepSection(
     "evening street (`python bench/low_light.py` -> `bench/results/low_light.csv`, `low_light.png`). NME on "
     "the common anchors over the faces found, and in brackets the failures (NME > 10% or no face found). When "
     "nothing else finds a face in a noisy picture, ours looks again on a smoothed copy (`DenoisedDetector` in "
-    "`kpdemo/detection/faces.py`), and its 68-point model's last two fine-tunes saw noisy and blurred faces "
+    "`kpdemo/detection/wrappers.py`), and its 68-point model's last two fine-tunes saw noisy and blurred faces "
     "(`wild_cut_blur_noise`, then `wild_cover`, in `trainers/README.md`).")
 
 BLURRED = SweepSection(

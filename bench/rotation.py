@@ -4,7 +4,7 @@ A person lying down, a phone photo turned sideways without EXIF, a head tilted i
 are not always upright. Each test image is turned about its centre by +angle (even images) or -angle (odd ones) on a
 canvas as wide as its diagonal (borders replicated, :func:`bench.photo_path.tilted`), its true points turned alike,
 and scored by :func:`bench.sweep.sweep`. Nothing is chosen here: the orientation step's margin was chosen on
-validation faces (see :class:`kpdemo.detection.faces.OrientedDetector`). Writes ``bench/results/rotation.csv`` and
+validation faces (see :class:`kpdemo.detection.wrappers.OrientedDetector`). Writes ``bench/results/rotation.csv`` and
 ``rotation.png``.
 
     python bench/rotation.py [--angles 0 30 60 90 120 150 180] [--models checkpoint:ibug68_pip mediapipe468 dlib]

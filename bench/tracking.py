@@ -12,7 +12,7 @@ px (a fast one, or a brisk one on a stream that the server answers at 15 fps). A
 under each policy:
 
 * ``recheck`` (what the app does): track, and every ``REDETECT_EVERY`` frames the face detector's quick look
-  (:meth:`~kpdemo.detection.faces.FaceDetector.glance`); a full detection only when it sees other faces;
+  (:meth:`~kpdemo.detection.detector.FaceDetector.glance`); a full detection only when it sees other faces;
 * ``redetect``: track, and a full detection every ``REDETECT_EVERY`` frames (the app before the quick look);
 * ``detect``: a full detection on every frame (no tracking).
 

@@ -30,19 +30,14 @@ from kpdemo.detection import (
     image_array,
     read_image,
 )
+from kpdemo.detection.boxes import overlap
 from kpdemo.detection.checkpoint import cut_crop, same_face
 from kpdemo.detection.crops import crop_matrix, crop_to_image
-from kpdemo.detection.faces import (
-    NOISE_GATE,
-    BoxCalibration,
-    DenoisedDetector,
-    DownscaledDetector,
-    MediaPipeFaceDetector,
-    noise_level,
-    overlap,
-    photo_detector,
-)
+from kpdemo.detection.detector import BoxCalibration
+from kpdemo.detection.face_finders import MediaPipeFaceDetector
 from kpdemo.detection.mediapipe_graph import SolutionGraph
+from kpdemo.detection.pipelines import photo_detector
+from kpdemo.detection.wrappers import NOISE_GATE, DenoisedDetector, DownscaledDetector, noise_level
 from kpdemo.draw import draw_faces, face_marks, schema_edges
 from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.models import build_model

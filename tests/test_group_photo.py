@@ -18,13 +18,10 @@ import numpy as np
 import pytest
 
 from kpdemo.detection import get_predictor
-from kpdemo.detection.faces import (
-    MEDIAPIPE_FULL_CALIBRATION,
-    Detection,
-    default_detector,
-    suppress_duplicates,
-    tile_starts,
-)
+from kpdemo.detection.boxes import suppress_duplicates, tile_starts
+from kpdemo.detection.detector import Detection
+from kpdemo.detection.face_finders import MEDIAPIPE_FULL_CALIBRATION
+from kpdemo.detection.pipelines import default_detector
 
 FACE_BOX = np.array([178.0, 70.0, 273.0, 178.0])
 CUTOUT_FACTOR = 2.5  # cut-out side / face width: head, hair and shoulders, so the face has its usual context

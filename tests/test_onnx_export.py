@@ -29,7 +29,7 @@ from kpdemo.detection.base import Face
 from kpdemo.detection.checkpoint import CheckpointPredictor, cut_crop, network_to_crop
 from kpdemo.detection.cpu import LIVE_INT8_ENV, has_int8_dot_flags, has_int8_dot_product, live_frames_use_int8
 from kpdemo.detection.crops import crop_matrix
-from kpdemo.detection.faces import Detection, FaceDetector
+from kpdemo.detection.detector import Detection, FaceDetector
 from kpdemo.detection.onnx_backend import SOURCE_KEY, OnnxNetwork, file_sha256, load_fresh_export, onnx_path
 from kpdemo.models import build_model
 from kpdemo.schemas import KAGGLE15

@@ -1,7 +1,7 @@
 """Faces at any roll, and faces cut by the frame: a head on its side or upside down, or too close to the camera for
 the frame to hold it, gets its points as an upright, whole face does, in photos and on webcam frames
-(:class:`~kpdemo.detection.faces.OrientedDetector`, :class:`~kpdemo.detection.faces.TurnedDetector`,
-:class:`~kpdemo.detection.faces.PaddedDetector`, upright crops in :class:`~kpdemo.detection.CheckpointPredictor`)."""
+(:class:`~kpdemo.detection.wrappers.OrientedDetector`, :class:`~kpdemo.detection.wrappers.TurnedDetector`,
+:class:`~kpdemo.detection.wrappers.PaddedDetector`, upright crops in :class:`~kpdemo.detection.CheckpointPredictor`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from kpdemo.detection import (
     get_predictor,
 )
 from kpdemo.detection.crops import crop_matrix, upright_angle, wrapped
-from kpdemo.detection.faces import MEDIAPIPE_SHORT_CALIBRATION, BoxCalibration, PaddedDetector, TurnedDetector
+from kpdemo.detection.detector import BoxCalibration
+from kpdemo.detection.face_finders import MEDIAPIPE_SHORT_CALIBRATION
+from kpdemo.detection.wrappers import PaddedDetector, TurnedDetector
 from kpdemo.geometry import transform_points
 from kpdemo.schemas import IBUG68
 

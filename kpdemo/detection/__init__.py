@@ -9,28 +9,24 @@ Python" shows both). Implementations: MediaPipe face mesh and kpdemo checkpoints
 
 from kpdemo.detection.base import UNCERTAIN, Face, LandmarkPredictor
 from kpdemo.detection.checkpoint import CheckpointPredictor
-from kpdemo.detection.faces import (
-    GIVEN_BOX,
-    BoxCalibration,
-    Detection,
-    DownscaledDetector,
-    FaceDetector,
-    FallbackDetector,
-    HaarFaceDetector,
-    MediaPipeFaceDetector,
-    MergedDetector,
-    PhotoVideoDetector,
-    TiledDetector,
-    default_detector,
-)
+from kpdemo.detection.detector import GIVEN_BOX, BoxCalibration, Detection, FaceDetector
+from kpdemo.detection.face_finders import HaarFaceDetector, MediaPipeFaceDetector
 from kpdemo.detection.images import ImageInputError, as_rgb, image_array, read_image
 from kpdemo.detection.mediapipe_mesh import MediaPipeMeshPredictor
+from kpdemo.detection.pipelines import default_detector
 from kpdemo.detection.registry import (
     DEFAULT_KEY,
     PredictorEntry,
     available_predictors,
     get_predictor,
     predictor_choices,
+)
+from kpdemo.detection.wrappers import (
+    DownscaledDetector,
+    FallbackDetector,
+    MergedDetector,
+    PhotoVideoDetector,
+    TiledDetector,
 )
 
 __all__ = [

@@ -3,7 +3,7 @@
 Training crops are squares centred on the 68-point landmark box, side ``meta.crop_scale`` x its longer side (see
 :func:`kpdemo.datasets.kaggle15.crop_face`: warp at twice the size, then area-downsample). At run time no landmarks
 exist yet, so the landmark box is estimated from the face detector's box with the detector's fitted
-:class:`~kpdemo.detection.faces.BoxCalibration`. A non-square input (e.g. 80x60) uses a window of the same aspect,
+:class:`~kpdemo.detection.detector.BoxCalibration`. A non-square input (e.g. 80x60) uses a window of the same aspect,
 ``crop_scale`` x the box side tall. Once a face has points, a model with ``meta.refine`` cuts its next crop around
 them instead (a photo's refine passes, a webcam stream's next frame): around their own box, or, for a model trained
 on crops cut around points it does not predict (``kaggle15``), around the box ``meta.own_box`` estimates from it.
@@ -32,8 +32,10 @@ from kpdemo.checkpoints import CheckpointError, CheckpointMeta
 from kpdemo.detection.base import Face, LandmarkPredictor, points_box
 from kpdemo.detection.cpu import live_frames_use_companion, live_frames_use_int8
 from kpdemo.detection.crops import crop_matrix, crop_to_image, own_landmark_box, upright_angle, wrapped
-from kpdemo.detection.faces import GIVEN_BOX, QUARTER_TURNS, Detection, FaceDetector, default_detector
+from kpdemo.detection.detector import GIVEN_BOX, Detection, FaceDetector
 from kpdemo.detection.onnx_backend import load_fresh_export, onnx_path
+from kpdemo.detection.pipelines import default_detector
+from kpdemo.detection.wrappers import QUARTER_TURNS
 from kpdemo.schemas import flip_horizontal, get_schema
 
 
@@ -359,7 +361,7 @@ class CheckpointPredictor(LandmarkPredictor):
                       video: bool) -> tuple[list[Detection], list[np.ndarray]]:
         """Each face's detection and the full-image points of its first crop (cut by the detector's box and roll).
 
-        Why a check: :class:`~kpdemo.detection.faces.OrientedDetector` now and then takes an upright face, blurred
+        Why a check: :class:`~kpdemo.detection.wrappers.OrientedDetector` now and then takes an upright face, blurred
         or small, for one turned by a quarter (one face in ~600 on the 300-W and YouTube-Faces validation faces),
         and a crop turned by 90 deg shows the model, trained within +-30 deg, a face it cannot read: every point is
         then wrong. Its answer then also disagrees with its answer on the mirrored crop (:meth:`doubt`: 0.5-1.8%
@@ -384,7 +386,7 @@ class CheckpointPredictor(LandmarkPredictor):
         return chosen, answers
 
     def still_in_view(self, image: np.ndarray, previous: list[Face]) -> bool:
-        """Whether the detector's quick look (:meth:`~kpdemo.detection.faces.FaceDetector.glance`) sees the faces a
+        """Whether the detector's quick look (:meth:`~kpdemo.detection.detector.FaceDetector.glance`) sees the faces a
         stream follows and no other: as many faces, each matching one followed face (:func:`same_face`).
 
         Why not detect in full: on a webcam stream's re-detection frames that cost ~4x a tracked frame (a first

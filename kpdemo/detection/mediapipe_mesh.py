@@ -4,7 +4,7 @@ The mesh graph finds faces with MediaPipe's *short-range* detector, which misses
 the image (group photos, a person across the room). So after the whole-image pass, faces found by a face detector
 that no mesh covers are cut out (a square twice the box side, at 256 px, where the face fills half the crop and the
 mesh's own detector sees it) and meshed on their own. On photos that detector is
-:func:`~kpdemo.detection.faces.default_detector` (tiled full range: every face from ~40 px) and the pass always
+:func:`~kpdemo.detection.pipelines.default_detector` (tiled full range: every face from ~40 px) and the pass always
 runs; faces the whole-image mesh found keep its points unless they are small (``REMESH_BELOW_PX``): meshed again on
 a crop, where the mesh's detector sees them large, small faces come out far better (large ones slightly worse). On
 video frames the pass runs only when the whole-image mesh found nothing, with the full-range detector on the whole
@@ -24,8 +24,10 @@ import numpy as np
 
 from kpdemo.detection.base import Face, LandmarkPredictor, points_box
 from kpdemo.detection.crops import crop_matrix, crop_to_image
-from kpdemo.detection.faces import Detection, FaceDetector, MediaPipeFaceDetector, default_detector
+from kpdemo.detection.detector import Detection, FaceDetector
+from kpdemo.detection.face_finders import MediaPipeFaceDetector
 from kpdemo.detection.mediapipe_graph import SolutionGraph
+from kpdemo.detection.pipelines import default_detector
 from kpdemo.schemas import MEDIAPIPE468, MEDIAPIPE478
 
 

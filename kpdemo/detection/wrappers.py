@@ -1,259 +1,24 @@
-"""Face detectors: image -> face boxes, each carrying how to turn its box into the training crop's landmark box.
+"""Detectors built from other detectors: each runs one or more :class:`~kpdemo.detection.detector.FaceDetector`
+on a changed view of the image (tiles, quarter turns, a black border, a smoothed or shrunk copy) or combines their
+answers (merged, first non-empty, photo vs video), and brings boxes back to the image's pixels.
 
-Checkpoint models were trained on crops cut around the *68-point landmark box* (see
-:func:`kpdemo.geometry.square_crop_matrix`), which no detector outputs. Each detector therefore carries a
-:class:`BoxCalibration` fitted on real faces by ``bench/calibrate_face_box.py`` (300-W train images: detector box vs
-68-point box), so a detected face is cropped the way the model saw faces in training.
-
-Detectors: MediaPipe's BlazeFace (short- and full-range models, .tflite bundled in the mediapipe 0.10.21 wheel) and
-OpenCV's frontal Haar cascade (shipped with opencv). BlazeFace shrinks the whole image to its 128 px (short range) or
-192 px (full range) input, so it misses faces narrower than about 12% / 6-8% of the image's longer side: a 60 px face
-in a 1024 px group photo. :func:`default_detector` therefore works in two modes:
-
-* photos (``video=False``): short range on the whole image (its boxes fit the landmark box best) plus full range on
-  the whole image and on overlapping tiles of 384, 768, ... px (:class:`TiledDetector`), so a 40 px face is 20 px
-  at the model's input; duplicates are merged by :func:`suppress_duplicates`; if that finds no face, short range
-  again on a smoothed copy of a noisy picture (:class:`DenoisedDetector`: dim light), then short range on the
-  image in a black border (:class:`PaddedDetector`: a face cut by the frame), then both models on the whole image
-  turned by quarter turns (:class:`TurnedDetector`); Haar only if all that finds nothing.
-* webcam frames (``video=True``): short range, full range, short range on a smoothed copy of a noisy frame, short
-  range in a black border, then Haar, first non-empty result (one BlazeFace pass for a webcam's large face: the
-  frame budget is ~100 ms).
-
-In both modes each MediaPipe face gets its roll at any angle, and false faces are dropped, by
-:class:`OrientedDetector`: checkpoint models then cut their crops upright (``Detection.angle``); and an image over
-1,600 px is searched on a copy shrunk to that size (:class:`DownscaledDetector`).
+Why its own module: each wrapper answers one way BlazeFace misses faces (small, rolled, cut by the frame, in dim
+light, in a huge image) and composes with the others; :mod:`kpdemo.detection.pipelines` assembles them into the
+default detector.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
-from kpdemo.detection.crops import crop_matrix, crop_to_image, upright_angle, window_turn, wrapped
-from kpdemo.detection.images import MAX_SIDE, image_array
-from kpdemo.detection.mediapipe_graph import SolutionGraph
-
-
-@dataclass(frozen=True)
-class BoxCalibration:
-    """Detector box -> estimated landmark box: centre = box centre + (dx, dy) x side, longer side = scale x side.
-
-    ``side`` is the detector box's mean side (sqrt(w*h)); the constants are medians over 300-W train faces, which are
-    upright, so (dx, dy) hold in the face's own frame: for a face turned by ``angle`` the offset turns with it.
-    """
-
-    scale: float
-    dx: float
-    dy: float
-
-    def landmark_box(self, box: np.ndarray, angle: float = 0.0) -> tuple[float, float, float]:
-        """(centre x, centre y, longer side) of the estimated 68-point box, in the frame of a face whose eye line
-        runs at ``angle`` degrees, for a detector box (x0, y0, x1, y1)."""
-        x0, y0, x1, y1 = (float(v) for v in box)
-        side = float(np.sqrt(max(x1 - x0, 1e-6) * max(y1 - y0, 1e-6)))
-        dx, dy = window_turn(angle).T @ np.array([self.dx, self.dy])
-        return (x0 + x1) / 2 + float(dx) * side, (y0 + y1) / 2 + float(dy) * side, self.scale * side
-
-
-# Medians fitted by bench/calibrate_face_box.py on 1,507 300-W train faces (bench/results/face_box_calibration.json).
-# Residual centre error (median / p90, in landmark-box sides): short 0.040 / 0.078, full 0.072 / 0.146, Haar 0.084 /
-# 0.164; the short-range model matched all 1,507 faces, the full-range model and Haar 78-79%.
-MEDIAPIPE_SHORT_CALIBRATION = BoxCalibration(scale=0.964, dx=0.002, dy=0.064)
-MEDIAPIPE_FULL_CALIBRATION = BoxCalibration(scale=0.877, dx=0.006, dy=0.097)
-HAAR_CALIBRATION = BoxCalibration(scale=0.994, dx=0.011, dy=0.156)
-#: A box a caller hands in (``LandmarkPredictor.predict_in_boxes``) is taken as the face's landmark box.
-GIVEN_BOX = BoxCalibration(scale=1.0, dx=0.0, dy=0.0)
-
-#: How far around a face already found tile levels grey out (x its width per side); see :func:`masked`.
-MASK_MARGIN = 0.25
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One face box (x0, y0, x1, y1) in full-image pixels, its score and the calibration of the detector that found it.
-
-    ``score`` is the detector's confidence: a probability for MediaPipe, the cascade's level weight for Haar.
-    ``angle`` is the face's roll: its eye line's angle in degrees (image axes, from the subject's right eye to the
-    left; 0 = upright), the ``angle`` of :func:`~kpdemo.detection.crops.crop_matrix` that cuts the face upright.
-    BlazeFace's eye keypoints give it to within a few degrees up to ~60 deg of roll; Haar gives 0; beyond that
-    :class:`OrientedDetector` finds it. ``others`` are the same face at other rolls it may have (each with its own
-    box and angle): the other quarter turns :class:`OrientedDetector` saw it at, surest first, or those of a box a
-    caller handed in, which says nothing of the roll; the landmark model may judge between them (see
-    :meth:`~kpdemo.detection.checkpoint.CheckpointPredictor.first_answers`).
-    """
-
-    box: np.ndarray
-    score: float
-    detector: str
-    calibration: BoxCalibration
-    angle: float = 0.0
-    others: tuple[Detection, ...] = ()
-
-    def landmark_box(self) -> tuple[float, float, float]:
-        return self.calibration.landmark_box(self.box, self.angle)
-
-    def scaled(self, factors: np.ndarray) -> Detection:
-        """This detection (and its ``others``) with every box multiplied by ``factors`` (x0, y0, x1, y1)."""
-        return replace(self, box=self.box * factors, others=tuple(other.scaled(factors) for other in self.others))
-
-
-class FaceDetector:
-    """Base class: ``detect(image RGB uint8, video) -> list[Detection]``, best first.
-
-    ``video=True`` marks a live frame: a detector may then skip the extra passes that only find small faces (see
-    :class:`~kpdemo.detection.base.LandmarkPredictor`); single-pass detectors ignore it.
-    """
-
-    name = "face detector"
-
-    def detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
-        """Every face in ``image`` (any form :func:`~kpdemo.detection.images.image_array` takes: checked here, so
-        a detector called on its own gives the same readable errors as a predictor), best first."""
-        return self._detect(image_array(image), video)
-
-    def glance(self, image: np.ndarray) -> list[Detection]:
-        """A quick look for the faces in a live frame, to check that the faces a stream follows are still the ones
-        in view (:meth:`~kpdemo.detection.base.LandmarkPredictor.track` with ``recheck``): boxes and rough rolls,
-        without the slower passes and fallbacks of :meth:`detect`. It may miss faces that :meth:`detect` finds;
-        the caller then runs :meth:`detect`. By default the same as ``detect(image, video=True)``."""
-        return self._glance(image_array(image))
-
-    def _detect(self, image: np.ndarray, video: bool) -> list[Detection]:
-        """What a detector implements: an RGB uint8 (H, W, 3) image in (a plug-in may override :meth:`detect`
-        itself instead, as long as it takes such an image)."""
-        raise NotImplementedError
-
-    def _glance(self, image: np.ndarray) -> list[Detection]:
-        return self.detect(image, video=True)
-
-
-class MediaPipeFaceDetector(FaceDetector):
-    """BlazeFace via the legacy ``mp.solutions.face_detection`` (model 0: short range, faces within ~2 m; 1: full),
-    in a :class:`~kpdemo.detection.mediapipe_graph.SolutionGraph` (built on first use, locked, rebuilt after a failure).
-    """
-
-    def __init__(self, model_selection: int = 1, min_confidence: float = 0.5) -> None:
-        self.model_selection = model_selection
-        self.min_confidence = min_confidence
-        self.name = f"mediapipe-{'full' if model_selection else 'short'}"
-        self.calibration = MEDIAPIPE_FULL_CALIBRATION if model_selection else MEDIAPIPE_SHORT_CALIBRATION
-        self._graph = SolutionGraph(self._build)
-
-    def _build(self) -> object:
-        from mediapipe.python.solutions import face_detection
-
-        return face_detection.FaceDetection(model_selection=self.model_selection,
-                                            min_detection_confidence=self.min_confidence)
-
-    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
-        h, w = image.shape[:2]
-        result = self._graph.process(image)
-        found = []
-        for det in (result.detections if result else None) or []:
-            rel = det.location_data.relative_bounding_box
-            box = np.array([rel.xmin * w, rel.ymin * h, (rel.xmin + rel.width) * w, (rel.ymin + rel.height) * h])
-            right_eye, left_eye = ((k.x * w, k.y * h) for k in det.location_data.relative_keypoints[:2])
-            found.append(Detection(box.astype(np.float32), float(det.score[0]), self.name, self.calibration,
-                                   upright_angle(right_eye, left_eye)))
-        return sorted(found, key=lambda d: -d.score)
-
-
-class HaarFaceDetector(FaceDetector):
-    """OpenCV's frontal-face Haar cascade: no model download, weaker on turned faces; used when MediaPipe fails."""
-
-    name = "haar"
-
-    def __init__(self) -> None:
-        self._cascade: cv2.CascadeClassifier | None = None
-        self._lock = threading.Lock()
-
-    def _detect(self, image: np.ndarray, video: bool = False) -> list[Detection]:
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
-        min_side = max(24, int(0.08 * min(gray.shape)))
-        with self._lock:
-            if self._cascade is None:
-                self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-            boxes, _, weights = self._cascade.detectMultiScale3(
-                gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side), outputRejectLevels=True
-            )
-        found = [
-            Detection(np.array([x, y, x + bw, y + bh], np.float32), float(wt), self.name, HAAR_CALIBRATION)
-            for (x, y, bw, bh), wt in zip(np.reshape(boxes, (-1, 4)), np.ravel(weights), strict=True)
-        ]
-        return sorted(found, key=lambda d: -d.score)
-
-
-def overlap(box: np.ndarray, other: np.ndarray) -> float:
-    """Intersection over the *smaller* box's area: 1 when one box lies inside the other.
-
-    Plain IoU would keep a half-face box from a tile next to the whole face's box (IoU ~0.5); this measure drops it.
-    """
-    x0, y0 = np.maximum(box[:2], other[:2])
-    x1, y1 = np.minimum(box[2:], other[2:])
-    inter = max(0.0, float(x1 - x0)) * max(0.0, float(y1 - y0))
-    smaller = min(float(np.prod(box[2:] - box[:2])), float(np.prod(other[2:] - other[:2])))
-    return inter / smaller if smaller > 0 else 0.0
-
-
-def suppress_duplicates(detections: list[Detection], threshold: float = 0.5) -> list[Detection]:
-    """Non-maximum suppression by *priority*: keep each detection unless it overlaps one kept before it.
-
-    The caller orders detections by trust (short-range whole image first, then full-range from coarse to fine), so
-    a face keeps the box whose calibration fits best, and a partial face cut by a tile edge never wins.
-    """
-    kept: list[Detection] = []
-    for det in detections:
-        if all(overlap(det.box, k.box) < threshold for k in kept):
-            kept.append(det)
-    return kept
-
-
-def tile_starts(length: int, tile: int) -> list[int]:
-    """Offsets of tiles ``tile`` px long covering ``length`` px with at least a quarter tile of overlap.
-
-    The overlap bounds the faces a tile level must find whole: a face up to tile/4 wide lies inside some tile, and
-    larger ones are found at the next, twice as large level.
-    """
-    if length <= tile:
-        return [0]
-    count = -(-(length - tile) // (tile * 3 // 4)) + 1  # ceil division: stride at most 3/4 of a tile
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
-
-
-def masked(image: np.ndarray, detections: list[Detection], margin: float = MASK_MARGIN) -> np.ndarray:
-    """A copy of ``image`` with each detected face (box grown by ``margin`` x its width per side) filled grey.
-
-    BlazeFace drops a small face outright when a face three or more times larger shares its view (seen at any
-    threshold), so a tile level must not see the faces a coarser level already found.
-    """
-    out = image.copy()
-    h, w = image.shape[:2]
-    for det in detections:
-        grow = margin * float(det.box[2] - det.box[0])
-        x0, y0 = (max(0, int(v - grow)) for v in det.box[:2])
-        x1, y1 = (int(np.ceil(v + grow)) for v in det.box[2:])
-        out[y0 : min(y1, h), x0 : min(x1, w)] = 128
-    return out
-
-
-def around(image: np.ndarray, box: np.ndarray, size: int, angle: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """A ``size`` px square crop of twice ``box``'s mean side, centred on it and turned by ``angle`` degrees, and the
-    crop's affine. The face fills half of it, so a detector looking at the crop sees it whole and large."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    matrix = crop_matrix((x0 + x1) / 2, (y0 + y1) / 2, 2 * np.sqrt((x1 - x0) * (y1 - y0)), (size, size), angle)
-    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    return crop, matrix
-
-
-def centre_in_middle(box: np.ndarray, side: int) -> bool:
-    """Whether a box's centre lies in the middle half of a ``side`` x ``side`` crop."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return bool(side / 4 <= cx <= 3 * side / 4 and side / 4 <= cy <= 3 * side / 4)
+from kpdemo.detection.boxes import around, centre_in_middle, masked, suppress_duplicates, tile_starts
+from kpdemo.detection.crops import crop_matrix, crop_to_image, wrapped
+from kpdemo.detection.detector import Detection, FaceDetector
+from kpdemo.detection.images import MAX_SIDE
 
 
 class TiledDetector(FaceDetector):
@@ -261,9 +26,10 @@ class TiledDetector(FaceDetector):
 
     Each tile is resized to the model's 192 px input, so a face that is too small a share of the whole image is a
     large enough share of a tile. Each level looks at the image with the faces found so far masked out (see
-    :func:`masked`), which also keeps a face found whole from coming back cut in half by a tile edge. A tile
-    magnifies texture too (hair, a dark edge pass for a face at ~0.65), so a tile's detection is kept only when
-    ``verifier`` also finds a face in a crop around it (twice the box side, at 256 px: the face fills half of it).
+    :func:`~kpdemo.detection.boxes.masked`), which also keeps a face found whole from coming back cut in half by a
+    tile edge. A tile magnifies texture too (hair, a dark edge pass for a face at ~0.65), so a tile's detection is
+    kept only when ``verifier`` also finds a face in a crop around it (twice the box side, at 256 px: the face fills
+    half of it).
     """
 
     def __init__(self, detector: FaceDetector, verifier: FaceDetector, tile: int = 384) -> None:
@@ -568,36 +334,3 @@ class PhotoVideoDetector(FaceDetector):
 
     def _glance(self, image: np.ndarray) -> list[Detection]:
         return self.video.glance(image)
-
-
-def photo_detector(short: FaceDetector, full: FaceDetector, fallback: FaceDetector) -> FaceDetector:
-    """Short-range on the whole image plus tiled full-range, merged; when that finds no face, the same on a
-    smoothed copy of a noisy picture (dim light), then short range on the image in a black border (a face cut by
-    the frame), then both models on the image turned by quarter turns; ``fallback`` only when none of those finds a
-    face. Faces oriented by ``short`` (:class:`OrientedDetector`), which also drops the false ones."""
-    merged = OrientedDetector(MergedDetector([short, TiledDetector(full, verifier=short)]), short)
-    turned = TurnedDetector(MergedDetector([short, full]))  # no tiles: a photo with no face pays ~3 x 2 passes
-    return FallbackDetector([merged, DenoisedDetector(merged), OrientedDetector(PaddedDetector(short), short),
-                             OrientedDetector(turned, short), fallback])
-
-
-def video_detector(short: FaceDetector, full: FaceDetector, fallback: FaceDetector) -> FaceDetector:
-    """Short range, full range, short range on a smoothed copy of a noisy frame (a dark room), short range on the
-    frame in a black border (a face cut by the frame: a user close to the camera), then ``fallback``: the first
-    that finds a face; faces oriented by ``short``."""
-    oriented_short = OrientedDetector(short, short)
-    return FallbackDetector([oriented_short, OrientedDetector(full, short), DenoisedDetector(oriented_short),
-                             OrientedDetector(PaddedDetector(short), short), fallback])
-
-
-def default_detector() -> FaceDetector:
-    """Photos: every face from ~40 px up, at any roll, in dim light too (:func:`photo_detector`); video frames: the
-    first of short range -> full range -> short range on a smoothed noisy frame -> short range in a black border ->
-    Haar that finds a face (:func:`video_detector`); both on images over 1,600 px shrunk to that size first
-    (:class:`DownscaledDetector`).
-
-    Both modes share the three detectors, so each MediaPipe graph is built once.
-    """
-    short, full, haar = MediaPipeFaceDetector(0), MediaPipeFaceDetector(1), HaarFaceDetector()
-    both = PhotoVideoDetector(photo=photo_detector(short, full, haar), video=video_detector(short, full, haar))
-    return DownscaledDetector(both)
