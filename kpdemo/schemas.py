@@ -72,7 +72,13 @@ class KeypointSchema:
 
     @cached_property
     def flip_permutation(self) -> np.ndarray:
-        """``perm`` such that ``flipped_points = mirror(points)[perm]`` keeps every label on its meaning."""
+        """``perm`` such that ``flipped_points = mirror(points)[perm]`` keeps every label on its meaning.
+
+        A layout with two eyes but no flip pairs (MediaPipe's meshes: their pairs are not tabled here) is refused:
+        mirrored without swapping, its right-eye labels would sit on the left eye."""
+        if self.has_eyes and not self.flip_pairs:
+            raise ValueError(f"schema {self.id!r} defines no left/right flip pairs, so its points cannot be mirrored "
+                             "with their labels kept on their meaning")
         perm = np.arange(self.num_points)
         for a, b in self.flip_pairs:
             perm[a], perm[b] = b, a

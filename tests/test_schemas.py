@@ -17,8 +17,10 @@ from kpdemo.schemas import (
 )
 from tests.fixtures.make_fixtures import MEAN68, turned_cylinder_points
 
+FLIPPABLE = [s for s in SCHEMAS.values() if s.flip_pairs or not s.has_eyes]
 
-@pytest.mark.parametrize("schema", list(SCHEMAS.values()), ids=list(SCHEMAS))
+
+@pytest.mark.parametrize("schema", FLIPPABLE, ids=[s.id for s in FLIPPABLE])
 def test_flip_twice_is_identity(schema) -> None:
     pts = np.random.default_rng(1).uniform(0, 96, (4, schema.num_points, 2)).astype(np.float32)
     np.testing.assert_allclose(flip_horizontal(flip_horizontal(pts, 96, schema), 96, schema), pts, atol=1e-4)
@@ -30,6 +32,14 @@ def test_ibug68_flip_matches_manifest_permutation() -> None:
         16, 8, 26, 22, 27, 30, 35, 45, 42, 54, 51, 57, 64, 62, 66
     ]
     assert sorted(perm) == list(range(68))
+
+
+@pytest.mark.parametrize("schema_id", ["mediapipe468", "mediapipe478"])
+def test_a_two_eyed_layout_without_flip_pairs_is_not_mirrored(schema_id: str) -> None:
+    """Mirrored without swapping, a mesh's right-eye points would sit on the left eye under their old labels."""
+    schema = get_schema(schema_id)
+    with pytest.raises(ValueError, match=f"{schema_id}.*no left/right flip pairs"):
+        flip_horizontal(np.zeros((schema.num_points, 2), np.float32), 96, schema)
 
 
 def test_flipped_mean_face_is_still_a_face() -> None:
