@@ -10,6 +10,7 @@ with 2 epochs at most, so that run is short and its cap is visible.
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import subprocess
 import sys
@@ -184,6 +185,14 @@ def test_a_raw_call_cannot_have_a_server_file_read(app_url: str) -> None:
                                timeout=30)
             events = httpx.get(f"{app_url}gradio_api/call/{endpoint}/{reply.json()['event_id']}", timeout=60).text
             assert "Only an uploaded image can be read" in events and "not found" not in events, events
+    # an image sent inline is read as an upload is: decoded by kpdemo, so a bad one is named, a good one answered
+    for content, expected in ((b"not an image", "is not an image"), ((REPO_ROOT / "examples" / "astronaut.png")
+                                                                     .read_bytes(), "1 face")):
+        url = "data:image/png;base64," + base64.b64encode(content).decode()
+        reply = httpx.post(f"{app_url}gradio_api/call/detect", json={"data": [{"url": url}, "checkpoint:ibug68_pip"]},
+                           timeout=30)
+        events = httpx.get(f"{app_url}gradio_api/call/detect/{reply.json()['event_id']}", timeout=60).text
+        assert expected in events, events
 
 
 def test_upload_over_the_limit_is_refused_and_the_app_keeps_serving(

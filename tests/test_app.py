@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import shutil
 import struct
@@ -118,6 +119,13 @@ def test_image_input_hands_the_handler_an_undecoded_path(tmp_path: Path) -> None
     for outside in (REPO / "README.md", Path("/etc/no-such-file")):
         with pytest.raises(gr.Error, match="Only an uploaded image can be read"):
             ImagePath(type="filepath").preprocess(ImageData(path=str(outside), orig_name=outside.name))
+    # an image sent inline reaches the handler undecoded too, so read_image can say what is wrong with it
+    notes = b"not an image"
+    path = ImagePath(type="filepath").preprocess(
+        ImageData(url="data:image/png;base64," + base64.b64encode(notes).decode(), orig_name="notes.png"))
+    assert Path(path).read_bytes() == notes and Path(path).name == "notes.png"
+    with pytest.raises(gr.Error, match="could not be decoded"):
+        ImagePath(type="filepath").preprocess(ImageData(url="data:image/png;base64,abc"))
 
 
 def png_bomb(side: int) -> bytes:
