@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # as a deployment serves them (a fresh clone has no exports: its checkpoints would otherwise run on PyTorch,
     # slower than the 30 fps the frames come at)
-    export_checkpoints([key for key in args.models if key.startswith("checkpoint:")])
+    export_checkpoints(args.models)
     rows = [measure(key) for key in tqdm(args.models, desc="models")]
     table = pd.DataFrame(rows)
     table["fps"] = FPS

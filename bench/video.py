@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "video.csv")
     args = parser.parse_args(argv)
 
-    export_checkpoints([key for key in args.models if key.startswith("checkpoint:")])  # as a deployment serves them
+    export_checkpoints(args.models)  # as a deployment serves them
     rows, encoders = [], []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)

@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
 from kpdemo.detection import available_predictors, get_predictor, read_image  # noqa: E402
 from kpdemo.detection.cpu import cpu_name, has_int8_dot_product  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
+from kpdemo.detection.registry import RUN_PREFIX, shipped_checkpoint_path  # noqa: E402
 from kpdemo.ui.webcam import STREAM_EVERY_S, process_frame  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -70,13 +70,13 @@ def run_session(key: str, frames: list[bytes]) -> tuple[list[float], int]:
 
 
 def export_checkpoints(keys: list[str]) -> None:
-    """Write fresh ONNX exports (float and int8) beside every shipped checkpoint that lacks one (what the app then
-    serves)."""
+    """Write fresh ONNX exports (float and int8) beside every shipped checkpoint among the predictor ``keys`` that
+    lacks one (what the app then serves); other keys (MediaPipe, runs) are passed over, so a bench hands its models
+    as given."""
     from kpdemo.detection.onnx_backend import load_fresh_export
     from trainers.tools.export import main as export
 
-    for key in keys:
-        path = CHECKPOINTS_DIR / f"{key.removeprefix('checkpoint:')}.pt"
+    for path in filter(None, map(shipped_checkpoint_path, keys)):
         if load_fresh_export(path) is None or load_fresh_export(path, int8=True) is None:
             export([str(path)])
 
@@ -134,9 +134,9 @@ def main() -> None:
     args = parser.parse_args()
     frames = make_frames(args.frames)
     rows = []
-    shipped = [e for e in available_predictors(refresh=True) if not e.key.startswith("run:")]  # not user runs
+    shipped = [e for e in available_predictors(refresh=True) if not e.key.startswith(RUN_PREFIX)]  # not user runs
     if not args.torch:
-        export_checkpoints([e.key for e in shipped if e.key.startswith("checkpoint:")])
+        export_checkpoints([e.key for e in shipped])
     for entry in tqdm(shipped, desc="predictors", unit="model"):
         rows.append({"predictor": entry.label, "key": entry.key} | time_predictor(entry.key, frames, args.users))
     table = pd.DataFrame(rows)
