@@ -16,7 +16,6 @@ size. Writes ``bench/results/video.csv``, ``video_encoders.csv`` and ``video.png
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -30,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.fake_webcam import ASTRONAUT, ASTRONAUT_FACE_CENTRE, face_frames  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from bench.webcam_latency import export_checkpoints  # noqa: E402
 from kpdemo.detection import get_predictor  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.video import VideoReader, VideoWriter, track_video  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
                     "x_real_time": round(len(frames) / FPS / result.processing_s, 2),
                     "decode_ms": round(decoding, 1),
                     "annotated_size": "x".join(map(str, result.annotated_size)),
-                    "cpu": cpu_name(), "cpu_threads": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
+                    **machine_context(),
                 })
                 print(rows[-1])
     table = pd.DataFrame(rows)

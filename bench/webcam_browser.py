@@ -19,7 +19,6 @@ round's, lag median and p95, server-side processing) and ``webcam_browser.png``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from bench.app_server import running_app  # noqa: E402
 from bench.browser import choose, launch_with_fake_camera, open_tab, start_webcam  # noqa: E402
 from bench.fake_webcam import ASTRONAUT, ASTRONAUT_FACE_CENTRE, face_frames, write_y4m  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -158,10 +157,7 @@ def run(models: list[str], rounds: int, seconds: float) -> pd.DataFrame:
             browser.close()
     table = pd.DataFrame(rows)
     table["clip_fps"] = CLIP_FPS
-    table["cpu"] = cpu_name()
-    table["cores"] = os.cpu_count()
-    table["load_1min"] = os.getloadavg()[0]
-    return table
+    return table.assign(**machine_context())
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:

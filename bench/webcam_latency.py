@@ -18,7 +18,6 @@ the frames, ``int8_dot_product`` whether this CPU has those instructions (:mod:`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,8 +30,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.detection import available_predictors, get_predictor, read_image  # noqa: E402
-from kpdemo.detection.cpu import cpu_name, has_int8_dot_product  # noqa: E402
+from kpdemo.detection.cpu import has_int8_dot_product  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 from kpdemo.detection.registry import RUN_PREFIX, shipped_checkpoint_path  # noqa: E402
 from kpdemo.ui.webcam import STREAM_EVERY_S, process_frame  # noqa: E402
@@ -143,9 +143,8 @@ def main() -> None:
     reference = table.loc[table["key"] == "mediapipe468", "median_ms"]
     if len(reference):
         table["ratio_vs_mediapipe468"] = (table["median_ms"] / float(reference.iloc[0])).round(2)
-    table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 live frames?
-    table["cpu_threads"] = os.cpu_count()
-    table["load_avg_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared: context for the numbers
+    # the machine is shared: context for the numbers; int8 dot products decide whether live frames run int8
+    table = table.assign(**machine_context(), int8_dot_product=has_int8_dot_product())
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "webcam_latency.csv", index=False)
     plot(table, args.out / "webcam_latency.png")
