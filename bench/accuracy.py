@@ -48,8 +48,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.dlib_peer import DlibPredictor, dlib_available  # noqa: E402
-from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
+from kpdemo.datasets import LandmarkSet, get_dataset, load_dataset  # noqa: E402
 from kpdemo.detection import Face, LandmarkPredictor, available_predictors, get_predictor  # noqa: E402
+from kpdemo.detection.registry import CHECKPOINT_PREFIX  # noqa: E402
 from kpdemo.metrics import failure_rate, normaliser, point_errors  # noqa: E402
 from kpdemo.schemas import MEDIAPIPE468, KeypointSchema, shared_anchors  # noqa: E402
 
@@ -59,6 +60,12 @@ PRESENTATION = {"kaggle15": (3, 0.25), "imm_frontal": (1, 0.0), "ibug300w": (1, 
                 "ibug300w_challenging": (1, 0.0), "ytf68": (1, 0.0)}
 #: Sets reported together as well: name -> the datasets whose per-image scores are pooled.
 POOLED = {"ibug300w_full": ("ibug300w", "ibug300w_challenging")}
+
+
+def presented_sets(schema_id: str) -> list[str]:
+    """The sets of :data:`PRESENTATION` whose truth is in ``schema_id``, in its order, as the dataset registry says:
+    a bench that needs one schema's truth (its box, its yaw) lists them from here rather than by name."""
+    return [name for name in PRESENTATION if get_dataset(name).schema == schema_id]
 
 
 @dataclass
@@ -154,7 +161,7 @@ def lineup(schema_id: str) -> list[str]:
     """Keys of the models scored on a dataset of this schema: the project's checkpoints for it, MediaPipe face mesh,
     and dlib when installed (said once when it is not: every bench's default lineup comes from here)."""
     keys = [e.key for e in available_predictors(refresh=True)
-            if e.schema == schema_id and e.key.startswith("checkpoint:")]
+            if e.schema == schema_id and e.key.startswith(CHECKPOINT_PREFIX)]
     if not dlib_available():
         warnings.warn("dlib column skipped: pip install -r requirements-bench.txt to add it", stacklevel=2)
     return [*keys, "mediapipe468", *(["dlib"] if dlib_available() else [])]

@@ -19,19 +19,17 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kpdemo.checkpoints import load_checkpoint  # noqa: E402
-from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
 from kpdemo.detection import available_predictors  # noqa: E402
+from kpdemo.detection.registry import shipped_checkpoint_path  # noqa: E402
 from trainers.tools.evaluate import evaluate_checkpoint  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-SHIPPED_PREFIX = "checkpoint:"  # the registry's key for checkpoints/<name>.pt
 
 
 def landmark_checkpoints() -> list[Path]:
     """The landmark checkpoints in ``checkpoints/`` as the app's predictor registry finds them (so not e.g. the
     frontalizer, and not user runs)."""
-    return [CHECKPOINTS_DIR / f"{e.key.removeprefix(SHIPPED_PREFIX)}.pt" for e in available_predictors(refresh=True)
-            if e.key.startswith(SHIPPED_PREFIX)]
+    return [path for e in available_predictors(refresh=True) if (path := shipped_checkpoint_path(e.key)) is not None]
 
 
 def evaluate_all(paths: list[Path]) -> pd.DataFrame:

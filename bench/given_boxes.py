@@ -36,13 +36,24 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.accuracy import PRESENTATION, RESULTS, Locate, first, predictors_for, score, summary  # noqa: E402
+from bench.accuracy import (  # noqa: E402
+    PRESENTATION,
+    RESULTS,
+    Locate,
+    first,
+    predictors_for,
+    presented_sets,
+    score,
+    summary,
+)
 from bench.dlib_peer import DlibPredictor, dlib_available  # noqa: E402
 from bench.photo_path import tilted  # noqa: E402
 from kpdemo.datasets import load_dataset  # noqa: E402
 from kpdemo.detection import LandmarkPredictor, MediaPipeFaceDetector  # noqa: E402
+from kpdemo.schemas import IBUG68  # noqa: E402
 
-DATASETS = ("ibug300w", "ibug300w_challenging", "ytf68")
+#: The 68-point test sets (300-W common and challenging, YouTube-Faces).
+DATASETS = tuple(presented_sets(IBUG68.id))
 #: Turns of the test images (degrees): 0, every box source; any other, the true points' box only.
 TURNS = (0.0, 90.0)
 #: The plot's axis is scaled to the NMEs under this (%), so a failed model's bar does not flatten the rest.

@@ -19,7 +19,6 @@ filter. Writes ``bench/results/jitter.csv`` and ``jitter.png``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,9 +31,9 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.machine import machine_context  # noqa: E402
 from bench.webcam_latency import export_checkpoints  # noqa: E402
 from kpdemo.detection import read_image  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 from kpdemo.ui.webcam import WebcamSession, process_frame  # noqa: E402
 
@@ -147,13 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # as a deployment serves them (a fresh clone has no exports: its checkpoints would otherwise run on PyTorch,
     # slower than the 30 fps the frames come at)
-    export_checkpoints([key for key in args.models if key.startswith("checkpoint:")])
+    export_checkpoints(args.models)
     rows = [measure(key) for key in tqdm(args.models, desc="models")]
     table = pd.DataFrame(rows)
     table["fps"] = FPS
     table["noise_sigma"] = NOISE_SIGMA
-    table["cpu"] = cpu_name()
-    table["load_1min"] = os.getloadavg()[0]
+    table = table.assign(**machine_context())
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "jitter.csv", index=False, float_format="%.4g")
     plot(table, args.out / "jitter.png")

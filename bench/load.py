@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 import tempfile
 import threading
@@ -44,10 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from bench.app_server import App, running_app  # noqa: E402
 from bench.gradio_stream import StreamSession, play  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from bench.webcam_latency import make_frames  # noqa: E402
 from bench.webcam_stream import CAMERA_FPS, annotated_ok  # noqa: E402
 from kpdemo.detection import DEFAULT_KEY, read_image  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,7 +214,7 @@ def summarise(load: Load, seconds: float, clients: int, log_text: str) -> pd.Dat
         clients=clients, seconds=round(seconds, 1), rss_after_mark_mib=round(mark), rss_mark_requests=load.rss_after,
         rss_after_run_mib=round(rss_end), rss_growth=round((rss_end - mark) / mark, 3),
         server_tracebacks=log_text.count("Traceback (most recent call last)"), model=MODEL,
-        cpu=cpu_name(), cpu_threads=os.cpu_count(), load_avg_1min=round(os.getloadavg()[0], 2))
+        **machine_context())
     return table
 
 

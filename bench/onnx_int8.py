@@ -17,7 +17,6 @@ Without checkpoints it compares every shipped landmark checkpoint, as the README
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,8 +27,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.checkpoint_eval import landmark_checkpoints  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.checkpoints import load_checkpoint  # noqa: E402
-from kpdemo.detection.cpu import cpu_name, has_int8_dot_product  # noqa: E402
+from kpdemo.detection.cpu import has_int8_dot_product  # noqa: E402
 from kpdemo.detection.onnx_backend import OnnxNetwork, load_fresh_export, onnx_path  # noqa: E402
 from trainers.engine.train import predict  # noqa: E402
 from trainers.tools.evaluate import HeldOut, held_out_predictions  # noqa: E402
@@ -91,8 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     checkpoints = args.checkpoints or landmark_checkpoints()
     table = pd.DataFrame([row for c in checkpoints for row in compare(c, args.repeats)])
-    table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 is faster only with them
-    table["cpu_threads"], table["load_avg_1min"] = os.cpu_count(), round(os.getloadavg()[0], 2)
+    table = table.assign(**machine_context(), int8_dot_product=has_int8_dot_product())  # int8 is faster only with them
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "onnx_int8.csv", index=False)
     print(table.to_string(index=False))

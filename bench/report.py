@@ -569,9 +569,9 @@ def webcam_browser(results: Path) -> str:
     rows = [[r.model, f"{r.shown_fps:.1f} ({r.shown_fps_min:.1f} - {r.shown_fps_max:.1f})", f"{r.lag_median_ms:.0f}",
              f"{r.lag_p95_ms:.0f}", f"{r.server_fps:.1f}"] for r in frame.itertuples()]
     return (f"One visitor in headless Chromium whose fake camera plays a {first['clip_fps']} fps 640x480 clip, "
-            "server and browser on the same machine "
-            f"({first['cores']} cores, 1-min load {first['load_1min']:.2f} at the end): annotated frames the page "
-            "showed per second, and the lag from a frame's capture to its annotated display, read from frame "
+            f"server and browser on the same machine ({first['cpu_threads']} cores, 1-min load "
+            f"{first['load_avg_1min']:.2f} at the end): annotated frames the page showed per second, and the lag from "
+            "a frame's capture to its annotated display, read from frame "
             f"indices stamped in the clip; the models take turns, {int(first['rounds'])} rounds of "
             f"{first['seconds']:.0f} s each, as one browser drifts by a few frames a second over a minute "
             "(`python bench/webcam_browser.py` -> `bench/results/webcam_browser.csv`, `webcam_browser.png`).\n\n"

@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     check_update(parser, args, out)
     data = first(load_dataset("ibug300w").split(args.split), args.limit)
     if not args.torch:  # as a deployment serves them (a fresh clone has no exports: they would run on PyTorch)
-        export_checkpoints([key for key in args.models or MODELS if key.startswith("checkpoint:")])
+        export_checkpoints(args.models or MODELS)
     rows = []
     for cycle in args.speeds:
         for key in args.models or MODELS:

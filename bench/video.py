@@ -1,6 +1,6 @@
 """How fast the Video tab follows a clip's faces, and why its annotated copy is encoded with PyAV's H.264.
 
-Clips: the public-domain astronaut drifting and zooming in the frame (``tests/browser/fake_webcam.py``), ``--seconds``
+Clips: the public-domain astronaut drifting and zooming in the frame (``bench/fake_webcam.py``), ``--seconds``
 long at 30 fps, at 640x480, 1280x720 and 1920x1080, written as H.264 MP4 as a user's upload would be. For each model
 and size, :func:`kpdemo.video.track_video` runs the whole path (decode, follow the faces as the Webcam tab does,
 smoothing, drawing, encode the copy, write the CSV) after the model has loaded, checkpoints on their ONNX exports as
@@ -16,7 +16,6 @@ size. Writes ``bench/results/video.csv``, ``video_encoders.csv`` and ``video.png
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -29,14 +28,13 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.fake_webcam import ASTRONAUT, ASTRONAUT_FACE_CENTRE, face_frames  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from bench.webcam_latency import export_checkpoints  # noqa: E402
 from kpdemo.detection import get_predictor  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.video import VideoReader, VideoWriter, track_video  # noqa: E402
-from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
-FIXTURE = REPO / "tests" / "fixtures" / "astronaut.png"
 FPS = 30
 SIZES = ((640, 480), (1280, 720), (1920, 1080))
 OPENCV_ENCODERS = {"OpenCV VP8 (WebM)": ("VP80", ".webm"), "OpenCV MPEG-4 Part 2 (MP4, no browser plays it)":
@@ -45,7 +43,7 @@ OPENCV_ENCODERS = {"OpenCV VP8 (WebM)": ("VP80", ".webm"), "OpenCV MPEG-4 Part 2
 
 def clip_frames(size: tuple[int, int], seconds: float) -> list[np.ndarray]:
     """RGB frames of the moving astronaut at ``size`` (w, h)."""
-    image = cv2.imread(str(FIXTURE), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(ASTRONAUT), cv2.IMREAD_COLOR)
     return [frame[:, :, ::-1].copy() for frame in face_frames(image, ASTRONAUT_FACE_CENTRE, size, FPS, seconds)]
 
 
@@ -88,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "video.csv")
     args = parser.parse_args(argv)
 
-    export_checkpoints([key for key in args.models if key.startswith("checkpoint:")])  # as a deployment serves them
+    export_checkpoints(args.models)  # as a deployment serves them
     rows, encoders = [], []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -122,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
                     "x_real_time": round(len(frames) / FPS / result.processing_s, 2),
                     "decode_ms": round(decoding, 1),
                     "annotated_size": "x".join(map(str, result.annotated_size)),
-                    "cpu": cpu_name(), "cpu_threads": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2),
+                    **machine_context(),
                 })
                 print(rows[-1])
     table = pd.DataFrame(rows)

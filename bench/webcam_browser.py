@@ -1,7 +1,7 @@
 """What a visitor sees in the Webcam tab: annotated frames shown per second, and the lag from capture to display.
 
 A real ``python app.py`` on loopback and headless Debian Chromium, whose fake camera plays a 30 fps 640x480 clip of the
-public-domain astronaut (``tests/browser/fake_webcam.py``). Every clip frame carries its index as a row of black and
+public-domain astronaut (``bench/fake_webcam.py``). Every clip frame carries its index as a row of black and
 white squares in the top-left corner. A script in the page watches the annotated output image: each time a new frame
 is shown it reads the index stamped in it and the index of the frame the live camera preview shows at that moment; the
 difference (in 1/30 s frames) is the time from the frame's capture to its annotated display, server and both
@@ -19,7 +19,6 @@ round's, lag median and p95, server-side processing) and ``webcam_browser.png``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -33,14 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.app_server import running_app  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
+from bench.browser import choose, launch_with_fake_camera, open_tab, start_webcam  # noqa: E402
+from bench.fake_webcam import ASTRONAUT, ASTRONAUT_FACE_CENTRE, face_frames, write_y4m  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames, write_y4m  # noqa: E402
-from tests.browser.ui import choose, open_tab, start_webcam  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
-FIXTURE = REPO / "tests" / "fixtures" / "astronaut.png"
 CLIP_FPS = 30
 CLIP_FRAMES = 120  # 4 s: lags up to 4 s are read without wrapping around
 STAMP_BITS = 7  # 2**7 >= CLIP_FRAMES
@@ -89,7 +86,7 @@ def stamp(frame: np.ndarray, index: int) -> np.ndarray:
 
 def make_clip(path: Path) -> Path:
     """The stamped 30 fps astronaut clip as Y4M, for ``--use-file-for-fake-video-capture``."""
-    image = cv2.imread(str(FIXTURE), cv2.IMREAD_COLOR)
+    image = cv2.imread(str(ASTRONAUT), cv2.IMREAD_COLOR)
     frames = face_frames(image, ASTRONAUT_FACE_CENTRE, fps=CLIP_FPS, seconds=CLIP_FRAMES / CLIP_FPS)
     return write_y4m(path, [stamp(f, i) for i, f in enumerate(frames)], CLIP_FPS)
 
@@ -148,8 +145,7 @@ def run(models: list[str], rounds: int, seconds: float) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "stamped.y4m")
         with running_app(Path(tmp) / "app.log", PYTHONUNBUFFERED="1") as app, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                         args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"])
+            browser = launch_with_fake_camera(pw, clip)
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.set_default_timeout(120_000)
             page.goto(app.url, wait_until="domcontentloaded")
@@ -161,10 +157,7 @@ def run(models: list[str], rounds: int, seconds: float) -> pd.DataFrame:
             browser.close()
     table = pd.DataFrame(rows)
     table["clip_fps"] = CLIP_FPS
-    table["cpu"] = cpu_name()
-    table["cores"] = os.cpu_count()
-    table["load_1min"] = os.getloadavg()[0]
-    return table
+    return table.assign(**machine_context())
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:

@@ -18,7 +18,6 @@ the frames, ``int8_dot_product`` whether this CPU has those instructions (:mod:`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +30,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from kpdemo.config import CHECKPOINTS_DIR  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.detection import available_predictors, get_predictor, read_image  # noqa: E402
-from kpdemo.detection.cpu import cpu_name, has_int8_dot_product  # noqa: E402
+from kpdemo.detection.cpu import has_int8_dot_product  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
+from kpdemo.detection.registry import RUN_PREFIX, shipped_checkpoint_path  # noqa: E402
 from kpdemo.ui.webcam import STREAM_EVERY_S, process_frame  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -70,13 +70,13 @@ def run_session(key: str, frames: list[bytes]) -> tuple[list[float], int]:
 
 
 def export_checkpoints(keys: list[str]) -> None:
-    """Write fresh ONNX exports (float and int8) beside every shipped checkpoint that lacks one (what the app then
-    serves)."""
+    """Write fresh ONNX exports (float and int8) beside every shipped checkpoint among the predictor ``keys`` that
+    lacks one (what the app then serves); other keys (MediaPipe, runs) are passed over, so a bench hands its models
+    as given."""
     from kpdemo.detection.onnx_backend import load_fresh_export
     from trainers.tools.export import main as export
 
-    for key in keys:
-        path = CHECKPOINTS_DIR / f"{key.removeprefix('checkpoint:')}.pt"
+    for path in filter(None, map(shipped_checkpoint_path, keys)):
         if load_fresh_export(path) is None or load_fresh_export(path, int8=True) is None:
             export([str(path)])
 
@@ -134,18 +134,17 @@ def main() -> None:
     args = parser.parse_args()
     frames = make_frames(args.frames)
     rows = []
-    shipped = [e for e in available_predictors(refresh=True) if not e.key.startswith("run:")]  # not user runs
+    shipped = [e for e in available_predictors(refresh=True) if not e.key.startswith(RUN_PREFIX)]  # not user runs
     if not args.torch:
-        export_checkpoints([e.key for e in shipped if e.key.startswith("checkpoint:")])
+        export_checkpoints([e.key for e in shipped])
     for entry in tqdm(shipped, desc="predictors", unit="model"):
         rows.append({"predictor": entry.label, "key": entry.key} | time_predictor(entry.key, frames, args.users))
     table = pd.DataFrame(rows)
     reference = table.loc[table["key"] == "mediapipe468", "median_ms"]
     if len(reference):
         table["ratio_vs_mediapipe468"] = (table["median_ms"] / float(reference.iloc[0])).round(2)
-    table["cpu"], table["int8_dot_product"] = cpu_name(), has_int8_dot_product()  # int8 live frames?
-    table["cpu_threads"] = os.cpu_count()
-    table["load_avg_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared: context for the numbers
+    # the machine is shared: context for the numbers; int8 dot products decide whether live frames run int8
+    table = table.assign(**machine_context(), int8_dot_product=has_int8_dot_product())
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "webcam_latency.csv", index=False)
     plot(table, args.out / "webcam_latency.png")

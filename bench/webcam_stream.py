@@ -21,7 +21,6 @@ stream). Writes ``bench/results/webcam_stream.csv`` and ``webcam_stream.png``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
@@ -38,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from bench.app_server import App, running_app  # noqa: E402
 from bench.gradio_stream import StreamSession, data_url_bytes, play  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from bench.webcam_latency import SIZE_HW, make_frames  # noqa: E402
 from kpdemo.detection import DEFAULT_KEY  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.ui.webcam import STATUS_LINE  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -205,8 +204,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         model_rows, model_traces = stream_runs(model, args.users, frames, args.duration)
         rows += model_rows
         traces |= {(model, users): runs for users, runs in model_traces.items()}
-    table = pd.DataFrame(rows).assign(cpu=cpu_name(), cpu_threads=os.cpu_count(),
-                                      load_avg_1min=round(os.getloadavg()[0], 2))
+    table = pd.DataFrame(rows).assign(**machine_context())
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "webcam_stream.csv", index=False)
     plot(table, traces, args.out / "webcam_stream.png")

@@ -28,6 +28,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import sweep  # noqa: E402
 from bench.accuracy import (  # noqa: E402
+    POOLED,
     RESULTS,
     Scored,
     add_update_argument,
@@ -35,17 +36,20 @@ from bench.accuracy import (  # noqa: E402
     first,
     pooled,
     predictors_for,
+    presented_sets,
     saved_with,
     score,
     summary,
 )
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
-from kpdemo.schemas import ibug68_yaw_deg  # noqa: E402
+from kpdemo.schemas import IBUG68, ibug68_yaw_deg  # noqa: E402
 
 #: The bins' lower edges in degrees of |yaw|; the last bin is open above.
 BINS = (0.0, 15.0, 30.0, 45.0)
-#: The test sets pooled (the 300-W full set); a split a set lacks (the challenging subset's val) is skipped.
-DATASETS = ("ibug300w", "ibug300w_challenging")
+#: The test sets pooled (the 300-W full set, as ``bench/accuracy.py`` pools it); a split a set lacks (the challenging
+#: subset's val) is skipped.
+FULL_SET = "ibug300w_full"
+DATASETS = POOLED[FULL_SET]
 #: Every face the shipped 68-point model's cycles trained on (``faces68_wide160`` in ``trainers/grids/landmarks.py``:
 #: 300-W's train split, YouTube-Faces' train and val people), counted per bin beside the test faces.
 TRAINED_ON = (("ibug300w", "train"), ("ytf68", "train"), ("ytf68", "val"))
@@ -91,8 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bins", type=float, nargs="+", default=list(BINS), metavar="DEG",
                         help="the bins' lower edges in degrees of |yaw|, rising from 0; the last bin is open above")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=["ibug300w", "ibug300w_challenging",
-                                                                               "ytf68"],
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=presented_sets(IBUG68.id),
                         help="the 68-point sets pooled (default: the 300-W full set)")
     parser.add_argument("--split", default="test", help="test reports; val is for choosing")
     parser.add_argument("--limit", type=int, default=None, help="only the first N faces of each set")
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parts = held_out_faces(args.datasets, args.split, args.limit)
     if not parts:
         parser.error(f"none of {' '.join(args.datasets)} has a {args.split} split")
-    label = "ibug300w_full" if [p.name for p in parts] == list(DATASETS) else "+".join(p.name for p in parts)
+    label = FULL_SET if [p.name for p in parts] == list(DATASETS) else "+".join(p.name for p in parts)
     table = by_yaw(parts, args.bins, args.models, f"{label} {args.split}")
     if args.update:
         table = saved_with(args.out, table, "yaw_from")

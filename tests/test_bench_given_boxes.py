@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bench.accuracy import score
-from bench.given_boxes import box_sources, holding_centre, in_given_box, run
+from bench.given_boxes import DATASETS, box_sources, holding_centre, in_given_box, run
 from bench.sweep import held_out
 from kpdemo.detection import get_predictor
 
@@ -19,6 +19,10 @@ def test_the_box_holding_the_true_centre_is_picked() -> None:
     boxes = np.array([[0, 0, 20, 20], [30, 30, 80, 80], [45, 45, 55, 55]], np.float32)
     np.testing.assert_array_equal(holding_centre(boxes, truth), boxes[2])  # both hold it; this one is centred on it
     assert holding_centre(boxes[:1], truth) is None
+
+
+def test_the_68_point_sets_come_from_the_registry_as_the_readme_names_them() -> None:
+    assert DATASETS == ("ibug300w", "ibug300w_challenging", "ytf68")  # bench/README.md's default run
 
 
 def test_each_source_box_is_found_once_and_handed_to_every_model() -> None:

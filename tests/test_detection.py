@@ -13,6 +13,7 @@ from PIL import Image
 
 from bench.low_light import dim_picture
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta, save_checkpoint
+from kpdemo.config import CHECKPOINTS_DIR
 from kpdemo.datasets.kaggle15 import CROP_SCALE, crop_face
 from kpdemo.detection import (
     DEFAULT_KEY,
@@ -37,6 +38,7 @@ from kpdemo.detection.detector import BoxCalibration
 from kpdemo.detection.face_finders import MediaPipeFaceDetector
 from kpdemo.detection.mediapipe_graph import SolutionGraph
 from kpdemo.detection.pipelines import photo_detector
+from kpdemo.detection.registry import shipped_checkpoint_path
 from kpdemo.detection.wrappers import NOISE_GATE, DenoisedDetector, DownscaledDetector, noise_level
 from kpdemo.draw import draw_faces, face_marks, schema_edges
 from kpdemo.geometry import square_crop_matrix, transform_points
@@ -295,6 +297,13 @@ def test_the_default_model_is_a_shipped_checkpoint_the_pickers_list() -> None:
     assert entries[DEFAULT_KEY].schema == "ibug68"
     # the shipped records of the runs the shipped models came from link those files: each model is listed once
     assert not [key for key in entries if key.startswith("run:landmarks/")], list(entries)
+
+
+def test_a_shipped_checkpoint_key_names_its_file_and_no_other_key_does() -> None:
+    keys = [e.key for e in available_predictors(refresh=True)]
+    assert shipped_checkpoint_path(DEFAULT_KEY) == CHECKPOINTS_DIR / "ibug68_pip.pt"
+    assert all(path.is_file() for path in map(shipped_checkpoint_path, keys) if path is not None)
+    assert shipped_checkpoint_path("mediapipe468") is None and shipped_checkpoint_path("run:seed001/tiny") is None
 
 
 def test_unknown_predictor_key_is_a_readable_error() -> None:

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames
 from kpdemo.detection import get_predictor
 from kpdemo.ui import video as video_tab
 from kpdemo.video import VideoInputError, VideoReader, VideoWriter, track_video
-from tests.browser.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames
 
 FPS = 15
 

@@ -32,6 +32,10 @@ from kpdemo.schemas import MEDIAPIPE468, MEDIAPIPE478, get_schema
 #: half-width live-frame companion, which follows faces less closely but still more closely than MediaPipe: "Webcam
 #: speed", "Faces followed on a stream"), and its photo answers carry an uncertainty. MediaPipe stays one pick away.
 DEFAULT_KEY = "checkpoint:ibug68_pip"
+#: A predictor key's prefix for a checkpoint shipped as ``checkpoints/<name>.pt``, and for a run's best checkpoint
+#: (``run:<experiment>/<run>``); MediaPipe's keys have neither.
+CHECKPOINT_PREFIX = "checkpoint:"
+RUN_PREFIX = "run:"
 
 
 @dataclass(frozen=True)
@@ -106,17 +110,24 @@ def scan() -> list[PredictorEntry]:
     entries = _mediapipe_entries()
     shipped = sorted(CHECKPOINTS_DIR.glob("*.pt"))
     for path in shipped:
-        entries.append(_checkpoint_entry(f"checkpoint:{path.stem}", path.stem, path))
+        entries.append(_checkpoint_entry(f"{CHECKPOINT_PREFIX}{path.stem}", path.stem, path))
     listed = {path.resolve() for path in shipped}
     for root in (SHIPPED_RUNS_DIR, runs_dir()):  # a user run shadows a shipped one of the same name
         for name, path in _run_checkpoints(root):
             if root != SHIPPED_RUNS_DIR or path.resolve() not in listed:
-                entries.append(_checkpoint_entry(f"run:{name}", f"run {name}", path))
+                entries.append(_checkpoint_entry(f"{RUN_PREFIX}{name}", f"run {name}", path))
     unique: dict[str, PredictorEntry] = {}
     for entry in entries:
         if entry is not None:
             unique[entry.key] = entry
     return list(unique.values())
+
+
+def shipped_checkpoint_path(key: str) -> Path | None:
+    """The file behind a shipped checkpoint's key (``checkpoint:ibug68_pip`` -> ``checkpoints/ibug68_pip.pt``), or None
+    for any other key: one inverse of :func:`scan`'s naming, so the benches that export or score shipped checkpoints
+    by key do not cut the prefix themselves."""
+    return CHECKPOINTS_DIR / f"{key.removeprefix(CHECKPOINT_PREFIX)}.pt" if key.startswith(CHECKPOINT_PREFIX) else None
 
 
 def available_predictors(refresh: bool = False) -> list[PredictorEntry]:

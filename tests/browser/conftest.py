@@ -5,9 +5,9 @@ Why these choices:
   benches start it), so the tests cover the CLI, the Gradio
   server, the frontend and the models together. One app and one browser serve the whole session (start-up is the
   expensive part: importing torch + MediaPipe + Gradio takes most of the suite's time on 2 cores).
-- Chromium is Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it); Playwright's own browser download is never
-  used. When it is absent every browser test skips with the reason instead of failing.
-- The browser is launched with Chromium's fake camera fed by a Y4M clip of a real face (see ``fake_webcam.py``), so
+- Chromium is Debian's ``/usr/bin/chromium``, launched as ``bench/browser.py`` says (the browser bench drives it the
+  same way). When it is absent every browser test skips with the reason instead of failing.
+- The browser is launched with Chromium's fake camera fed by a Y4M clip of a real face (``bench/fake_webcam.py``), so
   the Webcam tab streams real frames; the fake-UI flag auto-accepts the camera permission prompt.
 """
 
@@ -22,29 +22,17 @@ import pytest
 from PIL import Image
 
 from bench.app_server import running_app
+from bench.browser import CHROMIUM, launch_with_fake_camera
+from bench.fake_webcam import make_face_video
 from kpdemo.config import runs_dir
 
-from .fake_webcam import make_face_video
-
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("KPDEMO_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = REPO / "test-artifacts"
 README_SCREENSHOTS = REPO / "docs" / "screenshots"
 #: Refresh docs/screenshots/ from this run (and show real run records in them, not the synthetic fixtures).
 UPDATE_README_SCREENSHOTS = os.environ.get("KPDEMO_UPDATE_SCREENSHOTS") == "1"
 #: The user's runs, read at import: tests/conftest.py later points KPDEMO_RUNS at a temporary folder.
 USER_RUNS_DIR = runs_dir()
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +80,7 @@ def browser(chromium_path: Path, webcam_clip: Path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(chromium_path),
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={webcam_clip}"],
-        )
+        browser = launch_with_fake_camera(pw, webcam_clip, chromium_path)
         yield browser
         browser.close()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .ui import fetch_image, open_tab, upload_media, wait_for_text
+from bench.browser import open_tab
+
+from .ui import fetch_image, upload_media, wait_for_text
 
 pytestmark = pytest.mark.browser
 

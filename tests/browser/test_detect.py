@@ -9,7 +9,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from .ui import changed_box, choose, fetch_image, upload_media, wait_for_text
+from bench.browser import choose
+
+from .ui import changed_box, fetch_image, upload_media, wait_for_text
 
 pytestmark = pytest.mark.browser
 

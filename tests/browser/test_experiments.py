@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .ui import choose, fetch_image, open_tab, plotly_trace_count, wait_for_text, wait_for_value
+from bench.browser import choose, open_tab, wait_for_value
+
+from .ui import fetch_image, plotly_trace_count, wait_for_text
 
 pytestmark = pytest.mark.browser
 

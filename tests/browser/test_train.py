@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from .ui import open_tab, upload, wait_for_text, wait_for_value
+from bench.browser import open_tab, wait_for_value
+
+from .ui import upload, wait_for_text
 
 pytestmark = pytest.mark.browser
 

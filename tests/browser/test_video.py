@@ -10,10 +10,11 @@ import cv2
 import pandas as pd
 import pytest
 
+from bench.browser import open_tab
+from bench.fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames
 from kpdemo.video import VideoWriter
 
-from .fake_webcam import ASTRONAUT_FACE_CENTRE, face_frames
-from .ui import open_tab, upload_media, wait_for_text
+from .ui import upload_media, wait_for_text
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from .ui import fetch_image, open_tab, start_webcam, webcam_counts
+from bench.browser import open_tab, start_webcam
+
+from .ui import fetch_image, webcam_counts
 
 pytestmark = pytest.mark.browser
 

@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.browser import open_tab
 from kpdemo.detection import get_predictor
 
-from .ui import open_tab, wait_for_text, webcam_counts
+from .ui import wait_for_text, webcam_counts
 
 pytestmark = pytest.mark.browser
 

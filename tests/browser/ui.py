@@ -1,7 +1,8 @@
-"""What a user does in the kpdemo page, as Playwright steps: switch tabs, upload, pick a model, read results back.
+"""What the browser tests do in the kpdemo page beyond what the benches do: upload, read results back, count traces.
 
-Components are found by the ``elem_id`` set in ``kpdemo/ui/*.py`` (``#detect-upload``, ``#webcam-status``...) or by
-their visible label/role inside the current tab. Gradio renders only the selected tab, so "the" tab panel is unique.
+The steps a bench takes too (switch tabs, pick a model, start the webcam) are in ``bench/browser.py``. Components are
+found by the ``elem_id`` set in ``kpdemo/ui/*.py`` (``#detect-upload``, ``#webcam-status``...) or by their visible
+label/role inside the current tab. Gradio renders only the selected tab, so "the" tab panel is unique.
 """
 
 from __future__ import annotations
@@ -19,14 +20,6 @@ if TYPE_CHECKING:  # playwright itself is imported by the fixtures, which skip w
     from playwright.sync_api import Locator, Page
 
 MODEL_TIMEOUT_MS = 120_000  # first use of a model loads it inside the request
-
-
-def open_tab(page: Page, name: str) -> Locator:
-    """Click the tab called ``name`` and return its (visible) panel."""
-    page.get_by_role("tab", name=name, exact=True).click()
-    panel = page.get_by_role("tabpanel")
-    panel.wait_for()
-    return panel
 
 
 def upload(page: Page, elem_id: str, path: Path, timeout_ms: int = 30_000) -> None:
@@ -74,23 +67,6 @@ def upload_media(page: Page, elem_id: str, path: Path, tag: str = "img", timeout
     )
 
 
-def choose(page: Page, label: str, option_prefix: str, exact: bool = False) -> str:
-    """Pick the first option starting with (or, ``exact``, equal to) ``option_prefix`` in the current tab's dropdown
-    ``label``; returns the option's text."""
-    dropdown = page.get_by_role("tabpanel").get_by_label(label, exact=True)
-    dropdown.click()
-    options = page.get_by_role("option")
-    options.first.wait_for()
-    labels = [o.removeprefix("✓").strip() for o in options.all_inner_texts()]  # the current choice carries a tick
-    matches = [i for i, text in enumerate(labels)
-               if text == option_prefix or (not exact and text.startswith(option_prefix))]
-    assert matches, f"no {label!r} option starts with {option_prefix!r}; options: {labels}"
-    text = labels[matches[0]]
-    options.nth(matches[0]).click()
-    wait_for_value(dropdown, text)
-    return text
-
-
 def wait_for_text(page: Page, selector: str, pattern: str, timeout_ms: int = MODEL_TIMEOUT_MS) -> str:
     """Wait until the element's text matches the regex ``pattern``; returns the text."""
     page.wait_for_function(
@@ -98,13 +74,6 @@ def wait_for_text(page: Page, selector: str, pattern: str, timeout_ms: int = MOD
         arg=[selector, pattern], timeout=timeout_ms,
     )
     return page.inner_text(selector)
-
-
-def wait_for_value(field: Locator, value: str, timeout_ms: int = 30_000) -> None:
-    """Wait until an input shows ``value`` (Gradio fills controls in asynchronously after the page loads)."""
-    from playwright.sync_api import expect
-
-    expect(field).to_have_value(value, timeout=timeout_ms)
 
 
 def fetch_image(page: Page, img: Locator) -> np.ndarray:
@@ -145,27 +114,6 @@ def plotly_trace_count(page: Page, selector: str, expect: int | None = None, tim
         except PlaywrightTimeoutError:
             pass
     return plot.evaluate("el => el.data.length")
-
-
-def start_webcam(page: Page, elem_id: str, attempts: int = 3) -> None:
-    """Grant camera access (auto-accepted by Chromium's fake UI) and press the record button to start streaming.
-
-    The button is pressed only once the preview shows frames, and again if it did not turn into "Stop": on a loaded
-    machine a press that lands while the component is still attaching the camera is lost (seen once in a full run).
-    """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    camera = page.locator(f"#{elem_id}")
-    camera.locator("[title='grant webcam access'] button").click()
-    page.wait_for_function("sel => (document.querySelector(sel)?.videoWidth ?? 0) > 0", arg=f"#{elem_id} video")
-    for _ in range(attempts):
-        camera.locator("button[aria-label='capture photo']").click()
-        try:
-            camera.get_by_text("Stop").wait_for(timeout=10_000)
-            return
-        except PlaywrightTimeoutError:
-            continue
-    raise AssertionError(f"#{elem_id} did not start recording after {attempts} presses: {camera.inner_text()!r}")
 
 
 def webcam_counts(status: str) -> tuple[int, int]:

@@ -1,6 +1,8 @@
 """A fake webcam clip for Chromium's ``--use-file-for-fake-video-capture``: a real face, moving a little, as Y4M.
 
-Chromium's fake capture device plays (and loops) a YUV4MPEG2 4:2:0 file. It is written here with numpy/OpenCV rather
+Here, not under ``tests/``, because the benches that measure the webcam and video paths play the same clip as the
+browser tests, and a bench must not import the test tree. Chromium's fake capture device plays (and loops) a
+YUV4MPEG2 4:2:0 file. It is written here with numpy/OpenCV rather
 than ffmpeg (not installed on CI). The face is the public-domain astronaut photo, zoomed so it fills the frame the way
 a laptop webcam does, drifting and scaling slightly so consecutive frames differ like real video.
 """
@@ -13,7 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-# Face centre in tests/fixtures/astronaut.png (MediaPipe box centre, 512x512 image).
+#: The public-domain astronaut photo every clip and rendered frame of the benches is made from (512x512).
+ASTRONAUT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "astronaut.png"
+#: Face centre in :data:`ASTRONAUT` (MediaPipe box centre).
 ASTRONAUT_FACE_CENTRE = (225.0, 120.0)
 
 

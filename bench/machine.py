@@ -1,0 +1,16 @@
+"""The machine a timing was taken on, as the columns every timing bench writes beside its numbers.
+
+Timings depend on the CPU, its thread count and what else ran (``bench/README.md``), so each timing table carries
+them, under one set of names that ``bench/report.py`` reads the same way from every table.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kpdemo.detection.cpu import cpu_name
+
+
+def machine_context() -> dict[str, str | int | float]:
+    """``cpu`` (model name), ``cpu_threads`` and ``load_avg_1min`` (the 1-minute load average, now)."""
+    return {"cpu": cpu_name(), "cpu_threads": os.cpu_count(), "load_avg_1min": round(os.getloadavg()[0], 2)}
