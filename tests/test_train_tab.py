@@ -57,6 +57,7 @@ def test_form_values_become_a_typed_config() -> None:
 
     assert "whole number" in bad("epochs", 2.5)
     assert "lr must be above 0" in bad("lr", 0)
+    assert "lr expects a float, got 'abc'" in bad("lr", "abc")
     assert "experiment name" in bad("experiment", "../escape")
     assert "batch_size is empty" in bad("batch_size", None)
     with pytest.raises(gr.Error, match="Check the settings"):

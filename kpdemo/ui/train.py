@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from kpdemo.models import INITS, MODELS
 from kpdemo.runs import read_record
 from kpdemo.training.augment import AUGMENTATIONS
 from kpdemo.training.losses import POINT_LOSSES
-from trainers.engine.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from trainers.engine.config import OPTIMIZERS, SCHEDULES, TrainConfig, apply_overrides
 from trainers.engine.data import cached_dataset
 from trainers.engine.image_losses import IMAGE_LOSSES
 from trainers.engine.job import Snapshot, Trainer, TrainingBusyError, TrainingJob
@@ -89,22 +89,15 @@ def preset_runner(preset: str) -> Trainer | None:
 
 
 def config_from_form(preset: str, *values: Any) -> TrainConfig:
-    """The preset's config with the form's values, each converted to the field's type (``ValueError`` if bad).
+    """The preset's config with the form's values, as ``key=value`` overrides (``ValueError`` if bad).
 
-    A run on another dataset than the preset's is tagged with it: the run name (its folder) is made of the settings
-    that tell a grid's runs apart, which never include the dataset, so two runs of one preset on two datasets
-    would otherwise share a folder, and the second would silently replace the first."""
+    Through :func:`~trainers.engine.config.apply_overrides`, so the form and ``--set`` convert and type-check a
+    field's value in one place. A run on another dataset than the preset's is tagged with it: the run name (its
+    folder) is made of the settings that tell a grid's runs apart, which never include the dataset, so two runs of one
+    preset on two datasets would otherwise share a folder, and the second would silently replace the first."""
     base = presets().get(preset, TrainConfig())
-    types = {f.name: type(getattr(base, f.name)) for f in fields(TrainConfig)}
-    changes: dict[str, Any] = {}
-    for name, value in zip(FORM_FIELDS, values, strict=True):
-        if value is None or value == "":
-            raise ValueError(f"{name} is empty")
-        kind = types[name]
-        if kind is int and float(value) != int(float(value)):
-            raise ValueError(f"{name} must be a whole number, got {value}")
-        changes[name] = int(float(value)) if kind is int else kind(value)
-    config = replace(base, **changes)
+    config = apply_overrides(base, [f"{name}={form_text(name, value)}"
+                                    for name, value in zip(FORM_FIELDS, values, strict=True)])
     if config.dataset != base.dataset:
         config = replace(config, tag="_".join(t for t in (base.tag, config.dataset) if t))
     if not config.experiment.replace("_", "").replace("-", "").isalnum():
@@ -115,6 +108,16 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
         raise ValueError("subsets are image counts (0 = all)")
     check_config(config, landmarks=preset_runner(preset) is None)
     return config
+
+
+def form_text(name: str, value: Any) -> str:
+    """A form value as the text of its ``key=value`` override: a number box gives floats, so a whole one (3.0) is
+    written as the whole number it is, which an int field takes; an emptied box is refused by name."""
+    if value is None or value == "":
+        raise ValueError(f"{name} is empty")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def replaced_run(run_dir: Path, config: TrainConfig) -> str:
