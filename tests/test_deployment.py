@@ -20,6 +20,7 @@ from kpdemo.deployment import cap_training, clean_user_area, current_limits, is_
 from kpdemo.runs import read_record
 from kpdemo.ui import train as tab
 from trainers.engine.config import TrainConfig
+from trainers.engine.job import TrainingJob
 from trainers.engine.train import run_config
 
 UPLOADS = Path(__file__).parent / "fixtures" / "uploads"
@@ -116,7 +117,7 @@ def test_start_caps_the_run_and_refuses_a_second(env: pytest.MonkeyPatch, monkey
         gate.wait(60)
         return run_config(*args, **kwargs)
 
-    job = tab.TrainingJob(trainer=gated)
+    job = TrainingJob(trainer=gated)
     monkeypatch.setattr(tab, "JOB", job)
     values = [getattr(replace(TrainConfig(), dataset=dataset, device="cpu", epochs=9), n) for n in tab.FORM_FIELDS]
     started = tab.start("adhoc / default settings", *values)
@@ -135,7 +136,7 @@ def test_wall_time_cap_stops_the_run_inside_the_training_thread(env: pytest.Monk
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A cap already passed when the first batch ends: the run stops there, keeps its checkpoint and says why."""
     dataset = uploads.import_upload(UPLOADS / "ibug_ok.zip", "timed", current_limits()).name
-    job = tab.TrainingJob()
+    job = TrainingJob()
     monkeypatch.setattr(tab, "JOB", job)
     job.start(replace(TrainConfig(), experiment="timed", dataset=dataset, device="cpu", epochs=5), max_seconds=1e-9)
     updates = list(tab.watch())

@@ -20,6 +20,7 @@ from kpdemo.detection.registry import predictor_choices
 from kpdemo.runs import read_record
 from kpdemo.ui import train as tab
 from trainers.engine.config import TrainConfig
+from trainers.engine.job import Snapshot, TrainingBusyError, TrainingJob
 from trainers.grids import EXPERIMENTS
 
 DEFAULT = "adhoc / default settings"
@@ -56,6 +57,7 @@ def test_form_values_become_a_typed_config() -> None:
 
     assert "whole number" in bad("epochs", 2.5)
     assert "lr must be above 0" in bad("lr", 0)
+    assert "lr expects a float, got 'abc'" in bad("lr", "abc")
     assert "experiment name" in bad("experiment", "../escape")
     assert "batch_size is empty" in bad("batch_size", None)
     with pytest.raises(gr.Error, match="Check the settings"):
@@ -117,7 +119,7 @@ def test_watch_when_idle_reports_once() -> None:
 
 def test_a_started_run_says_its_curve_comes_with_the_first_epoch() -> None:
     config = replace(TrainConfig(), experiment="uitest")
-    fig = tab.live_figure(tab.Snapshot(state="running", config=config))
+    fig = tab.live_figure(Snapshot(state="running", config=config))
     assert fig.layout.title.text == f"uitest/{config.run_name()}"
     assert "first epoch" in fig.layout.annotations[0].text
 
@@ -125,13 +127,13 @@ def test_a_started_run_says_its_curve_comes_with_the_first_epoch() -> None:
 @pytest.mark.needs_data
 def test_background_training_lock_stop_and_record(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KPDEMO_RUNS", str(tmp_path))
-    job = tab.TrainingJob()
+    job = TrainingJob()
     monkeypatch.setattr(tab, "JOB", job)
     # enough images that an epoch outlasts the polling below, so the stop lands between epoch 1 and epoch 3
     config = replace(TrainConfig(), experiment="uitest", model="simplenet", epochs=3, train_subset=2048,
                      eval_subset=64, batch_size=32, device="cpu")
     job.start(config)
-    with pytest.raises(tab.TrainingBusyError, match="already running"):
+    with pytest.raises(TrainingBusyError, match="already running"):
         job.start(config)
     deadline = time.monotonic() + 240
     while not job.snapshot().rows and time.monotonic() < deadline:

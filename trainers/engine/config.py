@@ -101,17 +101,20 @@ def parse_value(key: str, text: str, default: Any) -> Any:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        raise ValueError(f"{key} expects {_a(type(default).__name__)}, got {text!r}") from None
+        raise ValueError(f"{key} expects {_expected(default)}, got {text!r}") from None
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if type(value) is not type(default):
-        raise ValueError(f"{key} expects {_a(type(default).__name__)}, got {text!r}")
+        raise ValueError(f"{key} expects {_expected(default)}, got {text!r}")
     return value
 
 
-def _a(noun: str) -> str:
-    """``noun`` with its indefinite article (an int, a float)."""
-    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+def _expected(default: Any) -> str:
+    """The type a field of ``default``'s type takes, with its article (a float); an int is also called a whole
+    number, for the app's Train form, whose users send their values through here too."""
+    noun = type(default).__name__
+    named = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+    return f"{named} (a whole number)" if isinstance(default, int) else named
 
 
 def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
