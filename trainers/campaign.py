@@ -294,9 +294,145 @@ def run_phase(name: str, work: Callable[[], dict[str, object]], report: Report) 
     report.update(**{name: {"status": status, "seconds": round(time.monotonic() - tick, 1)} | result})
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class Campaign:
+    """What the phases share: the device, where the returned files go and where the runs train, and the options that
+    shape the phases (``--quick``, ``--grids``, ``--workers``). Each phase is a method that trains until ``end``
+    (``time.monotonic()``) and returns its part of ``campaign.json``."""
+
+    device: torch.device
+    out: Path
+    runs_root: Path
+    quick: bool
+    grids: list[str] | None
+    workers: int | None
+
+    @classmethod
+    def start(cls, args: argparse.Namespace) -> Campaign:
+        """The campaign the command line asks for: its device resolved, ``--out`` created, its runs' folder chosen
+        (``--runs``, or a fresh temporary one)."""
+        device = resolve_device(args.device)
+        args.out.mkdir(parents=True, exist_ok=True)
+        runs_root = args.runs or Path(tempfile.mkdtemp(prefix="kpdemo-campaign-"))
+        return cls(device, args.out, runs_root, args.quick, args.grids, args.workers)
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def common(self) -> list[str]:
+        """The settings of every run: its device, and bf16 autocast on CUDA; the quick profile's tiny subsets."""
+        return ([f"device={self.device.type}"] + (["amp=true"] if self.on_cuda else [])
+                + (["train_subset=64", "eval_subset=64"] if self.quick else []))
+
+    def run_phases(self, phases: list[str], clock: Clock, report: Report) -> None:
+        """Each phase in turn (:func:`run_phase`), each but the smoke test until the end of its share of the time
+        left, so time a phase leaves unused flows to the phases after it."""
+        work = {"seed001": self.seed001, "landmarks": self.landmarks, "throughput": self.throughput}
+        for index, name in enumerate(phases):
+            if name == "smoke":
+                run_phase(name, lambda: smoke(self.device), report)
+                continue
+            shares_left = sum(SHARES[later] for later in phases[index:])
+            end = clock.phase_end(SHARES[name], shares_left)
+            run_phase(name, lambda: work[name](end), report)  # noqa: B023 - called at once, within this iteration
+
+    def seed001(self, end: float) -> dict[str, object]:
+        """The seed grids, their runs grouped across grids (:func:`group_configs`): each grid's runs summarised, and
+        the images per second the groups reached together."""
+        grids = self.grids or (SEED_GRIDS[:1] if self.quick else SEED_GRIDS)
+        epochs = 2 if self.quick else SEED_EPOCHS
+        settings = self.common + SEED_LAYOUT + (SEED_GPU if self.on_cuda else []) + [f"epochs={epochs}"]
+        groups = group_configs([config for grid in grids for config in seed_configs(grid, settings)])
+        workers = self.workers or (min(len(groups), os.cpu_count() or 1) if self.on_cuda else 1)
+        tick = time.monotonic()
+        outcomes, fallback = self.train_seed_groups(groups, workers, end)
+        seconds = time.monotonic() - tick
+        done: dict[str, object] = {"epochs": epochs, "groups": len(groups), "workers": workers} | fallback
+        for grid in grids:
+            done[grid] = [summary for group, outcome in zip(groups, outcomes, strict=True)
+                          for summary in run_summaries(outcome, grid, group)]
+        # the throughput the grids reached side by side, to set against grid_speed.csv's one-process modes (a run
+        # two grids share trained once: its second record adds no images)
+        images = sum(r["epochs"] * r["train_images"] for grid in grids for r in done[grid] if "trained_as" not in r)
+        done["images_per_s_summed"] = round(images / seconds)
+        return done
+
+    def train_seed_groups(self, groups: list[list[TrainConfig]], workers: int,
+                          end: float) -> tuple[list[Outcome], dict[str, object]]:
+        """Each group's outcome, the groups trained side by side by ``workers`` processes until ``end``, every
+        finished group's records archived at once (``seed001.tar.gz``, rewritten); and, if no worker trained at all
+        (say, spawning fails on that machine) with time left, what says so, the groups then trained in this
+        process."""
+        finished: list[Path] = []
+
+        def archive_group(index: int, outcome: Outcome) -> None:
+            if isinstance(outcome, Exception):
+                names = sorted({c.experiment for c in groups[index]})
+                print(f"[campaign] a group of {names} failed: {type(outcome).__name__}: {outcome}", flush=True)
+                return
+            finished.extend(outcome)
+            archive(self.out, "seed001", finished, self.runs_root)
+
+        def train(processes: int) -> list[Outcome]:
+            return train_side_by_side(groups, self.runs_root, time.time() + (end - time.monotonic()), processes,
+                                      archive_group)
+
+        outcomes = train(workers)
+        if workers > 1 and all(isinstance(o, Exception) for o in outcomes) and time.monotonic() < end - 30:
+            print("[campaign] every worker failed; training the groups in this process instead", flush=True)
+            return train(1), {"workers": 1, "workers_failed": str(outcomes[0])}
+        return outcomes, {}
+
+    def landmarks(self, end: float) -> dict[str, object]:
+        """The 68-point run (sized to its share of the phase), then its fine-tunes, each archived with its weights as
+        it ends; each run's epochs, status, best validation and test metrics."""
+        configs = landmark_configs(self.common + (["epochs=1"] if self.quick else []))
+        # each run is sized for the GPU just before it trains, so the dataset on_gpu counts is the one the run then
+        # finds in cached_dataset's two places (sizing all three first evicted each before its run: three reloads)
+        scaled = on_gpu if self.on_cuda else (lambda config: config)
+        main_run, finetunes = scaled(configs[0]), configs[1:]
+        if not self.quick:
+            main_run = self.sized_to_fit(main_run, end)
+        done: dict[str, object] = {}
+        finetuned: list[Path] = []
+        for config in [main_run, *finetunes]:
+            config = config if config is main_run else scaled(config)
+            run_dir = run_config(config, self.runs_root, show_progress=True,
+                                 should_stop=lambda: time.monotonic() > end)
+            finetuned += [run_dir] if config is not main_run else []
+            name = "landmarks_finetunes" if finetuned else f"landmarks_{config.tag}"
+            archive(self.out, name, finetuned or [run_dir], self.runs_root, with_weights=True)
+            record = read_record(run_dir)
+            done[config.tag] = {"epochs": config.epochs, "status": record["status"], "best": record["best"],
+                                "test": record["test"]}
+        return done
+
+    def sized_to_fit(self, main_run: TrainConfig, end: float) -> TrainConfig:
+        """``main_run`` with the epochs (5 to 400) that ``MAIN_RUN_SHARE`` of the time left to ``end`` after its
+        probes holds: the 68-point run gets most of the phase, its epochs measured to fit, its cosine complete."""
+        epoch_s = epoch_seconds(main_run, self.runs_root)
+        seconds = MAIN_RUN_SHARE * (end - time.monotonic())
+        return replace(main_run, epochs=max(5, min(400, int(seconds * 0.95 / epoch_s))))
+
+    def throughput(self, end: float) -> dict[str, object]:  # noqa: ARG002 - fixed-size benches, not timed ones
+        """One-by-one vs grid-at-once images/s (``grid_speed.csv``), and where one stacked step's time goes."""
+        grid, images = ("init", 32) if self.quick else ("optimizers", 2048)
+        rows = grid_speed(grid, device=self.device.type, images=images, epochs=2,
+                          out=self.out / "grid_speed.csv")
+        # one stacked step, several ways, and its profile (bench/grid_step.py; ~1 minute on the H200, plus a compile)
+        # eager steps contiguous only: the first H200 call timed them channels-last (12-14% slower, vmap); the
+        # compiled step is timed both ways there, as the trainer races them
+        grid_step_main(["--device", self.device.type, "--out", str(self.out), "--layouts", "contiguous"]
+                       + (["--runs", "2", "--steps", "1", "--warmup", "1"] if self.quick else ["--steps", "10"]))
+        return {"rows": rows}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; its description is the module docstring's list of phases."""
     parser = argparse.ArgumentParser(prog="python -m trainers.campaign", description="\n\n".join(
-        __doc__.split("\n\n")[1:3]), formatter_class=argparse.RawDescriptionHelpFormatter)  # the phases listed
+        __doc__.split("\n\n")[1:3]), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-s", type=float, default=500.0,
                         help="wall-clock budget of the whole campaign, seconds (default: 500)")
     parser.add_argument("--out", type=Path, help="where the returned files go (the device call's $OUT)")
@@ -316,6 +452,11 @@ def main(argv: list[str] | None = None) -> int:
                              "'init optimizers' to time 500 epochs of their 22 runs alone")
     parser.add_argument("--unpack", nargs=2, type=Path, metavar=("OUT", "RUNS_ROOT"),
                         help="extract a returned campaign's archives into a runs root, then exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.unpack:
         try:
@@ -327,106 +468,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--out is required")
     if args.pack:
         os.environ["KPDEMO_PACK"] = str(args.pack)
-    device = resolve_device(args.device)
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    runs_root = args.runs or Path(tempfile.mkdtemp(prefix="kpdemo-campaign-"))
+    campaign = Campaign.start(args)
     clock = Clock(args.budget_s)
-    report = Report(out)
-    report.update(command=sys.argv, budget_s=args.budget_s, quick=args.quick, **device_facts(device))
-    common = [f"device={device.type}"] + (["amp=true"] if device.type == "cuda" else [])
-    quick = ["train_subset=64", "eval_subset=64"] if args.quick else []
-
+    report = Report(campaign.out)
+    report.update(command=sys.argv, budget_s=args.budget_s, quick=args.quick, **device_facts(campaign.device))
     phases = [name for name in PHASES if name in args.phases]
     report.update(phases=phases)
-
-    def seed001(end: float) -> dict[str, object]:
-        grids = args.grids or (SEED_GRIDS[:1] if args.quick else SEED_GRIDS)
-        epochs = 2 if args.quick else SEED_EPOCHS
-        settings = common + quick + SEED_LAYOUT + (SEED_GPU if device.type == "cuda" else []) + [f"epochs={epochs}"]
-        groups = group_configs([config for grid in grids for config in seed_configs(grid, settings)])
-        workers = args.workers or (min(len(groups), os.cpu_count() or 1) if device.type == "cuda" else 1)
-        finished: list[Path] = []
-
-        def archive_group(index: int, outcome: Outcome) -> None:
-            if isinstance(outcome, Exception):
-                names = sorted({c.experiment for c in groups[index]})
-                print(f"[campaign] a group of {names} failed: {type(outcome).__name__}: {outcome}", flush=True)
-                return
-            finished.extend(outcome)
-            archive(out, "seed001", finished, runs_root)
-
-        tick = time.monotonic()
-        outcomes = train_side_by_side(groups, runs_root, time.time() + (end - time.monotonic()), workers,
-                                      archive_group)
-        done: dict[str, object] = {"epochs": epochs, "groups": len(groups), "workers": workers}
-        if workers > 1 and all(isinstance(o, Exception) for o in outcomes) and time.monotonic() < end - 30:
-            # no worker trained at all (say, spawning fails on that machine): the plain path, in the time left
-            print("[campaign] every worker failed; training the groups in this process instead", flush=True)
-            done |= {"workers": 1, "workers_failed": str(outcomes[0])}
-            outcomes = train_side_by_side(groups, runs_root, time.time() + (end - time.monotonic()), 1,
-                                          archive_group)
-        seconds = time.monotonic() - tick
-        for grid in grids:
-            done[grid] = [summary for group, outcome in zip(groups, outcomes, strict=True)
-                          for summary in run_summaries(outcome, grid, group)]
-        # the throughput the grids reached side by side, to set against grid_speed.csv's one-process modes (a run
-        # two grids share trained once: its second record adds no images)
-        images = sum(r["epochs"] * r["train_images"] for grid in grids for r in done[grid] if "trained_as" not in r)
-        done["images_per_s_summed"] = round(images / seconds)
-        return done
-
-    def landmarks(end: float) -> dict[str, object]:
-        configs = landmark_configs(common + quick + (["epochs=1"] if args.quick else []))
-        # each run is sized for the GPU just before it trains, so the dataset on_gpu counts is the one the run then
-        # finds in cached_dataset's two places (sizing all three first evicted each before its run: three reloads)
-        scaled = on_gpu if device.type == "cuda" else (lambda config: config)
-        main_run, finetunes = scaled(configs[0]), configs[1:]
-        if not args.quick:  # the 68-point run gets most of the phase; its epochs are measured to fit, cosine complete
-            epoch_s = epoch_seconds(main_run, runs_root)
-            seconds = MAIN_RUN_SHARE * (end - time.monotonic())
-            main_run = replace(main_run, epochs=max(5, min(400, int(seconds * 0.95 / epoch_s))))
-        done: dict[str, object] = {}
-        finetuned: list[Path] = []
-        for config in [main_run, *finetunes]:
-            config = config if config is main_run else scaled(config)
-            run_dir = run_config(config, runs_root, show_progress=True,
-                                 should_stop=lambda: time.monotonic() > end)
-            finetuned += [run_dir] if config is not main_run else []
-            name = "landmarks_finetunes" if finetuned else f"landmarks_{config.tag}"
-            archive(out, name, finetuned or [run_dir], runs_root, with_weights=True)
-            record = read_record(run_dir)
-            done[config.tag] = {"epochs": config.epochs, "status": record["status"], "best": record["best"],
-                                "test": record["test"]}
-        return done
-
-    def throughput(end: float) -> dict[str, object]:  # noqa: ARG001 - fixed-size benches, not timed ones
-        grid, images = ("init", 32) if args.quick else ("optimizers", 2048)
-        rows = grid_speed(grid, device=device.type, images=images, epochs=2,
-                          out=out / "grid_speed.csv")
-        # one stacked step, several ways, and its profile (bench/grid_step.py; ~1 minute on the H200, plus a compile)
-        # eager steps contiguous only: the first H200 call timed them channels-last (12-14% slower, vmap); the
-        # compiled step is timed both ways there, as the trainer races them
-        grid_step_main(["--device", device.type, "--out", str(out), "--layouts", "contiguous"]
-                       + (["--runs", "2", "--steps", "1", "--warmup", "1"] if args.quick else ["--steps", "10"]))
-        return {"rows": rows}
-
-    work = {"seed001": seed001, "landmarks": landmarks, "throughput": throughput}
     try:
-        for index, name in enumerate(phases):
-            if name == "smoke":
-                run_phase(name, lambda: smoke(device), report)
-                continue
-            shares_left = sum(SHARES[later] for later in phases[index:])  # time a phase leaves flows to later ones
-            end = clock.phase_end(SHARES[name], shares_left)
-            run_phase(name, lambda: work[name](end), report)  # noqa: B023 - called at once, within this iteration
+        campaign.run_phases(phases, clock, report)
     finally:
         if args.runs is None:  # its own scratch folder (hundreds of MiB): what comes back is archived under out
-            shutil.rmtree(runs_root, ignore_errors=True)
+            shutil.rmtree(campaign.runs_root, ignore_errors=True)
     report.update(finished=True, seconds=round(time.monotonic() - clock.start, 1))
-    returned = [p for p in out.iterdir() if p.is_file()]
+    returned = [p for p in campaign.out.iterdir() if p.is_file()]
     if len(returned) > MAX_FILES:
-        print(f"[campaign] warning: {len(returned)} files under {out}; only {MAX_FILES} come back", flush=True)
+        print(f"[campaign] warning: {len(returned)} files under {campaign.out}; only {MAX_FILES} come back",
+              flush=True)
     return 0
 
 

@@ -445,6 +445,236 @@ def _feeds(configs: list[TrainConfig], trained: list[int], slot_of: dict[int, in
                   streams[indices[0]] if len(members) > 1 else None) for key, indices in members.items()]
 
 
+def _checked_names(configs: list[TrainConfig]) -> list[str]:
+    """The runs' record names (:func:`_record_names`), once ``configs`` are known to be valid, to write distinct
+    records and to make one group."""
+    for config in configs:
+        check_config(config)
+    names = _record_names(configs)
+    if len(set(names)) != len(names):
+        raise ValueError(f"runs of one group would write the same record: {names}")
+    if any(_group_key(c) != _group_key(configs[0]) for c in configs):
+        raise ValueError(f"train_together needs configs that differ only in {sorted(PER_RUN | PER_RUN_DATA)}")
+    return names
+
+
+@dataclass
+class _Group:
+    """A group with its data loaded and its runs built, as ``run_config`` loads and builds them (RNG states
+    included): what is needed to learn whether the runs stack, and to stack them."""
+
+    names: list[str]  # each run's record name (:func:`_record_names`)
+    device: torch.device
+    schema: KeypointSchema
+    data: dict[str, tuple[TensorSet, TensorSet, TensorSet]]  # (train, val, test) by :func:`_feed_key`
+    trained_as: dict[int, int]  # the twins (:func:`_twins`)
+    trained: list[int]  # the runs that train: all but the twins
+    runs: list[_Run]
+    streams: list[_RngStream]  # each run's RNG as its build left it (:func:`_build_runs`)
+
+    @classmethod
+    def load(cls, configs: list[TrainConfig]) -> _Group:
+        """Check ``configs``, load every feed's data (the lead's first, all before the builds, as ``run_config``
+        loads before it builds) and build every run."""
+        names = _checked_names(configs)
+        lead = configs[0]
+        device = resolve_device(lead.device)
+        torch.manual_seed(lead.seed)
+        np.random.seed(lead.seed)
+        schema, *lead_data = load_tensors(lead, device)
+        trained_as = _twins(configs)
+        trained = [i for i in range(len(configs)) if i not in trained_as]
+        data = {_feed_key(lead): tuple(lead_data)}
+        for i in trained:
+            if _feed_key(configs[i]) not in data:
+                data[_feed_key(configs[i])] = tuple(load_tensors(configs[i], device)[1:])
+        runs, streams = _build_runs(configs, schema, lead_data[0], device)
+        return cls(names, device, schema, data, trained_as, trained, runs, streams)
+
+
+class _GroupTraining:
+    """A stackable group's training: the stack, its optimizer and feeds, and the loop's state, in the steps of a
+    training script. :meth:`train` opens the records, then steps every run (:meth:`step`) on the feeds' next batches
+    (:meth:`next_batches`, :meth:`stacked_batch`) until all are done or told to stop; each feed closes its epochs on
+    its own (:meth:`close_epoch`) and finishes its runs' records after its last (:meth:`finish`)."""
+
+    def __init__(self, group: _Group, template: nn.Module, rates: list[list[float]],
+                 on_epoch: EpochCallback | None) -> None:
+        self.group, self.on_epoch = group, on_epoch
+        runs, trained, device = group.runs, group.trained, group.device
+        self.lead = lead = runs[0].config
+        order = sorted(trained, key=lambda i: KINDS.index(optimizer_kind(runs[i].hyper)))
+        #: One contiguous block per optimizer kind (StackedOptimizer needs it).
+        self.stacked_runs = [runs[i] for i in order]
+        self.stack = _Stack(self.stacked_runs, template.to(device), [rates[trained.index(i)] for i in order],
+                            lead.loss)
+        params = list(self.stack.params.values())
+        self.optimizer = StackedOptimizer(params, [run.hyper for run in self.stacked_runs], compiled=lead.compile)
+        self.step_losses = maybe_compiled(self.stack.losses, lead.compile, lead.batch_size, params,
+                                          variants=self.stack.variants(device))
+        self.dropout_rng = _RngStream.seeded(lead.seed + DROPOUT_STREAM_OFFSET, device) if self.stack.random else None
+        self.feeds = _feeds([run.config for run in runs], trained, {i: order.index(i) for i in order}, group.data,
+                            group.streams)
+        self.feed_of = {i: feed for feed in self.feeds for i in feed.members} | {
+            twin: feed for twin, source in group.trained_as.items() for feed in self.feeds if source in feed.members}
+        self.slot_feed = [self.feeds.index(self.feed_of[i]) for i in order]  # each stack slot's feed
+        self.augment = get_augmentation(lead.augmentation)
+        self.flip_perm = torch.from_numpy(group.schema.flip_permutation).to(device)
+        #: Per-slot batch sizes as a device column (cached: no copy a step).
+        self.sizes: dict[tuple[int, ...], torch.Tensor] = {}
+        self.started = time.perf_counter()
+        self.reported = 0  # epochs whose rows on_epoch has had, for every run
+        self.total = torch.zeros(len(self.stacked_runs), device=device)  # each slot's loss summed over its epoch
+
+    def train(self, runs_root: Path, show_progress: bool, should_stop: Callable[[], bool] | None) -> list[Path]:
+        """Train every feed's epochs, or until ``should_stop()``; returns the run directories. A failure marks the
+        records still running ``failed`` before it propagates."""
+        runs = self.group.runs
+        try:
+            self.open_records(runs_root)
+            with tqdm(total=self.lead.epochs * sum(len(f.train) for f in self.feeds), unit="img",
+                      disable=not show_progress,
+                      desc=f"{self.lead.experiment}: {len(self.stacked_runs)} runs at once") as bar:
+                if self.train_until_done(bar, should_stop):
+                    self.stop(bar)
+        except BaseException as exc:
+            for run in runs:
+                if run.writer is not None and run.writer.record["status"] == "running":
+                    run.writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        return [run.writer.dir for run in runs]
+
+    def open_records(self, runs_root: Path) -> None:
+        """Each run's record (a twin's names the run that trains it) and best-checkpoint keeper."""
+        group = self.group
+        shared = {"grid_group": group.names, "trained_with": "grid"}
+        for index, run in enumerate(group.runs):
+            twin = {"trained_as": group.names[group.trained_as[index]]} if index in group.trained_as else {}
+            fed = self.feed_of[index]
+            env = run_environment(group.device, run.config, fed.train, fed.val, fed.test) | shared | twin
+            run.writer = RunWriter(Path(runs_root), run.config.experiment, run.config.run_name(),
+                                   run.config.to_dict(), env)
+            run.keeper = BestKeeper(run.writer, run.model)
+
+    def train_until_done(self, bar: tqdm, should_stop: Callable[[], bool] | None) -> bool:
+        """Step until every feed has trained all its epochs (False), or ``should_stop()``, polled after every step as
+        ``run_config`` polls it after every batch, says stop (True)."""
+        while True:
+            batches = self.next_batches(bar)
+            if all(feed.done for feed in self.feeds):
+                return False
+            self.step(*self.stacked_batch(batches))
+            if should_stop is not None and should_stop():
+                return True
+
+    def next_batches(self, bar: tqdm) -> list[Batch]:
+        """Each feed's next batch, counted into its epoch; a done feed's is its empty batch."""
+        batches: list[Batch] = []
+        for feed in self.feeds:
+            batch = None if feed.done else self.take(feed, bar)
+            if batch is None:
+                batch = feed.empty
+            else:
+                feed.count += len(batch[0])
+                bar.update(len(batch[0]))
+            batches.append(batch)
+        return batches
+
+    def take(self, feed: _Feed, bar: tqdm) -> Batch | None:
+        """The feed's next batch; at the end of its epoch, the epoch closed first (and the feed's runs finished after
+        its last epoch: then None) and the next one begun."""
+        batch = feed.next_batch() if feed.epoch else None
+        if batch is None and not feed.done:
+            if feed.epoch:
+                self.close_epoch(feed, bar)
+                if feed.done:
+                    self.finish(feed, "done")
+                    return None
+            feed.begin(self.augment, self.flip_perm)
+            batch = feed.next_batch()
+        return batch
+
+    def stacked_batch(self, batches: list[Batch]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                           int | torch.Tensor]:
+        """The step's ``(images, points, mask)`` and how many faces each slot's loss is a mean over (its epoch's sum
+        adds loss times that, as ``train_one_epoch`` sums): one feed's batch as it is, or the feeds' batches padded
+        to one shape and stacked, a batch per slot."""
+        if len(self.feeds) == 1:
+            images, points, mask = batches[0]
+            return images, points, mask, len(images)
+        counts = tuple(len(batches[f][0]) if not self.feeds[f].done else 0 for f in self.slot_feed)
+        batches = [_pad(batch, self.lead.batch_size) for batch in batches]
+        for feed, batch in zip(self.feeds, batches, strict=True):
+            if feed.empty is None:  # what it gives once done: this shape, every point masked
+                feed.empty = tuple(torch.zeros_like(t) for t in batch)
+        images, points, mask = (torch.stack([batches[f][part] for f in self.slot_feed]) for part in range(3))
+        if counts not in self.sizes:
+            self.sizes[counts] = torch.tensor(counts, dtype=self.total.dtype, device=self.group.device)
+        return images, points, mask, self.sizes[counts]
+
+    def step(self, images: torch.Tensor, points: torch.Tensor, mask: torch.Tensor,
+             scale: int | torch.Tensor) -> None:
+        """One optimizer step of every run, each slot's loss (times ``scale``) added to its epoch's sum."""
+        lead = self.lead
+        with self.dropout_rng.active() if self.dropout_rng else nullcontext(), _autocast(self.group.device, lead.amp):
+            losses = self.step_losses(_prepare(images, lead.channels_last and images.dim() == 4), points, mask)
+        self.optimizer.zero_grad()
+        losses.sum().backward()  # run i's loss reaches only run i's slice: each gets its own gradient
+        self.optimizer.step()
+        self.total += losses.detach() * scale
+
+    def close_epoch(self, feed: _Feed, bar: tqdm) -> None:
+        """The feed's epoch as run_config ends one: schedule, evaluate, log (its runs and their twins)."""
+        group = self.group
+        totals = self.total.tolist()
+        train_loss = [totals[slot] / max(feed.count, 1) for slot in feed.slots]  # as train_one_epoch: float32 sum / n
+        predictions = self.stack.predict(feed.val, self.lead) if len(self.feeds) == 1 else None
+        val_metrics = []
+        for slot in feed.slots:
+            run = self.stacked_runs[slot]
+            run.step_schedule()
+            self.stack.copy_to(slot, run.model)
+            val_metrics.append(evaluate(run.model, feed.val, group.schema, run.config) if predictions is None
+                               else score(predictions[slot], feed.val, group.schema, run.config.loss))
+        now = time.perf_counter()
+        for slot, loss, metrics in zip(feed.slots, train_loss, val_metrics, strict=True):
+            run = self.stacked_runs[slot]
+            run.keeper.log(epoch_row(feed.epoch, loss, metrics, run.lr, feed.tick, now, self.started))
+        for twin, source in group.trained_as.items():  # the same weights, the same row
+            if source in feed.members:
+                group.runs[twin].model.load_state_dict(group.runs[source].model.state_dict())
+                group.runs[twin].keeper.log(dict(group.runs[source].keeper.writer.rows[-1]))
+        feed.logged = feed.epoch
+        self.total[feed.slots] = 0
+        bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
+        if self.on_epoch is not None:
+            self.report_epochs(self.on_epoch)
+
+    def report_epochs(self, on_epoch: EpochCallback) -> None:
+        """Every run's rows of the epochs every feed has now written, once each (the side-by-side pacing waits
+        here)."""
+        everyone = min(f.logged for f in self.feeds)
+        for epoch in range(self.reported + 1, everyone + 1):
+            for run in self.group.runs:
+                on_epoch(run.writer.rows[epoch - 1])
+        self.reported = max(self.reported, everyone)
+
+    def finish(self, feed: _Feed, how: str) -> None:
+        """Close the records of the feed's runs and their twins (test metrics, ``status: how``)."""
+        group = self.group
+        for i in [*feed.members, *(t for t, source in group.trained_as.items() if source in feed.members)]:
+            run = group.runs[i]
+            run.writer.record["env"] |= compile_status(self.step_losses) | self.optimizer.record()
+            finish_run(run.config, group.schema, feed.val, feed.test, run.writer, run.keeper, how)
+
+    def stop(self, bar: tqdm) -> None:
+        """Stopped: each feed still training closes the epoch it is in, and its runs finish ``stopped``."""
+        for feed in self.feeds:
+            if not feed.done:
+                self.close_epoch(feed, bar)
+                self.finish(feed, "stopped")
+
+
 def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True,
                    should_stop: Callable[[], bool] | None = None,
                    on_epoch: EpochCallback | None = None) -> list[Path]:
@@ -452,151 +682,10 @@ def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: b
     the run directories.
 
     Runs whose module structures turn out not to stack (beyond dropout) train one after another instead."""
-    for config in configs:
-        check_config(config)
-    names = _record_names(configs)
-    if len(set(names)) != len(names):
-        raise ValueError(f"runs of one group would write the same record: {names}")
-    lead = configs[0]
-    if any(_group_key(c) != _group_key(lead) for c in configs):
-        raise ValueError(f"train_together needs configs that differ only in {sorted(PER_RUN | PER_RUN_DATA)}")
-    device = resolve_device(lead.device)
-    torch.manual_seed(lead.seed)
-    np.random.seed(lead.seed)
-    schema, *lead_data = load_tensors(lead, device)
-    trained_as = _twins(configs)
-    trained = [i for i in range(len(configs)) if i not in trained_as]
-    data = {_feed_key(lead): tuple(lead_data)}
-    for i in trained:  # the other feeds' data (loaded before the builds, as run_config loads it)
-        if _feed_key(configs[i]) not in data:
-            data[_feed_key(configs[i])] = tuple(load_tensors(configs[i], device)[1:])
-    runs, streams = _build_runs(configs, schema, lead_data[0], device)
-    stackable = _template([runs[i].model for i in trained])
+    group = _Group.load(configs)
+    stackable = _template([group.runs[i].model for i in group.trained])
     if stackable is None:
-        warnings.warn(f"{names}: module structures differ beyond dropout; training them one by one", stacklevel=2)
+        warnings.warn(f"{group.names}: module structures differ beyond dropout; training them one by one",
+                      stacklevel=2)
         return [run_config(config, runs_root, on_epoch, should_stop, show_progress) for config in configs]
-    order = sorted(trained, key=lambda i: KINDS.index(optimizer_kind(runs[i].hyper)))
-    stacked_runs = [runs[i] for i in order]  # one contiguous block per optimizer kind (StackedOptimizer needs it)
-    template, rates = stackable
-    stack = _Stack(stacked_runs, template.to(device), [rates[trained.index(i)] for i in order], lead.loss)
-    optimizer = StackedOptimizer(list(stack.params.values()), [run.hyper for run in stacked_runs],
-                                 compiled=lead.compile)
-    step_losses = maybe_compiled(stack.losses, lead.compile, lead.batch_size, list(stack.params.values()),
-                                 variants=stack.variants(device))
-    dropout_rng = _RngStream.seeded(lead.seed + DROPOUT_STREAM_OFFSET, device) if stack.random else None
-    feeds = _feeds(configs, trained, {i: order.index(i) for i in order}, data, streams)
-    feed_of = {i: feed for feed in feeds for i in feed.members} | {
-        twin: feed for twin, source in trained_as.items() for feed in feeds if source in feed.members}
-    slot_feed = [feeds.index(feed_of[i]) for i in order]  # each stack slot's feed
-
-    augment = get_augmentation(lead.augmentation)
-    flip_perm = torch.from_numpy(schema.flip_permutation).to(device)
-    sizes: dict[tuple[int, ...], torch.Tensor] = {}  # per-slot batch sizes as a device column (cached: no copy a step)
-    group = {"grid_group": names, "trained_with": "grid"}
-    status, started, reported = "done", time.perf_counter(), 0
-    total = torch.zeros(len(stacked_runs), device=device)
-
-    def close_epoch(feed: _Feed, bar: tqdm) -> None:
-        """The feed's epoch as run_config ends one: schedule, evaluate, log (its runs and their twins)."""
-        nonlocal reported
-        totals = total.tolist()
-        train_loss = [totals[slot] / max(feed.count, 1) for slot in feed.slots]  # as train_one_epoch: float32 sum / n
-        predictions = stack.predict(feed.val, lead) if len(feeds) == 1 else None
-        val_metrics = []
-        for slot in feed.slots:
-            run = stacked_runs[slot]
-            run.step_schedule()
-            stack.copy_to(slot, run.model)
-            val_metrics.append(evaluate(run.model, feed.val, schema, run.config) if predictions is None
-                               else score(predictions[slot], feed.val, schema, run.config.loss))
-        now = time.perf_counter()
-        for slot, loss, metrics in zip(feed.slots, train_loss, val_metrics, strict=True):
-            stacked_runs[slot].keeper.log(epoch_row(feed.epoch, loss, metrics, stacked_runs[slot].lr, feed.tick, now,
-                                                    started))
-        for twin, source in trained_as.items():  # the same weights, the same row
-            if source in feed.members:
-                runs[twin].model.load_state_dict(runs[source].model.state_dict())
-                runs[twin].keeper.log(dict(runs[source].keeper.writer.rows[-1]))
-        feed.logged = feed.epoch
-        total[feed.slots] = 0
-        bar.set_postfix(best_val_rmse_px=f"{min(m.get('rmse_px', math.nan) for m in val_metrics):.3f}")
-        if on_epoch is not None:  # an epoch's rows once every feed has written them (the pacing waits here)
-            everyone = min(f.logged for f in feeds)
-            for epoch in range(reported + 1, everyone + 1):
-                for run in runs:
-                    on_epoch(run.writer.rows[epoch - 1])
-            reported = max(reported, everyone)
-
-    def finish(feed: _Feed, how: str) -> None:
-        for i in [*feed.members, *(t for t, source in trained_as.items() if source in feed.members)]:
-            runs[i].writer.record["env"] |= compile_status(step_losses) | optimizer.record()
-            finish_run(runs[i].config, schema, feed.val, feed.test, runs[i].writer, runs[i].keeper, how)
-
-    def take(feed: _Feed, bar: tqdm) -> Batch | None:
-        """The feed's next batch; at the end of its epoch, the epoch closed first (and the feed's runs finished after
-        its last epoch: then None) and the next one begun."""
-        batch = feed.next_batch() if feed.epoch else None
-        if batch is None and not feed.done:
-            if feed.epoch:
-                close_epoch(feed, bar)
-                if feed.done:
-                    finish(feed, "done")
-                    return None
-            feed.begin(augment, flip_perm)
-            batch = feed.next_batch()
-        return batch
-
-    try:
-        for index, run in enumerate(runs):
-            twin = {"trained_as": names[trained_as[index]]} if index in trained_as else {}
-            fed = feed_of[index]
-            env = run_environment(device, run.config, fed.train, fed.val, fed.test) | group | twin
-            run.writer = RunWriter(Path(runs_root), run.config.experiment, run.config.run_name(),
-                                   run.config.to_dict(), env)
-            run.keeper = BestKeeper(run.writer, run.model)
-        with tqdm(total=lead.epochs * sum(len(f.train) for f in feeds), unit="img", disable=not show_progress,
-                  desc=f"{lead.experiment}: {len(stacked_runs)} runs at once") as bar:
-            while True:
-                batches: list[Batch] = []
-                for feed in feeds:
-                    batch = None if feed.done else take(feed, bar)
-                    if batch is None:
-                        batch = feed.empty
-                    else:
-                        feed.count += len(batch[0])
-                        bar.update(len(batch[0]))
-                    batches.append(batch)
-                if all(feed.done for feed in feeds):
-                    break
-                if len(feeds) == 1:
-                    (images, points, mask), scale = batches[0], len(batches[0][0])
-                else:
-                    counts = tuple(len(batches[f][0]) if not feeds[f].done else 0 for f in slot_feed)
-                    batches = [_pad(batch, lead.batch_size) for batch in batches]
-                    for feed, batch in zip(feeds, batches, strict=True):
-                        if feed.empty is None:  # what it gives once done: this shape, every point masked
-                            feed.empty = tuple(torch.zeros_like(t) for t in batch)
-                    images, points, mask = (torch.stack([batches[f][part] for f in slot_feed]) for part in range(3))
-                    if counts not in sizes:
-                        sizes[counts] = torch.tensor(counts, dtype=total.dtype, device=device)
-                    scale = sizes[counts]
-                with dropout_rng.active() if dropout_rng else nullcontext(), _autocast(device, lead.amp):
-                    losses = step_losses(_prepare(images, lead.channels_last and images.dim() == 4), points, mask)
-                optimizer.zero_grad()
-                losses.sum().backward()  # run i's loss reaches only run i's slice: each gets its own gradient
-                optimizer.step()
-                total += losses.detach() * scale
-                if should_stop is not None and should_stop():
-                    status = "stopped"
-                    break
-            if status == "stopped":
-                for feed in feeds:
-                    if not feed.done:
-                        close_epoch(feed, bar)
-                        finish(feed, "stopped")
-    except BaseException as exc:
-        for run in runs:
-            if run.writer is not None and run.writer.record["status"] == "running":
-                run.writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    return [run.writer.dir for run in runs]
+    return _GroupTraining(group, *stackable, on_epoch).train(runs_root, show_progress, should_stop)
