@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from kpdemo.files import write_by_rename
+
 FORMAT = "kpdemo-checkpoint/1"
 #: :attr:`CheckpointMeta.own_box`: rows of weights, see there.
 OwnBox = tuple[tuple[float, ...], ...]
@@ -62,9 +64,7 @@ def save_checkpoint(path: Path, state_dict: dict[str, torch.Tensor], meta: Check
     weights = {k: v.detach().cpu() for k, v in state_dict.items()}
     payload = {"format": FORMAT, "meta": asdict(meta), "state_dict": weights}
     payload["meta"]["input_size"] = list(meta.input_size)
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    write_by_rename(path, lambda out: torch.save(payload, out))
 
 
 def load_checkpoint(path: Path, expect_schema: str | None = None) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:

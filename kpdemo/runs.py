@@ -27,6 +27,8 @@ from typing import Any
 import pandas as pd
 import torch
 
+from kpdemo.files import write_by_rename
+
 RECORD = "record.json"
 HISTORY = "history.csv"
 #: History values to 7 significant digits (float32's precision; the metrics come from float32 tensors): the shipped
@@ -112,9 +114,8 @@ class RunWriter:
 
     def _write_record(self) -> None:
         self.record["updated"] = now_iso()
-        tmp = self.dir / (RECORD + ".tmp")
-        tmp.write_text(json.dumps(self.record, indent=2, default=str))
-        tmp.replace(self.dir / RECORD)
+        text = json.dumps(self.record, indent=2, default=str).encode()
+        write_by_rename(self.dir / RECORD, lambda out: out.write(text))
 
 
 def read_record(run_dir: Path) -> dict[str, Any]:

@@ -49,3 +49,35 @@ def test_identical_outputs_leave_an_open_file_whole(component: gr.components.Com
     assert Path(path).read_bytes() == whole
     assert sorted(p.name for p in Path(path).parent.iterdir()) == ["image.png"]  # no staging file left behind
     assert np.array_equal(np.asarray(Image.open(path)), picture())
+
+
+def test_two_writers_of_one_file_each_stage_their_own(tmp_path: Path) -> None:
+    """Two processes cutting the same crop cache at once: the second starts and finishes while the first is half
+    written. With one fixed temporary name the first's rename then found its file gone (FileNotFoundError)."""
+    from kpdemo.files import write_by_rename
+
+    path = tmp_path / "crops.npz"
+
+    def first(out) -> None:
+        out.write(b"first half, ")
+        write_by_rename(path, lambda other: other.write(b"the other writer's whole file"))
+        out.write(b"first's second half")
+
+    write_by_rename(path, first)
+    assert path.read_bytes() == b"first half, first's second half"
+    assert [p.name for p in tmp_path.iterdir()] == ["crops.npz"]  # no staging file left behind
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_staging_file(tmp_path: Path) -> None:
+    from kpdemo.files import write_by_rename
+
+    path = tmp_path / "best.pt"
+    path.write_bytes(b"old")
+
+    def fail(out) -> None:
+        out.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_by_rename(path, fail)
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["best.pt"]

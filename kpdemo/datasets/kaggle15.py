@@ -22,6 +22,7 @@ from tqdm import tqdm
 from kpdemo.config import cache_dir, data_file
 from kpdemo.datasets.base import LandmarkSet
 from kpdemo.datasets.readers import KAGGLE_SIZE, load_ibug300w, load_ytf68
+from kpdemo.files import write_by_rename
 from kpdemo.geometry import own_box_features, points_centre_side, square_crop_matrix, transform_points
 from kpdemo.schemas import ibug68_to_kaggle15
 
@@ -109,9 +110,7 @@ def load_kaggle15() -> LandmarkSet:
         path = cache_dir() / f"kaggle15-{_sources_fingerprint()}.npz"
         if not path.exists():
             arrays = build_kaggle15()
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez_compressed(tmp, **arrays)
-            tmp.replace(path)
+            write_by_rename(path, lambda out: np.savez_compressed(out, **arrays))
         with np.load(path) as z:
             arrays = {k: z[k] for k in z.files}
     identities = np.array([p or None for p in arrays["identities"]], dtype=object)

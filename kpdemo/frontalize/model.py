@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from kpdemo.config import CHECKPOINTS_DIR
+from kpdemo.files import write_by_rename
 from kpdemo.models.autoencoder import SIDE, PriorPlusDecoder, SharedEncoderNet
 from kpdemo.training.tensors import pixels_to_input
 
@@ -46,9 +47,7 @@ def save_frontalizer(path: Path, net: SharedEncoderNet, meta: FrontalizerMeta, h
         keep = {k: v.half() if v.is_floating_point() else v for k, v in keep.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"format": FORMAT, "meta": asdict(meta), "state_dict": keep}, tmp)
-    tmp.replace(path)
+    write_by_rename(path, lambda out: torch.save({"format": FORMAT, "meta": asdict(meta), "state_dict": keep}, out))
     return path
 
 

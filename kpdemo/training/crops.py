@@ -27,6 +27,7 @@ from kpdemo.config import cache_dir
 from kpdemo.datasets import LandmarkSet, load_dataset
 from kpdemo.datasets.derived import Cut
 from kpdemo.datasets.pack import packed_crops
+from kpdemo.files import write_by_rename
 from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.schemas import KeypointSchema
 
@@ -81,9 +82,8 @@ def load_crops(dataset: str, cut: Cut, out_hw: tuple[int, int], channels: int = 
             crop, pts = _cut_one(data.image(i), data.points[i], cut, out_hw, channels, scale, data.schema)
             images.append(crop)
             points.append(pts)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, images=np.stack(images), points=np.stack(points).astype(np.float32))
-        tmp.replace(path)
+        arrays = {"images": np.stack(images), "points": np.stack(points).astype(np.float32)}
+        write_by_rename(path, lambda out: np.savez_compressed(out, **arrays))
     with np.load(path) as z:
         images, points = z["images"], z["points"]
     return LandmarkSet(name or f"{dataset}_{cut}{out_hw[0]}x{out_hw[1]}", data.schema.id, points, data.splits,

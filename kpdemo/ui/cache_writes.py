@@ -11,31 +11,20 @@ load bench (``bench/load.py``) saw 4 of 200 requests so on 2 cores. Gradio's own
 writes under a temporary name and renames for this reason; ``save_pil_to_cache`` does not.
 
 :func:`install` points ``processing_utils.save_pil_to_cache`` at :func:`save_pil_to_cache` here: the same bytes at
-the same path, written to a temporary file in the same folder and moved into place with ``os.replace``. A reader that
+the same path, written to a temporary file in the same folder and moved into place with ``os.replace``
+(:func:`kpdemo.files.write_by_rename`). A reader that
 opened the old file keeps reading it whole; one that opens afterwards reads the new, identical one. (POSIX rename
 semantics: on Windows ``os.replace`` fails while the target is open.)
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from gradio import processing_utils
 from PIL import Image
 
-
-def write_by_rename(path: Path, data: bytes) -> None:
-    """``data`` at ``path``, never visible half-written: staged beside it, then renamed over it."""
-    fd, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+from kpdemo.files import write_by_rename
 
 
 def save_pil_to_cache(img: Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
@@ -44,7 +33,7 @@ def save_pil_to_cache(img: Image.Image, cache_dir: str, name: str = "image", for
     folder = Path(cache_dir) / processing_utils.hash_bytes(data)
     folder.mkdir(exist_ok=True, parents=True)
     path = (folder / f"{name}.{format}").resolve()
-    write_by_rename(path, data)
+    write_by_rename(path, lambda out: out.write(data))
     return str(path)
 
 

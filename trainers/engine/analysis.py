@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # a figure of its own: no pyplot, no backe
 from torch import nn
 
 from kpdemo.datasets import LandmarkSet
+from kpdemo.files import write_by_rename
 from kpdemo.models import load_model
 from kpdemo.runs import RECORD, read_record
 from kpdemo.training.tensors import TensorSet, points_from_network
@@ -50,9 +51,8 @@ def merge_record(run_dir: Path, **sections: dict[str, Any]) -> None:
     record = json.loads(path.read_text())
     for key, values in sections.items():
         record[key] = {**record.get(key, {}), **values}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    tmp.replace(path)
+    text = json.dumps(record, indent=2, default=str).encode()
+    write_by_rename(path, lambda out: out.write(text))
 
 
 def prediction_figure(data: LandmarkSet, pred: np.ndarray, errors: np.ndarray, path: Path, n: int = 4,

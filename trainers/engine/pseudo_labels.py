@@ -22,6 +22,7 @@ from tqdm import tqdm
 from kpdemo.checkpoints import CheckpointError, load_checkpoint
 from kpdemo.config import cache_dir
 from kpdemo.datasets import LandmarkSet
+from kpdemo.files import write_by_rename
 from kpdemo.models import load_model
 from kpdemo.schemas import flip_horizontal, get_schema
 from kpdemo.training.crops import concat_sets
@@ -68,9 +69,7 @@ def teacher_points(teacher: Path, data: LandmarkSet, context: float, batch_size:
     h, w = tensors.hw
     plain, mirror = (points_from_network(np.concatenate(a), h, w) for a in (plain, mirror))
     points = ((plain + flip_horizontal(mirror, w, get_schema(meta.schema))) / 2).astype(np.float32)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, points)
-    tmp.replace(path)
+    write_by_rename(path, lambda out: np.save(out, points))
     return points
 
 

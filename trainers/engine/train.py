@@ -26,6 +26,7 @@ from tqdm import tqdm
 from kpdemo.checkpoints import CheckpointMeta, save_checkpoint
 from kpdemo.datasets import get_dataset
 from kpdemo.datasets.kaggle15 import CROP_SCALE
+from kpdemo.files import write_by_rename
 from kpdemo.metrics import nme, rmse
 from kpdemo.models import INITS, MODELS, build_model
 from kpdemo.runs import RunWriter, environment
@@ -323,9 +324,7 @@ class TrainingState:
             "average": self.average.module.state_dict() if self.average else None,
             "average_steps": self.average.steps if self.average else 0,
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)
+        write_by_rename(path, lambda out: torch.save(payload, out))
 
     def load(self, path: Path) -> None:
         payload = torch.load(path, map_location="cpu", weights_only=True)
