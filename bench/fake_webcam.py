@@ -1,10 +1,11 @@
 """A fake webcam clip for Chromium's ``--use-file-for-fake-video-capture``: a real face, moving a little, as Y4M.
 
 Here, not under ``tests/``, because the benches that measure the webcam and video paths play the same clip as the
-browser tests, and a bench must not import the test tree. Chromium's fake capture device plays (and loops) a
-YUV4MPEG2 4:2:0 file. It is written here with numpy/OpenCV rather
-than ffmpeg (not installed on CI). The face is the public-domain astronaut photo, zoomed so it fills the frame the way
-a laptop webcam does, drifting and scaling slightly so consecutive frames differ like real video.
+browser tests, and a bench must not import the test tree's code (it reads the test tree's astronaut photo, the
+one committed copy of it, as every bench does). Chromium's fake capture device plays (and loops) a YUV4MPEG2 4:2:0
+file. It is written here with numpy/OpenCV rather than ffmpeg (not installed on CI). The face is the public-domain
+astronaut photo, zoomed so it fills the frame the way a laptop webcam does, drifting and scaling slightly so
+consecutive frames differ like real video.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The machine a timing was taken on, as the columns every timing bench writes beside its numbers.
+"""The machine a timing was taken on, as the columns the CPU timing benches write beside their numbers.
 
 Timings depend on the CPU, its thread count and what else ran (``bench/README.md``), so each timing table carries
-them, under one set of names that ``bench/report.py`` reads the same way from every table.
+them, under one set of names that ``bench/report.py`` reads the same way from every table. The training benches
+(``train_speed.py``, ``grid_step.py``) write the same ``load_avg_1min`` themselves: they also run on the lent GPU
+machine, and stay clear of :mod:`kpdemo.detection`, which the training path there does not import.
 """
 
 from __future__ import annotations

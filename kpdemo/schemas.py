@@ -338,7 +338,8 @@ def shared_anchors(a: KeypointSchema, b: KeypointSchema) -> list[str]:
 def flip_horizontal(points: np.ndarray, width: float, schema: KeypointSchema) -> np.ndarray:
     """Mirror (..., K, 2) pixel points in an image of ``width`` and swap left/right labels.
 
-    Uses the continuous pixel convention (a point at x maps to width - x), the one the dataset crops use.
+    Uses the continuous pixel convention (a point at x maps to width - x), the one the dataset crops use. A layout
+    with two eyes and no flip pairs (MediaPipe's meshes) raises ``ValueError`` (``KeypointSchema.flip_permutation``).
     """
     mirrored = points.copy()
     mirrored[..., 0] = width - mirrored[..., 0]

@@ -14,7 +14,7 @@ from kpdemo.checkpoints import load_checkpoint
 from kpdemo.datasets.kaggle15 import CROP_SCALE, own_box, train_own_box
 from kpdemo.datasets.readers import KAGGLE_SIZE
 from kpdemo.detection import CheckpointPredictor
-from kpdemo.detection.crops import own_landmark_box, points_landmark_box
+from kpdemo.detection.crops import own_landmark_box
 from kpdemo.geometry import square_crop_matrix, transform_points
 from kpdemo.schemas import ibug68_to_kaggle15
 from tests.test_live_network import pip_net, save
@@ -41,9 +41,9 @@ def test_the_own_box_puts_a_turned_face_s_68_point_box_where_its_15_points_say(s
     for degrees in (0.0, 30.0, -75.0, 180.0):  # the box is found in the face's own upright frame, turned as it is
         points68 = turned(face, degrees)
         found = own_landmark_box(ibug68_to_kaggle15(points68), fitted, degrees)
-        assert found == pytest.approx(points_landmark_box(points68, degrees), abs=1e-3)  # crop points are float32
-    own = points_landmark_box(ibug68_to_kaggle15(face))
-    whole = points_landmark_box(face)
+        assert found == pytest.approx(own_landmark_box(points68, (), degrees), abs=1e-3)  # crop points are float32
+    own = own_landmark_box(ibug68_to_kaggle15(face), ())
+    whole = own_landmark_box(face, ())
     assert own[1] < whole[1] and own[2] < whole[2]  # the 68 points reach lower (the chin), wider
 
 

@@ -35,7 +35,7 @@ def test_overrides_are_typed_and_checked() -> None:
     config = apply_overrides(TrainConfig(), ["lr=3e-4", "epochs=5", "amp=true", "augmentation=flip", "dropout=1"])
     assert (config.lr, config.epochs, config.amp, config.augmentation, config.dropout) == (3e-4, 5, True, "flip", 1.0)
     for bad, message in (("nope=1", "unknown config key"), ("epochs=2.5", "expects an int"), ("lr", "key=value"),
-                         ("amp=maybe", "true/false")):
+                         ("amp=maybe", "true/false"), ("lr=1e999", "finite number")):
         with pytest.raises(ValueError, match=message):
             apply_overrides(TrainConfig(), [bad])
 

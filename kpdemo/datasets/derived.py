@@ -15,13 +15,14 @@ from typing import Literal
 from kpdemo.config import REPO_ROOT
 from kpdemo.datasets.base import LandmarkSet
 from kpdemo.datasets.kaggle15 import CROP_SCALE
-from kpdemo.datasets.pack import SCALE as WIDE_SCALE
-from kpdemo.datasets.pack import SIZE as WIDE_SIZE
 from kpdemo.datasets.spec import DatasetSpec
 
 Cut = Literal["face", "whole", "aligned"]
 #: ``{split of the part: split in the union}``; a split it does not name is left out.
 SplitMap = dict[str, str]
+#: How the shipped landmark models' training sets are cut (``*_wide160``), which is what the training pack holds
+#: (:mod:`kpdemo.datasets.pack`): a square 1.5 x the landmark box, 160 px a side, RGB.
+WIDE_CUT, WIDE_SIZE, WIDE_SCALE = "face", 160, 1.5
 #: How much wider the stored 160 px crops (1.5 x the landmark box, as the training pack holds them) are than the
 #: model's crop (1.2 x the box, as the app cuts a detector box): 1.25, so a model sees their central 128 px.
 WIDE_CONTEXT = WIDE_SCALE / CROP_SCALE
@@ -148,11 +149,11 @@ DERIVED: tuple[CropSet | UnionSet | DistilledSet, ...] = (
             "aligned", (ALIGNED_SIDE, ALIGNED_SIDE), 1),
     # The shipped landmark models (trainers/grids/landmarks.py): wide crops, as the training pack holds them.
     CropSet("w300_wide160", "300-W HELEN+LFPW, 160x160 RGB (1.5 x landmark box; model sees 128 px)", "ibug300w",
-            "face", WIDE, 3, scale=WIDE_SCALE),
-    CropSet("ytf_wide160", "YouTube-Faces 68-point frames, 160x160 RGB (1.5 x landmark box)", "ytf68", "face", WIDE,
-            3, scale=WIDE_SCALE),
-    CropSet("imm_wide160", "IMM Frontal 73 points, 160x160 RGB (1.5 x landmark box)", "imm_frontal", "face", WIDE, 3,
-            scale=WIDE_SCALE),
+            WIDE_CUT, WIDE, 3, scale=WIDE_SCALE),
+    CropSet("ytf_wide160", "YouTube-Faces 68-point frames, 160x160 RGB (1.5 x landmark box)", "ytf68", WIDE_CUT,
+            WIDE, 3, scale=WIDE_SCALE),
+    CropSet("imm_wide160", "IMM Frontal 73 points, 160x160 RGB (1.5 x landmark box)", "imm_frontal", WIDE_CUT,
+            WIDE, 3, scale=WIDE_SCALE),
     UnionSet("faces68_wide160", "All 68-point faces: 300-W train/val/test + YouTube-Faces train and val (as train)",
              (("w300_wide160", ALL_SPLITS), ("ytf_wide160", {"train": "train", "val": "train"}))),
     UnionSet("faces68_ytfval_wide160", "All 68-point faces but YouTube-Faces' val people: 300-W train/val/test + "

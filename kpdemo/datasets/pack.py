@@ -24,10 +24,9 @@ from tqdm import tqdm
 
 from kpdemo.config import REPO_ROOT
 from kpdemo.datasets.base import LandmarkSet
+from kpdemo.datasets.derived import WIDE_CUT, WIDE_SCALE, WIDE_SIZE
 
 PACK_ENV = "KPDEMO_PACK"
-#: The crops packed, and how the landmark family's training sets are cut (``trainers/grids/landmarks.py`` reads these).
-CUT, SIZE, SCALE = "face", 160, 1.5
 #: Every source a campaign trains or tests on (kaggle15 is derived from the two 68-point sets).
 SOURCES = ("ibug300w", "ytf68", "imm_frontal", "ibug300w_challenging")
 #: What a lent GPU machine receives in all: the working tree (tracked and untracked-not-ignored files) plus the pack.
@@ -86,7 +85,7 @@ def build_pack(out: Path, sources: tuple[str, ...] = SOURCES, quality: int = DEF
 
     arrays: dict[str, np.ndarray] = {}
     for name in sources:
-        data = load_crops(name, CUT, (SIZE, SIZE), 3, SCALE)
+        data = load_crops(name, WIDE_CUT, (WIDE_SIZE, WIDE_SIZE), 3, WIDE_SCALE)
         data = data.select(np.arange(0, len(data), every))
         arrays[f"{name}/jpeg"], arrays[f"{name}/offsets"] = encode(
             tqdm(data.images, desc=f"packing {name}", unit="img"), quality)
@@ -95,7 +94,7 @@ def build_pack(out: Path, sources: tuple[str, ...] = SOURCES, quality: int = DEF
         arrays[f"{name}/schema"] = np.array(data.schema.id)
         for field in ("splits", "identities", "sources"):
             arrays[f"{name}/{field}"] = np.array([v or "" for v in getattr(data, field)], dtype=str)
-    arrays["meta"] = np.array(json.dumps({"cut": CUT, "size": SIZE, "scale": SCALE, "quality": quality,
+    arrays["meta"] = np.array(json.dumps({"cut": WIDE_CUT, "size": WIDE_SIZE, "scale": WIDE_SCALE, "quality": quality,
                                           "every": every, "sources": list(sources)}))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +118,7 @@ def packed_set(name: str, path: Path | None = None) -> LandmarkSet:
 def packed_crops(source: str, cut: str, out_hw: tuple[int, int], channels: int, scale: float) -> LandmarkSet | None:
     """``load_crops``'s answer from the pack when one is set and holds exactly these crops; else None."""
     path = pack_path()
-    if path is None or (cut, out_hw, channels, scale) != (CUT, (SIZE, SIZE), 3, SCALE):
+    if path is None or (cut, out_hw, channels, scale) != (WIDE_CUT, (WIDE_SIZE, WIDE_SIZE), 3, WIDE_SCALE):
         return None
     return packed_set(source, path)
 

@@ -38,16 +38,10 @@ def crop_matrix(cx: float, cy: float, side: float, out_hw: tuple[int, int], angl
     return np.column_stack([linear, shift]).astype(np.float64)
 
 
-def points_landmark_box(points: np.ndarray, angle: float = 0.0) -> tuple[float, float, float]:
-    """(centre x, centre y, longer side) of the box of ``points`` taken in a frame turned by ``angle`` degrees (the
-    face's eye line: its upright landmark box), the centre in image pixels; what training crops are cut around."""
-    return own_landmark_box(points, (), angle)  # no own box: the points' own
-
-
 def own_landmark_box(points: np.ndarray, own_box: OwnBox, angle: float = 0.0) -> tuple[float, float, float]:
     """(centre x, centre y, side) of the box that a model's training crops were cut around, for a face at its
-    (predicted) ``points``, taken in a frame turned by ``angle`` degrees: the points' own box
-    (:func:`points_landmark_box`) where ``own_box`` is empty, else that box moved and scaled as ``own_box``
+    (predicted) ``points``, taken in a frame turned by ``angle`` degrees: the points' own upright box where
+    ``own_box`` is empty (``()``), else that box moved and scaled as ``own_box``
     (:attr:`kpdemo.checkpoints.CheckpointMeta.own_box`) estimates from where the points lie in it."""
     to_window = window_turn(angle)
     upright = np.asarray(points, np.float64) @ to_window.T

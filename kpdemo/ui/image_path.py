@@ -7,11 +7,15 @@ alone here so that stub stays this small.
 from __future__ import annotations
 
 import binascii
+from pathlib import Path
 
 import gradio as gr
 from gradio import processing_utils
 from gradio import utils as gradio_utils
 from gradio.data_classes import ImageData
+from gradio_client import utils as client_utils
+
+from kpdemo.files import write_by_rename
 
 
 class ImagePath(gr.Image):
@@ -34,11 +38,7 @@ class ImagePath(gr.Image):
         if payload is None:
             return None
         if payload.url and payload.url.startswith("data:"):
-            try:
-                return processing_utils.save_base64_to_cache(payload.url, self.GRADIO_CACHE, payload.orig_name)
-            except (binascii.Error, ValueError) as exc:
-                raise gr.Error(f"The image sent as a data: URL could not be decoded ({exc}): send it as base64 "
-                               "or upload the file.", print_exception=False) from None
+            return self._inline_to_cache(payload.url, payload.orig_name)
         if payload.path is None:
             raise gr.Error("No image came with the request: upload one.", print_exception=False)
         uploads = gradio_utils.get_upload_folder()
@@ -46,3 +46,19 @@ class ImagePath(gr.Image):
             raise gr.Error("Only an uploaded image can be read: upload the file rather than naming a path on the "
                            "server.", print_exception=False)
         return payload.path
+
+    def _inline_to_cache(self, url: str, name: str | None) -> str:
+        """An inline image's bytes as sent, in Gradio's cache under the hash of its bytes, written by rename: two
+        identical requests write one path, and Gradio's own ``save_base64_to_cache`` writes it in place, so one could
+        read the other's half-written file."""
+        try:
+            data, extension = client_utils.decode_base64_to_binary(url)
+        except (binascii.Error, ValueError) as exc:
+            raise gr.Error(f"The image sent as a data: URL could not be decoded ({exc}): send it as base64 or upload "
+                           "the file.", print_exception=False) from None
+        folder = Path(self.GRADIO_CACHE) / processing_utils.hash_bytes(data)
+        folder.mkdir(parents=True, exist_ok=True)
+        filename = client_utils.strip_invalid_filename_characters(name or f"image.{extension or 'bin'}")
+        path = folder / (filename or "image")
+        write_by_rename(path, lambda out: out.write(data))
+        return str(path)

@@ -4,6 +4,7 @@ round trip through the run record (``record["config"]`` is ``asdict(config)``, s
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -106,6 +107,8 @@ def parse_value(key: str, text: str, default: Any) -> Any:
         value = float(value)
     if type(value) is not type(default):
         raise ValueError(f"{key} expects {_expected(default)}, got {text!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # 1e999 reads as inf: no rate or rate of dropout
+        raise ValueError(f"{key} expects a finite number, got {text!r}")
     return value
 
 

@@ -35,14 +35,11 @@ from kpdemo.datasets.derived import WIDE_CONTEXT
 from trainers.engine.config import TrainConfig
 from trainers.grids.registry import Experiment, grid, register
 
-#: The model sees the central 128 px of the stored 160 px crops (:data:`kpdemo.datasets.derived.WIDE_CONTEXT`).
-CONTEXT = WIDE_CONTEXT
-
 PIP = TrainConfig(
     tag="pip_r18", dataset="faces68_wide160", model="pip", model_kwargs={"backbone": "resnet18", "stages": 3,
                                                                         "neighbors": 10},
     optimizer="adamw", lr=1e-3, weight_decay=1e-4, schedule="cosine", loss="l1", augmentation="wild",
-    context=CONTEXT, ema=0.998, batch_size=32, epochs=50,
+    context=WIDE_CONTEXT, ema=0.998, batch_size=32, epochs=50,
 )
 
 #: A live-frame network's trunk: ``PIP``'s at half width (:mod:`kpdemo.detection.checkpoint`'s companions).

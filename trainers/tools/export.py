@@ -40,6 +40,7 @@ from kpdemo.config import DataNotFoundError
 from kpdemo.datasets import get_dataset
 from kpdemo.detection.checkpoint import network_to_crop
 from kpdemo.detection.onnx_backend import SOURCE_KEY, OnnxNetwork, file_sha256, onnx_path
+from kpdemo.files import write_by_rename
 from kpdemo.models import load_model
 from kpdemo.training.tensors import TensorSet, pixels_to_input
 from trainers.engine.data import cached_dataset
@@ -101,18 +102,14 @@ def export_onnx(checkpoint_path: Path, out_path: Path | None = None, opset: int 
     onnxscript.optimizer.remove_unused_nodes(program.model)
     program.model.metadata_props[META_KEY] = json.dumps(asdict(meta))
     program.model.metadata_props[SOURCE_KEY] = file_sha256(checkpoint_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    program.save(tmp, external_data=False)  # one self-contained file: these models are far below protobuf's 2 GB
-    proto = onnx.load(str(tmp))
+    with tempfile.TemporaryDirectory() as scratch:  # a scratch file of this call's own, never beside ``out``
+        saved = Path(scratch) / out.name
+        program.save(saved, external_data=False)  # one self-contained file: these models are far below 2 GB
+        proto = onnx.load(str(saved))
     store_weights_fp16(proto)
-    onnx.save(proto, str(tmp))
-    try:
-        onnx.checker.check_model(str(tmp), full_check=True)
-    except onnx.checker.ValidationError:
-        tmp.unlink()
-        raise
-    tmp.replace(out)
+    onnx.checker.check_model(proto, full_check=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_by_rename(out, lambda file: file.write(proto.SerializeToString()))
     return out
 
 
