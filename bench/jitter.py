@@ -11,14 +11,18 @@ time steps:
   delay (in frames, to 1/20 frame) that best aligns the smoothed track of the face centre with the raw one.
 
 Raw and smoothed runs see identical frames, and the filter never feeds back into tracking, so they differ only by the
-filter. Writes ``bench/results/jitter.csv`` and ``jitter.png``.
+filter. A checkpoint's live frames run on one of two networks, chosen by the CPU (:mod:`kpdemo.detection.cpu`): its
+int8 export where the CPU has int8 dot products, else its half-width live-frame companion. Both are measured on any
+CPU (``--live-paths``), so the table says what each kind of machine shows; the ``runs_on`` column names the network.
+Writes ``bench/results/jitter.csv`` and ``jitter.png``.
 
-    nice -n 10 python bench/jitter.py [--models mediapipe468 checkpoint:ibug68_pip]
+    nice -n 10 python bench/jitter.py [--models mediapipe468 checkpoint:ibug68_pip] [--live-paths companion int8]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,8 +37,10 @@ sys.path.insert(0, str(REPO))
 
 from bench.machine import machine_context  # noqa: E402
 from bench.webcam_latency import export_checkpoints  # noqa: E402
-from kpdemo.detection import read_image  # noqa: E402
+from kpdemo.detection import get_predictor, read_image  # noqa: E402
+from kpdemo.detection.cpu import LIVE_COMPANION_ENV, LIVE_INT8_ENV  # noqa: E402
 from kpdemo.detection.images import compose_frame  # noqa: E402
+from kpdemo.detection.registry import CHECKPOINT_PREFIX, RUN_PREFIX, forget_instances  # noqa: E402
 from kpdemo.ui.webcam import WebcamSession, process_frame  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -47,6 +53,10 @@ SETTLE_FRAMES = 15  # the filter's first half second is left out of the still-fa
 STILL_FRAMES, MOVING_FRAMES = 150, 180
 SWEEP_PX, SWEEP_PERIOD_S = 96.0, 2.0
 MAX_LAG_FRAMES = 4.0
+#: The live paths a checkpoint can take, as the two settings that force each (``auto``: what this CPU picks).
+LIVE_PATHS = {"companion": {LIVE_INT8_ENV: "0", LIVE_COMPANION_ENV: "1"},
+              "int8": {LIVE_INT8_ENV: "1", LIVE_COMPANION_ENV: "0"},
+              "auto": {LIVE_INT8_ENV: "auto", LIVE_COMPANION_ENV: "auto"}}
 
 
 def clip(kind: str, seed: int = 0) -> list[np.ndarray]:
@@ -103,13 +113,20 @@ def added_lag_frames(raw: np.ndarray, smoothed: np.ndarray) -> float:
     return best
 
 
+def live_path(name: str) -> None:
+    """Force the live path ``name`` (:data:`LIVE_PATHS`) for the predictors built from now on."""
+    os.environ.update(LIVE_PATHS[name])
+    forget_instances()
+
+
 def measure(model_key: str) -> dict[str, float | str]:
+    runs_on = getattr(get_predictor(model_key), "video_backend", "mediapipe")
     still, moving = clip("still"), clip("moving", seed=1)
     raw_still, smooth_still = play(still, model_key, False), play(still, model_key, True)
     raw_moving, smooth_moving = play(moving, model_key, False), play(moving, model_key, True)
     raw_j, smooth_j = jitter_px(raw_still), jitter_px(smooth_still)
     lag = added_lag_frames(raw_moving, smooth_moving)
-    return {"model": model_key, "points": raw_still.shape[1],
+    return {"model": model_key, "runs_on": runs_on, "points": raw_still.shape[1],
             "still_jitter_raw_px": raw_j, "still_jitter_smoothed_px": smooth_j, "jitter_ratio": smooth_j / raw_j,
             "moving_added_lag_frames": lag, "moving_added_lag_ms": lag * 1000 / FPS,
             "moving_gap_px": float(np.nanmean(np.linalg.norm(smooth_moving - raw_moving, axis=-1)))}
@@ -125,7 +142,8 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     y = np.arange(len(table))
     ax_j.barh(y - 0.2, table["still_jitter_raw_px"], 0.4, label="raw", color="#c44e52")
     ax_j.barh(y + 0.2, table["still_jitter_smoothed_px"], 0.4, label="One-Euro", color="#4c72b0")
-    ax_j.set_yticks(y, table["model"])
+    ax_j.set_yticks(y, [f"{model}\n{runs_on}" for model, runs_on in zip(table["model"], table["runs_on"], strict=True)],
+                    fontsize=8)
     ax_j.set_xlabel("still-face jitter (px RMS)")
     ax_j.legend(fontsize=8)
     ax_l.barh(y, table["moving_added_lag_frames"], color="#dd8452")
@@ -141,13 +159,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["mediapipe468", "checkpoint:ibug68_pip"],
                         help="predictor keys (kpdemo.detection registry)")
+    parser.add_argument("--live-paths", nargs="+", default=["companion", "int8"], choices=list(LIVE_PATHS),
+                        help="the live-frame networks each checkpoint is measured on (default: both, on any CPU; "
+                             "auto: the one this CPU picks)")
     parser.add_argument("--out", type=Path, default=RESULTS,
                         help="folder for jitter.csv and jitter.png; default bench/results")
     args = parser.parse_args(argv)
     # as a deployment serves them (a fresh clone has no exports: its checkpoints would otherwise run on PyTorch,
     # slower than the 30 fps the frames come at)
     export_checkpoints(args.models)
-    rows = [measure(key) for key in tqdm(args.models, desc="models")]
+    rows = []
+    for key in tqdm(args.models, desc="models"):
+        paths = args.live_paths if key.startswith((CHECKPOINT_PREFIX, RUN_PREFIX)) else ["auto"]
+        for name in paths:
+            live_path(name)
+            rows.append(measure(key))
     table = pd.DataFrame(rows)
     table["fps"] = FPS
     table["noise_sigma"] = NOISE_SIGMA

@@ -582,15 +582,18 @@ def webcam_browser(results: Path) -> str:
 
 def jitter(results: Path) -> str:
     frame = pd.read_csv(results / "jitter.csv")
-    rows = [[r.model, f"{r.still_jitter_raw_px:.3f}", f"{r.still_jitter_smoothed_px:.3f}", f"{r.jitter_ratio:.2f}",
-             f"{r.moving_added_lag_frames:.2f} ({r.moving_added_lag_ms:.0f} ms)"] for r in frame.itertuples()]
+    rows = [[r.model, r.runs_on, f"{r.still_jitter_raw_px:.3f}", f"{r.still_jitter_smoothed_px:.3f}",
+             f"{r.jitter_ratio:.2f}", f"{r.moving_added_lag_frames:.2f} ({r.moving_added_lag_ms:.0f} ms)"]
+            for r in frame.itertuples()]
     first = frame.iloc[0]
     return ("Point jitter through the webcam path at 30 fps, with and without the One-Euro filter: a still face "
             f"with fresh sensor noise (sigma {first['noise_sigma']:g} grey levels) in every frame (RMS distance of "
             "each point from its mean position), and the lag the filter adds on a face sweeping side to side at up "
             "to 300 px/s (the delay that best aligns the smoothed track with the raw one) "
-            "(`python bench/jitter.py` -> `bench/results/jitter.csv`, `jitter.png`).\n\n"
-            + markdown_table(["model", "still jitter raw px", "smoothed px", "smoothed / raw",
+            "(`python bench/jitter.py` -> `bench/results/jitter.csv`, `jitter.png`). A checkpoint's live frames run "
+            "on its int8 export where the CPU has int8 dot products, else on its half-width live-frame companion "
+            "([int8 exports](#int8-exports)); both are measured, whatever the CPU.\n\n"
+            + markdown_table(["model", "runs on", "still jitter raw px", "smoothed px", "smoothed / raw",
                               "lag added on the moving face, frames"], rows)
             + "\n\n![jitter](bench/results/jitter.png)")
 

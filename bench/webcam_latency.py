@@ -70,15 +70,17 @@ def run_session(key: str, frames: list[bytes]) -> tuple[list[float], int]:
 
 
 def export_checkpoints(keys: list[str]) -> None:
-    """Write fresh ONNX exports (float and int8) beside every shipped checkpoint among the predictor ``keys`` that
-    lacks one (what the app then serves); other keys (MediaPipe, runs) are passed over, so a bench hands its models
-    as given."""
+    """Write fresh ONNX exports (float and int8) beside every shipped checkpoint among the predictor ``keys``, and
+    beside its live-frame companion, that lacks one (what the app then serves); other keys (MediaPipe, runs) are
+    passed over, so a bench hands its models as given."""
+    from kpdemo.detection.checkpoint import live_companion_path
     from kpdemo.detection.onnx_backend import load_fresh_export
     from trainers.tools.export import main as export
 
-    for path in filter(None, map(shipped_checkpoint_path, keys)):
-        if load_fresh_export(path) is None or load_fresh_export(path, int8=True) is None:
-            export([str(path)])
+    for shipped in filter(None, map(shipped_checkpoint_path, keys)):
+        for path in (shipped, live_companion_path(shipped)):
+            if path.is_file() and (load_fresh_export(path) is None or load_fresh_export(path, int8=True) is None):
+                export([str(path)])
 
 
 def time_predictor(key: str, frames: list[bytes], users: int) -> dict:

@@ -28,3 +28,22 @@ def test_jitter_is_the_rms_distance_from_the_mean_position() -> None:
     noisy[:SETTLE_FRAMES] += 100  # the filter's settling frames do not count
     assert abs(jitter_px(noisy) - 0.5 * np.sqrt(2)) < 0.02
     assert jitter_px(still) == 0.0
+
+
+def test_each_live_path_rebuilds_the_checkpoint_on_its_own_network(monkeypatch) -> None:
+    """The bench measures both live paths on any CPU: each setting must reach a freshly built predictor."""
+    from bench.jitter import LIVE_PATHS, live_path
+    from kpdemo.detection import get_predictor
+    from kpdemo.detection.registry import forget_instances
+
+    for setting in {name for settings in LIVE_PATHS.values() for name in settings}:
+        monkeypatch.setenv(setting, "auto")  # restored after the test
+    try:
+        live_path("companion")
+        on_companion = get_predictor("checkpoint:ibug68_pip")
+        live_path("int8")
+        on_int8 = get_predictor("checkpoint:ibug68_pip")
+        assert on_companion.live_network == "ibug68_pip_live" and "ibug68_pip_live" in on_companion.video_backend
+        assert on_int8 is not on_companion and on_int8.live_network is None
+    finally:
+        forget_instances()  # later tests build the predictor under their own settings

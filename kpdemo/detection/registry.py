@@ -151,6 +151,14 @@ RESCAN_EVERY_S = 2.0
 _rescanned_for: dict[str, float] = {}
 
 
+def forget_instances() -> None:
+    """Drop every built predictor, so the next :func:`get_predictor` builds it afresh: a predictor reads the live-frame
+    settings (``KPDEMO_LIVE_INT8``, ``KPDEMO_LIVE_COMPANION``, :mod:`kpdemo.detection.cpu`) when it is built, and a
+    bench comparing the live paths of one checkpoint changes them between runs."""
+    with _lock:
+        _instances.clear()
+
+
 def get_predictor(key: str) -> LandmarkPredictor:
     """The predictor for ``key``, built on first use and cached (a rewritten checkpoint is rebuilt).
 
