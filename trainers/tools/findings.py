@@ -356,7 +356,8 @@ def drawn(run: object) -> str:
 def pip_vs_direct(runs: pd.DataFrame, history: pd.DataFrame, records: Records) -> Finding:
     """The landmark family's grid: every 68-point run's 300-W common-set NME (ground-truth crops), and the PIP
     head against direct regression at the same epochs (on validation NME); reproduced when PIP wins that comparison
-    and the PIP run best on validation reaches PFLD's figure on the test set."""
+    and the PIP run best on validation reaches PFLD's figure on the test set. The three training sets share one
+    validation split, 300-W's own hold-out (:mod:`kpdemo.datasets.derived`), so runs on different ones compare."""
     faces = runs[runs["dataset"].isin(["faces68_wide160", "faces68_ytfval_wide160", "w300_wide160"])]
     usual = faces["augmentation"].mode().iloc[0] if len(faces) else None  # a run on another recipe says which
     parts = [f"{r.tag} ({int(r.epochs)} ep{'' if r.augmentation == usual else f', {r.augmentation}'}"
