@@ -16,6 +16,7 @@ import gradio as gr
 import pytest
 
 from kpdemo.dashboard import RunSet
+from kpdemo.datasets import DatasetSpec
 from kpdemo.detection.registry import predictor_choices
 from kpdemo.runs import read_record
 from kpdemo.ui import train as tab
@@ -94,7 +95,6 @@ def test_an_image_to_image_preset_trains_with_its_own_runner(monkeypatch: pytest
     config = tab.config_from_form(preset, *form_values(tab.presets()[preset]))  # its model passes the form's check
     started = []
     monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer: started.append((config, trainer)))
-    monkeypatch.setattr(tab, "dataset_problem", lambda name: None)
     tab.start(preset, *form_values(config))
     assert started == [(config, EXPERIMENTS["polygons"].runner)]
     if not tab.torch.cuda.is_available():
@@ -102,6 +102,49 @@ def test_an_image_to_image_preset_trains_with_its_own_runner(monkeypatch: pytest
         values[tab.FORM_FIELDS.index("device")] = "cuda"
         with pytest.raises(gr.Error, match="no CUDA GPU"):
             tab.start(preset, *values)
+
+
+def test_every_preset_can_start_from_the_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each preset's values are among its form component's choices and pass the component's own check (a frontalize
+    or polygons preset's image model and the drawn polygons data were missing: "not in the list of choices"), and
+    start() takes them. Registered datasets count as present (their files are not under test); drawn ones need none."""
+    with gr.Blocks():
+        form = tab.build_form()
+    monkeypatch.setattr(DatasetSpec, "missing_files", lambda self: [])
+    started = []
+    monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer: started.append(config))
+    for name, config in tab.presets().items():
+        for field, value in zip(tab.FORM_FIELDS, form_values(config), strict=True):
+            component = form[field]
+            if isinstance(component, gr.Dropdown):
+                assert value in [v for _, v in component.choices], (name, field, value)
+            assert component.preprocess(value) == value, (name, field, value)
+        message = tab.start(name, *form_values(config))
+        assert message.startswith("Started"), (name, message)
+    assert len(started) == len(tab.presets())
+
+
+def test_a_preset_is_refused_data_its_trainer_would_not_read() -> None:
+    """An image-to-image grid reads its own data, and a landmark model cannot learn from drawn triangles; a model of
+    the other kind is named as such."""
+    polygons = next(k for k, c in tab.presets().items() if c.experiment == "polygons")
+    values = form_values(tab.presets()[polygons])
+
+    def refused(preset: str, field: str, value: object) -> str:
+        changed = form_values(tab.presets()[preset]) if preset == DEFAULT else list(values)
+        changed[tab.FORM_FIELDS.index(field)] = value
+        with pytest.raises(ValueError) as info:
+            tab.config_from_form(preset, *changed)
+        return str(info.value)
+
+    assert "the polygons presets train on their own data (polygons), not on kaggle15" in refused(
+        polygons, "dataset", "kaggle15")
+    assert "dataset polygons is drawn for an image-to-image model" in refused(DEFAULT, "dataset", "polygons")
+    assert "model 'light' is for an image-to-image model" in refused(DEFAULT, "model", "light")
+    assert "model 'simplenet' is for a landmark model; an image-to-image model" in refused(
+        polygons, "model", "simplenet")
+    assert "unknown loss 'nope'" in refused(polygons, "loss", "nope")
+    assert tab.dataset_problem("polygons") is None
 
 
 def test_presets_cover_every_experiment_config() -> None:

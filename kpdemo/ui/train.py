@@ -29,6 +29,7 @@ from kpdemo.datasets.registry import refresh_imported
 from kpdemo.datasets.uploads import UploadError, import_upload, imported_folder
 from kpdemo.deployment import Limits, cap_training, clean_user_area, current_limits
 from kpdemo.models import INITS, MODELS
+from kpdemo.models.autoencoder import FAMILIES
 from kpdemo.runs import read_record
 from kpdemo.training.augment import AUGMENTATIONS
 from kpdemo.training.losses import POINT_LOSSES
@@ -36,8 +37,8 @@ from trainers.engine.config import OPTIMIZERS, SCHEDULES, TrainConfig, apply_ove
 from trainers.engine.data import cached_dataset
 from trainers.engine.image_losses import IMAGE_LOSSES
 from trainers.engine.job import Snapshot, Trainer, TrainingBusyError, TrainingJob
-from trainers.engine.train import check_config
-from trainers.grids import EXPERIMENTS, QUICK, own_runner
+from trainers.engine.train import IMAGE_KIND, check_config
+from trainers.grids import EXPERIMENTS, QUICK, own_datasets, own_runner
 
 # The choices the landmark trainer accepts (make_optimizer / make_schedule / masked_loss / resolve_device).
 LOSSES = tuple(dict.fromkeys([*POINT_LOSSES, *IMAGE_LOSSES]))  # landmark and image-to-image presets
@@ -61,7 +62,10 @@ def refusal(message: str, title: str = "Error") -> gr.Error:
 
 
 def dataset_problem(name: str) -> str | None:
-    """A user-facing message when the dataset is unknown or its files are missing; None when it can be read."""
+    """A user-facing message when the dataset is unknown or its files are missing; None when it can be read (or is
+    drawn by its grid's runner, which needs no files)."""
+    if name in own_datasets():
+        return None
     try:
         spec = get_dataset(name)
     except KeyError as exc:
@@ -106,8 +110,21 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
         raise ValueError(f"experiment name: at most {MAX_EXPERIMENT_NAME} characters, got {len(config.experiment)}")
     if config.train_subset < 0 or config.eval_subset < 0:
         raise ValueError("subsets are image counts (0 = all)")
+    check_dataset_kind(base, config)
     check_config(config, landmarks=preset_runner(preset) is None)
     return config
+
+
+def check_dataset_kind(base: TrainConfig, config: TrainConfig) -> None:
+    """Refuse (``ValueError``) a dataset the preset's trainer would not read: an image-to-image grid's runner reads
+    its own data whatever the form names (a frontalize run "on kaggle15" would train on YouTube-Faces pairs under
+    another name), and a landmark model cannot learn from a grid's drawn images (polygons)."""
+    if own_runner(base.experiment) is not None and config.dataset != base.dataset:
+        raise ValueError(f"dataset: the {base.experiment} presets train on their own data ({base.dataset}), not on "
+                         f"{config.dataset}")
+    if own_runner(base.experiment) is None and config.dataset in own_datasets():
+        raise ValueError(f"dataset {config.dataset} is drawn for {IMAGE_KIND}; a landmark model needs a dataset of "
+                         "faces")
 
 
 def form_text(name: str, value: Any) -> str:
@@ -270,16 +287,54 @@ it then appears in the Dataset menu as `user_<name>`."""
 
 
 def _dataset_choices() -> list[tuple[str, str]]:
+    """Every dataset a preset trains on: the registered ones (imported included), then those a grid draws itself."""
     refresh_imported()
-    return [(f"{n}: {s.title}{'' if s.is_available() else ' (missing)'}", n) for n, s in list(DATASETS.items())]
+    registered = [(f"{n}: {s.title}{'' if s.is_available() else ' (missing)'}", n) for n, s in list(DATASETS.items())]
+    return registered + [(f"{n}: {title}", n) for n, title in own_datasets().items()]
+
+
+def _model_choices() -> list[tuple[str, str]]:
+    """Every model a preset trains: the landmark models, then the image-to-image grids' encoder/decoder families."""
+    return [(s.title, n) for n, s in MODELS.items()] + [
+        (f"{n.capitalize()} encoder/decoder: {IMAGE_KIND}", n) for n in FAMILIES]
+
+
+def build_form() -> dict[str, gr.components.Component]:
+    """The run's settings, one component per :data:`FORM_FIELDS` name, showing the defaults; their choices come from
+    the registries the trainers look names up in, so every preset's values are among them."""
+    default = TrainConfig()
+    form: dict[str, gr.components.Component] = {}
+    with gr.Row():
+        form["experiment"] = gr.Textbox(default.experiment, label="Experiment name (folder of the run)")
+        # Custom values allowed: datasets imported after start-up are not in the menu the API documents (str);
+        # start() checks the name against the registry.
+        form["dataset"] = gr.Dropdown(_dataset_choices(), value=default.dataset, label="Dataset", scale=2,
+                                      allow_custom_value=True)
+        form["model"] = gr.Dropdown(_model_choices(), value=default.model, label="Model")
+        form["init"] = gr.Dropdown(list(INITS), value=default.init, label="Weight init")
+    with gr.Row():
+        form["optimizer"] = gr.Dropdown(list(OPTIMIZERS), value=default.optimizer, label="Optimizer")
+        form["lr"] = gr.Number(default.lr, label="Learning rate", minimum=0)
+        form["schedule"] = gr.Dropdown(list(SCHEDULES), value=default.schedule, label="LR schedule")
+        form["loss"] = gr.Dropdown(list(LOSSES), value=default.loss, label="Loss")
+        form["augmentation"] = gr.Dropdown(list(AUGMENTATIONS), value=default.augmentation,
+                                           label="Augmentation")
+    with gr.Row():
+        form["dropout"] = gr.Slider(0, 0.9, value=default.dropout, step=0.05, label="Dropout")
+        form["epochs"] = gr.Number(default.epochs, label="Epochs", precision=0, minimum=1)
+        form["batch_size"] = gr.Number(default.batch_size, label="Batch size", precision=0, minimum=1)
+        form["train_subset"] = gr.Number(default.train_subset, label="Training images (0 = all)", precision=0)
+        form["eval_subset"] = gr.Number(default.eval_subset, label="Val/test images (0 = all)", precision=0)
+        form["device"] = gr.Dropdown(list(DEVICES), value=default.device, label="Device")
+    return form
 
 
 def build_train_tab() -> gr.Tab:
     """The Train tab (call inside ``gr.Blocks``/``gr.Tabs``); returns the tab."""
-    default = TrainConfig()
     limits = current_limits()
     with gr.Tab("Train") as tab:
-        gr.Markdown("Train a landmark model on this server (one training at a time). Start from an experiment's "
+        gr.Markdown("Train a model on this server (one training at a time): a landmark model, or one of seed 004's "
+                    "image-to-image encoder/decoders (the frontalize and polygons presets). Start from an experiment's "
                     "config or the defaults, change what you like, and press Start. On a CPU, **Quick settings** "
                     "trains a few epochs on a subset.")
         gr.Markdown(limits.describe(), visible=bool(limits.describe()), elem_id="train-limits")
@@ -296,30 +351,7 @@ def build_train_tab() -> gr.Tab:
         with gr.Row():
             preset = gr.Dropdown(list(presets()), value="adhoc / default settings", label="Start from", scale=3)
             quick = gr.Button("Quick settings (CPU check)", scale=1)
-        form: dict[str, gr.components.Component] = {}
-        with gr.Row():
-            form["experiment"] = gr.Textbox(default.experiment, label="Experiment name (folder of the run)")
-            # Custom values allowed: datasets imported after start-up are not in the menu the API documents (str);
-            # start() checks the name against the registry.
-            form["dataset"] = gr.Dropdown(_dataset_choices(), value=default.dataset, label="Dataset", scale=2,
-                                          allow_custom_value=True)
-            form["model"] = gr.Dropdown([(s.title, n) for n, s in MODELS.items()], value=default.model,
-                                        label="Model")
-            form["init"] = gr.Dropdown(list(INITS), value=default.init, label="Weight init")
-        with gr.Row():
-            form["optimizer"] = gr.Dropdown(list(OPTIMIZERS), value=default.optimizer, label="Optimizer")
-            form["lr"] = gr.Number(default.lr, label="Learning rate", minimum=0)
-            form["schedule"] = gr.Dropdown(list(SCHEDULES), value=default.schedule, label="LR schedule")
-            form["loss"] = gr.Dropdown(list(LOSSES), value=default.loss, label="Loss")
-            form["augmentation"] = gr.Dropdown(list(AUGMENTATIONS), value=default.augmentation,
-                                               label="Augmentation")
-        with gr.Row():
-            form["dropout"] = gr.Slider(0, 0.9, value=default.dropout, step=0.05, label="Dropout")
-            form["epochs"] = gr.Number(default.epochs, label="Epochs", precision=0, minimum=1)
-            form["batch_size"] = gr.Number(default.batch_size, label="Batch size", precision=0, minimum=1)
-            form["train_subset"] = gr.Number(default.train_subset, label="Training images (0 = all)", precision=0)
-            form["eval_subset"] = gr.Number(default.eval_subset, label="Val/test images (0 = all)", precision=0)
-            form["device"] = gr.Dropdown(list(DEVICES), value=default.device, label="Device")
+        form = build_form()
         with gr.Row():
             start_btn = gr.Button("Start training", variant="primary")
             stop_btn = gr.Button("Stop", variant="stop")

@@ -29,6 +29,7 @@ from kpdemo.datasets.kaggle15 import CROP_SCALE
 from kpdemo.files import write_by_rename
 from kpdemo.metrics import nme, rmse
 from kpdemo.models import INITS, MODELS, build_model
+from kpdemo.models.autoencoder import FAMILIES
 from kpdemo.runs import RunWriter, environment
 from kpdemo.schemas import IBUG68, KeypointSchema, ibug68_yaw_deg
 from kpdemo.training.augment import AUGMENTATIONS, Augmentation, center_view, get_augmentation, model_hw
@@ -46,6 +47,8 @@ CHECKPOINT_NAME = "best.pt"
 #: Everything needed to continue a run after its last finished epoch (``--resume``); not shipped.
 RESUME_NAME = "last.pt"
 EpochCallback = Callable[[dict[str, float]], None]
+#: The other kind of model the app's Train form offers, beside the landmark models: seed 004's grids' own.
+IMAGE_KIND = "an image-to-image model (the frontalize and polygons presets)"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -67,8 +70,9 @@ def check_config(config: TrainConfig, landmarks: bool = True) -> None:
     """Raise ValueError naming the first setting of a config that no run could train with: before any data loads or
     any run folder exists, as ``--set``'s key and type checks do (a typo such as ``--set optimizer=adma``
     otherwise surfaced as a traceback once the data had loaded, and a bad loss left a failed run behind).
-    ``landmarks``: also the names this trainer looks up (model, loss, ...); an image-to-image grid's runner has
-    models and losses of its own, and checks those itself."""
+    ``landmarks``: the names this trainer looks up (model, loss, ...), else those of an image-to-image grid's runner
+    (:mod:`trainers.engine.train_image`: an encoder/decoder family and an image loss). One menu of models and one of
+    losses serve both in the app's Train form, so a name of the other kind is refused as such."""
     counts = {"epochs": config.epochs, "batch_size": config.batch_size}
     for key, value in counts.items():
         if value < 1:
@@ -79,17 +83,19 @@ def check_config(config: TrainConfig, landmarks: bool = True) -> None:
         raise ValueError(f"dropout must be in [0, 1), got {config.dropout}")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.device):
         raise ValueError(f"device must be auto, cpu or cuda[:N], got {config.device!r}")
-    if not landmarks:
-        return
-    names = {"model": (config.model, MODELS), "init": (config.init, INITS), "optimizer": (config.optimizer, OPTIMIZERS),
-             "schedule": (config.schedule, SCHEDULES), "sampling": (config.sampling, SAMPLINGS),
-             "loss": (config.loss, POINT_LOSSES), "augmentation": (config.augmentation, AUGMENTATIONS)}
-    for key, (value, known) in names.items():
-        if key == "loss" and value not in known and value in IMAGE_LOSSES:
-            raise ValueError(f"loss {value!r} is for the image-to-image presets (frontalize, polygons); a landmark "
-                             f"model takes {', '.join(known)}")
+    landmark_names = {"model": MODELS, "init": INITS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+                      "sampling": SAMPLINGS, "loss": POINT_LOSSES, "augmentation": AUGMENTATIONS}
+    image_names = {"model": FAMILIES, "loss": IMAGE_LOSSES}
+    kinds = [(landmark_names, "a landmark model"), (image_names, IMAGE_KIND)]
+    (names, kind), (other_names, other_kind) = kinds if landmarks else kinds[::-1]
+    for key, known in names.items():
+        value = getattr(config, key)
+        if value not in known and value in other_names.get(key, ()):
+            raise ValueError(f"{key} {value!r} is for {other_kind}; {kind} takes {', '.join(known)}")
         if value not in known:
             raise ValueError(f"unknown {key} {value!r}; known: {', '.join(known)}")
+    if not landmarks:
+        return
     try:
         get_dataset(config.dataset)
     except KeyError as exc:

@@ -180,8 +180,7 @@ def fit_image_model(
     should_stop: Callable[[], bool] | None = None, show_progress: bool = True,
 ) -> Path:
     """Train ``task`` as ``config`` says and record it under ``runs_root/<experiment>/<run name>/``."""
-    check_config(config, landmarks=False)  # these fail here, before a run folder exists: a bad setting,
-    image_loss(config.loss)  # an unknown loss
+    check_config(config, landmarks=False)  # a bad setting, model or loss fails here, before a run folder exists
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)

@@ -123,6 +123,7 @@ register(
                            replace(POLYGONS, tag="mirror_scratch"),
                            POLYGON_CONTROL, replace(POLYGON_CONTROL, loss="l1_balanced")]),
         dataset="polygons", runner=_runner(polygon_task),
+        own_data="random filled triangles and their mirror images, 128x128, drawn afresh every epoch (no files)",
     ),
     Experiment(
         "frontalize", "Light shared-encoder net, YouTube-Faces frame -> the person's most frontal frame "

@@ -25,6 +25,9 @@ class Experiment:
     cpu_budget: tuple[tuple[str, object], ...] = ()
     #: Trains one config, ``run_config``'s signature; None = the landmark trainer (image-to-image grids set theirs).
     runner: Callable[..., Path] | None = None
+    #: What ``dataset`` is when the grid's runner draws it itself (polygons) rather than reading a registered dataset
+    #: (:data:`kpdemo.datasets.DATASETS`): the Train tab lists it by this title and asks for no files.
+    own_data: str = ""
 
     def cpu_budget_overrides(self) -> list[str]:
         return [f"{k}={v}" for k, v in self.cpu_budget]
@@ -54,6 +57,11 @@ def own_runner(experiment: str) -> Callable[..., Path] | None:
     or a name the registry does not hold (a user's own experiment name trains landmarks)."""
     registered = EXPERIMENTS.get(experiment)
     return registered.runner if registered else None
+
+
+def own_datasets() -> dict[str, str]:
+    """The datasets no file holds, drawn by their grid's own runner, by name, each with what it is (``own_data``)."""
+    return {e.dataset: e.own_data for e in EXPERIMENTS.values() if e.own_data}
 
 
 def get_experiment(name: str) -> Experiment:
