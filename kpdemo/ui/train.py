@@ -108,8 +108,9 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
         raise ValueError("experiment name: use letters, digits, - and _ only")
     if len(config.experiment) > MAX_EXPERIMENT_NAME:  # a folder name: 300 letters failed in the training thread
         raise ValueError(f"experiment name: at most {MAX_EXPERIMENT_NAME} characters, got {len(config.experiment)}")
-    if config.train_subset < 0 or config.eval_subset < 0:
-        raise ValueError("subsets are image counts (0 = all)")
+    for name in ("train_subset", "eval_subset"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} is a number of images (0 = all), got {getattr(config, name)}")
     check_dataset_kind(base, config)
     check_config(config, landmarks=preset_runner(preset) is None)
     return config
@@ -314,17 +315,20 @@ def build_form() -> dict[str, gr.components.Component]:
         form["init"] = gr.Dropdown(list(INITS), value=default.init, label="Weight init")
     with gr.Row():
         form["optimizer"] = gr.Dropdown(list(OPTIMIZERS), value=default.optimizer, label="Optimizer")
-        form["lr"] = gr.Number(default.lr, label="Learning rate", minimum=0)
+        form["lr"] = gr.Number(default.lr, label="Learning rate")
         form["schedule"] = gr.Dropdown(list(SCHEDULES), value=default.schedule, label="LR schedule")
         form["loss"] = gr.Dropdown(list(LOSSES), value=default.loss, label="Loss")
         form["augmentation"] = gr.Dropdown(list(AUGMENTATIONS), value=default.augmentation,
                                            label="Augmentation")
     with gr.Row():
         form["dropout"] = gr.Slider(0, 0.9, value=default.dropout, step=0.05, label="Dropout")
-        form["epochs"] = gr.Number(default.epochs, label="Epochs", precision=0, minimum=1)
-        form["batch_size"] = gr.Number(default.batch_size, label="Batch size", precision=0, minimum=1)
-        form["train_subset"] = gr.Number(default.train_subset, label="Training images (0 = all)", precision=0)
-        form["eval_subset"] = gr.Number(default.eval_subset, label="Val/test images (0 = all)", precision=0)
+        # No minimum= nor precision=0: Gradio's own bound check names no field ("Value 0 is less than minimum value
+        # 1.", with a traceback in the server log) and precision=0 rounds 2.5 epochs to 2 unasked. start() checks
+        # each value and names the field (config_from_form: whole numbers, check_config: ranges).
+        form["epochs"] = gr.Number(default.epochs, label="Epochs")
+        form["batch_size"] = gr.Number(default.batch_size, label="Batch size")
+        form["train_subset"] = gr.Number(default.train_subset, label="Training images (0 = all)")
+        form["eval_subset"] = gr.Number(default.eval_subset, label="Val/test images (0 = all)")
         form["device"] = gr.Dropdown(list(DEVICES), value=default.device, label="Device")
     return form
 
