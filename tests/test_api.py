@@ -135,18 +135,18 @@ def test_image_endpoints_answer_documented_calls(client: Client, api: dict, fixt
 
 def test_train_endpoints_answer_documented_calls(client: Client, api: dict) -> None:
     defaults = {name: p["parameter_default"] for name, p in api["/train_start"].items()}
-    with pytest.raises(ValueError, match="cannot be read: missing"):  # gradio_client's AppError: the gr.Error text
-        call(client, api, "/train_start", **defaults)
-    with pytest.raises(ValueError, match="Check the settings: experiment name"):
-        call(client, api, "/train_start", **defaults | {"experiment": "../escape"})
+    assert "cannot be read: missing" in call(client, api, "/train_start", **defaults)  # the status line, alone
+    assert call(client, api, "/train_start", **defaults | {"experiment": "../escape"}).startswith(
+        "**Error:** Check the settings: experiment name")
     assert call(client, api, "/train_stop") == "No training is running."
 
 
 def test_uploaded_dataset_trains_within_the_public_caps(client: Client, api: dict, fixtures_dir: Path,
                                                         runs_root: Path) -> None:
     uploads = fixtures_dir / "uploads"
-    with pytest.raises(ValueError, match=r"ibug_wrong_count\.zip: faces/astro_2\.pts: 67 points"):
-        call(client, api, "/dataset_import", upload=handle_file(str(uploads / "ibug_wrong_count.zip")), name="")
+    message, dataset = call(client, api, "/dataset_import", upload=handle_file(str(uploads / "ibug_wrong_count.zip")),
+                            name="")
+    assert "ibug_wrong_count.zip: faces/astro_2.pts: 67 points" in message and dataset == ""
     message, dataset = call(client, api, "/dataset_import", upload=handle_file(str(uploads / "ibug_ok.zip")),
                             name="api faces")
     assert dataset == "user_api_faces" and "Imported **user_api_faces**: 4 faces (ibug68" in message

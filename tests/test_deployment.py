@@ -10,7 +10,6 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-import gradio as gr
 import pytest
 
 from kpdemo.config import REPO_ROOT, runs_dir
@@ -120,11 +119,12 @@ def test_start_caps_the_run_and_refuses_a_second(env: pytest.MonkeyPatch, monkey
     job = TrainingJob(trainer=gated)
     monkeypatch.setattr(tab, "JOB", job)
     values = [getattr(replace(TrainConfig(), dataset=dataset, device="cpu", epochs=9), n) for n in tab.FORM_FIELDS]
-    started = tab.start("adhoc / default settings", *values)
-    assert "Capped on this server: epochs 9 -> 2 (KPDEMO_MAX_EPOCHS)" in started
+    started, ok = tab.start("adhoc / default settings", *values)
+    assert ok and "Capped on this server: epochs 9 -> 2 (KPDEMO_MAX_EPOCHS)" in started
     assert entered.wait(60)
-    with pytest.raises(gr.Error, match="A training is already running on this server"):
-        tab.start("adhoc / default settings", *values)
+    assert tab.start("adhoc / default settings", *values) == (
+        f"**Error:** A training is already running on this server ({job.snapshot().config.run_name()}); wait for it "
+        "to finish or stop it first.", False)
     gate.set()
     updates = list(tab.watch())
     snap = job.snapshot()

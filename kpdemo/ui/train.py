@@ -26,13 +26,14 @@ import torch
 from kpdemo.dashboard import CurveOptions, RunSet, curves_figure, empty_figure
 from kpdemo.datasets import DATASETS, get_dataset
 from kpdemo.datasets.registry import refresh_imported
-from kpdemo.datasets.uploads import UploadError, import_upload, imported_folder
+from kpdemo.datasets.uploads import Manifest, UploadError, import_upload, imported_folder
 from kpdemo.deployment import Limits, cap_training, clean_user_area, current_limits
 from kpdemo.models import INITS, MODELS
 from kpdemo.models.autoencoder import FAMILIES
 from kpdemo.runs import read_record
 from kpdemo.training.augment import AUGMENTATIONS
 from kpdemo.training.losses import POINT_LOSSES
+from kpdemo.ui.common import UserError, report
 from trainers.engine.config import OPTIMIZERS, SCHEDULES, TrainConfig, apply_overrides
 from trainers.engine.data import cached_dataset
 from trainers.engine.image_losses import IMAGE_LOSSES
@@ -52,13 +53,6 @@ MAX_EXPERIMENT_NAME = 64
 
 
 JOB = TrainingJob()
-
-
-def refusal(message: str, title: str = "Error") -> gr.Error:
-    """A request refused for a reason the user can act on (busy, a bad setting, a missing dataset, a bad upload):
-    shown to them, and not logged as a server fault, for which Gradio prints a traceback (13 of them in one
-    visitor's session, burying the real faults)."""
-    return gr.Error(message, title=title, print_exception=False)
 
 
 def dataset_problem(name: str) -> str | None:
@@ -154,31 +148,40 @@ def replaced_run(run_dir: Path, config: TrainConfig) -> str:
 # One parameter per form field, in FORM_FIELDS order: Gradio names the /train_start API's parameters after them.
 def start(preset: str, experiment: str, dataset: str, model: str, init: str, optimizer: str, lr: float,
           schedule: str, loss: str, augmentation: str, dropout: float, epochs: int, batch_size: int,
-          train_subset: int, eval_subset: int, device: str) -> str:
-    """Start a training run in the background from a preset and the settings; returns what was started.
+          train_subset: int, eval_subset: int, device: str) -> tuple[str, bool]:
+    """Start a training run in the background from a preset and the settings: (status Markdown, whether it started).
 
-    Refused with an error that says why when a setting is invalid, the dataset's files are missing or another
-    training is running.
+    A refusal (a setting is invalid, the dataset's files are missing, another training is running) is the status
+    text, saying why, as the other tabs report bad input: a raised error's toast fades and leaves the status box
+    with an "Error" badge over the previous run's text. The flag tells the page whether to follow the job.
     """
     values = (experiment, dataset, model, init, optimizer, lr, schedule, loss, augmentation, dropout, epochs,
               batch_size, train_subset, eval_subset, device)
     try:
+        return _start(preset, values), True
+    except Exception as exc:  # every failure must leave the app usable for the next request
+        return report(exc), False
+
+
+def _start(preset: str, values: tuple[Any, ...]) -> str:
+    """:func:`start`'s work: what was started, or a :class:`UserError` saying why not."""
+    try:
         config = config_from_form(preset, *values)
     except (ValueError, TypeError) as exc:
-        raise refusal(f"Check the settings: {exc}") from None
+        raise UserError(f"Check the settings: {exc}") from None
     if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise refusal("This server has no CUDA GPU: choose the device auto or cpu.", title="No GPU")
+        raise UserError("This server has no CUDA GPU: choose the device auto or cpu.")
     limits = server_limits()
     config, capped = cap_training(config, limits)
     problem = dataset_problem(config.dataset)
     if problem:
-        raise refusal(problem, title="Dataset missing")
+        raise UserError(problem)
     clean_user_area_now(limits, imported_folder(config.dataset, limits))
     replaces = replaced_run(JOB.run_dir(config), config)
     try:
         JOB.start(config, limits.max_train_seconds, preset_runner(preset))
     except TrainingBusyError as exc:
-        raise refusal(str(exc), title="Training busy") from None
+        raise UserError(str(exc)) from None
     note = f" Capped on this server: {'; '.join(capped)}." if capped else ""
     return f"Started **{config.experiment}/{config.run_name()}**.{note}{replaces}"
 
@@ -188,7 +191,7 @@ def server_limits() -> Limits:
     try:
         return current_limits()
     except ValueError as exc:
-        raise gr.Error(f"This server's limits are misconfigured: {exc}", title="Server setting") from None
+        raise UserError(f"This server's limits are misconfigured: {exc}") from None
 
 
 def clean_user_area_now(limits: Limits, *keep: Path | None) -> list[Path]:
@@ -208,28 +211,49 @@ def import_dataset(upload: str | None, name: str) -> tuple[str, str]:
     """Import an uploaded Kaggle ``training.csv`` or zip of labelled faces as a dataset for ``/train_start``.
 
     Everything is validated first; a bad file is refused with a message naming the file and row, and nothing of it
-    is kept. Returns the status line and the new dataset's name (``user_<name>``).
+    is kept. Returns the status line and the new dataset's name (``user_<name>``; "" when refused, the status then
+    saying why, as :func:`start` does).
     """
-    if not upload:
-        raise refusal("Choose a file first: a Kaggle training.csv, or a .zip of images with .pts files or with "
-                      "one CSV of points.", title="No file")
-    limits = server_limits()
     try:
-        manifest = import_upload(Path(upload), name or "", limits)
-    except UploadError as exc:
-        raise refusal(str(exc), title="Upload refused") from None
-    clean_user_area_now(limits, imported_folder(manifest.name, limits))
-    refresh_imported()
-    cached_dataset.cache_clear()  # a name the clean-up freed and an import reused must not serve the old faces
+        manifest = _import(upload, name)
+    except Exception as exc:  # every failure must leave the app usable for the next request
+        return report(exc), ""
     counts = ", ".join(f"{n} {split}" for split, n in manifest.splits.items())
     message = f"Imported **{manifest.name}**: {manifest.faces} faces ({manifest.schema}; {counts}) from " \
               f"`{manifest.source}`. It is selected as the dataset: press Start training."
     return message, manifest.name
 
 
+def _import(upload: str | None, name: str) -> Manifest:
+    """:func:`import_dataset`'s work: the imported dataset's manifest, or a :class:`UserError` saying why not."""
+    if not upload:
+        raise UserError("Choose a file first: a Kaggle training.csv, or a .zip of images with .pts files or with "
+                        "one CSV of points.")
+    limits = server_limits()
+    try:
+        manifest = import_upload(Path(upload), name or "", limits)
+    except UploadError as exc:
+        raise UserError(str(exc)) from None
+    clean_user_area_now(limits, imported_folder(manifest.name, limits))
+    refresh_imported()
+    cached_dataset.cache_clear()  # a name the clean-up freed and an import reused must not serve the old faces
+    return manifest
+
+
 def select_dataset(name: str) -> dict[str, Any]:
-    """The dataset menu, refreshed, with ``name`` (just imported) chosen."""
-    return gr.update(choices=_dataset_choices(), value=name)
+    """The dataset menu, refreshed, with ``name`` (just imported) chosen; left as it is when the import was
+    refused (no name)."""
+    return gr.update(choices=_dataset_choices(), value=name) if name else gr.update(choices=_dataset_choices())
+
+
+def follow_started(started: bool, progress: gr.Progress = gr.Progress()  # noqa: B008 - Gradio's idiom
+                   ) -> Iterator[tuple[go.Figure, str]]:
+    """:func:`watch` after a start, but only after one that started: a refused start's status says why, and
+    following the job would at once replace it with the previous run's."""
+    if started:
+        yield from watch(progress)
+    else:
+        yield gr.skip(), gr.skip()
 
 
 def live_figure(snap: Snapshot) -> go.Figure:
@@ -367,12 +391,13 @@ def build_train_tab() -> gr.Tab:
         preset.input(lambda p: [getattr(presets()[p], n) for n in FORM_FIELDS], preset, inputs, **ui)
         quick.click(lambda: [QUICK.get(n, gr.update()) for n in FORM_FIELDS], None, inputs, **ui)
         # The progress bar covers the status line only, so the live curve stays visible under it.
-        follow = {"fn": watch, "inputs": None, "outputs": [curve, message], "show_progress_on": message,
-                  "concurrency_limit": None} | ui
-        start_btn.click(start, [preset, *inputs], message, api_name="train_start").success(**follow)
+        follow = {"outputs": [curve, message], "show_progress_on": message, "concurrency_limit": None} | ui
+        started = gr.State(False)  # not in the API's answer: Gradio leaves a State out
+        start_btn.click(start, [preset, *inputs], [message, started], api_name="train_start").then(
+            follow_started, started, **follow)
         stop_btn.click(stop, None, message, api_name="train_stop")
         import_btn.click(import_dataset, [upload, upload_name], [import_status, imported],
                          api_name="dataset_import").success(select_dataset, imported, form["dataset"], **ui)
-        tab.select(**follow)
+        tab.select(watch, None, **follow)
         tab.select(lambda: gr.update(choices=_dataset_choices()), None, form["dataset"], **ui)
     return tab

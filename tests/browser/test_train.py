@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bench.browser import open_tab, wait_for_value
+from bench.browser import choose, open_tab, wait_for_value
 
 from .ui import upload, wait_for_text
 
@@ -26,12 +26,31 @@ def test_train_form_renders(page, save_screenshot):
     save_screenshot(page, "train")
 
 
+def test_an_image_to_image_preset_fills_the_form_and_a_refusal_stays_readable(page):
+    """A polygons preset's image model and drawn data are among the menus' choices (they were not, so Gradio refused
+    the start), and a bad number is refused by start() in the status box, naming the field: Gradio's own bound check
+    named none, and a raised error's toast faded. No training starts: the refusal comes first."""
+    panel = open_tab(page, "Train")
+    choose(page, "Start from", "polygons / ")
+    wait_for_value(panel.get_by_label("Model", exact=True), "Medium encoder/decoder: an image-to-image model "
+                                                            "(the frontalize and polygons presets)")
+    assert panel.get_by_label("Dataset", exact=True).input_value().startswith("polygons: random filled triangles")
+    panel.get_by_label("Epochs", exact=True).fill("0")
+    panel.get_by_role("button", name="Start training").click()
+    expected = "Error: Check the settings: epochs must be at least 1, got 0"
+    wait_for_text(page, "#train-status", expected, timeout_ms=30_000)
+    page.wait_for_timeout(2_000)  # the follow-up event has run by now: it must not replace the reason
+    assert expected in page.inner_text("#train-status")
+
+
 def test_upload_is_imported_and_selected(page, fixtures_dir, save_screenshot):
     panel = open_tab(page, "Train")
     uploads = fixtures_dir / "uploads"
     upload(page, "train-upload", uploads / "ibug_bad_image.zip")
     panel.get_by_role("button", name="Import", exact=True).click()
     page.locator(".toast-body").filter(has_text="faces/astro_1.jpg: not an image that can be decoded").first.wait_for()
+    # the reason stays in the status box once the toast has gone
+    wait_for_text(page, "#train-import-status", r"Error: .*faces/astro_1\.jpg: not an image that can be decoded")
 
     upload(page, "train-upload", uploads / "ibug_ok.zip")
     panel.get_by_label("Dataset name (optional)").fill("browser faces")
