@@ -39,6 +39,10 @@ class VideoInputError(ValueError):
 
 #: Largest frame read (8K is 33 M pixels): a 16000x16000 PNG is a valid one-frame "video" that took 1.9 GB to follow.
 MAX_FRAME_PIXELS = 40_000_000
+#: The video codecs a browser plays (checked in Chromium, in MP4/MOV, WebM and Matroska files; no browser opens an
+#: AVI). FFmpeg reads more: MPEG-4 Part 2 (OpenCV's ``mp4v``), Motion JPEG, HEVC on most machines, which the page's
+#: preview of an upload cannot show ("Video not playable") though this module reads them.
+BROWSER_CODECS = frozenset({"h264", "vp8", "vp9", "av1"})
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,17 @@ class VideoReader:
         if self._container.duration is not None:
             return self._container.duration / av.time_base
         return None
+
+    @property
+    def coding(self) -> str:
+        """The video's codec and container, named for a person ("MPEG-4 part 2 in QuickTime / MOV")."""
+        return f"{self._stream.codec_context.codec.long_name} in {self._container.format.long_name}"
+
+    @property
+    def browser_plays(self) -> bool:
+        """Whether a browser can show the file itself (see :data:`BROWSER_CODECS`)."""
+        return (self._stream.codec_context.name in BROWSER_CODECS
+                and "avi" not in self._container.format.name.split(","))
 
     @property
     def frame_rate(self) -> float | None:
@@ -210,6 +225,8 @@ class TrackedVideo:
     size: tuple[int, int]  # (width, height) of the frames, the points' pixels
     annotated_size: tuple[int, int]  # (width, height) of the annotated copy
     processing_s: float
+    coding: str  # the clip's codec and container (:attr:`VideoReader.coding`)
+    browser_plays: bool  # whether a browser shows the clip itself (the annotated copy, H.264, it always does)
 
 
 def scaled_faces(faces: list[Face], scale: float) -> list[Face]:
@@ -278,7 +295,7 @@ def track_video(
     with VideoReader(path) as reader, VideoWriter(video_path) as writer, open(points_path, "w", newline="") as table:
         rows = csv.writer(table)
         rows.writerow(points_header(predictor))
-        duration = reader.duration_s
+        duration, coding, browser_plays = reader.duration_s, reader.coding, reader.browser_plays
         total = min(duration, max_seconds) if duration and max_seconds else duration
         for frame in reader.frames(max_seconds, max_fps):
             faces = follower(frame.image, frame.seconds, smooth)
@@ -300,5 +317,5 @@ def track_video(
         frames_uncertain=uncertain, seconds=last.seconds * frames / max(frames - 1, 1), duration_s=duration,
         cut=reader.stopped_early, skipped=reader.skipped, size=(width, height),
         annotated_size=(round(width * scale) // 2 * 2, round(height * scale) // 2 * 2),
-        processing_s=time.perf_counter() - started,
+        processing_s=time.perf_counter() - started, coding=coding, browser_plays=browser_plays,
     )

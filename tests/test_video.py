@@ -207,10 +207,35 @@ def test_the_tab_reports_what_it_followed_and_the_limit(clip: Path, monkeypatch:
                                            progress=lambda *a, **k: None)
     assert Path(copy).is_file() and Path(points).is_file()
     assert status.startswith("Followed 15 frames") and "a face in 15 of them" in status
-    assert "Only the first 1 s of 2 s were read" in status
+    assert "Only the first 1 s of 2 s were read" in status and "not one browsers play" not in status
 
     copy, points, status = video_tab.track(None, "checkpoint:ibug68_pip", True, False, progress=lambda *a, **k: None)
     assert (copy, points) == (None, None) and "Upload or record a video first" in status
+
+
+@pytest.mark.parametrize(("name", "fourcc", "coding"), [("mp4v.mp4", "mp4v", "MPEG-4 part 2 in QuickTime / MOV"),
+                                                     ("mjpeg.avi", "MJPG", "in AVI")])
+def test_a_clip_browsers_cannot_preview_is_read_and_its_copy_plays(
+        name: str, fourcc: str, coding: str, clip_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """OpenCV's mp4v MP4 and an MJPEG AVI: the page's preview says "Video not playable"; the status says that was only
+    the preview, and the annotated copy is H.264 (yuv420p, what browsers play). A clip a browser plays gets no such
+    note."""
+    path = tmp_path / name
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (640, 480))
+    for frame in clip_frames[:FPS]:
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+    writer.release()
+    monkeypatch.setattr(video_tab, "OUTPUTS_DIR", tmp_path / "out")
+    copy, _, status = video_tab.track(str(path), "checkpoint:ibug68_pip", True, False, progress=lambda *a, **k: None)
+    assert status.startswith(f"Followed {FPS} frames") and "is not one browsers play" in status, status
+    assert coding in status and "the annotated copy (H.264 MP4) plays here" in status, status
+    with av.open(copy) as container:
+        stream = container.streams.video[0]
+        assert (container.format.name.split(",")[0], stream.codec_context.name, stream.codec_context.pix_fmt) == (
+            "mov", "h264", "yuv420p")
+    with VideoReader(copy) as reader:
+        assert reader.browser_plays
 
 
 def test_a_clip_cut_short_says_so(clip_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch,

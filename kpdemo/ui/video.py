@@ -29,6 +29,16 @@ PROGRESS_EVERY_S = 0.25
 SHORT_BY_S = 0.5
 
 
+#: Under the upload. Why: the page previews an upload itself, and for a codec the browser cannot play (an AVI, an
+#: MP4 in MPEG-4 Part 2 as OpenCV writes it) Gradio's player says "Video not playable", which reads as a refusal. It
+#: cannot be made to play: gr.Video's ``format=`` converts an upload only when its file extension differs (an mp4v
+#: clip is an .mp4) and only through an ffmpeg program, which the app does without; and the browser tries the
+#: upload before any handler of ours could convert it.
+PREVIEW_NOTE = ("<small>Browsers preview H.264, VP8, VP9 and AV1 clips. Another (an AVI, an MP4 coded as MPEG-4 "
+                "Part 2 or Motion JPEG) may say *Video not playable*: only the preview fails. *Follow faces* still "
+                "reads it, and the annotated copy plays here.</small>")
+
+
 def remove_old_outputs(now: float | None = None) -> None:
     """Remove the output folders of requests older than :data:`KEEP_OUTPUTS_S` (Gradio keeps its own copies)."""
     now = time.time() if now is None else now
@@ -60,6 +70,9 @@ def summary(result: TrackedVideo, predictor_name: str, limits: Limits) -> str:
     if not result.cut and result.duration_s and result.seconds < result.duration_s - SHORT_BY_S:
         text += (f" **The file says the clip lasts {result.duration_s:.1f} s, but its frames end at "
                  f"{result.seconds:.1f} s:** the rest could not be read (a file cut short?).")
+    if not result.browser_plays:
+        text += (f" Your clip's video ({result.coding}) is not one browsers play, so its preview could not show it; "
+                 "it was read all the same, and the annotated copy (H.264 MP4) plays here.")
     if not result.frames_with_face:
         text += " **No face was found in any frame.** Try a clip with a larger, frontal, well-lit face."
     return text
@@ -104,6 +117,7 @@ def build_video_tab() -> gr.Tab:
                 # include_audio: kept as uploaded, so Gradio needs no ffmpeg to strip it (the copy has no sound).
                 upload = gr.Video(label="Video (upload or record)", sources=["upload", "webcam"], include_audio=True,
                                   webcam_options=gr.WebcamOptions(mirror=False), height=360, elem_id="video-upload")
+                gr.Markdown(PREVIEW_NOTE, elem_id="video-preview-note")
                 smooth = gr.Checkbox(value=True, label="One-Euro temporal smoothing",
                                      info="Steadies points when the face is still; follows fast moves without lag.")
                 as_photos = gr.Checkbox(

@@ -51,6 +51,26 @@ def test_a_clip_is_followed_and_its_copy_plays(page, clip, save_screenshot):
     save_screenshot(page, "video")
 
 
+def test_a_clip_the_browser_cannot_preview_is_followed_and_its_copy_plays(page, clip, tmp_path):
+    """OpenCV's mp4v MP4 (MPEG-4 Part 2): the page's preview cannot play it ("Video not playable"), which the tab's
+    note and status say is only the preview; the annotated copy plays in this browser."""
+    mp4v = tmp_path / "mp4v.mp4"
+    frames = cv2.VideoCapture(str(clip))
+    writer = cv2.VideoWriter(str(mp4v), cv2.VideoWriter_fourcc(*"mp4v"), 15, (640, 480))
+    while (read := frames.read())[0]:
+        writer.write(read[1])
+    writer.release()
+    panel = open_tab(page, "Video")
+    assert "only the preview fails" in page.inner_text("#video-preview-note")
+    upload_media(page, "video-upload", mp4v, "video")
+    panel.get_by_role("button", name="Follow faces").click()
+    status = wait_for_text(page, "#video-status", "Followed|Error")
+    assert status.startswith("Followed 30 frames") and "MPEG-4 part 2" in status, status
+    assert "not one browsers play, so its preview could not show it" in status, status
+    page.wait_for_function("() => { const v = document.querySelector('#video-annotated video');"
+                           " return !!v && v.readyState >= 2 && v.videoWidth === 640; }", timeout=30_000)
+
+
 def test_a_clip_recorded_in_the_page_is_followed(page):
     """The webcam source records WebM in the browser (Chromium's fake camera plays the astronaut clip): a file with
     no duration in its header, whose frames carry their own times."""
