@@ -39,6 +39,22 @@ def test_detect_handler_reports_bad_input_then_recovers(tmp_path: Path, fixtures
     assert image.shape == (512, 512, 3) and len(coords["faces"]) == 1 and "1 face found" in status
 
 
+def test_image_tabs_refuse_an_image_too_small_or_fully_transparent(tmp_path: Path, fixtures_dir: Path) -> None:
+    """An 8x8 image "found" a face (the detector enlarges it and finds one in noise), and a fully transparent PNG
+    "1 face found" in the colours under its alpha: both are refused with the reason, in Detect and Align alike."""
+    noise = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "tiny.png")
+    cleared = Image.open(fixtures_dir / "astronaut.png").convert("RGBA")
+    cleared.putalpha(0)
+    cleared.save(tmp_path / "cleared.png")
+    for name, reason in (("tiny.png", "tiny.png is only 8x8 pixels: too small to hold a face (at least 32 px a side)"),
+                         ("cleared.png", "cleared.png is fully transparent")):
+        image, coords, status = detect(str(tmp_path / name), "checkpoint:ibug68_pip")
+        assert image is None and coords is None and status.startswith(f"**Error:** {reason}"), status
+        annotated, gallery, status = align(str(tmp_path / name), "checkpoint:ibug68_pip", "112")
+        assert annotated is None and gallery == [] and status.startswith(f"**Error:** {reason}"), status
+
+
 def test_align_handler_gives_one_face_per_size(fixtures_dir: Path) -> None:
     for size in (112, 256):
         annotated, gallery, status = align(str(fixtures_dir / "astronaut.png"), "mediapipe478", size)
@@ -96,7 +112,8 @@ def bad_uploads(folder: Path) -> dict[Path, str]:
     Image.new("RGB", (4, 4), (120, 120, 120)).save(tiny)
     for name, (data, _) in files.items():
         (folder / name).write_bytes(data)
-    return {folder / name: name + message for name, (_, message) in files.items()} | {tiny: "No face found"}
+    return {folder / name: name + message for name, (_, message) in files.items()} | {
+        tiny: "tiny.png is only 4x4 pixels: too small to hold a face"}
 
 
 def test_image_input_hands_the_handler_an_undecoded_path(tmp_path: Path) -> None:

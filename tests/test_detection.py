@@ -335,6 +335,33 @@ def test_huge_image_is_downscaled(tmp_path: Path) -> None:
     assert image.shape == (1000, 1600, 3) and image.dtype == np.uint8
 
 
+def test_a_fully_transparent_image_shows_nothing_and_is_refused(tmp_path: Path, fixtures_dir: Path) -> None:
+    """Its colours still hold the astronaut (an editor keeps them under a cleared alpha), which a viewer does not
+    show: reading them found "1 face". A palette image with its one colour transparent likewise; a partly
+    transparent image keeps its colours."""
+    astronaut = Image.open(fixtures_dir / "astronaut.png").convert("RGBA")
+    cleared = astronaut.copy()
+    cleared.putalpha(0)
+    cleared.save(tmp_path / "cleared.png")
+    palette = Image.new("P", (64, 64), 0)
+    palette.save(tmp_path / "palette.png", transparency=0)
+    for name in ("cleared.png", "palette.png"):
+        with pytest.raises(ImageInputError, match=f"{name} is fully transparent"):
+            read_image(tmp_path / name)
+    partly, alpha = astronaut.copy(), Image.new("L", astronaut.size, 0)
+    alpha.putpixel((0, 0), 255)  # one pixel shows
+    partly.putalpha(alpha)
+    partly.save(tmp_path / "partly.png")
+    assert np.array_equal(read_image(tmp_path / "partly.png"), np.asarray(astronaut.convert("RGB")))
+
+
+def test_an_image_smaller_than_the_callers_minimum_is_refused(tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8), (90, 90, 90)).save(tmp_path / "tiny.png")
+    assert read_image(tmp_path / "tiny.png").shape == (8, 8, 3)  # no minimum unless asked
+    with pytest.raises(ImageInputError, match=r"tiny.png is only 8x8 pixels: too small to hold a face \(at least 32"):
+        read_image(tmp_path / "tiny.png", min_side=32)
+
+
 def test_as_rgb_accepts_gray_and_rgba_and_rejects_junk() -> None:
     assert as_rgb(np.zeros((10, 12), np.uint8)).shape == (10, 12, 3)
     assert as_rgb(np.zeros((10, 12, 4), np.uint8)).shape == (10, 12, 3)

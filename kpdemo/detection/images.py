@@ -35,9 +35,15 @@ def limit_size(image: Image.Image, max_side: int | None = MAX_SIDE) -> Image.Ima
     return image
 
 
-def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> np.ndarray:
+def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE, min_side: int = 1) -> np.ndarray:
     """Read an image file (a path, or an open binary file such as ``io.BytesIO``) as RGB uint8, EXIF rotation
-    applied, downscaled to ``max_side`` (None: full size)."""
+    applied, downscaled to ``max_side`` (None: full size).
+
+    Refused (:class:`ImageInputError`): a file whose every pixel is transparent, since a viewer shows nothing of
+    it (its colours may still hold a picture, which an editor keeps under a cleared alpha); and, as read, one side
+    under ``min_side`` pixels, for a caller that knows no face fits in less (the app's image tabs: an 8x8 image
+    "found" a face, in noise).
+    """
     if max_side is not None and (not isinstance(max_side, int) or max_side < 1):
         raise ValueError(f"max_side must be a positive number of pixels or None, got {max_side!r}")
     if isinstance(path, bytes | bytearray):
@@ -54,7 +60,14 @@ def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> 
                 img = ImageOps.exif_transpose(img)
                 if _wide_mode(img):  # to 8 bits first: resampling a float or 32-bit image overshoots its range,
                     img = Image.fromarray(pil_rgb(img))  # which is then misread
-                return pil_rgb(limit_size(img, max_side))
+                img = limit_size(img, max_side)
+                if _fully_transparent(img):
+                    raise ImageInputError(f"{name} is fully transparent: it shows nothing, so there is no face to "
+                                          "find in it")
+                if min(img.size) < min_side:
+                    raise ImageInputError(f"{name} is only {img.width}x{img.height} pixels: too small to hold a face "
+                                          f"(at least {min_side} px a side)")
+                return pil_rgb(img)
     except FileNotFoundError:
         raise ImageInputError(f"{name}: file not found") from None
     except UnidentifiedImageError:
@@ -65,6 +78,12 @@ def read_image(path: str | Path | BinaryIO, max_side: int | None = MAX_SIDE) -> 
         if isinstance(exc, ImageInputError):
             raise
         raise ImageInputError(f"{name} is not an image that can be read: the file is corrupt or truncated") from None
+
+
+def _fully_transparent(image: Image.Image) -> bool:
+    """Whether no pixel of ``image`` shows: it has transparency (an alpha channel, a palette's or a colour key's) and
+    every pixel's alpha is 0."""
+    return image.has_transparency_data and image.convert("RGBA").getchannel("A").getextrema() == (0, 0)
 
 
 def image_array(image: object) -> np.ndarray:

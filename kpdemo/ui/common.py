@@ -25,6 +25,9 @@ from kpdemo.video import VideoInputError
 log = logging.getLogger(__name__)
 
 EXAMPLES_DIR = REPO_ROOT / "examples"
+#: The shortest side of an image the image tabs read: the app finds faces from about 40 px wide (README), and in a
+#: smaller image the face detector, which enlarges it to its input, "found" a face in noise (an 8x8 image).
+MIN_IMAGE_SIDE = 32
 
 
 class UserError(ValueError):
@@ -105,7 +108,7 @@ def faces_in_upload(path: str | None, model_key: str) -> tuple[np.ndarray, Landm
     """Read an uploaded file and run the chosen predictor on it: (image, predictor, faces), or a user error."""
     if not path:
         raise UserError("Upload an image first.")
-    image = read_image(path)
+    image = read_image(path, min_side=MIN_IMAGE_SIDE)
     predictor, faces = predict_faces(model_key, image)
     return image, predictor, faces
 
