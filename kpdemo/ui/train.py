@@ -104,8 +104,6 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
         raise ValueError("experiment name: use letters, digits, - and _ only")
     if len(config.experiment) > MAX_EXPERIMENT_NAME:  # a folder name: 300 letters failed in the training thread
         raise ValueError(f"experiment name: at most {MAX_EXPERIMENT_NAME} characters, got {len(config.experiment)}")
-    if config.train_subset < 0 or config.eval_subset < 0:
-        raise ValueError("subsets are image counts (0 = all)")
     check_config(config, landmarks=preset_runner(preset) is None)
     return config
 
