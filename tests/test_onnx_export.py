@@ -21,7 +21,7 @@ import onnx
 import pytest
 import torch
 
-from kpdemo.checkpoints import CheckpointMeta, save_checkpoint
+from kpdemo.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from kpdemo.config import CHECKPOINTS_DIR
 from kpdemo.datasets import load_dataset
 from kpdemo.detection import checkpoint as checkpoint_module
@@ -165,6 +165,23 @@ def test_cli_writes_a_checked_export_beside_the_checkpoint(tmp_path: Path, capsy
     assert not list((tmp_path / "models").glob("*.tmp"))
     batch = np.zeros((5, 1, 32, 32), np.float32)
     assert OnnxNetwork(tmp_path / "models" / "convnet.onnx")(batch).shape == (5, 2 * KAGGLE15.num_points)
+
+
+def test_a_runs_float32_checkpoint_exports(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A run's own ``best.pt`` holds float32 weights, which the export stores as float16: the check compares ONNX
+    Runtime with PyTorch on those stored weights (it once compared with the float32 ones, and deleted the export of
+    every user run for the rounding alone) and reports the rounding's shift apart."""
+    checkpoint = make_checkpoint(tmp_path / "resnet18.pt", "resnet18")
+    state, meta = load_checkpoint(checkpoint)
+    torch.manual_seed(0)  # weights between float16 values, as training leaves them
+    save_checkpoint(checkpoint, {k: v.float() + 1e-3 * torch.randn(v.shape) if v.is_floating_point() else v
+                                 for k, v in state.items()}, meta)
+    assert main([str(checkpoint)]) == 0
+    out = onnx_path(checkpoint)
+    assert out.exists() and max_difference(out, checkpoint) < TOLERANCE_PX
+    rounding = max_difference(out, checkpoint, stored=False)
+    assert rounding > 0.01  # what the old check measured, above its tolerance
+    assert f"stored as float16: the export's points lie up to {rounding:.2g} crop px" in capsys.readouterr().out
 
 
 def fixture_crops(predictor: CheckpointPredictor,

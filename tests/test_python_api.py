@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +19,13 @@ from kpdemo.schemas import get_schema
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_snippet() -> str:
+def readme_section() -> str:
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## From Python"):text.index("## Data")]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    return text[text.index("## From Python"):text.index("## Data")]
+
+
+def readme_snippet() -> str:
+    return re.search(r"```python\n(.*?)```", readme_section(), re.S).group(1)
 
 
 def test_readme_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,6 +38,26 @@ def test_readme_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     assert np.abs(namespace["in_box"].points - namespace["face"].points).mean() < 3.0
     assert len(namespace["haar_model"].predict(namespace["image"])) >= 1
     assert "checkpoint:ibug68_pip" in capsys.readouterr().out
+
+
+def test_the_snippet_saved_as_a_script_runs_as_the_readme_says(tmp_path: Path) -> None:
+    """Saved outside the checkout, the snippet runs with the command the README gives. The README once said "run it
+    from the repository root", and ``python /tmp/api.py`` run there fails: Python puts the script's own folder on
+    the import path, not the working one, and kpdemo is not installed."""
+    command = re.search(r"```bash\n(.*?)\n", readme_section()).group(1).split("#")[0].split()
+    assert command == ["PYTHONPATH=.", "python", "/tmp/api.py"]
+    script = tmp_path / "api.py"  # the README's /tmp/api.py, in a folder of this test's own
+    script.write_text(readme_snippet())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    try:
+        importlib.metadata.distribution("kpdemo")
+    except importlib.metadata.PackageNotFoundError:  # not pip-installed here: the bare command fails as it says
+        bare = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert "No module named 'kpdemo'" in bare.stderr
+    documented = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env | {"PYTHONPATH": "."},
+                                capture_output=True, text=True)
+    assert documented.returncode == 0, documented.stderr
+    assert "checkpoint:ibug68_pip" in documented.stdout
 
 
 def test_boxes_far_from_the_face_still_answer_per_box() -> None:

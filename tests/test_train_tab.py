@@ -67,7 +67,7 @@ def test_form_values_become_a_typed_config() -> None:
     ("epochs", 0, "epochs must be at least 1, got 0"), ("batch_size", 0, "batch_size must be at least 1, got 0"),
     ("lr", -1, "lr must be above 0, got -1.0"), ("epochs", 2.5, "epochs expects an int (a whole number), got '2.5'"),
     ("batch_size", 16.5, "batch_size expects an int (a whole number)"),
-    ("train_subset", -5, "train_subset is a number of images (0 = all), got -5"),
+    ("train_subset", -5, "train_subset is a number of images (0 = all of them), got -5"),
     ("eval_subset", 0.5, "eval_subset expects an int (a whole number)"),
 ])
 def test_an_out_of_range_number_is_refused_by_name(field: str, value: float, message: str) -> None:

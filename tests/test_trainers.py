@@ -202,6 +202,20 @@ def test_findings_judge_claims_from_records(tmp_path: Path) -> None:
     assert (table.drop(index="init")["verdict"] == "pending").all()
 
 
+def test_findings_say_an_experiment_has_only_quick_runs(tmp_path: Path) -> None:
+    """``--quick`` runs live in ``<experiment>-quick`` and are never judged: the row says they are all there is and
+    how to train the grid, where it once said "no finished runs" as if nothing had been run."""
+    from trainers.tools.findings import findings
+
+    for config in EXPERIMENTS["init"].configs:
+        _fake_run(tmp_path, replace(config, experiment="init-quick"), ZEROS if config.init == "zeros" else XAVIER)
+    table = findings([tmp_path]).set_index("experiment")
+    assert table.loc["init", "verdict"] == "pending" and table.loc["init", "runs"] == 0
+    assert table.loc["init", "our numbers"].startswith("only --quick runs (4), a smoke test too short to judge: "
+                                                       "python -m trainers init trains the grid")
+    assert table.loc["optimizers", "our numbers"] == "no finished runs"
+
+
 def test_findings_judge_each_budget_of_a_grid_apart(tmp_path: Path) -> None:
     """A GPU campaign's 500-epoch records shipped beside a CPU profile's must not be mixed into one verdict: the row
     shows the largest budget's numbers and budget, and names the smaller budget's differing verdict."""

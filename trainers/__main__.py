@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kpdemo.config import runs_dir
 from kpdemo.runs import RECORD, epochs_recorded, read_record
@@ -25,6 +26,7 @@ from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on
 from trainers.engine.grid import group_configs, run_grid
 from trainers.engine.train import RESUME_NAME, check_config, resolve_device, run_config
 from trainers.engine.weights import RUN_PREFIX, resolve_weights
+from trainers.errors import UsageError, reports_user_errors
 from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment, own_runner
 
 
@@ -60,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
     """The configs the arguments ask for, with --quick, --device, --epochs and --set applied in that order."""
     if args.from_record:
-        record = json.loads(Path(args.from_record).read_text())
+        record = rerun_record(args.from_record)
         configs = [TrainConfig.from_dict(record["config"])]
     else:
         configs = list(get_experiment(args.experiment).configs)
@@ -90,6 +92,24 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
     return configs
 
 
+def rerun_record(path: Path) -> dict[str, Any]:
+    """The run record ``--from-record`` names, or a :class:`UsageError` saying what the file is instead (a folder,
+    not JSON, JSON without a config), where json's and KeyError's own words named no file."""
+    if path.is_dir():
+        inside = path / RECORD
+        hint = f": its record is {inside}" if inside.is_file() else f", and holds no {RECORD}"
+        raise UsageError(f"--from-record takes a run's {RECORD}; {path} is a folder{hint}")
+    try:
+        record = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise UsageError(f"--from-record: {path} not found") from None
+    except ValueError as exc:  # not JSON, or not text at all
+        raise UsageError(f"--from-record: {path} is not a run record ({RECORD} is JSON; reading it: {exc})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"--from-record: {path} holds no run config (a {RECORD} that a training run wrote has one)")
+    return record
+
+
 def print_experiments() -> None:
     for exp in EXPERIMENTS.values():
         print(f"{exp.name}: {exp.description} [{exp.dataset}]")
@@ -115,6 +135,7 @@ def resume_run(run_dir: Path) -> int:
     return 0
 
 
+@reports_user_errors("python -m trainers")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

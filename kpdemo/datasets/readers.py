@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kpdemo.config import data_file
+from kpdemo.config import DataNotFoundError, data_file
 from kpdemo.datasets.base import DatasetFormatError, LandmarkSet
 from kpdemo.datasets.splits import group_split, holdout_val
 from kpdemo.schemas import KAGGLE15_NAMES
@@ -139,7 +139,8 @@ def read_kaggle_csv(path: Path, seed: int = 0) -> LandmarkSet:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"missing Kaggle CSV: {path}")
+        raise DataNotFoundError(f"missing Kaggle CSV: {path} (the kaggle_csv dataset is Kaggle's training.csv, which "
+                                "you bring: put it there, or set KPDEMO_KAGGLE_CSV to where it is)")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     columns = [f"{name}_{axis}" for name in KAGGLE15_NAMES for axis in "xy"]
     missing = [c for c in (*columns, "Image") if c not in table.columns]

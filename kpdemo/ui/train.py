@@ -102,9 +102,6 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
         raise ValueError("experiment name: use letters, digits, - and _ only")
     if len(config.experiment) > MAX_EXPERIMENT_NAME:  # a folder name: 300 letters failed in the training thread
         raise ValueError(f"experiment name: at most {MAX_EXPERIMENT_NAME} characters, got {len(config.experiment)}")
-    for name in ("train_subset", "eval_subset"):
-        if getattr(config, name) < 0:
-            raise ValueError(f"{name} is a number of images (0 = all), got {getattr(config, name)}")
     check_dataset_kind(base, config)
     check_config(config, landmarks=preset_runner(preset) is None)
     return config

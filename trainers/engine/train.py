@@ -40,7 +40,8 @@ from trainers.engine.compiled import Loss, compile_status, maybe_compiled
 from trainers.engine.config import OPTIMIZERS, SAMPLINGS, SCHEDULES, TrainConfig
 from trainers.engine.data import make_splits
 from trainers.engine.image_losses import IMAGE_LOSSES
-from trainers.engine.weights import init_weights_from
+from trainers.engine.weights import init_weights_from, resolve_weights
+from trainers.errors import UsageError
 
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.5
 CHECKPOINT_NAME = "best.pt"
@@ -58,7 +59,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here (use --device cpu)")
+        raise UsageError(f"device {name!r} was asked for, but PyTorch sees no CUDA GPU here (use --device cpu, "
+                         "or auto, which takes the GPU where there is one)")
     if name.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
     return torch.device(name)
@@ -77,6 +79,10 @@ def check_config(config: TrainConfig, landmarks: bool = True) -> None:
     for key, value in counts.items():
         if value < 1:
             raise ValueError(f"{key} must be at least 1, got {value}")
+    subsets = {"train_subset": config.train_subset, "eval_subset": config.eval_subset}
+    for key, value in subsets.items():  # a negative size reached numpy as "negative dimensions are not allowed"
+        if value < 0:
+            raise ValueError(f"{key} is a number of images (0 = all of them), got {value}")
     if not config.lr > 0:
         raise ValueError(f"lr must be above 0, got {config.lr}")
     if not 0.0 <= config.dropout < 1.0:
@@ -438,6 +444,8 @@ def run_config(
     """
     check_config(config)
     device = resolve_device(config.device)
+    if config.weights and not resume:  # a start run not trained yet is refused before the data loads
+        resolve_weights(config.weights, runs_root, config.experiment)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     schema, train, val, test = load_tensors(config, device)

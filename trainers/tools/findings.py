@@ -3,9 +3,10 @@
 Reads run records (default: the shipped ones in ``checkpoints/runs/``), decides for every claim whether the runs
 reproduce or refute it, and writes the table into ``trainers/README.md`` (between the findings markers) and
 ``trainers/findings.csv``. Nothing in the table is typed by hand; an experiment with no finished runs is
-reported as pending. A seed grid recorded at several budgets (the CPU profile and the GPU campaign's 500 epochs) is
-judged at each apart: the row gives the largest budget, and its verdict names any other budget's that differs. Runs
-a time budget stopped early count at the epochs they reached, which the budget column gives.
+reported as pending (saying so where it has only ``--quick`` runs, which are never judged). A seed grid recorded
+at several budgets (the CPU profile and the GPU campaign's 500 epochs) is judged at each apart: the row gives the
+largest budget, and its verdict names any other budget's that differs. Runs a time budget stopped early count at
+the epochs they reached, which the budget column gives.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.markdown import markdown_table, replace_between
 from kpdemo.runs import FINISHED, load_runs
+from trainers.engine.weights import QUICK_SUFFIX
 from trainers.grids import EXPERIMENTS
 from trainers.grids.seed001 import SEED_GRIDS
 
@@ -498,13 +500,24 @@ def by_budget(runs: pd.DataFrame) -> list[pd.DataFrame]:
     return sorted((group for _, group in runs.groupby(["epochs", "train_subset"])), key=images, reverse=True)
 
 
+def unjudged(name: str, records: Records) -> str:
+    """What a claim without a finished run says: that only ``--quick`` runs exist where that is so (their own
+    folder, ``<name>-quick``, which no claim reads: 3 epochs on 256 faces settle nothing), and how to train the grid
+    for real; a bare "no finished runs" there read as if the runs had never been made."""
+    quick = len(records.of(f"{name}{QUICK_SUFFIX}"))
+    if not quick:
+        return "no finished runs"
+    return (f"only --quick runs ({quick}), a smoke test too short to judge: python -m trainers {name} trains the "
+            "grid at its full budget (--cpu-budget: its CPU profile)")
+
+
 def judge(name: str, finished: pd.DataFrame, history: pd.DataFrame, records: Records) -> dict[str, str]:
     """One table row's numbers, budget and verdict. A seed grid's runs at different budgets (a CPU profile beside
     the GPU campaign's 500 epochs) are judged apart: the numbers are the largest budget's, and the verdict names each
     other budget's when they disagree ("reproduced (at 6 epochs, 1500 train images: refuted)"), so a verdict never
     silently mixes or hides them. Other claims compare runs of different budgets on purpose and read them all."""
     if not len(finished):
-        return {"our numbers": "no finished runs", "budget": "", "verdict": "pending"}
+        return {"our numbers": unjudged(name, records), "budget": "", "verdict": "pending"}
     groups = by_budget(finished) if name in SEED_GRIDS else [finished]
     try:
         judged = [(group, *CHECKS[name](group, history, records)) for group in groups]

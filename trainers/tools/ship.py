@@ -29,6 +29,7 @@ from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.datasets import get_dataset
 from kpdemo.runs import FINISHED, HISTORY, RECORD, epochs_recorded, read_record
+from trainers.errors import UsageError, reports_user_errors
 
 
 class TakenName(ValueError):
@@ -106,15 +107,32 @@ def unlink_superseded(dest_root: Path, target: Path, keep: Path) -> list[Path]:
 
 def soup(state: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The mean of two state dicts of one architecture (integer buffers, such as BatchNorm's batch count, are
-    ``state``'s); a ValueError names the first tensor that does not match."""
+    ``state``'s); a UsageError names the first tensor that does not match."""
     if state.keys() != other.keys():
-        raise ValueError(f"cannot average weights of different models: {sorted(state.keys() ^ other.keys())[0]!r} "
+        raise UsageError(f"cannot average weights of different models: {sorted(state.keys() ^ other.keys())[0]!r} "
                          "is in one only")
     for key, value in state.items():
         if value.shape != other[key].shape:
-            raise ValueError(f"cannot average weights of different models: {key!r} is {tuple(value.shape)} in one, "
+            raise UsageError(f"cannot average weights of different models: {key!r} is {tuple(value.shape)} in one, "
                              f"{tuple(other[key].shape)} in the other")
     return {k: (v.float() + other[k].float()) / 2 if v.is_floating_point() else v for k, v in state.items()}
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    """The checkpoint file of the run in ``run_dir``, or a :class:`UsageError` saying why there is none to ship: no
+    run there, a run that wrote none (failed, or still in its first epochs), or a record whose file is gone (a
+    shipped or copied record keeps no weights)."""
+    if not (run_dir / RECORD).is_file():
+        raise UsageError(f"{run_dir} is not a run folder (no {RECORD})")
+    record = read_record(run_dir)
+    if not record.get("checkpoint"):
+        raise UsageError(f"{run_dir} has no checkpoint to ship (status {record.get('status')}: a run writes one "
+                         "when it ends, done or stopped)")
+    path = run_dir / record["checkpoint"]
+    if not path.is_file():
+        raise UsageError(f"{run_dir}'s checkpoint {path} is not there (a shipped or copied record keeps no weights: "
+                         "ship from the runs root the run trained in)")
+    return path
 
 
 def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) -> Path:
@@ -123,14 +141,11 @@ def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) 
 
     ``meta.refine`` and ``meta.own_box`` are set from the training set's registry entry, so a run recorded before
     those existed ships with them too."""
-    record = read_record(run_dir)
-    if not record.get("checkpoint"):
-        raise FileNotFoundError(f"{run_dir} has no checkpoint (status {record.get('status')})")
-    state, meta = load_checkpoint(run_dir / record["checkpoint"])
+    state, meta = load_checkpoint(best_checkpoint(run_dir))
     if soup_with is not None:
         other, other_meta = load_checkpoint(soup_with)
         if (other_meta.model, other_meta.schema) != (meta.model, meta.schema):
-            raise ValueError(f"{soup_with} is a {other_meta.model} for {other_meta.schema}, the run a {meta.model} "
+            raise UsageError(f"{soup_with} is a {other_meta.model} for {other_meta.schema}, the run a {meta.model} "
                              f"for {meta.schema}: only one architecture's weights can be averaged")
         state = soup(state, other)
     meta = replace(meta, **(get_dataset(meta.dataset).crop_record() if meta.dataset else {"refine": False}))
@@ -138,6 +153,7 @@ def ship_checkpoint(run_dir: Path, target: Path, soup_with: Path | None = None) 
     return target
 
 
+@reports_user_errors("python -m trainers.tools.ship")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainers.tools.ship", description=__doc__.split("\n\n")[1])
     parser.add_argument("runs_root", type=Path,
@@ -156,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--best needs --to checkpoints/<name>.pt")
     if args.soup_with and not args.best:
         parser.error("--soup-with needs --best RUN_DIR")
+    if args.best:  # before any record ships: a refused --best leaves checkpoints/runs as it was
+        best_checkpoint(args.best)
+    if args.soup_with and not args.soup_with.is_file():
+        raise UsageError(f"--soup-with: {args.soup_with} not found")
     records = sorted(args.runs_root.glob(f"*/*/{RECORD}"))
     if not records:
         parser.error(f"{args.runs_root}: no runs (<experiment>/<run>/{RECORD}) to ship")
