@@ -25,7 +25,7 @@ from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on
 from trainers.engine.grid import group_configs, run_grid
 from trainers.engine.train import RESUME_NAME, check_config, resolve_device, run_config
 from trainers.engine.weights import RUN_PREFIX, resolve_weights
-from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment, own_runner
+from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment, own_runner, quick_name, registered
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,11 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.grid_at_once:
         return run_at_once(configs, root, args.quick)
     for i, config in enumerate(configs, 1):
-        experiment = EXPERIMENTS.get(config.experiment)
+        experiment = registered(config.experiment)
         after_run = experiment.after_run if experiment else None
         runner = own_runner(config.experiment) or run_config
         if args.quick:
-            config = replace(config, experiment=f"{config.experiment}-quick")
+            config = replace(config, experiment=quick_name(config.experiment))
         print(f"[{i}/{len(configs)}] {config.experiment}/{config.run_name()}", flush=True)
         run_dir = runner(config, root)
         finish_run_dir(run_dir, after_run)
@@ -178,9 +178,9 @@ def with_registry(configs: list[TrainConfig], quick: bool) -> tuple[list[TrainCo
     registry = {}
     renamed = []
     for config in configs:
-        experiment = EXPERIMENTS.get(config.experiment)
+        experiment = registered(config.experiment)
         if quick:
-            config = replace(config, experiment=f"{config.experiment}-quick")
+            config = replace(config, experiment=quick_name(config.experiment))
         registry[config.experiment] = experiment
         renamed.append(config)
     return renamed, registry

@@ -8,6 +8,17 @@ the dashboard list them (seed 001, 002, 003, 004, then the shipped landmark fami
 # isort: off
 from trainers.grids import seed001, imm, w300, align, landmarks  # noqa: F401  (each registers its grids)
 # isort: on
-from trainers.grids.registry import EXPERIMENTS, QUICK, Experiment, get_experiment, grid, own_runner, register
+from trainers.grids.registry import (
+    EXPERIMENTS,
+    QUICK,
+    Experiment,
+    get_experiment,
+    grid,
+    own_runner,
+    quick_name,
+    register,
+    registered,
+)
 
-__all__ = ["EXPERIMENTS", "QUICK", "Experiment", "get_experiment", "grid", "own_runner", "register"]
+__all__ = ["EXPERIMENTS", "QUICK", "Experiment", "get_experiment", "grid", "own_runner", "quick_name", "register",
+           "registered"]
