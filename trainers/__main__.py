@@ -12,6 +12,7 @@ instance without an address, and gathers their records in the one runs root (see
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from kpdemo.runs import RECORD, epochs_recorded, read_record
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on_ray
 from trainers.engine.grid import group_configs, run_grid
+from trainers.engine.run_end import stop_message, why_no_resume_state
 from trainers.engine.train import RESUME_NAME, check_config, resolve_device, run_config
 from trainers.engine.weights import RUN_PREFIX, resolve_weights
 from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment, own_runner, quick_name, registered
@@ -98,23 +100,39 @@ def print_experiments() -> None:
 
 
 def resume_run(run_dir: Path) -> int:
-    """Continue the run in ``run_dir`` (its record names the config; its parent's parent is the runs root)."""
+    """Continue the run in ``run_dir`` (its record names the config; its parent's parent is the runs root) with its
+    experiment's trainer, then its ``after_run`` hook, as a run trained straight through gets."""
     if not (run_dir / RECORD).is_file():
         raise FileNotFoundError(f"--resume: {run_dir} holds no {RECORD}: not a run folder")
     record = read_record(run_dir)
     if record.get("status") == "done":
         raise ValueError(f"--resume: {run_dir} is finished ({epochs_recorded(run_dir)} epochs): nothing to resume")
     if not (run_dir / RESUME_NAME).is_file():
-        raise FileNotFoundError(f"--resume: {run_dir} has no {RESUME_NAME}, which a run keeps only while it trains "
-                                "(a shipped or copied record cannot go on; --from-record trains its config anew)")
+        raise FileNotFoundError(f"--resume: {run_dir} has no {RESUME_NAME}: {why_no_resume_state(run_dir, record)}")
     config = TrainConfig.from_dict(record["config"])
+    experiment = registered(config.experiment)
+    runner = (experiment.runner if experiment else None) or run_config
     print(f"resuming {run_dir}", flush=True)
-    done = run_config(config, run_dir.resolve().parent.parent, resume=True)
-    record = read_record(done)
-    print(f"    -> {done}  best {record['best']}  test {record['test']}", flush=True)
+    finish_run_dir(runner(config, run_dir.resolve().parent.parent, resume=True),
+                   experiment.after_run if experiment else None)
     return 0
 
 
+def exits_on_interrupt(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """``main``, ended by Ctrl-C with :func:`stop_message` and exit status 130 (a shell's for an interrupt) instead of
+    a traceback: the runs it was training are recorded ``stopped`` by then (:mod:`trainers.engine.run_end`)."""
+    @functools.wraps(main)
+    def wrapped(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except KeyboardInterrupt as interrupt:
+            print(stop_message(interrupt), file=sys.stderr, flush=True)
+            return 130
+
+    return wrapped
+
+
+@exits_on_interrupt
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
