@@ -24,6 +24,7 @@ from kpdemo.runs import RECORD, epochs_recorded, read_record
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on_ray
 from trainers.engine.grid import group_configs, run_grid
+from trainers.engine.identity import check_recorded_weights, other_run_there, with_variant
 from trainers.engine.run_end import stop_message, why_no_resume_state
 from trainers.engine.train import RESUME_NAME, check_config, resolve_device, run_config
 from trainers.engine.weights import RUN_PREFIX, resolve_weights
@@ -60,17 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
-    """The configs the arguments ask for, with --quick, --device, --epochs and --set applied in that order."""
+    """The configs the arguments ask for: the grid's (or the record's) with its budget (--cpu-budget, --quick), then
+    --device, --epochs, --weights and --set applied in that order, each named with what those changed
+    (:func:`~trainers.engine.identity.with_variant`); a record's start weights checked against their hash."""
     if args.from_record:
         record = json.loads(Path(args.from_record).read_text())
-        configs = [TrainConfig.from_dict(record["config"])]
+        bases = [TrainConfig.from_dict(record["config"])]
     else:
-        configs = list(get_experiment(args.experiment).configs)
-    overrides = []
+        bases = list(get_experiment(args.experiment).configs)
+    profile = []  # a grid's own budgets: its runs keep their names
     if args.cpu_budget and args.experiment:
-        overrides += get_experiment(args.experiment).cpu_budget_overrides()
+        profile += get_experiment(args.experiment).cpu_budget_overrides()
     if args.quick:
-        overrides += [f"{k}={v}" for k, v in QUICK.items()]
+        profile += [f"{k}={v}" for k, v in QUICK.items()]
+    bases = [apply_overrides(c, profile) for c in bases]
+    overrides = []
     if args.device:
         overrides.append(f"device={args.device}")
     if args.epochs is not None:
@@ -78,9 +83,10 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
     if args.weights is not None:
         overrides.append(f"weights={args.weights}")
     overrides += args.overrides
-    configs = [apply_overrides(c, overrides) for c in configs]
-    if args.only:
-        configs = [c for c in configs if args.only in c.run_name()]
+    configs = [with_variant(c, apply_overrides(c, overrides)) for c in bases]
+    if args.only:  # by the names --list shows: without what the overrides changed
+        configs = [c for c, base in zip(configs, bases, strict=True)
+                   if args.only in replace(c, variant=base.variant).run_name()]
     for config in configs:  # every setting checked before the first run loads its data
         check_config(config, landmarks=own_runner(config.experiment) is None)  # image grids: their own names
         if config.weights and not config.weights.startswith(RUN_PREFIX):  # run:TAG may be an earlier run's
@@ -89,7 +95,25 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
             except FileNotFoundError as exc:
                 raise FileNotFoundError(f"{config.run_name()} starts from weights that are not here ({exc}); "
                                         "--set weights=PATH points it at another copy") from None
+    note = check_recorded_weights(args.from_record, record, configs[0]) if args.from_record and configs else None
+    if note:
+        print(note, file=sys.stderr, flush=True)
     return configs
+
+
+def other_runs_there(configs: list[TrainConfig], root: Path, quick: bool) -> str | None:
+    """A refusal naming each run folder that holds another run (:func:`other_run_there`) which training ``configs``
+    would overwrite: a name that cannot tell them apart."""
+    taken = []
+    for config in configs:
+        folder = root / (quick_name(config.experiment) if quick else config.experiment) / config.run_name()
+        other = other_run_there(folder, config)
+        if other:
+            taken.append(f"{folder} holds another run ({other})")
+    if not taken:
+        return None
+    return (f"{'; '.join(taken)}: training now would overwrite what is there. Remove the folder to replace it, or "
+            "keep both: --set variant=NAME (a name part of your own) or --runs DIR")
 
 
 def print_experiments() -> None:
@@ -166,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     if not configs:
         parser.error(f"no config of {args.experiment or str(args.from_record)!r} matches --only {args.only!r}")
     root = args.runs or runs_dir()
+    taken = other_runs_there(configs, root, args.quick)
+    if taken:
+        parser.error(taken)
     if args.ray is not None:
         return run_distributed(configs, root, args.quick, args.ray or None, args.grid_at_once)
     if args.grid_at_once:

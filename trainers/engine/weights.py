@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from kpdemo.checkpoints import FORMAT, CheckpointError, load_checkpoint
+from kpdemo.files import file_sha256
 from kpdemo.models import load_model
 from kpdemo.models.pip import PIPNet
 from kpdemo.runs import FINISHED, RECORD, read_record
@@ -110,11 +111,12 @@ def wider_pip(path: Path, model: nn.Module) -> nn.Module | None:
 
 
 def init_weights_from(model: nn.Module, spec: str, runs_root: Path, experiment: str) -> dict[str, object]:
-    """Apply ``config.weights`` to a freshly built model; returns what the run record should say about it."""
+    """Apply ``config.weights`` to a freshly built model; returns what the run record should say about it: the file
+    and its SHA-256 (``--from-record`` checks that the file it names still holds those weights)."""
     path = resolve_weights(spec, runs_root, experiment)
+    source = {"weights_file": recorded_path(path, runs_root), "weights_sha256": file_sha256(path)}
     wide = wider_pip(path, model)
     if wide is not None:
         slim_into(wide, model)
-        return {"weights_file": recorded_path(path, runs_root), "weights_not_copied": [], "weights_slimmed": True}
-    left = copy_matching(model, read_state(path))
-    return {"weights_file": recorded_path(path, runs_root), "weights_not_copied": left}
+        return source | {"weights_not_copied": [], "weights_slimmed": True}
+    return source | {"weights_not_copied": copy_matching(model, read_state(path))}
