@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -133,6 +134,8 @@ def test_ctrl_c_in_a_grid_at_once_keeps_its_runs_and_resume_says_why_it_cannot_g
     with pytest.raises(RunInterrupted) as interrupt:
         run_grid(grid, tmp_path, should_stop=_ctrl_c_at(3), show_progress=False)
     assert not interrupt.value.resumable and len(interrupt.value.run_dirs) == 2
+    carried = pickle.loads(pickle.dumps(interrupt.value))  # as from a worker process
+    assert (carried.run_dirs, carried.resumable) == (interrupt.value.run_dirs, False)
     for run_dir in interrupt.value.run_dirs:
         record = read_record(run_dir)
         assert record["status"] == "stopped" and (run_dir / record["checkpoint"]).is_file()

@@ -20,6 +20,10 @@ class RunInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted: {', '.join(str(d) for d in run_dirs)}")
         self.run_dirs, self.resumable = run_dirs, resumable
 
+    def __reduce__(self) -> tuple[type[RunInterrupted], tuple[list[Path], bool]]:
+        """Rebuilt from its fields, not its message, when it crosses a process boundary (a worker's pipe)."""
+        return type(self), (self.run_dirs, self.resumable)
+
 
 def ends_stopped(epoch: int, epochs: int, complete: bool, stop_asked: bool) -> bool:
     """Whether a run of ``epochs`` epochs ends ``stopped`` after ``epoch``: a stop inside it (``complete`` False: some
@@ -68,8 +72,8 @@ def why_no_resume_state(run_dir: Path, record: dict[str, object]) -> str:
 def stop_message(interrupt: KeyboardInterrupt) -> str:
     """The one line Ctrl-C ends the CLI with, instead of a traceback: what it kept and how to go on."""
     if not isinstance(interrupt, RunInterrupted):
-        return "interrupted outside a run's epochs (loading its data, or a finished run's figures): the runs " \
-               "finished so far keep their records"
+        return "interrupted while no run of this process was in its epochs (loading data, a finished run's " \
+               "figures, waiting on other processes): the runs finished so far keep their records"
     dirs = " ".join(str(d) for d in interrupt.run_dirs)
     if interrupt.resumable:
         return f"stopped: {dirs} keeps its best checkpoint; python -m trainers --resume {dirs} goes on from its " \
