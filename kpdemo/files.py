@@ -9,6 +9,7 @@ place and the second rename then failed on a file that was gone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable
@@ -28,3 +29,9 @@ def write_by_rename(path: Path, write: Callable[[BinaryIO], object]) -> None:
     except BaseException:
         staging.unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex: what says two files hold the same weights, whatever their names or
+    times (an ONNX export is served only while its checkpoint's matches; a re-run checks its start weights')."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -2,11 +2,11 @@
 
 Layout of one run (``<runs root>/<experiment>/<run name>/``):
 
-* ``record.json``: ``experiment``, ``name``, ``status`` (running | done | failed), ``config`` (the plain config
-  dict the run can be re-created from), ``env`` (device, torch version, seed, host), ``best`` (epoch and metrics of
-  the best validation epoch), ``test`` (held-out metrics, when measured), ``checkpoint`` (file name or null),
-  ``started`` / ``finished`` / ``updated`` (ISO times; ``updated`` is rewritten every epoch as a heartbeat, so a
-  run whose process died shows up as ``stalled`` instead of ``running`` forever).
+* ``record.json``: ``experiment``, ``name``, ``status`` (running | done | stopped | failed, whose ``error`` says
+  why), ``config`` (the plain config dict the run can be re-created from), ``env`` (device, torch version, seed,
+  host), ``best`` (epoch and metrics of the best validation epoch), ``test`` (held-out metrics, when measured),
+  ``checkpoint`` (file name or null), ``started`` / ``finished`` / ``updated`` (ISO times; ``updated`` is rewritten
+  every epoch as a heartbeat, so a run whose process died shows up as ``stalled`` instead of ``running`` forever).
 * ``history.csv``: one row per epoch: ``epoch``, ``train_loss``, ``val_loss``, metric columns such as
   ``val_rmse_px`` or ``val_nme``, ``epoch_time_s``, ``wall_time_s``.
 * the best checkpoint (see :mod:`kpdemo.checkpoints`).
@@ -77,6 +77,7 @@ class RunWriter:
         if self.resume:
             self.record = read_record(self.dir)
             self.record.update(status="running", finished=None, resumed=self.record.get("resumed", 0) + 1)
+            self.record.pop("error", None)  # what ended an earlier try: a resumed run that ends well has none
             if (self.dir / HISTORY).exists():
                 self.rows = pd.read_csv(self.dir / HISTORY).to_dict("records")
             self._write_record()

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from kpdemo.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
-from kpdemo.runs import HISTORY, HISTORY_FLOAT_FORMAT, RunWriter, effective_status, load_runs
+from kpdemo.runs import HISTORY, HISTORY_FLOAT_FORMAT, RunWriter, effective_status, load_runs, read_record
 
 
 def test_record_round_trip_and_tidy_tables(tmp_path: Path) -> None:
@@ -66,3 +66,13 @@ def test_history_appended_is_the_history_written_whole(tmp_path: Path) -> None:
     resumed.log_epoch(rows[6])
     whole = pd.DataFrame(rows).to_csv(index=False, float_format=HISTORY_FLOAT_FORMAT)
     assert (tmp_path / "exp" / "run" / HISTORY).read_text() == whole
+
+
+def test_a_resumed_run_that_ends_well_keeps_no_error(tmp_path: Path) -> None:
+    """A run that failed and is resumed: while it trains and once done its record holds no ``error`` (the earlier
+    try's), so nothing reads it as failed."""
+    RunWriter(tmp_path, "exp", "run", {}, {}).finish("failed", error="RuntimeError: out of memory")
+    resumed = RunWriter(tmp_path, "exp", "run", {}, {}, resume=True)
+    assert "error" not in read_record(resumed.dir) and read_record(resumed.dir)["status"] == "running"
+    resumed.finish("done")
+    assert "error" not in read_record(resumed.dir) and read_record(resumed.dir)["resumed"] == 1

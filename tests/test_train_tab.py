@@ -101,17 +101,22 @@ def test_a_refusal_stays_in_the_status_box(fixtures_dir: Path) -> None:
 
 
 def test_a_run_on_another_dataset_than_its_presets_gets_a_folder_of_its_own(tmp_path: Path) -> None:
-    """The run name (its folder) holds the settings that tell a grid's runs apart, never the dataset: a run on
-    another dataset is tagged with it, and a start that replaces an earlier run of the same name says so."""
+    """The run name (its folder) holds the settings that tell a grid's runs apart, never the dataset or the batch
+    size: a run on another one carries it in its name (the CLI's rule), and a start that replaces an earlier run of
+    the same name says so."""
     values = form_values(TrainConfig())
     values[tab.FORM_FIELDS.index("dataset")] = "ibug300w"
     other = tab.config_from_form(DEFAULT, *values)
     plain = tab.config_from_form(DEFAULT, *form_values(TrainConfig()))
-    assert other.run_name() == f"ibug300w_{plain.run_name()}" and plain.tag == ""
+    assert other.run_name() == f"ibug300w_{plain.run_name()}" and plain.variant == ""
+    values[tab.FORM_FIELDS.index("batch_size")] = 16
+    assert tab.config_from_form(DEFAULT, *values).run_name() == f"ibug300w_b16_{plain.run_name()}"
     tagged = next(k for k, c in tab.presets().items() if c.tag and c.dataset != "ibug300w")
     values = form_values(tab.presets()[tagged])
     values[tab.FORM_FIELDS.index("dataset")] = "ibug300w"
-    assert tab.config_from_form(tagged, *values).tag == f"{tab.presets()[tagged].tag}_ibug300w"
+    preset = tab.presets()[tagged]
+    assert tab.config_from_form(tagged, *values).run_name() == preset.run_name().replace(
+        preset.tag, f"{preset.tag}_ibug300w", 1)
 
     run_dir = tmp_path / "run"
     assert tab.replaced_run(run_dir, plain) == ""

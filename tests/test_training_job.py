@@ -40,10 +40,12 @@ class StandIn:
         record = {"env": {"train_images": config.train_subset}, "status": "running"}
         (run_dir / "record.json").write_text(json.dumps(record))
         stopped = False
+        batches = config.train_subset // config.batch_size
         for epoch in range(1, config.epochs + 1):
-            for _ in range(config.train_subset // config.batch_size):
+            for batch in range(batches):
                 assert self.step.acquire(timeout=30)
-                stopped = should_stop()
+                last = epoch == config.epochs and batch == batches - 1
+                stopped = should_stop() and not last  # a stop with the last batch leaves nothing undone: "done"
                 if stopped:
                     break
             on_epoch({"epoch": epoch, "train_loss": 1.0 / epoch, "val_loss": 2.0 / epoch})
@@ -94,6 +96,19 @@ def test_stop_ends_the_run_after_its_current_batch(tmp_path: Path) -> None:
     snap = wait_for(job, lambda s: s.state != "running")
     assert snap.state == "stopped" and len(snap.rows) == 2 and snap.fraction < 1
     assert snap.message.startswith("**Training stopped.**")
+
+
+def test_a_stop_that_comes_with_the_last_batch_is_a_done_run(tmp_path: Path) -> None:
+    """The job reports what the record says: a stop asked for during the last batch left nothing undone."""
+    trainer = StandIn()
+    job = TrainingJob(runs_root=lambda: tmp_path, trainer=trainer)
+    job.start(CONFIG)
+    trainer.step.release(11)  # all but the last batch
+    wait_for(job, lambda s: s.fraction == pytest.approx((2 + 3 / 4) / 3))
+    assert job.stop()
+    trainer.step.release(1)
+    snap = wait_for(job, lambda s: s.state != "running")
+    assert snap.state == "done" and len(snap.rows) == 3 and snap.message.startswith("**Training done.**")
 
 
 def test_wall_time_cap_stops_the_run_and_says_why(tmp_path: Path) -> None:

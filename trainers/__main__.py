@@ -12,6 +12,7 @@ instance without an address, and gathers their records in the one runs root (see
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -24,10 +25,12 @@ from kpdemo.runs import RECORD, epochs_recorded, read_record
 from trainers.engine.config import TrainConfig, apply_overrides
 from trainers.engine.distributed import RayNotInstalledError, import_ray, run_on_ray
 from trainers.engine.grid import group_configs, run_grid
+from trainers.engine.identity import check_recorded_weights, other_run_there, with_variant
+from trainers.engine.run_end import stop_message, why_no_resume_state
 from trainers.engine.train import RESUME_NAME, check_config, resolve_device, run_config
 from trainers.engine.weights import RUN_PREFIX, resolve_weights
 from trainers.errors import UsageError, reports_user_errors
-from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment, own_runner
+from trainers.grids import EXPERIMENTS, QUICK, Experiment, get_experiment, own_runner, quick_name, registered
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,17 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
-    """The configs the arguments ask for, with --quick, --device, --epochs and --set applied in that order."""
+    """The configs the arguments ask for: the grid's (or the record's) with its budget (--cpu-budget, --quick), then
+    --device, --epochs, --weights and --set applied in that order, each named with what those changed
+    (:func:`~trainers.engine.identity.with_variant`); a record's start weights checked against their hash."""
     if args.from_record:
         record = rerun_record(args.from_record)
-        configs = [TrainConfig.from_dict(record["config"])]
+        bases = [TrainConfig.from_dict(record["config"])]
     else:
-        configs = list(get_experiment(args.experiment).configs)
-    overrides = []
+        bases = list(get_experiment(args.experiment).configs)
+    profile = []  # a grid's own budgets: its runs keep their names
     if args.cpu_budget and args.experiment:
-        overrides += get_experiment(args.experiment).cpu_budget_overrides()
+        profile += get_experiment(args.experiment).cpu_budget_overrides()
     if args.quick:
-        overrides += [f"{k}={v}" for k, v in QUICK.items()]
+        profile += [f"{k}={v}" for k, v in QUICK.items()]
+    bases = [apply_overrides(c, profile) for c in bases]
+    overrides = []
     if args.device:
         overrides.append(f"device={args.device}")
     if args.epochs is not None:
@@ -78,9 +85,10 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
     if args.weights is not None:
         overrides.append(f"weights={args.weights}")
     overrides += args.overrides
-    configs = [apply_overrides(c, overrides) for c in configs]
-    if args.only:
-        configs = [c for c in configs if args.only in c.run_name()]
+    configs = [with_variant(c, apply_overrides(c, overrides)) for c in bases]
+    if args.only:  # by the names --list shows: without what the overrides changed
+        configs = [c for c, base in zip(configs, bases, strict=True)
+                   if args.only in replace(c, variant=base.variant).run_name()]
     for config in configs:  # every setting checked before the first run loads its data
         check_config(config, landmarks=own_runner(config.experiment) is None)  # image grids: their own names
         if config.weights and not config.weights.startswith(RUN_PREFIX):  # run:TAG may be an earlier run's
@@ -89,6 +97,9 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
             except FileNotFoundError as exc:
                 raise FileNotFoundError(f"{config.run_name()} starts from weights that are not here ({exc}); "
                                         "--set weights=PATH points it at another copy") from None
+    note = check_recorded_weights(args.from_record, record, configs[0]) if args.from_record and configs else None
+    if note:
+        print(note, file=sys.stderr, flush=True)
     return configs
 
 
@@ -110,6 +121,21 @@ def rerun_record(path: Path) -> dict[str, Any]:
     return record
 
 
+def other_runs_there(configs: list[TrainConfig], root: Path, quick: bool) -> str | None:
+    """A refusal naming each run folder that holds another run (:func:`other_run_there`) which training ``configs``
+    would overwrite: a name that cannot tell them apart."""
+    taken = []
+    for config in configs:
+        folder = root / (quick_name(config.experiment) if quick else config.experiment) / config.run_name()
+        other = other_run_there(folder, config)
+        if other:
+            taken.append(f"{folder} holds another run ({other})")
+    if not taken:
+        return None
+    return (f"{'; '.join(taken)}: training now would overwrite what is there. Remove the folder to replace it, or "
+            "keep both: --set variant=NAME (a name part of your own) or --runs DIR")
+
+
 def print_experiments() -> None:
     for exp in EXPERIMENTS.values():
         print(f"{exp.name}: {exp.description} [{exp.dataset}]")
@@ -118,24 +144,40 @@ def print_experiments() -> None:
 
 
 def resume_run(run_dir: Path) -> int:
-    """Continue the run in ``run_dir`` (its record names the config; its parent's parent is the runs root)."""
+    """Continue the run in ``run_dir`` (its record names the config; its parent's parent is the runs root) with its
+    experiment's trainer, then its ``after_run`` hook, as a run trained straight through gets."""
     if not (run_dir / RECORD).is_file():
         raise FileNotFoundError(f"--resume: {run_dir} holds no {RECORD}: not a run folder")
     record = read_record(run_dir)
     if record.get("status") == "done":
         raise ValueError(f"--resume: {run_dir} is finished ({epochs_recorded(run_dir)} epochs): nothing to resume")
     if not (run_dir / RESUME_NAME).is_file():
-        raise FileNotFoundError(f"--resume: {run_dir} has no {RESUME_NAME}, which a run keeps only while it trains "
-                                "(a shipped or copied record cannot go on; --from-record trains its config anew)")
+        raise FileNotFoundError(f"--resume: {run_dir} has no {RESUME_NAME}: {why_no_resume_state(run_dir, record)}")
     config = TrainConfig.from_dict(record["config"])
+    experiment = registered(config.experiment)
+    runner = (experiment.runner if experiment else None) or run_config
     print(f"resuming {run_dir}", flush=True)
-    done = run_config(config, run_dir.resolve().parent.parent, resume=True)
-    record = read_record(done)
-    print(f"    -> {done}  best {record['best']}  test {record['test']}", flush=True)
+    finish_run_dir(runner(config, run_dir.resolve().parent.parent, resume=True),
+                   experiment.after_run if experiment else None)
     return 0
 
 
+def exits_on_interrupt(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """``main``, ended by Ctrl-C with :func:`stop_message` and exit status 130 (a shell's for an interrupt) instead of
+    a traceback: the runs it was training are recorded ``stopped`` by then (:mod:`trainers.engine.run_end`)."""
+    @functools.wraps(main)
+    def wrapped(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except KeyboardInterrupt as interrupt:
+            print(stop_message(interrupt), file=sys.stderr, flush=True)
+            return 130
+
+    return wrapped
+
+
 @reports_user_errors("python -m trainers")
+@exits_on_interrupt
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -169,16 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     if not configs:
         parser.error(f"no config of {args.experiment or str(args.from_record)!r} matches --only {args.only!r}")
     root = args.runs or runs_dir()
+    taken = other_runs_there(configs, root, args.quick)
+    if taken:
+        parser.error(taken)
     if args.ray is not None:
         return run_distributed(configs, root, args.quick, args.ray or None, args.grid_at_once)
     if args.grid_at_once:
         return run_at_once(configs, root, args.quick)
     for i, config in enumerate(configs, 1):
-        experiment = EXPERIMENTS.get(config.experiment)
+        experiment = registered(config.experiment)
         after_run = experiment.after_run if experiment else None
         runner = own_runner(config.experiment) or run_config
         if args.quick:
-            config = replace(config, experiment=f"{config.experiment}-quick")
+            config = replace(config, experiment=quick_name(config.experiment))
         print(f"[{i}/{len(configs)}] {config.experiment}/{config.run_name()}", flush=True)
         run_dir = runner(config, root)
         finish_run_dir(run_dir, after_run)
@@ -199,9 +244,9 @@ def with_registry(configs: list[TrainConfig], quick: bool) -> tuple[list[TrainCo
     registry = {}
     renamed = []
     for config in configs:
-        experiment = EXPERIMENTS.get(config.experiment)
+        experiment = registered(config.experiment)
         if quick:
-            config = replace(config, experiment=f"{config.experiment}-quick")
+            config = replace(config, experiment=quick_name(config.experiment))
         registry[config.experiment] = experiment
         renamed.append(config)
     return renamed, registry

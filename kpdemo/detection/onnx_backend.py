@@ -14,18 +14,15 @@ accuracy cost that live webcam frames can afford and photos need not pay.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
+from kpdemo.files import file_sha256
+
 #: Metadata key of an export holding the SHA-256 of the checkpoint file it was exported from.
 SOURCE_KEY = "kpdemo.checkpoint_sha256"
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def onnx_path(checkpoint: Path, int8: bool = False) -> Path:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from kpdemo.training.losses import POINT_LOSSES
 from kpdemo.ui.common import UserError, report
 from trainers.engine.config import OPTIMIZERS, SCHEDULES, TrainConfig, apply_overrides
 from trainers.engine.data import cached_dataset
+from trainers.engine.identity import with_variant
 from trainers.engine.image_losses import IMAGE_LOSSES
 from trainers.engine.job import Snapshot, Trainer, TrainingBusyError, TrainingJob
 from trainers.engine.train import IMAGE_KIND, check_config
@@ -90,14 +90,13 @@ def config_from_form(preset: str, *values: Any) -> TrainConfig:
     """The preset's config with the form's values, as ``key=value`` overrides (``ValueError`` if bad).
 
     Through :func:`~trainers.engine.config.apply_overrides`, so the form and ``--set`` convert and type-check a
-    field's value in one place. A run on another dataset than the preset's is tagged with it: the run name (its
-    folder) is made of the settings that tell a grid's runs apart, which never include the dataset, so two runs of one
-    preset on two datasets would otherwise share a folder, and the second would silently replace the first."""
+    field's value in one place. A run on another dataset, batch size or evaluation subset than the preset's carries
+    it in its name, by the CLI's rule (:func:`~trainers.engine.identity.with_variant`): the run name (its folder) is
+    made of the settings that tell a grid's runs apart, which never include those, so two runs of one preset on two
+    datasets would otherwise share a folder, and the second would silently replace the first."""
     base = presets().get(preset, TrainConfig())
-    config = apply_overrides(base, [f"{name}={form_text(name, value)}"
-                                    for name, value in zip(FORM_FIELDS, values, strict=True)])
-    if config.dataset != base.dataset:
-        config = replace(config, tag="_".join(t for t in (base.tag, config.dataset) if t))
+    config = with_variant(base, apply_overrides(base, [f"{name}={form_text(name, value)}"
+                                                       for name, value in zip(FORM_FIELDS, values, strict=True)]))
     if not config.experiment.replace("_", "").replace("-", "").isalnum():
         raise ValueError("experiment name: use letters, digits, - and _ only")
     if len(config.experiment) > MAX_EXPERIMENT_NAME:  # a folder name: 300 letters failed in the training thread

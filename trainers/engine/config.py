@@ -49,10 +49,14 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # model-specific builder arguments (saved in meta)
     weights: str = ""  # starting weights: a file or "run:TAG" (see trainers.engine.weights); "" = the init scheme
     tag: str = ""  # a label leading the run name (e.g. "pretrain_ytf"), for runs the other fields do not tell apart
+    #: What an override changed that the name's other parts do not show (the dataset, the start weights, ...), put
+    #: there by trainers.engine.identity.with_variant, so that such a run keeps a folder of its own; after the tag.
+    variant: str = ""
 
     def run_name(self) -> str:
-        """A readable, deterministic name from the settings that distinguish runs within a grid."""
-        parts = [self.tag] if self.tag else []
+        """A readable, deterministic name from the settings that distinguish runs within a grid, and the
+        ``variant`` an override made of one."""
+        parts = [part for part in (self.tag, self.variant) if part]
         parts += [self.model, self.init, self.optimizer, f"lr{self.lr:g}"]
         if self.schedule != "constant":
             parts.append(self.schedule)

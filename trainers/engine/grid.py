@@ -63,6 +63,7 @@ from trainers.engine.compiled import compile_status, maybe_compiled
 from trainers.engine.config import TrainConfig
 from trainers.engine.data import cached_dataset
 from trainers.engine.folded import RunDropout, foldable_layers, folded_forward
+from trainers.engine.run_end import RunInterrupted, ends_stopped
 from trainers.engine.stacked_optim import KINDS, StackedOptimizer, optimizer_kind
 from trainers.engine.train import (
     BestKeeper,
@@ -529,20 +530,27 @@ class _GroupTraining:
     def train(self, runs_root: Path, show_progress: bool, should_stop: Callable[[], bool] | None) -> list[Path]:
         """Train every feed's epochs, or until ``should_stop()``; returns the run directories. A failure marks the
         records still running ``failed`` before it propagates."""
-        runs = self.group.runs
+        runs, interrupted = self.group.runs, False
         try:
             self.open_records(runs_root)
             with tqdm(total=self.lead.epochs * sum(len(f.train) for f in self.feeds), unit="img",
                       disable=not show_progress,
                       desc=f"{self.lead.experiment}: {len(self.stacked_runs)} runs at once") as bar:
-                if self.train_until_done(bar, should_stop):
+                try:
+                    stopped = self.train_until_done(bar, should_stop)
+                except KeyboardInterrupt:  # Ctrl-C: the runs end as stopped ones do
+                    stopped = interrupted = True
+                if stopped:
                     self.stop(bar)
         except BaseException as exc:
             for run in runs:
                 if run.writer is not None and run.writer.record["status"] == "running":
                     run.writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
             raise
-        return [run.writer.dir for run in runs]
+        dirs = [run.writer.dir for run in runs]
+        if interrupted:
+            raise RunInterrupted(dirs, resumable=False)
+        return dirs
 
     def open_records(self, runs_root: Path) -> None:
         """Each run's record (a twin's names the run that trains it) and best-checkpoint keeper."""
@@ -668,11 +676,13 @@ class _GroupTraining:
             finish_run(run.config, group.schema, feed.val, feed.test, run.writer, run.keeper, how)
 
     def stop(self, bar: tqdm) -> None:
-        """Stopped: each feed still training closes the epoch it is in, and its runs finish ``stopped``."""
+        """Stopped: each feed still training closes the epoch it is in, and its runs finish ``stopped``, or ``done``
+        where the stop came with the last batch of their last epoch."""
         for feed in self.feeds:
             if not feed.done:
+                complete = feed.count == len(feed.train)
                 self.close_epoch(feed, bar)
-                self.finish(feed, "stopped")
+                self.finish(feed, "stopped" if ends_stopped(feed.epoch, feed.config.epochs, complete, True) else "done")
 
 
 def train_together(configs: list[TrainConfig], runs_root: Path, show_progress: bool = True,

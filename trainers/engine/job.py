@@ -129,9 +129,9 @@ class TrainingJob:
         try:
             run_dir = trainer(config, root, on_epoch=self._on_epoch, should_stop=self._should_stop,
                               show_progress=False)
-            state = "stopped" if self._stop.is_set() or self._timed_out else "done"
+            state = read_record(run_dir)["status"]  # "done" where a stop came with the last batch: nothing undone
             message = _finished_message(run_dir, state)
-            if self._timed_out:
+            if self._timed_out and state == "stopped":
                 message = "**Time limit reached:** this server stops a run after " \
                           f"{self._max_seconds / 60:.3g} min (KPDEMO_MAX_TRAIN_SECONDS). {message}"
         except DataNotFoundError as exc:

@@ -40,6 +40,7 @@ from trainers.engine.compiled import Loss, compile_status, maybe_compiled
 from trainers.engine.config import OPTIMIZERS, SAMPLINGS, SCHEDULES, TrainConfig
 from trainers.engine.data import make_splits
 from trainers.engine.image_losses import IMAGE_LOSSES
+from trainers.engine.run_end import RunInterrupted, clock_start, ends_stopped, failure_recorded, until_interrupted
 from trainers.engine.weights import init_weights_from, resolve_weights
 from trainers.errors import UsageError
 
@@ -200,8 +201,9 @@ def train_one_epoch(
     augment: Augmentation, flip_perm: torch.Tensor, generator: torch.Generator,
     should_stop: Callable[[], bool] | None = None, progress: tqdm | None = None,
     average: WeightAverage | None = None,
-) -> float:
-    """One pass over ``data`` in shuffled batches; returns the mean training loss (on augmented batches).
+) -> tuple[float, bool]:
+    """One pass over ``data`` in shuffled batches; returns the mean training loss (on augmented batches) and whether
+    every batch ran (False when ``should_stop()`` cut the epoch short: the run then ends ``stopped``).
 
     ``loss_fn(x, points, mask)`` is ``model``'s batch loss (:func:`batch_loss`, or the run's compiled one,
     :mod:`trainers.engine.compiled`). Stored crops wider than the model's (``config.context``) are cut down in the
@@ -223,7 +225,7 @@ def train_one_epoch(
             progress.update(len(images))
         if should_stop is not None and should_stop():
             break
-    return float(total) / max(count, 1)
+    return float(total) / max(count, 1), count == len(data)
 
 
 @torch.no_grad()
@@ -317,24 +319,41 @@ class BestKeeper:
 
 @dataclass
 class TrainingState:
-    """What a run needs to go on after its last finished epoch: saved as ``last.pt`` every epoch, so a stopped or
-    killed run continues with ``--resume RUN_DIR`` where it left off (same record, history appended)."""
+    """What a run needs to go on after its last finished epoch: saved as ``last.pt`` at the end of every epoch that
+    ran all its batches, so a stopped, interrupted or killed run continues with ``--resume RUN_DIR`` where it left
+    off (same record, history appended). Shared by the landmark and the image trainer; ``others`` holds what else a
+    trainer keeps (the image trainer's critic and its optimizer)."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    schedule: torch.optim.lr_scheduler.LRScheduler
+    schedule: torch.optim.lr_scheduler.LRScheduler | None
     generator: torch.Generator
     keeper: BestKeeper
     average: WeightAverage | None
     epoch: int = 0
+    others: tuple[nn.Module | torch.optim.Optimizer, ...] = ()
+
+    def begin(self, writer: RunWriter, resume: bool) -> None:
+        """A fresh run removes a resume state left in its folder by an earlier run of its name (it is not this
+        run's); ``resume`` loads it instead, and forgets history rows past it (an epoch logged but never saved: cut
+        short by a stop, or killed between its row and its state)."""
+        path = writer.dir / RESUME_NAME
+        if not resume:
+            path.unlink(missing_ok=True)
+            return
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: this run cannot be resumed")
+        self.load(path)
+        writer.rows = [r for r in writer.rows if r["epoch"] <= self.epoch]
 
     def save(self, path: Path) -> None:
         payload = {
             "epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(), "generator": self.generator.get_state(),
+            "schedule": self.schedule.state_dict() if self.schedule else None, "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(), "best": self.keeper.best, "best_state": self.keeper.state,
             "average": self.average.module.state_dict() if self.average else None,
             "average_steps": self.average.steps if self.average else 0,
+            "others": [other.state_dict() for other in self.others],
         }
         write_by_rename(path, lambda out: torch.save(payload, out))
 
@@ -342,7 +361,10 @@ class TrainingState:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.schedule.load_state_dict(payload["schedule"])
+        if self.schedule is not None:
+            self.schedule.load_state_dict(payload["schedule"])
+        for other, saved in zip(self.others, payload.get("others", []), strict=True):
+            other.load_state_dict(saved)
         self.generator.set_state(payload["generator"])
         torch.set_rng_state(payload["torch_rng"])
         self.keeper.best, self.keeper.state = payload["best"], payload["best_state"]
@@ -439,8 +461,8 @@ def run_config(
 
     Safe to call from a background thread (the app's Train tab): ``on_epoch(row)`` gets each history row as it
     is written; ``should_stop()`` is polled after every batch, and a stopped run still gets its best checkpoint,
-    test metrics and ``status: "stopped"``. ``resume=True`` continues the run in that directory from its
-    ``last.pt`` (see :class:`TrainingState`).
+    test metrics and ``status: "stopped"``. Ctrl-C ends it so too (then raises :class:`RunInterrupted`).
+    ``resume=True`` continues the run in that directory from its ``last.pt`` (see :class:`TrainingState`).
     """
     check_config(config)
     device = resolve_device(config.device)
@@ -468,37 +490,37 @@ def run_config(
     writer = RunWriter(Path(runs_root), config.experiment, name, config.to_dict(), env, resume=resume)
     state = TrainingState(model, optimizer, make_schedule(config, optimizer),
                           torch.Generator().manual_seed(config.seed), BestKeeper(writer, scored), average)
-    if resume:
-        if not (writer.dir / RESUME_NAME).exists():
-            raise FileNotFoundError(f"{writer.dir / RESUME_NAME} not found: this run cannot be resumed")
-        state.load(writer.dir / RESUME_NAME)
-        writer.rows = [r for r in writer.rows if r["epoch"] <= state.epoch]  # drop rows of a half-saved epoch
-    status, started = "done", time.perf_counter() - (writer.rows[-1]["wall_time_s"] if writer.rows else 0.0)
-    try:
+    state.begin(writer, resume)
+    started = clock_start(writer, time.perf_counter())
+
+    def train_epochs() -> str:
         with tqdm(total=config.epochs * len(train), initial=state.epoch * len(train), desc=name, unit="img",
                   disable=not show_progress) as bar:
             for epoch in range(state.epoch + 1, config.epochs + 1):
                 tick = time.perf_counter()
-                train_loss = train_one_epoch(model, loss_fn, optimizer, train, config, augment, flip_perm,
-                                             state.generator, should_stop, bar, average)
+                train_loss, complete = train_one_epoch(model, loss_fn, optimizer, train, config, augment, flip_perm,
+                                                       state.generator, should_stop, bar, average)
                 state.schedule.step()
                 val_metrics = evaluate(scored, val, schema, config)
                 row = epoch_row(epoch, train_loss, val_metrics, optimizer.param_groups[0]["lr"], tick,
                                 time.perf_counter(), started)
                 state.keeper.log(row)
-                state.epoch = epoch
-                state.save(writer.dir / RESUME_NAME)
+                if complete:  # a resume goes on from a whole epoch, not from one a stop cut short
+                    state.epoch = epoch
+                    state.save(writer.dir / RESUME_NAME)
                 bar.set_postfix(val_rmse_px=f"{row.get('val_rmse_px', math.nan):.3f}")
                 if on_epoch is not None:
                     on_epoch(row)
-                if should_stop is not None and should_stop():
-                    status = "stopped"
-                    break
+                if ends_stopped(epoch, config.epochs, complete, should_stop is not None and should_stop()):
+                    return "stopped"
+        return "done"
+
+    status, interrupted = until_interrupted(writer, train_epochs)
+    with failure_recorded(writer):
         writer.record["env"] |= compile_status(loss_fn)
         finish_run(config, schema, val, test, writer, state.keeper, status)
-        if status == "done":
-            (writer.dir / RESUME_NAME).unlink(missing_ok=True)
-    except BaseException as exc:
-        writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
-        raise
+    if status == "done":
+        (writer.dir / RESUME_NAME).unlink(missing_ok=True)
+    if interrupted:
+        raise RunInterrupted([writer.dir], resumable=(writer.dir / RESUME_NAME).exists())
     return writer.dir

@@ -32,7 +32,8 @@ from kpdemo.runs import RunWriter, environment
 from kpdemo.training.tensors import pixels_to_input
 from trainers.engine.config import TrainConfig
 from trainers.engine.image_losses import image_loss
-from trainers.engine.train import BestKeeper, check_config, resolve_device
+from trainers.engine.run_end import RunInterrupted, clock_start, ends_stopped, failure_recorded, until_interrupted
+from trainers.engine.train import RESUME_NAME, BestKeeper, TrainingState, check_config, resolve_device
 from trainers.engine.weights import init_weights_from
 
 CHECKPOINT_NAME = "net.pt"
@@ -81,8 +82,9 @@ def adam(params, config: TrainConfig) -> torch.optim.Adam:  # noqa: ANN001 - par
 
 def train_epoch(net: SharedEncoderNet, opt: torch.optim.Optimizer, task: ImageTask, pair: Pair, config: TrainConfig,
                 generator: torch.Generator, critic: tuple[PatchDiscriminator, torch.optim.Optimizer] | None,
-                bar: tqdm, should_stop: Callable[[], bool] | None) -> float:
-    """One shuffled pass; returns the mean of ``config.loss`` summed over domains (without the adversarial term)."""
+                bar: tqdm, should_stop: Callable[[], bool] | None) -> tuple[float, bool]:
+    """One shuffled pass; returns the mean of ``config.loss`` summed over domains (without the adversarial term) and
+    whether every batch ran (False when ``should_stop()`` cut it short)."""
     net.train()
     loss_fn = image_loss(config.loss)
     inputs, targets = pair
@@ -112,7 +114,7 @@ def train_epoch(net: SharedEncoderNet, opt: torch.optim.Optimizer, task: ImageTa
         bar.update(len(idx))
         if should_stop is not None and should_stop():
             break
-    return total / max(count, 1)
+    return total / max(count, 1), count == len(inputs)
 
 
 @torch.no_grad()
@@ -152,9 +154,10 @@ def baseline_scores(task: ImageTask, train_targets: torch.Tensor) -> dict[str, f
         f"mean_{k}": v for k, v in image_scores(mean, truth).items()}
 
 
-def build_net(config: TrainConfig, task: ImageTask, runs_root: Path, first: Pair) -> tuple[SharedEncoderNet,
-                                                                                         dict[str, object]]:
-    """The net (family ``config.model``, one decoder per task domain), started from ``config.weights``.
+def build_net(config: TrainConfig, task: ImageTask, runs_root: Path, first: Pair,
+              start_weights: bool = True) -> tuple[SharedEncoderNet, dict[str, object]]:
+    """The net (family ``config.model``, one decoder per task domain), started from ``config.weights`` (unless not
+    ``start_weights``: a resumed run loads its own).
 
     With ``model_kwargs={"prior": "mean"}`` every decoder adds the mean of what it reproduces in ``first`` (the
     training inputs or targets) to its output, so it learns departures from the best constant answer.
@@ -167,7 +170,7 @@ def build_net(config: TrainConfig, task: ImageTask, runs_root: Path, first: Pair
         for domain, source in task.domains.items():
             net.set_prior(domain, _x(first[0 if source == "input" else 1]).mean(0))
     start: dict[str, object] = {}
-    if config.weights:
+    if config.weights and start_weights:
         start = init_weights_from(net, config.weights, runs_root, config.experiment)
     for name, param in net.named_parameters():
         param.requires_grad_(not name.startswith(task.frozen))
@@ -177,15 +180,18 @@ def build_net(config: TrainConfig, task: ImageTask, runs_root: Path, first: Pair
 def fit_image_model(
     config: TrainConfig, runs_root: Path, task: ImageTask,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None, show_progress: bool = True,
+    should_stop: Callable[[], bool] | None = None, show_progress: bool = True, resume: bool = False,
 ) -> Path:
-    """Train ``task`` as ``config`` says and record it under ``runs_root/<experiment>/<run name>/``."""
+    """Train ``task`` as ``config`` says and record it under ``runs_root/<experiment>/<run name>/``. As
+    :func:`trainers.engine.train.run_config`: a stop (or Ctrl-C, which then raises
+    :class:`~trainers.engine.run_end.RunInterrupted`) keeps the best weights, every whole epoch saves the resume
+    state, and ``resume=True`` goes on from it."""
     check_config(config, landmarks=False)  # a bad setting, model or loss fails here, before a run folder exists
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     first = task.train_pairs(1)
-    net, start = build_net(config, task, runs_root, first)
+    net, start = build_net(config, task, runs_root, first, start_weights=not resume)
     net = net.to(device)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = adam(params, config)
@@ -193,37 +199,48 @@ def fit_image_model(
     if task.gan:
         disc = PatchDiscriminator().to(device)
         critic = (disc, adam(disc.parameters(), config))
-    generator = torch.Generator().manual_seed(config.seed)
     name = config.run_name()
     env = environment(str(device), config.seed) | {
         "threads": torch.get_num_threads(), "trainable_params": sum(p.numel() for p in params),
         "train_pairs": len(first[0]), "val_pairs": len(task.val[0]), "test_pairs": len(task.test[0])}
-    writer = RunWriter(Path(runs_root), config.experiment, name, config.to_dict(), env | task.env | start)
-    keeper = BestKeeper(writer, net)
-    status, started = "done", time.perf_counter()
-    try:
-        with tqdm(total=config.epochs * len(first[0]), desc=name, unit="img", disable=not show_progress) as bar:
-            for epoch in range(1, config.epochs + 1):
+    writer = RunWriter(Path(runs_root), config.experiment, name, config.to_dict(), env | task.env | start,
+                       resume=resume)
+    state = TrainingState(net, opt, None, torch.Generator().manual_seed(config.seed), BestKeeper(writer, net), None,
+                          others=critic or ())
+    state.begin(writer, resume)
+    started = clock_start(writer, time.perf_counter())
+
+    def train_epochs() -> str:
+        with tqdm(total=config.epochs * len(first[0]), initial=state.epoch * len(first[0]), desc=name, unit="img",
+                  disable=not show_progress) as bar:
+            for epoch in range(state.epoch + 1, config.epochs + 1):
                 tick = time.perf_counter()
                 pair = first if epoch == 1 else task.train_pairs(epoch)
-                train_loss = train_epoch(net, opt, task, pair, config, generator, critic, bar, should_stop)
+                train_loss, complete = train_epoch(net, opt, task, pair, config, state.generator, critic, bar,
+                                                   should_stop)
                 val = score_split(net, task, task.val, config.loss)
                 now = time.perf_counter()
                 row = {"epoch": epoch, "train_loss": train_loss} | {f"val_{k}": v for k, v in val.items()} | {
                     "lr": config.lr, "epoch_time_s": now - tick, "wall_time_s": now - started}
-                keeper.log(row)
+                state.keeper.log(row)
+                if complete:
+                    state.epoch = epoch
+                    state.save(writer.dir / RESUME_NAME)
                 bar.set_postfix(val_l1_gray=f"{row['val_l1_gray']:.2f}", val_ssim=f"{row['val_ssim']:.3f}")
                 if on_epoch is not None:
                     on_epoch(row)
-                if should_stop is not None and should_stop():
-                    status = "stopped"
-                    break
-        torch.save({k: v.cpu() for k, v in keeper.restore().items()}, writer.dir / CHECKPOINT_NAME)
-        test = {k: v for k, v in score_split(net, task, task.test, config.loss).items() if k != "loss"}
-        test |= baseline_scores(task, first[1]) | {"domain": task.scored, "best_epoch": keeper.best["epoch"]}
-        writer.finish(status, test=test, checkpoint=CHECKPOINT_NAME)
-    except BaseException as exc:
-        writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    return writer.dir
+                if ends_stopped(epoch, config.epochs, complete, should_stop is not None and should_stop()):
+                    return "stopped"
+        return "done"
 
+    status, interrupted = until_interrupted(writer, train_epochs)
+    with failure_recorded(writer):
+        torch.save({k: v.cpu() for k, v in state.keeper.restore().items()}, writer.dir / CHECKPOINT_NAME)
+        test = {k: v for k, v in score_split(net, task, task.test, config.loss).items() if k != "loss"}
+        test |= baseline_scores(task, first[1]) | {"domain": task.scored, "best_epoch": state.keeper.best["epoch"]}
+        writer.finish(status, test=test, checkpoint=CHECKPOINT_NAME)
+    if status == "done":
+        (writer.dir / RESUME_NAME).unlink(missing_ok=True)
+    if interrupted:
+        raise RunInterrupted([writer.dir], resumable=(writer.dir / RESUME_NAME).exists())
+    return writer.dir

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from kpdemo.checkpoints import FORMAT, CheckpointError, CheckpointMeta, load_checkpoint
+from kpdemo.files import file_sha256
 from kpdemo.models import load_model
 from kpdemo.models.pip import PIPNet
 from kpdemo.runs import FINISHED, RECORD, read_record
@@ -158,18 +159,20 @@ def wider_pip(path: Path, model: nn.Module) -> nn.Module | None:
 
 
 def init_weights_from(model: nn.Module, spec: str, runs_root: Path, experiment: str) -> dict[str, object]:
-    """Apply ``config.weights`` to a freshly built model; returns what the run record should say about it."""
+    """Apply ``config.weights`` to a freshly built model; returns what the run record should say about it: the file
+    and its SHA-256 (``--from-record`` checks that the file it names still holds those weights)."""
     path = resolve_weights(spec, runs_root, experiment)
+    source = {"weights_file": recorded_path(path, runs_root), "weights_sha256": file_sha256(path)}
     wide = wider_pip(path, model)
     if wide is not None:
         slim_into(wide, model)
-        return {"weights_file": recorded_path(path, runs_root), "weights_not_copied": [], "weights_slimmed": True}
+        return source | {"weights_not_copied": [], "weights_slimmed": True}
     state, meta = read_state(path)
     left = copy_matching(model, state)
     if {name for name, _ in model.named_parameters()} <= set(left):  # a buffer alone (a BatchNorm count) fits any
         raise CheckpointError(f"{path}: none of its weights fits this {type(model).__name__} (no name and shape in "
                               f"common){for_model(meta)}; start from weights of this architecture")
-    return {"weights_file": recorded_path(path, runs_root), "weights_not_copied": left}
+    return source | {"weights_not_copied": left}
 
 
 def for_model(meta: CheckpointMeta | None) -> str:

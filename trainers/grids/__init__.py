@@ -16,7 +16,10 @@ from trainers.grids.registry import (
     grid,
     own_datasets,
     own_runner,
+    quick_name,
     register,
+    registered,
 )
 
-__all__ = ["EXPERIMENTS", "QUICK", "Experiment", "get_experiment", "grid", "own_datasets", "own_runner", "register"]
+__all__ = ["EXPERIMENTS", "QUICK", "Experiment", "get_experiment", "grid", "own_datasets", "own_runner",
+           "quick_name", "register", "registered"]

@@ -38,6 +38,8 @@ EXPERIMENTS: dict[str, Experiment] = {}
 
 #: What ``--quick`` changes: a few epochs on a subset, enough to check the pipeline end to end on a CPU.
 QUICK = {"epochs": 3, "train_subset": 256, "eval_subset": 256}
+#: A ``--quick`` run's experiment is its grid's name with this (its records stay apart from the real ones).
+QUICK_SUFFIX = "-quick"
 
 
 def grid(name: str, configs: list[TrainConfig]) -> tuple[TrainConfig, ...]:
@@ -52,11 +54,24 @@ def register(*experiments: Experiment) -> None:
         EXPERIMENTS[experiment.name] = experiment
 
 
+def registered(experiment: str) -> Experiment | None:
+    """The registry's entry of a run's experiment, a ``--quick`` run's (``polygons-quick``) included: a record of it
+    names the experiment so, and re-running or resuming it needs its grid's runner and hooks."""
+    return EXPERIMENTS.get(experiment.removesuffix(QUICK_SUFFIX))
+
+
+def quick_name(experiment: str) -> str:
+    """The experiment of a ``--quick`` run of ``experiment``: suffixed once (a quick record re-run with ``--quick``
+    stays in its folder)."""
+    return experiment if experiment.endswith(QUICK_SUFFIX) else experiment + QUICK_SUFFIX
+
+
 def own_runner(experiment: str) -> Callable[..., Path] | None:
-    """The trainer of a registered experiment that has its own (image-to-image grids); None for the landmark trainer
-    or a name the registry does not hold (a user's own experiment name trains landmarks)."""
-    registered = EXPERIMENTS.get(experiment)
-    return registered.runner if registered else None
+    """The trainer of a registered experiment that has its own (image-to-image grids; their ``--quick`` runs too);
+    None for the landmark trainer or a name the registry does not hold (a user's own experiment name trains
+    landmarks)."""
+    entry = registered(experiment)
+    return entry.runner if entry else None
 
 
 def own_datasets() -> dict[str, str]:

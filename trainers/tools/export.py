@@ -42,8 +42,8 @@ from kpdemo.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint
 from kpdemo.config import DataNotFoundError
 from kpdemo.datasets import get_dataset
 from kpdemo.detection.checkpoint import network_to_crop
-from kpdemo.detection.onnx_backend import SOURCE_KEY, OnnxNetwork, file_sha256, onnx_path
-from kpdemo.files import write_by_rename
+from kpdemo.detection.onnx_backend import SOURCE_KEY, OnnxNetwork, onnx_path
+from kpdemo.files import file_sha256, write_by_rename
 from kpdemo.models import load_model
 from kpdemo.training.tensors import TensorSet, pixels_to_input
 from trainers.engine.data import cached_dataset
