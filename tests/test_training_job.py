@@ -20,6 +20,7 @@ import pytest
 from kpdemo.config import DataNotFoundError
 from trainers.engine.config import TrainConfig
 from trainers.engine.job import Snapshot, TrainingBusyError, TrainingJob
+from trainers.errors import UsageError
 
 CONFIG = replace(TrainConfig(), experiment="jobtest", epochs=3, batch_size=10, train_subset=40)
 
@@ -121,8 +122,10 @@ def test_wall_time_cap_stops_the_run_and_says_why(tmp_path: Path) -> None:
     assert snap.message.startswith("**Time limit reached:** this server stops a run after")
 
 
-@pytest.mark.parametrize(("error", "message"), [(DataNotFoundError("no kaggle15 here"), "**Dataset missing.**"),
-                                                (RuntimeError("boom"), "**Training failed:** RuntimeError: boom")])
+@pytest.mark.parametrize(("error", "message"), [
+    (DataNotFoundError("no kaggle15 here"), "**Dataset missing.**"),
+    (UsageError("train the pretrain run first"), "**Training refused:** train the pretrain run first"),
+    (RuntimeError("boom"), "**Training failed:** RuntimeError: boom")])
 def test_a_failure_reaches_the_snapshot(tmp_path: Path, error: Exception, message: str) -> None:
     job = TrainingJob(runs_root=lambda: tmp_path, trainer=StandIn(fail=error))
     job.start(CONFIG)

@@ -13,6 +13,8 @@ from typing import Any
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 SAMPLINGS = ("uniform", "yaw")
+#: What ``--quick`` appends to an experiment's folder name (its runs stay apart from the real ones).
+QUICK_SUFFIX = "-quick"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from kpdemo.config import DataNotFoundError, runs_dir
 from kpdemo.runs import read_record
 from trainers.engine.config import TrainConfig
 from trainers.engine.train import run_config
+from trainers.errors import USER_ERRORS
 
 #: ``run_config``'s signature: (config, runs_root, on_epoch=, should_stop=, show_progress=) -> the run's folder.
 Trainer = Callable[..., Path]
@@ -136,6 +137,8 @@ class TrainingJob:
                           f"{self._max_seconds / 60:.3g} min (KPDEMO_MAX_TRAIN_SECONDS). {message}"
         except DataNotFoundError as exc:
             state, run_dir, message = "failed", None, f"**Dataset missing.** {exc}"
+        except USER_ERRORS as exc:  # the user's to fix (a start run not trained yet, no GPU): no class name
+            state, run_dir, message = "failed", None, f"**Training refused:** {exc}"
         except Exception as exc:  # any failure must reach the user, not die silently in a thread
             state, run_dir, message = "failed", None, f"**Training failed:** {type(exc).__name__}: {exc}"
         with self._lock:

@@ -28,12 +28,11 @@ from kpdemo.files import file_sha256
 from kpdemo.models import load_model
 from kpdemo.models.pip import PIPNet
 from kpdemo.runs import FINISHED, RECORD, read_record
+from trainers.engine.config import QUICK_SUFFIX
 from trainers.engine.slim import slim_into
 from trainers.errors import UsageError
 
 RUN_PREFIX = "run:"
-#: What ``--quick`` appends to an experiment's folder name (its runs stay apart from the real ones).
-QUICK_SUFFIX = "-quick"
 
 
 class MissingStartRun(UsageError, FileNotFoundError):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from trainers.engine.config import TrainConfig
+from trainers.engine.config import QUICK_SUFFIX, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,6 @@ EXPERIMENTS: dict[str, Experiment] = {}
 
 #: What ``--quick`` changes: a few epochs on a subset, enough to check the pipeline end to end on a CPU.
 QUICK = {"epochs": 3, "train_subset": 256, "eval_subset": 256}
-#: A ``--quick`` run's experiment is its grid's name with this (its records stay apart from the real ones).
-QUICK_SUFFIX = "-quick"
 
 
 def grid(name: str, configs: list[TrainConfig]) -> tuple[TrainConfig, ...]:

@@ -23,7 +23,7 @@ import pandas as pd
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.markdown import markdown_table, replace_between
 from kpdemo.runs import FINISHED, load_runs
-from trainers.engine.weights import QUICK_SUFFIX
+from trainers.engine.config import QUICK_SUFFIX
 from trainers.grids import EXPERIMENTS
 from trainers.grids.seed001 import SEED_GRIDS
 
