@@ -183,6 +183,9 @@ def test_a_preset_is_refused_data_its_trainer_would_not_read() -> None:
     assert "model 'simplenet' is for a landmark model; an image-to-image model" in refused(
         polygons, "model", "simplenet")
     assert "unknown loss 'nope'" in refused(polygons, "loss", "nope")
+    assert "presets) trains with optimizer 'adam' only" in refused(
+        polygons, "optimizer", "sgd")  # its trainer always uses Adam: an "sgd" run would be Adam under another name
+    assert "augmentation 'flip'" in refused(polygons, "augmentation", "flip")
     assert tab.dataset_problem("polygons") is None
 
 

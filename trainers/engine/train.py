@@ -102,11 +102,31 @@ def check_config(config: TrainConfig, landmarks: bool = True) -> None:
         if value not in known:
             raise ValueError(f"unknown {key} {value!r}; known: {', '.join(known)}")
     if not landmarks:
+        check_image_settings(config)
         return
     try:
         get_dataset(config.dataset)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
+
+
+#: The settings the image-to-image trainer (:mod:`trainers.engine.train_image`) does not read, at the one value that
+#: says what it does: it always trains with Adam (``momentum`` as beta1), a constant rate, no augmentation, dropout,
+#: weight average or folds.
+IMAGE_TRAINER_FIXED = {"init": "default", "dropout": 0.0, "optimizer": "adam", "schedule": "constant",
+                       "augmentation": "none", "sampling": "uniform", "context": 1.0, "ema": 0.0, "folds": 0,
+                       "amp": False, "compile": False}
+
+
+def check_image_settings(config: TrainConfig) -> None:
+    """Refuse (``ValueError``) a setting the image-to-image trainer would ignore: the Train form offers one set of
+    fields for both trainers, and an SGD or augmented frontalize run trained as plain Adam under a name that said
+    otherwise."""
+    for key, fixed in IMAGE_TRAINER_FIXED.items():
+        value = getattr(config, key)
+        if value != fixed:
+            raise ValueError(f"{key} {value!r}: {IMAGE_KIND} trains with {key} {fixed!r} only "
+                             "(Adam with momentum as beta1, a constant rate, no augmentation or dropout)")
 
 
 def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:  # noqa: ANN001 - parameter iterator
