@@ -122,6 +122,7 @@ def test_start_caps_the_run_and_refuses_a_second(env: pytest.MonkeyPatch, monkey
     started, ok = tab.start("adhoc / default settings", *values)
     assert ok and "Capped on this server: epochs 9 -> 2 (KPDEMO_MAX_EPOCHS)" in started
     assert entered.wait(60)
+    assert "Capped on this server: epochs 9 -> 2" in tab.status_text(job.snapshot())  # the page's status lines too
     assert tab.start("adhoc / default settings", *values) == (
         f"**Error:** A training is already running on this server ({job.snapshot().config.run_name()}); wait for it "
         "to finish or stop it first.", False)
@@ -129,6 +130,7 @@ def test_start_caps_the_run_and_refuses_a_second(env: pytest.MonkeyPatch, monkey
     updates = list(tab.watch())
     snap = job.snapshot()
     assert snap.state == "done" and len(snap.rows) == 2, updates[-1][1]
+    assert all("Capped on this server" in text for _, text in updates), updates
     assert read_record(snap.run_dir)["config"]["epochs"] == 2
 
 

@@ -134,7 +134,7 @@ def test_an_image_to_image_preset_trains_with_its_own_runner(monkeypatch: pytest
     assert tab.preset_runner(preset) is EXPERIMENTS["polygons"].runner and tab.preset_runner(DEFAULT) is None
     config = tab.config_from_form(preset, *form_values(tab.presets()[preset]))  # its model passes the form's check
     started = []
-    monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer: started.append((config, trainer)))
+    monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer, note="": started.append((config, trainer)))
     assert tab.start(preset, *form_values(config))[1]
     assert started == [(config, EXPERIMENTS["polygons"].runner)]
     if not tab.torch.cuda.is_available():
@@ -151,7 +151,7 @@ def test_every_preset_can_start_from_the_form(monkeypatch: pytest.MonkeyPatch) -
         form = tab.build_form()
     monkeypatch.setattr(DatasetSpec, "missing_files", lambda self: [])
     started = []
-    monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer: started.append(config))
+    monkeypatch.setattr(tab.JOB, "start", lambda config, seconds, trainer, note="": started.append(config))
     for name, config in tab.presets().items():
         for field, value in zip(tab.FORM_FIELDS, form_values(config), strict=True):
             component = form[field]

@@ -174,11 +174,11 @@ def _start(preset: str, values: tuple[Any, ...]) -> str:
         raise UserError(problem)
     clean_user_area_now(limits, imported_folder(config.dataset, limits))
     replaces = replaced_run(JOB.run_dir(config), config)
+    note = f" Capped on this server: {'; '.join(capped)}." if capped else ""
     try:
-        JOB.start(config, limits.max_train_seconds, preset_runner(preset))
+        JOB.start(config, limits.max_train_seconds, preset_runner(preset), note=note)
     except TrainingBusyError as exc:
         raise UserError(str(exc)) from None
-    note = f" Capped on this server: {'; '.join(capped)}." if capped else ""
     return f"Started **{config.experiment}/{config.run_name()}**.{note}{replaces}"
 
 
@@ -268,14 +268,16 @@ def live_figure(snap: Snapshot) -> go.Figure:
 
 
 def status_text(snap: Snapshot) -> str:
-    """One line on the job: while running, the last epoch's scores and a time estimate."""
+    """One line on the job: while running, the last epoch's scores and a time estimate; with the server's caps on
+    this run, if any."""
     if snap.state != "running" or not snap.rows:
-        return snap.message
+        return snap.message + snap.note
     last, total = snap.rows[-1], snap.config.epochs
     per_epoch = last.get("wall_time_s", 0.0) / len(snap.rows)
     scores = " · ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith(("train_", "val_")))
     eta = per_epoch * (total - len(snap.rows))
-    return f"Epoch {len(snap.rows)}/{total} · {scores} · {per_epoch:.1f} s/epoch · about {eta / 60:.1f} min left"
+    return (f"Epoch {len(snap.rows)}/{total} · {scores} · {per_epoch:.1f} s/epoch · about {eta / 60:.1f} min left."
+            f"{snap.note}")
 
 
 def watch(progress: gr.Progress = gr.Progress()) -> Iterator[tuple[go.Figure, str]]:  # noqa: B008 - Gradio's idiom

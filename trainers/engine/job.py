@@ -39,6 +39,7 @@ class Snapshot:
     fraction: float = 0.0
     message: str = "No training started on this server yet."
     run_dir: Path | None = None
+    note: str = ""  # what the server changed of the settings asked for (its caps): shown beside every status
 
 
 class TrainingJob:
@@ -64,9 +65,11 @@ class TrainingJob:
         """Where ``config``'s run is recorded."""
         return self._runs_root() / config.experiment / config.run_name()
 
-    def start(self, config: TrainConfig, max_seconds: float = 0.0, trainer: Trainer | None = None) -> None:
+    def start(self, config: TrainConfig, max_seconds: float = 0.0, trainer: Trainer | None = None,
+              note: str = "") -> None:
         """Train ``config`` in the background (with ``trainer``, an image-to-image grid's own runner, else this
-        job's), stopped after ``max_seconds`` (0 = no cap); refused while busy."""
+        job's), stopped after ``max_seconds`` (0 = no cap); refused while busy. ``note`` stays in the snapshot for
+        the run's whole life (a server's caps, which the first status line alone would lose to the next)."""
         with self._lock:
             if self._snap.state == "running":
                 running = self._snap.config.run_name() if self._snap.config else "a run"
@@ -79,7 +82,7 @@ class TrainingJob:
             self._deadline = time.monotonic() + max_seconds if max_seconds else math.inf
             self._timed_out = False
             self._snap = Snapshot("running", config, message=f"Starting {config.run_name()}...",
-                                  run_dir=self.run_dir(config))
+                                  run_dir=self.run_dir(config), note=note)
         threading.Thread(target=self._run, args=(config, root, trainer or self._trainer), name="kpdemo-train",
                          daemon=True).start()
 
