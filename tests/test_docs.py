@@ -110,3 +110,13 @@ def test_the_deployment_table_gives_the_code_defaults() -> None:
 
     for name, (public, local) in DEFAULTS.items():
         assert [cell.strip().strip("`") for cell in rows[name].split(" | ")] == [shown(public), shown(local)], name
+
+
+def test_the_shared_files_the_docs_name_are_there() -> None:
+    """The seeds' notes lie beside the checkout (``../shared``, where ``KPDEMO_DATA`` defaults); ``/shared/SEEDS.md``
+    named a folder that exists nowhere."""
+    if not (REPO_ROOT.parent / "shared").is_dir():
+        pytest.skip("no ../shared beside this checkout")
+    named = {name for path in DOCS for name in re.findall(r"`((?:\.\.)?/shared/[^`\s]+)`", path.read_text())}
+    assert named
+    assert not [name for name in named if not (REPO_ROOT / name).exists()], named
