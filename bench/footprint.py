@@ -27,8 +27,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.detection import DEFAULT_KEY  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 IMAGE = REPO / "tests" / "fixtures" / "astronaut.png"
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     print(sizes.to_string(index=False))
     starts = pd.DataFrame([{"run": i, **cold_start_once()} for i in range(args.repeats)])
     starts["model"] = DEFAULT_KEY  # what the first Detect loaded
-    starts["cpu"] = cpu_name()  # a start's seconds are this machine's
+    starts = starts.assign(**machine_context())  # a start's seconds are this machine's, and depend on its load
     starts.to_csv(args.out / "cold_start.csv", index=False)
     print(starts.to_string(index=False))
 

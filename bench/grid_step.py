@@ -27,7 +27,6 @@ Run: ``python bench/grid_step.py --device cuda --out DIR`` (writes ``grid_step_c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from bench.train_speed import device_name, sync  # noqa: E402
+from bench.train_speed import sync, timing_context  # noqa: E402
 from kpdemo.models import build_model  # noqa: E402
 from kpdemo.training.losses import masked_loss  # noqa: E402
 from trainers.engine.compiled import compile_status, maybe_compiled  # noqa: E402
@@ -190,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                      "compiled": compile_status(getattr(step, "compiled", None)).get("compiled", "no"),
                      "optimizer_compiled": optimizer.record().get("optimizer_compiled", "no") if optimizer else "no",
                      "images_per_s_summed": len(runs) * BATCH / ms * 1000, "device": str(device),
-                     "device_name": device_name(device.type), "torch": torch.__version__,
-                     "load_avg_1min": os.getloadavg()[0]})
+                     **timing_context(device.type)})
         print({k: rows[-1][k] for k in ("mode", "bf16", "channels_last", "ms_per_step")}, flush=True)
         # written as each setting ends, so a device call cut short still returns what it measured
         pd.DataFrame(rows).to_csv(args.out / f"grid_step_{device.type}.csv", index=False)

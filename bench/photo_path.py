@@ -35,10 +35,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.accuracy import PRESENTATION, RESULTS, add_update_argument, check_update, saved_with, score  # noqa: E402
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, get_predictor  # noqa: E402
 from kpdemo.detection.checkpoint import PHOTO_RECIPE, PhotoRecipe  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.geometry import transform_points  # noqa: E402
 from kpdemo.metrics import failure_rate  # noqa: E402
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         val = load_dataset(CHECKPOINTS[key]).split("val")
         sets = [val, *(tilted(val, degrees) for degrees in args.tilt)]
         tables.append(compare(predictor, sets, PRESENTATION[val.name], args.limit))
-    table = pd.concat(tables, ignore_index=True).assign(cpu=cpu_name())
+    table = pd.concat(tables, ignore_index=True).assign(**machine_context())
     if args.update:
         table = saved_with(args.out, table, "set")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -393,12 +393,20 @@ def int8_exports(results: Path) -> str:
             + markdown_table(["checkpoint", "export", "val faces", "RMSE px", "NME", "ms per face", "MiB"], rows))
 
 
+def device_labels(frame: pd.DataFrame) -> pd.Series:
+    """The device each row of a training bench was timed on: the GPU's name, or the CPU's model where the row records
+    it (``cpu``, written since 2026-12-02; rows from before name the device ``cpu`` only)."""
+    cpu = frame.get("cpu", pd.Series(math.nan, index=frame.index))
+    on_cpu = frame.get("device", frame["device_name"]) == "cpu"
+    return frame["device_name"].where(~on_cpu | cpu.isna(), cpu)
+
+
 def training(results: Path) -> str:
     frame = pd.read_csv(results / "train_speed.csv")
     first = frame.iloc[0]
     rows = [[r.pipeline, r.part.replace("_", " "), f"{r.images_per_s:.0f}", f"{1 / r.epochs_per_s:.1f}",
              f"{r.speedup_vs_naive:.2f}x"] for r in frame.itertuples()]
-    return (f"ConvNet training throughput on {first['device_name']} ({first['threads']} threads), "
+    return (f"ConvNet training throughput on {device_labels(frame).iloc[0]} ({first['threads']} threads), "
             f"kpdemo's on-device tensor pipeline vs a per-sample DataLoader + albumentations pipeline, same model "
             "and augmentation (`python bench/train_speed.py` -> `bench/results/train_speed.csv`; seconds per epoch "
             "are for the 4,673 kaggle15 training images).\n\n"
@@ -413,7 +421,8 @@ def grid_speed(results: Path) -> str:
     frame = pd.concat(frames, ignore_index=True)
     for column in ("steady_images_per_s_summed", "steady_speedup"):  # measured since 2026-12-01
         frame[column] = frame.get(column, pd.Series(math.nan, index=frame.index))
-    rows = [[r.device_name, r.grid, r.runs, r.groups, r.mode.replace("_", " "), f"{r.images_per_s_summed:.0f}",
+    frame["device_label"] = device_labels(frame)
+    rows = [[r.device_label, r.grid, r.runs, r.groups, r.mode.replace("_", " "), f"{r.images_per_s_summed:.0f}",
              f"{r.seconds:.1f}", f"{r.speedup:.2f}x",
              "" if pd.isna(r.steady_images_per_s_summed) else f"{r.steady_images_per_s_summed:.0f}",
              "" if pd.isna(r.steady_speedup) else f"{r.steady_speedup:.2f}x", f"{r.load_avg_1min:.1f}"]
@@ -499,7 +508,8 @@ def grid_step(results: Path) -> str:
     frame = pd.concat(frames, ignore_index=True)
     failed = frame.get("compiled", pd.Series("no", index=frame.index)).astype(str).str.startswith("failed")
     frame["label"] = frame["mode"].str.replace("_", " ") + failed.map({True: " (compile failed: eager)", False: ""})
-    rows = [[r.device_name, r.label, "bf16" if r.bf16 else "fp32",
+    frame["device_label"] = device_labels(frame)
+    rows = [[r.device_label, r.label, "bf16" if r.bf16 else "fp32",
              "channels-last" if r.channels_last else "contiguous", f"{r.runs} x {r.batch}", f"{r.ms_per_step:.1f}",
              f"{r.images_per_s_summed:,.0f}"] for r in frame.itertuples()]
     return ("One training step (forward, backward, optimizer) of the `optimizers` grid's nine ConvNet runs on one "

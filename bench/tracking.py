@@ -57,10 +57,10 @@ from bench.accuracy import (  # noqa: E402
     first,
     saved_with,
 )
+from bench.machine import machine_context  # noqa: E402
 from bench.webcam_latency import export_checkpoints  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.detection import CheckpointPredictor, Face, LandmarkPredictor, get_predictor  # noqa: E402
-from kpdemo.detection.cpu import cpu_name  # noqa: E402
 from kpdemo.metrics import failure_rate, normaliser, point_errors  # noqa: E402
 from kpdemo.tracking import REDETECT_EVERY, follow  # noqa: E402
 
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
             for runner, policy in runs:
                 rows.append(score(runner, policy, data, args.frames, cycle))
                 print({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
-    table = pd.DataFrame(rows).assign(split=args.split, cpu=cpu_name())
+    table = pd.DataFrame(rows).assign(split=args.split, **machine_context())
     if args.update:
         table = saved_with(out, table, "cycle_frames")
     out.parent.mkdir(parents=True, exist_ok=True)

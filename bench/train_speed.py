@@ -9,8 +9,9 @@ horizontal flip with left/right labels swapped, rotation within +-15 degrees), b
   ``albumentations.Affine``, a default ``DataLoader`` (``num_workers=0``), contiguous (NCHW) tensors.
 
 Each is timed twice: data only (producing augmented batches) and end to end (data + forward/backward/step).
-Writes ``bench/results/train_speed.csv`` and ``train_speed.png``; the machine's load average is recorded
-because the CPU may be shared. Run: ``nice -n 10 python bench/train_speed.py [--images 512] [--device cpu]``.
+Writes ``bench/results/train_speed.csv`` and ``train_speed.png``; the CPU model, its threads and the machine's load
+average are recorded because the CPU may be shared. Run:
+``nice -n 10 python bench/train_speed.py [--images 512] [--device cpu]``.
 
 ``--grid NAME`` times a whole registered grid instead, trained two ways on the same subset: ``one_by_one``
 (``run_config`` per config, as ``python -m trainers NAME``) and ``grid_at_once`` (``run_grid``, as
@@ -42,6 +43,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
+from bench.machine import machine_context  # noqa: E402
 from kpdemo.datasets import LandmarkSet, load_dataset  # noqa: E402
 from kpdemo.models import build_model  # noqa: E402
 from kpdemo.training.augment import get_augmentation  # noqa: E402
@@ -159,9 +161,7 @@ def grid_speed(grid: str, images: int = 512, epochs: int = 2, eval_images: int =
                      "images_per_s_summed": trained / seconds, "seconds": seconds,
                      "steady_images_per_s_summed": steady_images / steady_seconds if steady_seconds else math.nan,
                      "groups": len(group_configs(configs)), "images": images, "epochs": epochs,
-                     "eval_images": eval_images, "device_name": device_name(device),
-                     "threads": torch.get_num_threads(), "torch": torch.__version__,
-                     "load_avg_1min": os.getloadavg()[0]})
+                     "eval_images": eval_images, **timing_context(device)})
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     table.insert(table.columns.get_loc("seconds") + 1, "speedup",
@@ -203,8 +203,12 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def device_name(device: str) -> str:
-    return torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu"
+def timing_context(device: str) -> dict[str, object]:
+    """What a training timing on ``device`` depends on, the columns written beside it: the device's name (the GPU's,
+    or ``cpu``), torch's threads and version, and the machine's (:func:`bench.machine.machine_context`: the CPU model,
+    its threads and load), which a GPU's host shares too."""
+    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu"
+    return {"device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__, **machine_context()}
 
 
 def main() -> None:
@@ -231,9 +235,7 @@ def main() -> None:
             seconds = time_epoch(batches, train, channels_last, device)
             rows.append({"pipeline": name, "part": part, "images": len(data), "seconds": seconds,
                          "images_per_s": len(data) / seconds, "epochs_per_s": len(data) / seconds / len(full),
-                         "device": str(device), "device_name": platform.processor() or device.type,
-                         "threads": torch.get_num_threads(), "torch": torch.__version__,
-                         "load_avg_1min": os.getloadavg()[0]})
+                         "device": str(device), **timing_context(str(device))})
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     speed = table.pivot(index="part", columns="pipeline", values="images_per_s")

@@ -9,20 +9,20 @@ The server is public when ``SPACE_ID`` is set (Hugging Face sets it) or ``KPDEMO
 makes a Space behave like a local server. Each limit below has a public default and a local one; setting its
 variable overrides both (``0`` = no limit):
 
-====================================  ==============  =====================================================
-variable                              public default  what it bounds
-====================================  ==============  =====================================================
-``KPDEMO_MAX_EPOCHS``                 20              epochs of one training run
-``KPDEMO_MAX_TRAIN_IMAGES``           2000            training images of a run (and val/test images scored)
-``KPDEMO_MAX_TRAIN_SECONDS``          600             wall time of a run; it stops and keeps its best epoch
-``KPDEMO_MAX_UPLOAD_IMAGES``          1000            faces in one imported dataset
-``KPDEMO_MAX_VIDEO_SECONDS``          30              seconds of an uploaded video read (the rest is cut)
-``KPDEMO_MAX_VIDEO_FPS``              30              frames a second of video read (others skipped)
-``KPDEMO_MAX_FILE_SIZE``              10mb (20mb)     any upload, refused by Gradio before a handler runs
-``KPDEMO_USER_AREA``                  ./user_area     where imported datasets (and, when public, runs) live
-``KPDEMO_USER_AREA_MAX_MB``           500             size of the user area; oldest entries removed first
-``KPDEMO_USER_AREA_MAX_AGE_HOURS``    24              age after which an entry is removed
-====================================  ==============  =====================================================
+====================================  ================  =====================================================
+variable                              public default    what it bounds
+====================================  ================  =====================================================
+``KPDEMO_MAX_EPOCHS``                 20                epochs of one training run
+``KPDEMO_MAX_TRAIN_IMAGES``           2000              training images of a run (and val/test images scored)
+``KPDEMO_MAX_TRAIN_SECONDS``          600               wall time of a run; it stops and keeps its best epoch
+``KPDEMO_MAX_UPLOAD_IMAGES``          1000              faces in one imported dataset
+``KPDEMO_MAX_VIDEO_SECONDS``          30                seconds of an uploaded video read (the rest is cut)
+``KPDEMO_MAX_VIDEO_FPS``              30                frames a second of video read (others skipped)
+``KPDEMO_MAX_FILE_SIZE``              10mb (20mb)       any upload, refused by Gradio before a handler runs
+``KPDEMO_USER_AREA``                  <repo>/user_area  where imported datasets (and, when public, runs) live
+``KPDEMO_USER_AREA_MAX_MB``           500               size of the user area; oldest entries removed first
+``KPDEMO_USER_AREA_MAX_AGE_HOURS``    24                age after which an entry is removed
+====================================  ================  =====================================================
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report import END, START, grid_step, render, replace_section
+from bench.report import END, START, grid_speed, grid_step, render, replace_section
 from kpdemo.config import CHECKPOINTS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +57,18 @@ def test_a_grid_step_row_whose_compile_failed_says_it_timed_eager(tmp_path: Path
     lines = grid_step(tmp_path).splitlines()
     assert "| NVIDIA H200 | grid at once compiled (compile failed: eager) | bf16 |" in lines[-2]
     assert "| NVIDIA H200 | grid at once | bf16 |" in lines[-1]
+
+
+def test_training_bench_rows_name_the_cpu_where_they_record_it(tmp_path: Path) -> None:
+    """``train_speed.py`` and ``grid_step.py`` record the CPU model since 2026-12-02; the committed rows from before
+    have no ``cpu`` column and must still render, as ``cpu``, beside the new rows and a GPU's."""
+    row = {"device": "cpu", "grid": "optimizers", "runs": 18, "groups": 2, "mode": "one_by_one", "seconds": 9.0,
+           "images_per_s_summed": 200.0, "speedup": 1.0, "device_name": "cpu", "load_avg_1min": 1.5}
+    pd.DataFrame([row]).to_csv(tmp_path / "grid_speed.csv", index=False)  # before: no cpu column
+    pd.DataFrame([row | {"device": "cuda", "device_name": "NVIDIA H200", "cpu": "Intel Xeon"},
+                  row | {"cpu": "AMD EPYC"}]).to_csv(tmp_path / "grid_speed_gpu.csv", index=False)
+    devices = [line.split(" | ")[0] for line in grid_speed(tmp_path).splitlines()[-3:]]
+    assert devices == ["| cpu", "| NVIDIA H200", "| AMD EPYC"]
 
 
 def test_shipped_records_link_their_weights_inside_the_checkout() -> None:

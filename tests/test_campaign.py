@@ -146,6 +146,30 @@ def test_unpacking_a_folder_without_archives_says_so(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+def test_an_archive_is_written_whole_or_leaves_nothing_to_travel_back(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file in the campaign's folder comes back from the device: a failed archive (a run folder gone, or one
+    too big to come back) must not leave its staging file there; it once left ``<name>.tar.gz.tmp``."""
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    run = runs / "init" / "convnet_x"
+    run.mkdir(parents=True)
+    (run / "record.json").write_text("{}")
+    out.mkdir()
+    with pytest.raises(FileNotFoundError):
+        campaign.archive(out, "seed001", [run, runs / "init" / "gone"], runs)
+    assert list(out.iterdir()) == []
+    monkeypatch.setattr(campaign, "MAX_FILE_MB", 0)
+    with pytest.raises(ValueError, match="would not come back"):
+        campaign.archive(out, "seed001", [run], runs)
+    assert list(out.iterdir()) == []
+    monkeypatch.undo()
+    campaign.archive(out, "seed001", [run], runs)
+    campaign.Report(out).update(finished=True)
+    assert sorted(p.name for p in out.iterdir()) == ["campaign.json", "seed001.tar.gz"]
+    with tarfile.open(out / "seed001.tar.gz") as tar:
+        assert tar.getnames() == ["init/convnet_x/record.json"]
+
+
 def test_a_run_trained_for_another_grid_is_marked_in_the_summaries(tmp_path: Path) -> None:
     """A run two grids share trains once (``env.trained_as`` on its second record): the summaries say so, so the
     campaign's images/s counts its images once."""

@@ -50,12 +50,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import torch
 
 from bench.grid_step import main as grid_step_main
 from bench.train_speed import grid_speed
+from kpdemo.files import write_by_rename
 from kpdemo.models import build_model
 from kpdemo.runs import HISTORY, epochs_recorded, read_record
 from trainers.engine.config import TrainConfig, apply_overrides
@@ -142,9 +144,8 @@ class Report:
 
     def update(self, **values: object) -> None:
         self.data.update(values)
-        tmp = self.out / "campaign.json.tmp"
-        tmp.write_text(json.dumps(self.data, indent=2, default=str))
-        tmp.replace(self.out / "campaign.json")
+        text = json.dumps(self.data, indent=2, default=str).encode()
+        write_by_rename(self.out / "campaign.json", lambda out: out.write(text))
 
 
 def device_facts(device: torch.device) -> dict[str, object]:
@@ -185,25 +186,30 @@ def smoke(device: torch.device) -> dict[str, object]:
 
 def archive(out: Path, name: str, run_dirs: list[Path], runs_root: Path, with_weights: bool = False) -> Path:
     """One ``.tar.gz`` of run folders (records, histories, figures; ``best.pt`` in fp16 only ``with_weights``),
-    paths relative to the runs root; refuses to exceed ``MAX_FILE_MB`` (a file that big would not come back)."""
+    paths relative to the runs root; refuses to exceed ``MAX_FILE_MB`` (a file that big would not come back).
+
+    Written by rename (:func:`kpdemo.files.write_by_rename`), as the campaign rewrites it after each finished group:
+    the archive that comes back is always a whole one, and a write that fails leaves no staging file in ``out`` to
+    travel back beside it."""
+
+    def write(file: BinaryIO) -> None:
+        with tarfile.open(fileobj=file, mode="w:gz") as tar:
+            for run_dir in run_dirs:
+                for path in sorted(run_dir.iterdir()):
+                    if path.suffix == ".pt" or path.name.endswith(".tmp"):
+                        continue
+                    tar.add(path, arcname=str(path.relative_to(runs_root)))
+                if with_weights and (run_dir / "best.pt").exists():
+                    half = run_dir / "best_fp16.pt"
+                    ship_checkpoint(run_dir, half)
+                    tar.add(half, arcname=str((run_dir / "best.pt").relative_to(runs_root)))
+                    half.unlink()
+        size_mb = file.tell() / 2**20
+        if size_mb > MAX_FILE_MB:
+            raise ValueError(f"{name}: {size_mb:.1f} MiB would not come back (limit {MAX_FILE_MB} MiB per file)")
+
     target = out / f"{name}.tar.gz"
-    tmp = out / f"{name}.tar.gz.tmp"
-    with tarfile.open(tmp, "w:gz") as tar:
-        for run_dir in run_dirs:
-            for path in sorted(run_dir.iterdir()):
-                if path.suffix == ".pt" or path.name.endswith(".tmp"):
-                    continue
-                tar.add(path, arcname=str(path.relative_to(runs_root)))
-            if with_weights and (run_dir / "best.pt").exists():
-                half = run_dir / "best_fp16.pt"
-                ship_checkpoint(run_dir, half)
-                tar.add(half, arcname=str((run_dir / "best.pt").relative_to(runs_root)))
-                half.unlink()
-    size_mb = tmp.stat().st_size / 2**20
-    if size_mb > MAX_FILE_MB:
-        tmp.unlink()
-        raise ValueError(f"{name}: {size_mb:.1f} MiB would not come back (limit {MAX_FILE_MB} MiB per file)")
-    tmp.replace(target)
+    write_by_rename(target, write)
     return target
 
 

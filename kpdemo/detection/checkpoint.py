@@ -178,8 +178,9 @@ class CheckpointPredictor(LandmarkPredictor):
     faster on a VNNI CPU: 68-point PIP 3.8 -> 1.9 ms), and its cost, +0.3% relative NME on 300-W validation faces
     and 0.18 px mean shift, is far below a live frame's jitter; photos get the float network (and the refine passes
     of :data:`PHOTO_RECIPE`), where accuracy matters and a few ms do not. On a CPU without int8 dot products the int8
-    network is no faster (14.7 vs 13.5 ms a face), so live frames keep the float one too. Both frame kinds of a
-    stream (re-detection and tracking) take the same network, so the points do not step when one follows the other.
+    network is no faster (15.2 vs 13.8 ms a face, ``bench/results/onnx_int8.csv``), so live frames keep the float one
+    too. Both frame kinds of a stream (re-detection and tracking) take the same network, so the points do not step
+    when one follows the other.
 
     A live-frame companion beside the checkpoint (:func:`live_companion_path`) runs the live frames instead where the
     CPU lacks int8 dot products (:func:`~kpdemo.detection.cpu.live_frames_use_companion`; ``live=True`` takes it on
@@ -187,10 +188,11 @@ class CheckpointPredictor(LandmarkPredictor):
     cheaper a face, so a webcam frame costs less than MediaPipe's on CPUs where the full network costs more than
     MediaPipe's whole frame. The 68-point model's is seeded with its channels and fine-tuned (``pip_r18_live`` in
     ``trainers/grids/landmarks.py``): on 300-W validation clips it follows a moving face at 3.5% NME on the common
-    anchors against the full network's 2.9% and MediaPipe's 4.1% (README, "Faces followed on a stream"). The IMM
-    model's (``imm73_live_distill``) learnt wild faces from the full network's answers on them, and follows them as
-    well as it (4.6% against 4.7%). Photos keep the full network, and ask the companion only for a second opinion
-    on each face's uncertainty (:meth:`refine`), on every CPU.
+    anchors against the full network's 2.9% and MediaPipe's 4.1% (``bench/results/tracking_val.csv``). The IMM
+    model's (``imm73_live_distill``) learnt wild faces from the full network's answers on them, and followed them as
+    well as the IMM model it learnt from (4.6% against 4.7%); the IMM model since retrained on wild faces does a
+    little better (4.5%, ``bench/results/tracking_val_imm73.csv``). Photos keep the full network, and ask the
+    companion only for a second opinion on each face's uncertainty (:meth:`refine`), on every CPU.
     """
 
     def __init__(self, path: Path, name: str | None = None, detector: FaceDetector | None = None,

@@ -3,16 +3,18 @@
 Why it matters: ONNX Runtime's int8 convolutions beat float ones only where the CPU has int8 dot-product
 instructions: VNNI on x86 (Intel since Cascade Lake, AMD since Zen 4), the dot-product extension on ARM (every Apple
 Silicon chip, most ARM servers). Without them (an AVX2-only x86 such as a first-generation AMD EPYC) the 68-point
-model's int8 export measured 14.7 ms a face against the float one's 13.5 ms, and it is the less accurate of the two,
-so live frames should run the float network there (:class:`~kpdemo.detection.checkpoint.CheckpointPredictor`).
+model's int8 export takes 15.2 ms a face against the float one's 13.8 ms on such an EPYC
+(``bench/results/onnx_int8.csv``), and it is the less accurate of the two, so live frames should run the float
+network there (:class:`~kpdemo.detection.checkpoint.CheckpointPredictor`).
 
 ``KPDEMO_LIVE_INT8`` overrides the guess: ``1`` runs live frames on the int8 export wherever one exists, ``0`` never,
 ``auto`` (the default) where the CPU has int8 dot products.
 
 The same instructions decide whether live frames go to a checkpoint's live-frame companion (a slimmer network,
-``<stem>_live.pt``): with them, the 68-point model's int8 export reads a face in ~3.6 ms, well inside a frame, so the
-companion's accuracy cost would buy nothing; without them its float export costs 13.5 ms a face, more than
-MediaPipe's whole frame (12 ms), and the half-width companion 4.2 ms. ``KPDEMO_LIVE_COMPANION`` overrides that
+``<stem>_live.pt``): with them, the 68-point model's int8 export reads a face in ~3.6 ms (no committed table holds
+that figure), well inside a frame, so the companion's accuracy cost would buy nothing; without them its float export
+costs 13.8 ms a face and the half-width companion 4.6 ms (``onnx_int8.csv``), against about 12 ms for MediaPipe's
+whole frame (``bench/results/tracking.csv``). ``KPDEMO_LIVE_COMPANION`` overrides that
 guess the same way (``1``, ``0``, ``auto``).
 """
 
@@ -21,27 +23,14 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Callable, Iterable
-from pathlib import Path
+
+from kpdemo.cpuinfo import cpuinfo
 
 #: /proc/cpuinfo flags of int8 dot-product instructions: x86 VNNI (AVX-512 and AVX forms), ARM's dot product.
 INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "asimddp"})
 
 LIVE_INT8_ENV = "KPDEMO_LIVE_INT8"
 LIVE_COMPANION_ENV = "KPDEMO_LIVE_COMPANION"
-
-
-def cpuinfo(field: str) -> str | None:
-    """The first value of ``field`` in Linux's /proc/cpuinfo, or None (no such field, or no such file)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip() == field), None)
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows; benchmarks record it beside timings."""
-    return cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def has_int8_dot_flags(flags: Iterable[str]) -> bool:

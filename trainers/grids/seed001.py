@@ -1,6 +1,6 @@
-"""Seed 001 (Kaggle Facial Keypoints, see /shared/SEEDS.md section A) as grids of the experiment registry.
+"""Seed 001 (Kaggle Facial Keypoints, see ../shared/SEEDS.md section A) as grids of the experiment registry.
 
-Each experiment reproduces one experiment of seed 001 on ``kaggle15`` (see /shared/SEEDS.md section A); its
+Each experiment reproduces one experiment of seed 001 on ``kaggle15`` (see ../shared/SEEDS.md section A); its
 ``claim`` is what the seed reported and :mod:`trainers.tools.findings` checks against the recorded runs.
 """
 
