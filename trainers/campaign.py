@@ -57,6 +57,7 @@ import torch
 
 from bench.grid_step import main as grid_step_main
 from bench.train_speed import grid_speed
+from kpdemo.cpuinfo import cpu_name
 from kpdemo.files import write_by_rename
 from kpdemo.models import build_model
 from kpdemo.runs import HISTORY, epochs_recorded, read_record
@@ -154,7 +155,7 @@ def device_facts(device: torch.device) -> dict[str, object]:
         props = torch.cuda.get_device_properties(device)
         facts |= {"gpu": props.name, "gpu_memory_gib": round(props.total_memory / 2**30, 1)}
     else:
-        facts |= {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+        facts |= {"cpu": cpu_name(), "threads": torch.get_num_threads()}  # platform.processor() is "x86_64"
     return facts
 
 

@@ -508,7 +508,8 @@ def unjudged(name: str, records: Records) -> str:
     if not quick:
         return "no finished runs"
     return (f"only --quick runs ({quick}), a smoke test too short to judge: python -m trainers {name} trains the "
-            "grid at its full budget (--cpu-budget: its CPU profile)")
+            "grid at its configs' epochs (--epochs N: the seed's budget, as python -m trainers.campaign trains it; "
+            "--cpu-budget: its CPU profile)")
 
 
 def judge(name: str, finished: pd.DataFrame, history: pd.DataFrame, records: Records) -> dict[str, str]:
