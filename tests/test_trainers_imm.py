@@ -129,7 +129,8 @@ def test_imm_quick_runs_record_errors_and_figures(tmp_path: Path) -> None:
 def test_w300_quick_pretrain_then_finetune_and_pca(tmp_path: Path) -> None:
     assert trainers_main(["w300", *TINY, "--only", "pretrain_ytf", "--runs", str(tmp_path)]) == 0
     assert trainers_main(["w300", *TINY, "--only", "finetune", "--runs", str(tmp_path)]) == 0
-    runs = {p.name.split("_resnet18")[0]: p for p in (tmp_path / "w300-quick").iterdir()}
+    folders = (tmp_path / "w300-quick").iterdir()  # by tag: the set eval subset puts eval32 in each name
+    runs = {json.loads((p / "record.json").read_text())["config"]["tag"]: p for p in folders}
     record = _check_quick_run(runs["finetune"], ("common_nme", "common_nme_jaw", "common_nme_mouth"))
     assert record["env"]["weights_file"].startswith(f"w300-quick/{runs['pretrain_ytf'].name}/")
     assert trainers_main(["w300_pca", *TINY, "--runs", str(tmp_path)]) == 0
