@@ -167,6 +167,17 @@ def test_a_negative_subset_is_refused_by_name(capsys: pytest.CaptureFixture[str]
         assert line.endswith(f"error: {key} is a number of images (0 = all of them), got -5")
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["folds=1"], "folds is 0 (no cross-validation) or at least 2, got 1"),
+    (["folds=5", "fold=5"], "fold 5 is not in 0..4 (folds=5)"),
+])
+def test_a_fold_setting_no_split_has_is_refused_before_the_data_loads(
+        overrides: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """make_splits found these only once the data had loaded, as a traceback."""
+    line = last_error_line(["init", *[a for o in overrides for a in ("--set", o)]], capsys)
+    assert line.endswith(f"error: {message}"), line
+
+
 @pytest.mark.parametrize(("record", "message"), [
     (None, "is not a run folder (no record.json)"),
     ({"status": "failed"}, "has no checkpoint to ship (status failed"),

@@ -84,6 +84,10 @@ def check_config(config: TrainConfig, landmarks: bool = True) -> None:
     for key, value in subsets.items():  # a negative size reached numpy as "negative dimensions are not allowed"
         if value < 0:
             raise ValueError(f"{key} is a number of images (0 = all of them), got {value}")
+    if config.folds < 0 or config.folds == 1:  # found by make_splits only once the data had loaded
+        raise ValueError(f"folds is 0 (no cross-validation) or at least 2, got {config.folds}")
+    if config.folds and not 0 <= config.fold < config.folds:
+        raise ValueError(f"fold {config.fold} is not in 0..{config.folds - 1} (folds={config.folds})")
     if not config.lr > 0:
         raise ValueError(f"lr must be above 0, got {config.lr}")
     if not 0.0 <= config.dropout < 1.0:
