@@ -144,6 +144,7 @@ def last_error_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     ("run folder", "--from-record takes a run's record.json; {path} is a folder: its record is {path}/record.json"),
     ("no config", "holds no run config (a record.json that a training run wrote has one)"),
     ("missing", "--from-record: {path} not found"),
+    ("mistyped config", "--from-record: {path}: config epochs should be an int (a whole number), got '3'"),
 ])
 def test_from_record_says_what_the_file_is_instead(record: str, message: str, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,6 +157,8 @@ def test_from_record_says_what_the_file_is_instead(record: str, message: str, tm
             (path / "record.json").write_text("{}")
     elif record == "no config":
         path.write_text(json.dumps({"status": "done", "best": {"epoch": 1}}))
+    elif record == "mistyped config":
+        path.write_text(json.dumps({"status": "done", "config": {"experiment": "init", "epochs": "3"}}))
     line = last_error_line(["--from-record", str(path)], capsys)
     assert line.startswith("python -m trainers: error: ") and message.format(path=path) in line
 

@@ -68,7 +68,10 @@ def configs_for(args: argparse.Namespace) -> list[TrainConfig]:
     (:func:`~trainers.engine.identity.with_variant`); a record's start weights checked against their hash."""
     if args.from_record:
         record = rerun_record(args.from_record)
-        bases = [TrainConfig.from_dict(record["config"])]
+        try:
+            bases = [TrainConfig.from_dict(record["config"])]
+        except ValueError as exc:  # another trainer's record, or a hand-edited one
+            raise UsageError(f"--from-record: {args.from_record}: {exc}") from None
     else:
         bases = list(get_experiment(args.experiment).configs)
     profile = []  # a grid's own budgets: its runs keep their names

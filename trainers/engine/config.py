@@ -91,6 +91,13 @@ class TrainConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"config has keys this trainer does not know: {', '.join(unknown)}")
+        defaults = cls().to_dict()
+        for key, value in values.items():  # a hand-edited record's "epochs": "3" failed mid-run as a TypeError
+            default = defaults[key]
+            fits = isinstance(value, int | float) and not isinstance(value, bool) if type(default) is float \
+                else type(value) is type(default)
+            if not fits:
+                raise ValueError(f"config {key} should be {_expected(default)}, got {value!r}")
         return cls(**values)
 
 
