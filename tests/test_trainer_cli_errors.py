@@ -101,6 +101,14 @@ def test_a_run_without_the_run_it_starts_from_is_refused_before_its_data_loads(
     assert "no finished run tagged 'pretrain_ytf' under" in line
     assert "train it first (python -m trainers w300 --only pretrain_ytf --quick" in line
 
+    pretrain = tmp_path / "runs" / "w300-quick" / "pretrain_ytf_run"  # finished, its best.pt deleted since
+    pretrain.mkdir(parents=True)
+    (pretrain / "record.json").write_text(json.dumps({"status": "done", "checkpoint": "best.pt",
+                                                      "config": {"tag": "pretrain_ytf"}}))
+    line = refused(trainers_main, ["w300", "--only", "finetune", "--quick", "--device", "cpu", "--runs",
+                                   str(tmp_path / "runs")], capsys)
+    assert f"the run tagged 'pretrain_ytf' to start from, {pretrain}, has lost its checkpoint best.pt" in line
+
 
 @pytest.mark.parametrize("case", ["no GPU", "no data", "no Kaggle CSV"])
 def test_what_this_machine_lacks_is_named_in_one_line(

@@ -68,6 +68,10 @@ def resolve_weights(spec: str, runs_root: Path, experiment: str) -> Path:
         record = read_record(record_path.parent)
         if record.get("config", {}).get("tag") == tag and record.get("status") in FINISHED and record.get("checkpoint"):
             found.append((record.get("finished") or "", record_path.parent / record["checkpoint"]))
+    if found and not max(found)[1].is_file():  # read as "not a PyTorch file, or truncated" further on
+        raise MissingStartRun(f"the run tagged {tag!r} to start from, {max(found)[1].parent}, has lost its "
+                              f"checkpoint {max(found)[1].name}: train it again, or start from a file with "
+                              "--set weights=PATH")
     if not found:
         grid, quick = experiment.removesuffix(QUICK_SUFFIX), experiment.endswith(QUICK_SUFFIX)
         raise MissingStartRun(f"no finished run tagged {tag!r} under {Path(runs_root) / experiment} to start from: "
