@@ -131,8 +131,12 @@ def test_ctrl_c_in_a_grid_at_once_keeps_its_runs_and_resume_says_why_it_cannot_g
     """The stacked runs end ``stopped`` with their best checkpoints; they keep no resume state, and ``--resume``
     says so and what to do instead, not that the record was shipped or copied."""
     grid = [replace(SMALL, optimizer="sgd", lr=1e-2), replace(SMALL, optimizer="adam", lr=1e-3)]
+    stale = tmp_path / SMALL.experiment / grid[0].run_name() / RESUME_NAME  # left by an earlier lone run of it
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier run's state")
     with pytest.raises(RunInterrupted) as interrupt:
         run_grid(grid, tmp_path, should_stop=_ctrl_c_at(3), show_progress=False)
+    assert not stale.exists()  # --resume would have gone on from the other run's weights
     assert not interrupt.value.resumable and len(interrupt.value.run_dirs) == 2
     carried = pickle.loads(pickle.dumps(interrupt.value))  # as from a worker process
     assert (carried.run_dirs, carried.resumable) == (interrupt.value.run_dirs, False)

@@ -66,6 +66,7 @@ from trainers.engine.folded import RunDropout, foldable_layers, folded_forward
 from trainers.engine.run_end import RunInterrupted, ends_stopped
 from trainers.engine.stacked_optim import KINDS, StackedOptimizer, optimizer_kind
 from trainers.engine.train import (
+    RESUME_NAME,
     BestKeeper,
     EpochCallback,
     _autocast,
@@ -562,6 +563,7 @@ class _GroupTraining:
             env = run_environment(group.device, run.config, fed.train, fed.val, fed.test) | shared | twin
             run.writer = RunWriter(Path(runs_root), run.config.experiment, run.config.run_name(),
                                    run.config.to_dict(), env)
+            (run.writer.dir / RESUME_NAME).unlink(missing_ok=True)  # an earlier lone run's: --resume would load it
             run.keeper = BestKeeper(run.writer, run.model)
 
     def train_until_done(self, bar: tqdm, should_stop: Callable[[], bool] | None) -> bool:
