@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -207,7 +206,7 @@ def timing_context(device: str) -> dict[str, object]:
     """What a training timing on ``device`` depends on, the columns written beside it: the device's name (the GPU's,
     or ``cpu``), torch's threads and version, and the machine's (:func:`bench.machine.machine_context`: the CPU model,
     its threads and load), which a GPU's host shares too."""
-    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else platform.processor() or "cpu"
+    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu"  # the CPU model is machine_context's
     return {"device_name": name, "threads": torch.get_num_threads(), "torch": torch.__version__, **machine_context()}
 
 

@@ -4,8 +4,9 @@ A traceback says "this program has a bug"; a missing dataset, a malformed one, a
 GPU where ``--device cuda`` asked for one, or a file that is no checkpoint is the user's to fix, and deserves one
 line saying how, as argparse gives for a mistyped flag (``prog: error: ...``, exit code 2). Code deep in the engine
 raises :class:`UsageError`, or kpdemo's own :data:`USER_ERRORS` (which the app reports to its users the same way),
-without knowing whether a CLI, the app or a test called it; each ``python -m trainers...`` entry point that meets
-them wraps its ``main`` in :func:`reports_user_errors`.
+without knowing whether a CLI, the app or a test called it; ``python -m trainers`` and ``python -m
+trainers.tools.ship`` wrap their ``main`` in :func:`reports_user_errors` (``evaluate`` reports its own the same way;
+the other tools do not, yet).
 """
 
 from __future__ import annotations
