@@ -181,10 +181,12 @@ def test_a_negative_subset_is_refused_by_name(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(("overrides", "message"), [
     (["folds=1"], "folds is 0 (no cross-validation) or at least 2, got 1"),
     (["folds=5", "fold=5"], "fold 5 is not in 0..4 (folds=5)"),
+    (["variant=../elsewhere"], "variant names a folder: letters, digits, '.', '-' and '_' only, got '../elsewhere'"),
 ])
-def test_a_fold_setting_no_split_has_is_refused_before_the_data_loads(
+def test_a_setting_no_run_can_have_is_refused_before_the_data_loads(
         overrides: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """make_splits found these only once the data had loaded, as a traceback."""
+    """make_splits found the folds only once the data had loaded, as a traceback; a variant with a path in it put
+    the run outside its experiment's folder."""
     line = last_error_line(["init", *[a for o in overrides for a in ("--set", o)]], capsys)
     assert line.endswith(f"error: {message}"), line
 

@@ -84,6 +84,10 @@ def check_config(config: TrainConfig, landmarks: bool = True) -> None:
     for key, value in subsets.items():  # a negative size reached numpy as "negative dimensions are not allowed"
         if value < 0:
             raise ValueError(f"{key} is a number of images (0 = all of them), got {value}")
+    for key in ("experiment", "tag", "variant"):  # they name the run's folders: --set variant=../x escaped its own
+        value = getattr(config, key)
+        if (value or key == "experiment") and not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", value):
+            raise ValueError(f"{key} names a folder: letters, digits, '.', '-' and '_' only, got {value!r}")
     if config.folds < 0 or config.folds == 1:  # found by make_splits only once the data had loaded
         raise ValueError(f"folds is 0 (no cross-validation) or at least 2, got {config.folds}")
     if config.folds and not 0 <= config.fold < config.folds:
