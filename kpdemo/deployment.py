@@ -189,8 +189,8 @@ def cap_training(config: TrainConfig, limits: Limits) -> tuple[TrainConfig, list
         asked = getattr(config, name)
         if cap and (asked == 0 or asked > cap):
             changes[name] = cap
-            notes.append(f"{label} {asked} -> {cap}" if asked else f"{label}: the first {cap} at most"
-                         + " (KPDEMO_MAX_TRAIN_IMAGES)")
+            change = f"{label} {asked} -> {cap}" if asked else f"{label}: the first {cap} at most"
+            notes.append(f"{change} (KPDEMO_MAX_TRAIN_IMAGES)")
     return replace(config, **changes), notes
 
 

@@ -102,6 +102,8 @@ def test_training_settings_are_capped_with_a_note(env: pytest.MonkeyPatch) -> No
     assert (capped.epochs, capped.train_subset, capped.eval_subset) == (20, 2000, 100)
     assert notes == ["epochs 50 -> 20 (KPDEMO_MAX_EPOCHS)",
                      "training images: the first 2000 at most (KPDEMO_MAX_TRAIN_IMAGES)"]
+    _, notes = cap_training(replace(config, eval_subset=5000), current_limits())
+    assert notes[-1] == "val/test images 5000 -> 2000 (KPDEMO_MAX_TRAIN_IMAGES)"  # each note names its variable
 
 
 def test_start_caps_the_run_and_refuses_a_second(env: pytest.MonkeyPatch, monkeypatch: pytest.MonkeyPatch) -> None:
