@@ -61,6 +61,7 @@ def test_a_run_a_time_budget_stopped_is_a_start_a_failed_one_is_not(tmp_path: Pa
     for name, status in (("a", "stopped"), ("b", "failed")):
         writer = RunWriter(tmp_path, "landmarks", name, {"tag": "main" if status == "stopped" else "broken"}, {})
         writer.finish(status, checkpoint="best.pt")
+        (writer.dir / "best.pt").write_bytes(b"weights")  # resolve_weights checks it is there, not what it holds
     assert resolve_weights("run:main", tmp_path, "landmarks") == tmp_path / "landmarks" / "a" / "best.pt"
     with pytest.raises(FileNotFoundError, match="no finished run tagged 'broken'"):
         resolve_weights("run:broken", tmp_path, "landmarks")
