@@ -374,6 +374,16 @@ class TrainingState:
         self.load(path)
         writer.rows = [r for r in writer.rows if r["epoch"] <= self.epoch]
 
+    def end(self, writer: RunWriter, status: str, interrupted: bool) -> Path:
+        """After the run's record is finished: a ``done`` run drops its resume state (nothing is left to go on with);
+        one Ctrl-C ended raises :class:`RunInterrupted`, saying whether it keeps one. The run's folder otherwise."""
+        path = writer.dir / RESUME_NAME
+        if status == "done":
+            path.unlink(missing_ok=True)
+        if interrupted:
+            raise RunInterrupted([writer.dir], resumable=path.exists())
+        return writer.dir
+
     def save(self, path: Path) -> None:
         payload = {
             "epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -547,8 +557,4 @@ def run_config(
     with failure_recorded(writer):
         writer.record["env"] |= compile_status(loss_fn)
         finish_run(config, schema, val, test, writer, state.keeper, status)
-    if status == "done":
-        (writer.dir / RESUME_NAME).unlink(missing_ok=True)
-    if interrupted:
-        raise RunInterrupted([writer.dir], resumable=(writer.dir / RESUME_NAME).exists())
-    return writer.dir
+    return state.end(writer, status, interrupted)

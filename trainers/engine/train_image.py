@@ -32,7 +32,7 @@ from kpdemo.runs import RunWriter, environment
 from kpdemo.training.tensors import pixels_to_input
 from trainers.engine.config import TrainConfig
 from trainers.engine.image_losses import image_loss
-from trainers.engine.run_end import RunInterrupted, clock_start, ends_stopped, failure_recorded, until_interrupted
+from trainers.engine.run_end import clock_start, ends_stopped, failure_recorded, until_interrupted
 from trainers.engine.train import RESUME_NAME, BestKeeper, TrainingState, check_config, resolve_device
 from trainers.engine.weights import init_weights_from
 
@@ -239,8 +239,4 @@ def fit_image_model(
         test = {k: v for k, v in score_split(net, task, task.test, config.loss).items() if k != "loss"}
         test |= baseline_scores(task, first[1]) | {"domain": task.scored, "best_epoch": state.keeper.best["epoch"]}
         writer.finish(status, test=test, checkpoint=CHECKPOINT_NAME)
-    if status == "done":
-        (writer.dir / RESUME_NAME).unlink(missing_ok=True)
-    if interrupted:
-        raise RunInterrupted([writer.dir], resumable=(writer.dir / RESUME_NAME).exists())
-    return writer.dir
+    return state.end(writer, status, interrupted)
