@@ -15,7 +15,6 @@ may be the very one the soup replaces). A record is not replaced by a run of its
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ import torch
 from kpdemo.checkpoints import load_checkpoint, save_checkpoint
 from kpdemo.config import SHIPPED_RUNS_DIR
 from kpdemo.datasets import get_dataset
+from kpdemo.files import file_sha256
 from kpdemo.runs import FINISHED, HISTORY, RECORD, epochs_recorded, read_record
 from trainers.errors import UsageError, reports_user_errors
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         shipped += 1
     if args.best:
         partner = None if args.soup_with is None else {
-            "path": args.soup_with.as_posix(), "sha256": hashlib.sha256(args.soup_with.read_bytes()).hexdigest()}
+            "path": args.soup_with.as_posix(), "sha256": file_sha256(args.soup_with)}
         target = ship_checkpoint(args.best, args.to, args.soup_with)
         record = read_record(args.best)
         run_dest = args.dest / record["experiment"] / record["name"]
